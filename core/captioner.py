@@ -1,0 +1,172 @@
+"""The high-level API: load a bundle, caption images.
+
+    captioner = Captioner.load("my-bundle", device="auto")
+    for result in captioner.caption(["a.jpg", "b.png"]):
+        print(result.source, result.caption or result.error)
+
+A bad image never aborts a batch: its result carries an error and the rest are captioned.
+This path imports neither transformers nor Qt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.bundle import Bundle, load_bundle
+from core.errors import ImageError
+from core.generation import GenerationSettings, generate
+from core.images import image_to_array, load_image
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+ImageSource = str | Path | Image.Image
+
+
+@dataclass
+class CaptionResult:
+    source: str  # the path as given, or "<image N>" for an in-memory image
+    caption: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" picks CUDA when available, else the CPU. Asking for CUDA without it is an error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but this PyTorch build or machine has no CUDA device")
+    return device
+
+
+def cpu_has_fast_bf16() -> bool:
+    """AVX512-BF16 or AMX: where bf16 matmuls beat fp32 on the CPU."""
+    with contextlib.suppress(AttributeError, RuntimeError):
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto": fp16 on CUDA, bf16 on CPUs with native bf16 (see benchmarks/generate.py), else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "fp16"
+    return "bf16" if cpu_has_fast_bf16() else "fp32"
+
+
+class Captioner:
+    def __init__(self, bundle: Bundle, device: torch.device, precision: str = "auto"):
+        self.bundle = bundle
+        self.model = bundle.model
+        self.tokenizer = bundle.tokenizer
+        self.config = bundle.config
+        self.device = device
+        self.precision = resolve_precision(precision, device)
+        self._mean = torch.tensor(self.config.image_mean).view(3, 1, 1)
+        self._std = torch.tensor(self.config.image_std).view(3, 1, 1)
+
+    @classmethod
+    def load(cls, bundle_dir: str | Path, device: str | torch.device = "auto", precision: str = "auto") -> Captioner:
+        """Load a bundle onto `device` ("auto", "cpu", "cuda", "cuda:1"). Raises BundleError."""
+        device = resolve_device(device)
+        return cls(load_bundle(bundle_dir, device=device), device, precision)
+
+    @property
+    def name(self) -> str:
+        return self.bundle.manifest.name
+
+    def to(self, device: str | torch.device, precision: str = "auto") -> Captioner:
+        """Move to another device (e.g. the CPU after CUDA ran out of memory)."""
+        self.device = resolve_device(device)
+        self.model.to(self.device)
+        self.precision = resolve_precision(precision, self.device)
+        return self
+
+    def _prepare(self, source: ImageSource) -> np.ndarray:
+        image = load_image(source, min_size=self.config.image_size)
+        return image_to_array(image, self.config.image_size, self.config.resize_interpolation)
+
+    def _prepare_batch(self, sources: Sequence[ImageSource]) -> tuple[list[np.ndarray | None], list[str | None]]:
+        arrays: list[np.ndarray | None] = []
+        errors: list[str | None] = []
+        for source in sources:
+            try:
+                arrays.append(self._prepare(source))
+                errors.append(None)
+            except ImageError as exc:
+                arrays.append(None)
+                errors.append(exc.reason)
+        return arrays, errors
+
+    def _autocast(self):
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def caption_arrays(self, arrays: list[np.ndarray], settings: GenerationSettings) -> list[str]:
+        """Preprocessed arrays (3, H, W) in [0, 1] -> captions."""
+        pixels = torch.from_numpy(np.stack(arrays))
+        pixels = ((pixels - self._mean) / self._std).to(self.device)
+        with self._autocast():
+            tokens = generate(self.model, pixels, settings)
+        return self.tokenizer.decode_batch(tokens)
+
+    def caption_batches(
+        self,
+        images: Iterable[ImageSource],
+        settings: GenerationSettings | None = None,
+        batch_size: int = 8,
+    ) -> Iterator[list[CaptionResult]]:
+        """Yield results batch by batch, in input order. The next batch's images are decoded
+        in a background thread while the model works on the current one."""
+        settings = settings or GenerationSettings()
+        settings.validate()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        sources = list(images)
+        names = [s if isinstance(s, Image.Image) else str(s) for s in sources]
+        names = [f"<image {i}>" if isinstance(n, Image.Image) else n for i, n in enumerate(names)]
+        starts = range(0, len(sources), batch_size)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visioncap-decode") as pool:
+            pending: Future | None = None
+            for start in starts:
+                if pending is None:
+                    pending = pool.submit(self._prepare_batch, sources[start : start + batch_size])
+                arrays, errors = pending.result()
+                following = start + batch_size
+                pending = (
+                    pool.submit(self._prepare_batch, sources[following : following + batch_size])
+                    if following < len(sources)
+                    else None
+                )
+                good = [a for a in arrays if a is not None]
+                captions = iter(self.caption_arrays(good, settings) if good else [])
+                yield [
+                    CaptionResult(names[start + i], caption=None if err else next(captions), error=err)
+                    for i, err in enumerate(errors)
+                ]
+
+    def caption(
+        self,
+        images: Iterable[ImageSource],
+        settings: GenerationSettings | None = None,
+        batch_size: int = 8,
+    ) -> list[CaptionResult]:
+        """Caption images (paths or PIL images); one result per input, in order."""
+        return [r for batch in self.caption_batches(images, settings, batch_size) for r in batch]

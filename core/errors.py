@@ -1,0 +1,31 @@
+"""Errors raised by `core`, each naming the file (or key) and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VisionCapError(Exception):
+    """Base class: anything `core` reports to a user as one line."""
+
+
+class BundleError(VisionCapError):
+    """A model bundle file is missing, truncated, corrupt or does not match the config."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ImportFormatError(VisionCapError):
+    """A checkpoint to import does not have the expected keys or shapes."""
+
+
+class ImageError(VisionCapError):
+    """An image could not be read; `reason` is short enough for a table cell."""
+
+    def __init__(self, source: str, reason: str):
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")

@@ -1,0 +1,14 @@
+import os
+
+# Qt tests run without a display; set before any Qt import.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+from tests.tiny import make_tiny_bundle
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory):
+    """A tiny random bundle (a few hundred KB), shared read-only by the whole test session."""
+    return make_tiny_bundle(tmp_path_factory.mktemp("bundle") / "tiny")

@@ -1,0 +1,1 @@
+"""Training VisionCap's captioner: dataset readers, metrics, a synthetic dataset and the loop."""
