@@ -6,6 +6,7 @@ with a short reason instead of producing a half-grey picture.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Iterable, Iterator
@@ -142,10 +143,8 @@ def load_image(source: str | Path | Image.Image, min_size: int | None = None) ->
             text = str(exc)
             reason = "truncated image" if "truncated" in text else f"unreadable image ({text})"
             raise ImageError(name, reason) from exc
-    try:
+    with contextlib.suppress(Exception):  # a malformed EXIF block is no reason to lose the picture
         image = ImageOps.exif_transpose(image) or image
-    except Exception:  # a malformed EXIF block is no reason to lose the picture
-        pass
     return to_rgb(image)
 
 
