@@ -1,0 +1,354 @@
+"""Import a HF `VisionEncoderDecoderModel` (ViTModel + GPT2LMHeadModel with cross-attention),
+the layout of the public ViT-GPT2 COCO captioner, as a VisionCap bundle in "final" mode.
+
+    visioncap import-hf nlpconnect/vit-gpt2-image-captioning --out my-bundle
+    visioncap import-hf ./local-checkpoint-folder --out my-bundle
+
+Checkpoints saved by transformers 4 (`encoder.encoder.layer.i.attention.attention.query`) and by
+transformers 5 (`encoder.layers.i.attention.q_proj`) are both understood. Weights are read from
+safetensors only; the tokenizer and image-processor settings are carried over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import torch
+
+from core.bundle import save_bundle
+from core.config import CaptionerConfig
+from core.errors import ImportFormatError, VisionCapError
+from core.model import VisionGPT2
+from core.tokenizer import CaptionTokenizer
+from core.weights import GPT2_IGNORED, KeyMapper, check_all_used, map_gpt2, read_safetensors, strip_prefix
+
+log = logging.getLogger(__name__)
+
+PUBLIC_COCO_CAPTIONER = "nlpconnect/vit-gpt2-image-captioning"
+HUB_FILES = (
+    "config.json", "preprocessor_config.json", "generation_config.json",
+    "model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors",
+    "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
+    "README.md",
+)
+
+# ViT block parameters: ours (timm names) <- transformers 4 / transformers 5 names.
+VIT_V4 = {
+    "norm1": "layernorm_before", "norm2": "layernorm_after",
+    "attn.proj": "attention.output.dense", "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense",
+}
+VIT_V5 = {
+    "norm1": "layernorm_before", "norm2": "layernorm_after",
+    "attn.proj": "attention.o_proj", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2",
+}
+VIT_QKV_V4 = ("attention.attention.query", "attention.attention.key", "attention.attention.value")
+VIT_QKV_V5 = ("attention.q_proj", "attention.k_proj", "attention.v_proj")
+VIT_IGNORED = re.compile(r"^(pooler\.|embeddings\.mask_token$)")
+# HF's ViTImageProcessor stores PIL resample codes.
+PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}
+TANH_GELU = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
+
+
+class OfflineError(VisionCapError):
+    """The hub could not be reached."""
+
+
+def config_from_hf(hf_config: Mapping, preprocessor: Mapping | None, source: str) -> CaptionerConfig:
+    """Translate a VisionEncoderDecoder config.json (+ preprocessor_config.json)."""
+    try:
+        enc, dec = hf_config["encoder"], hf_config["decoder"]
+    except KeyError as exc:
+        raise ImportFormatError(f"{source}/config.json: not a VisionEncoderDecoder config (no {exc})") from exc
+    if enc.get("model_type") != "vit" or dec.get("model_type") != "gpt2":
+        raise ImportFormatError(
+            f"{source}/config.json: needs a ViT encoder and a GPT-2 decoder, "
+            f"found {enc.get('model_type')!r} and {dec.get('model_type')!r}"
+        )
+    width = dec["n_embd"]
+    unsupported = []
+    if enc.get("hidden_act", "gelu") != "gelu":
+        unsupported.append(f"ViT activation {enc['hidden_act']!r}")
+    if dec.get("activation_function", "gelu_new") not in TANH_GELU:
+        unsupported.append(f"GPT-2 activation {dec['activation_function']!r}")
+    if dec.get("n_inner") not in (None, 4 * width):
+        unsupported.append(f"GPT-2 n_inner {dec['n_inner']}")
+    for flag in ("scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"):
+        if dec.get(flag):
+            unsupported.append(f"GPT-2 {flag}")
+    if dec.get("scale_attn_weights", True) is False:
+        unsupported.append("GPT-2 scale_attn_weights=false")
+    if unsupported:
+        raise ImportFormatError(f"{source}/config.json: unsupported {', '.join(unsupported)}")
+
+    eos = hf_config.get("eos_token_id", dec.get("eos_token_id"))
+    bos = hf_config.get("decoder_start_token_id", dec.get("decoder_start_token_id", dec.get("bos_token_id")))
+    pad = hf_config.get("pad_token_id", dec.get("pad_token_id"))
+    pad = eos if pad is None else pad
+    if eos is None or bos is None:
+        raise ImportFormatError(f"{source}/config.json: no eos_token_id or decoder_start_token_id")
+
+    image_size = enc.get("image_size", 224)
+    pre = dict(preprocessor or {})
+    size = pre.get("size", image_size)
+    if isinstance(size, Mapping):
+        size = size.get("height", size.get("shortest_edge", image_size))
+    if size != image_size:
+        raise ImportFormatError(
+            f"{source}/preprocessor_config.json: resizes to {size} px, the encoder expects {image_size} px"
+        )
+    normalise = pre.get("do_normalize", True)
+    return CaptionerConfig(
+        image_size=image_size,
+        patch_size=enc.get("patch_size", 16),
+        in_chans=enc.get("num_channels", 3),
+        vit_width=enc["hidden_size"],
+        vit_depth=enc["num_hidden_layers"],
+        vit_heads=enc["num_attention_heads"],
+        vit_mlp_ratio=enc["intermediate_size"] / enc["hidden_size"],
+        vit_ln_eps=enc.get("layer_norm_eps", 1e-12),
+        vit_qkv_bias=enc.get("qkv_bias", True),
+        vit_dropout=0.0,
+        vocab_size=dec["vocab_size"],
+        context_length=dec.get("n_positions", 1024),
+        gpt_width=width,
+        gpt_depth=dec["n_layer"],
+        gpt_heads=dec["n_head"],
+        gpt_ln_eps=dec.get("layer_norm_epsilon", 1e-5),
+        embd_dropout=dec.get("embd_pdrop", 0.1),
+        attn_dropout=dec.get("attn_pdrop", 0.1),
+        resid_dropout=dec.get("resid_pdrop", 0.1),
+        cross_attention="final",
+        bos_token_id=bos,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        image_mean=tuple(pre.get("image_mean", (0.5, 0.5, 0.5))) if normalise else (0.0, 0.0, 0.0),
+        image_std=tuple(pre.get("image_std", (0.5, 0.5, 0.5))) if normalise else (1.0, 1.0, 1.0),
+        resize_interpolation=PIL_RESAMPLE.get(pre.get("resample", 2), "bilinear"),
+    )
+
+
+def _map_vit(state: Mapping[str, torch.Tensor], cfg: CaptionerConfig, mapper: KeyMapper, used: set[str]) -> None:
+    """HF ViTModel keys (without the `encoder.` prefix of the pair) -> encoder.*"""
+    v4 = any(k.startswith("encoder.layer.") for k in state)
+    names, qkv = (VIT_V4, VIT_QKV_V4) if v4 else (VIT_V5, VIT_QKV_V5)
+    block = "encoder.layer.{}." if v4 else "layers.{}."
+
+    def get(key: str) -> torch.Tensor:
+        if key not in state:
+            raise ImportFormatError(f"{mapper.source}: missing tensor encoder.{key}")
+        used.add(key)
+        return state[key]
+
+    mapper.put("encoder.cls_token", get("embeddings.cls_token"))
+    mapper.put("encoder.pos_embed", get("embeddings.position_embeddings"))
+    mapper.put("encoder.patch_embed.proj.weight", get("embeddings.patch_embeddings.projection.weight"))
+    mapper.put("encoder.patch_embed.proj.bias", get("embeddings.patch_embeddings.projection.bias"))
+    for i in range(cfg.vit_depth):
+        src = block.format(i)
+        for ours, theirs in names.items():
+            for p in ("weight", "bias"):
+                mapper.put(f"encoder.blocks.{i}.{ours}.{p}", get(f"{src}{theirs}.{p}"))
+        for p in ("weight", "bias"):  # timm packs q, k, v into one projection
+            mapper.put(f"encoder.blocks.{i}.attn.qkv.{p}", torch.cat([get(f"{src}{n}.{p}") for n in qkv]))
+    mapper.put("encoder.norm.weight", get("layernorm.weight"))
+    mapper.put("encoder.norm.bias", get("layernorm.bias"))
+
+
+def _map_cross_attention(
+    state: Mapping[str, torch.Tensor],
+    cfg: CaptionerConfig,
+    mapper: KeyMapper,
+    used: set[str],
+    projection: tuple[torch.Tensor, torch.Tensor] | None,
+) -> None:
+    """GPT-2's crossattention (q_attn; c_attn = k then v; c_proj; all Conv1D) -> cross_attn.*
+
+    If the pair has an `enc_to_dec_proj` (encoder and decoder widths differ), it is folded into
+    the key/value projection: W_kv (W_p e + b_p) + b_kv = (W_kv W_p) e + (W_kv b_p + b_kv).
+    """
+    for i in range(cfg.gpt_depth):
+        src = f"transformer.h.{i}."
+
+        def get(name: str, src: str = src) -> torch.Tensor:
+            key = src + name
+            if key not in state:
+                raise ImportFormatError(f"{mapper.source}: missing tensor decoder.{key}")
+            used.add(key)
+            return state[key]
+
+        dst = f"decoder.h.{i}."
+        mapper.put(dst + "ln_cross.weight", get("ln_cross_attn.weight"))
+        mapper.put(dst + "ln_cross.bias", get("ln_cross_attn.bias"))
+        mapper.put(dst + "cross_attn.q_proj.weight", get("crossattention.q_attn.weight").t())
+        mapper.put(dst + "cross_attn.q_proj.bias", get("crossattention.q_attn.bias"))
+        kv_w, kv_b = get("crossattention.c_attn.weight").t(), get("crossattention.c_attn.bias")
+        if projection is not None:
+            proj_w, proj_b = projection
+            kv_w, kv_b = kv_w @ proj_w, kv_w @ proj_b + kv_b
+        mapper.put(dst + "cross_attn.kv_proj.weight", kv_w)
+        mapper.put(dst + "cross_attn.kv_proj.bias", kv_b)
+        mapper.put(dst + "cross_attn.c_proj.weight", get("crossattention.c_proj.weight").t())
+        mapper.put(dst + "cross_attn.c_proj.bias", get("crossattention.c_proj.bias"))
+
+
+def convert_state(state: Mapping[str, torch.Tensor], cfg: CaptionerConfig, source: str) -> dict[str, torch.Tensor]:
+    """VisionEncoderDecoderModel state dict -> VisionGPT2 ("final" mode) state dict."""
+    model_keys = _expected_shapes(cfg)
+    mapper = KeyMapper(model_keys, source)
+    enc = strip_prefix(state, "encoder.")
+    dec = strip_prefix(state, "decoder.")
+    enc_used: set[str] = set()
+    dec_used: set[str] = set()
+    _map_vit(enc, cfg, mapper, enc_used)
+    check_all_used(enc, enc_used, VIT_IGNORED.search, f"{source} (encoder)")
+    map_gpt2(dec, cfg, mapper, dec_used)
+    projection = None
+    if "enc_to_dec_proj.weight" in state:
+        projection = (state["enc_to_dec_proj.weight"].float(), state["enc_to_dec_proj.bias"].float())
+    _map_cross_attention(dec, cfg, mapper, dec_used, projection)
+    check_all_used(dec, dec_used, GPT2_IGNORED.search, f"{source} (decoder)")
+    others = sorted(k for k in state if not k.startswith(("encoder.", "decoder.", "enc_to_dec_proj.")))
+    if others:
+        raise ImportFormatError(f"{source}: unexpected tensors {others[:8]}")
+    missing = sorted(set(model_keys) - set(mapper.out))
+    if missing:
+        raise ImportFormatError(f"{source}: nothing maps to {missing[:8]}")
+    return mapper.out
+
+
+def _expected_shapes(cfg: CaptionerConfig) -> dict[str, torch.Size]:
+    with torch.device("meta"):
+        return {k: v.shape for k, v in VisionGPT2(cfg).state_dict().items()}
+
+
+def tokenizer_from_folder(folder: Path) -> CaptionTokenizer:
+    """tokenizer.json if present; otherwise GPT-2's vocab.json + merges.txt, built with the
+    `tokenizers` library the way GPT-2's fast tokenizer is (byte-level, no prefix space)."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+
+    if (folder / "tokenizer.json").is_file():
+        return CaptionTokenizer.from_file(folder / "tokenizer.json")
+    vocab, merges = folder / "vocab.json", folder / "merges.txt"
+    if not (vocab.is_file() and merges.is_file()):
+        raise ImportFormatError(f"{folder}: no tokenizer.json, nor vocab.json and merges.txt")
+    tokenizer = Tokenizer(models.BPE.from_file(str(vocab), str(merges)))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    specials = _special_tokens(folder)
+    tokenizer.add_special_tokens([AddedToken(t, special=True) for t in specials])
+    return CaptionTokenizer(tokenizer)
+
+
+def _special_tokens(folder: Path) -> list[str]:
+    found = {"<|endoftext|>"}
+    path = folder / "special_tokens_map.json"
+    if path.is_file():
+        for value in json.loads(path.read_text(encoding="utf-8")).values():
+            content = value.get("content") if isinstance(value, dict) else value
+            if isinstance(content, str):
+                found.add(content)
+    return sorted(found)
+
+
+def _read_json(path: Path, required: bool = True) -> dict | None:
+    if not path.is_file():
+        if required:
+            raise ImportFormatError(f"{path}: missing")
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ImportFormatError(f"{path}: invalid JSON ({exc})") from exc
+
+
+def fetch_from_hub(repo_id: str, cache_dir: Path, progress: Callable[[str], None] | None = None) -> Path:
+    """Download the files an import needs (safetensors weights only) into `cache_dir`."""
+    try:
+        from huggingface_hub import HfApi, snapshot_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    except ImportError as exc:
+        raise VisionCapError("downloading needs the huggingface_hub package") from exc
+    api = HfApi()
+    try:
+        files = set(api.list_repo_files(repo_id))
+        revision = None
+        if not any(f.endswith(".safetensors") for f in files):
+            revision = _safetensors_pr(api, repo_id)
+            if revision is None:
+                raise ImportFormatError(
+                    f"{repo_id}: the hub has no safetensors weights for it, only pickle files, "
+                    "which VisionCap never loads (unpickling runs code)"
+                )
+        if progress:
+            progress(f"Downloading {repo_id} (about 1 GB)...")
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_FILES), cache_dir=cache_dir))
+    except (LocalEntryNotFoundError, OSError) as exc:
+        raise OfflineError(f"cannot reach the model hub to download {repo_id}: {exc}") from exc
+    except HfHubHTTPError as exc:
+        raise OfflineError(f"the model hub refused {repo_id}: {exc}") from exc
+
+
+def _safetensors_pr(api, repo_id: str) -> str | None:
+    """The hub's conversion bot opens pull requests adding model.safetensors to old repos."""
+    for discussion in api.get_repo_discussions(repo_id, discussion_type="pull_request"):
+        revision = f"refs/pr/{discussion.num}"
+        if "model.safetensors" in api.list_repo_files(repo_id, revision=revision):
+            return revision
+    return None
+
+
+def _model_card_licence(folder: Path) -> str | None:
+    """The `license:` field of the model card's YAML front matter, if any."""
+    card = folder / "README.md"
+    if not card.is_file():
+        return None
+    match = re.search(r"^license:\s*(\S+)", card.read_text(encoding="utf-8", errors="replace"), re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def import_hf(
+    src: str | Path,
+    out_dir: str | Path,
+    progress: Callable[[str], None] | None = None,
+    name: str | None = None,
+) -> Path:
+    """Import a local VisionEncoderDecoder folder, or a hub id when online, as a bundle."""
+    say = progress or (lambda message: log.info("%s", message))
+    src_path = Path(src)
+    with tempfile.TemporaryDirectory(prefix="visioncap-import-") as tmp:
+        if src_path.is_dir():
+            folder = src_path
+        elif re.fullmatch(r"[\w.-]+/[\w.-]+", str(src)):
+            folder = fetch_from_hub(str(src), Path(tmp), say)
+        else:
+            raise ImportFormatError(f"{src}: not a checkpoint folder, nor a hub id like owner/name")
+        say("Reading the checkpoint...")
+        cfg = config_from_hf(
+            _read_json(folder / "config.json"), _read_json(folder / "preprocessor_config.json", required=False), str(src)
+        )
+        state = convert_state(read_safetensors(folder), cfg, str(src))
+        tokenizer = tokenizer_from_folder(folder)
+        with torch.device("meta"):
+            model = VisionGPT2(cfg)
+        model.load_state_dict(state, strict=True, assign=True)
+        say("Writing the bundle...")
+        hf_config = _read_json(folder / "config.json")
+        return save_bundle(
+            out_dir,
+            model,
+            tokenizer,
+            name=name or str(src).rstrip("/").split("/")[-1],
+            description=f"Imported from the HF VisionEncoderDecoder checkpoint {src}",
+            licence=_model_card_licence(folder) or "see the source model card",
+            provenance={
+                "source": str(src),
+                "importer": "visioncap import-hf",
+                "transformers_version": hf_config.get("transformers_version"),
+            },
+        )
