@@ -120,6 +120,9 @@ def load_image(source: str | Path | Image.Image, min_size: int | None = None) ->
     if isinstance(source, Image.Image):
         image = source
     else:
+        with contextlib.suppress(OSError):
+            if Path(source).stat().st_size == 0:
+                raise ImageError(name, "empty file (0 bytes)")
         try:
             with warnings.catch_warnings():
                 # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; we refuse both.
