@@ -29,13 +29,22 @@ MAX_EXAMPLES = 5  # skipped rows quoted in ReadStats.examples; the counts cover 
 # tried next to the annotation file (and one level up). "Flicker8k_Dataset" is the official
 # zip's own spelling; Kaggle's Flickr30k nests flickr30k_images/ inside flickr30k_images/.
 FLICKR_ANNOTATIONS = {
-    "flickr30k": ("results.csv", "captions.txt", "results_20130124.token",
-                  "flickr30k_images/results.csv"),
+    "flickr30k": (
+        "results.csv",
+        "captions.txt",
+        "results_20130124.token",
+        "flickr30k_images/results.csv",
+    ),
     "flickr8k": ("captions.txt", "Flickr8k.token.txt", "Flickr8k_text/Flickr8k.token.txt"),
 }
 FLICKR_IMAGE_DIRS = {
-    "flickr30k": ("Images", "images", "flickr30k_images/flickr30k_images", "flickr30k_images",
-                  "flickr30k-images"),
+    "flickr30k": (
+        "Images",
+        "images",
+        "flickr30k_images/flickr30k_images",
+        "flickr30k_images",
+        "flickr30k-images",
+    ),
     "flickr8k": ("Images", "images", "Flicker8k_Dataset", "Flickr8k_Dataset"),
 }
 PROBE_IMAGES = 5  # image names checked to tell the right image folder from a wrong one
@@ -268,7 +277,9 @@ def _coco_images_dir(annotation: Path) -> Path:
     """captions_val2017.json -> the val2017/ folder next to annotations/ (or next to the file)."""
     match = re.fullmatch(r"captions_(\w+)\.json", annotation.name)
     if match is None:
-        raise DatasetError(annotation, "cannot tell the image folder from the name; pass images_dir")
+        raise DatasetError(
+            annotation, "cannot tell the image folder from the name; pass images_dir"
+        )
     for root in (annotation.parent.parent, annotation.parent):
         if (root / match[1]).is_dir():
             return root / match[1]
@@ -290,7 +301,8 @@ def _flickr_images_dir(annotation: Path, kind: str, names: Sequence[str]) -> Pat
     """The candidate folder holding the most of the first few image names (at least one)."""
     probe = list(dict.fromkeys(names))[:PROBE_IMAGES]
     candidates = [
-        root / sub for root in (annotation.parent, annotation.parent.parent)
+        root / sub
+        for root in (annotation.parent, annotation.parent.parent)
         for sub in FLICKR_IMAGE_DIRS[kind]
     ]
     candidates.append(annotation.parent)

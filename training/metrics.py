@@ -159,7 +159,9 @@ def cider_d(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]
 
 def meteor_available() -> bool:
     """True when `java` is on PATH and pycocoevalcap is importable."""
-    return shutil.which("java") is not None and importlib.util.find_spec("pycocoevalcap") is not None
+    return (
+        shutil.which("java") is not None and importlib.util.find_spec("pycocoevalcap") is not None
+    )
 
 
 def _meteor(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> float | None:

@@ -136,7 +136,8 @@ def sample_scene(rng: np.random.Generator, config: SceneConfig) -> tuple[Shape, 
     count = int(rng.integers(config.min_shapes, config.max_shapes + 1))
     # Every size sequence that fits in a row, so the choice never has to be retried.
     layouts = [
-        sizes for sizes in itertools.product(SIZES, repeat=count)
+        sizes
+        for sizes in itertools.product(SIZES, repeat=count)
         if _fits([config.pixels(s) for s in sizes], config)
     ]
     sizes = layouts[int(rng.integers(len(layouts)))]

@@ -89,7 +89,7 @@ def test_coco_root_folder_with_split(tmp_path):
     from_root, _ = read_captions("coco", tmp_path, split="val")
     from_file, _ = read_captions("coco", tmp_path / "annotations" / "captions_val2017.json")
     assert from_root == from_file
-    with pytest.raises(DatasetError, match="captions_train2017.json"):
+    with pytest.raises(DatasetError, match=r"captions_train2017\.json"):
         read_captions("coco", tmp_path, split="train")
 
 
@@ -159,7 +159,10 @@ def test_flickr30k_results_csv_in_kaggle_layout(tmp_path):
     assert [(r.image, r.caption) for r in records] == [
         (images / "1000092795.jpg", "Two young guys with shaggy hair look at their hands ."),
         (images / "1000092795.jpg", "Two young , White males are outside near many bushes ."),
-        (images / "10002456.jpg", 'Several men in hard hats are operating a "giant pulley system .'),
+        (
+            images / "10002456.jpg",
+            'Several men in hard hats are operating a "giant pulley system .',
+        ),
         (images / "10002456.jpg", "A sign reads | no entry | ."),
     ]
     assert stats.rows == 7
@@ -211,7 +214,9 @@ def test_flickr8k_token_file_in_official_layout(tmp_path):
             images / "1000268201_693b08cb0e.jpg",
             "A child in a pink dress is climbing up a set of stairs .",
         ),
-        CaptionRecord(images / "1000268201_693b08cb0e.jpg", "A girl going into a wooden building ."),
+        CaptionRecord(
+            images / "1000268201_693b08cb0e.jpg", "A girl going into a wooden building ."
+        ),
     ]
     assert stats.skipped == {"no tab between image and caption": 1, "empty caption": 1}
 
@@ -225,7 +230,9 @@ def test_flickr8k_captions_txt(tmp_path):
         ",caption without an image\n",
     )
     records, stats = read_captions("flickr8k", tmp_path)
-    assert records == [CaptionRecord(images / "1000268201_693b08cb0e.jpg", "A child in a pink dress .")]
+    assert records == [
+        CaptionRecord(images / "1000268201_693b08cb0e.jpg", "A child in a pink dress .")
+    ]
     assert stats.skipped == {"missing image name": 1}
 
 
