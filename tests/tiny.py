@@ -47,15 +47,17 @@ def tiny_config(**overrides) -> CaptionerConfig:
     return CaptionerConfig(**values)
 
 
-def tiny_model(seed: int = 0, spread: float = 0.0, **overrides) -> VisionGPT2:
+def tiny_model(seed: int = 0, spread: float = 0.0, eos_boost: float = 1.0, **overrides) -> VisionGPT2:
     """A random tiny model in eval mode. `spread` > 0 redraws every weight with that std so
-    greedy decoding wanders through the vocabulary instead of ending at once."""
+    greedy decoding wanders through the vocabulary instead of ending at once; `eos_boost`
+    scales the EOS embedding (the tied LM head) so that rows end after varying lengths."""
     torch.manual_seed(seed)
     model = VisionGPT2(tiny_config(**overrides)).eval()
-    if spread:
-        with torch.no_grad():
+    with torch.no_grad():
+        if spread:
             for p in model.parameters():
                 p.normal_(0.0, spread)
+        model.decoder.wte.weight[model.config.eos_token_id] *= eos_boost
     return model
 
 

@@ -1,0 +1,124 @@
+"""Importing HF VisionEncoderDecoder checkpoints, built from tiny configs and saved locally."""
+
+import json
+
+import pytest
+import torch
+import transformers
+from safetensors.torch import load_file, save_file
+
+from core.bundle import load_bundle
+from core.cli import main as cli_main
+from core.errors import ImportFormatError
+from core.generation import GenerationSettings, generate
+from core.hf_import import import_hf
+from tests.tiny import train_tokenizer
+
+def hf_captioner(vit_width=32, seed=0):
+    torch.manual_seed(seed)
+    vit = transformers.ViTConfig(
+        hidden_size=vit_width, num_hidden_layers=2, num_attention_heads=2, intermediate_size=2 * vit_width,
+        image_size=32, patch_size=8,
+    )
+    gpt = transformers.GPT2Config(
+        vocab_size=300, n_positions=64, n_embd=32, n_layer=2, n_head=2, add_cross_attention=True,
+        is_decoder=True, bos_token_id=0, eos_token_id=0,
+    )
+    config = transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(vit, gpt)
+    config.decoder_start_token_id = config.pad_token_id = config.eos_token_id = 0
+    model = transformers.VisionEncoderDecoderModel(config).eval()
+    with torch.no_grad():  # spread the weights so that greedy decoding does not stop at once
+        for p in model.parameters():
+            p.normal_(0.0, 0.3)
+    return model
+
+
+def save_checkpoint(model, folder, tokenizer_files="json"):
+    model.save_pretrained(folder)
+    tokenizer = train_tokenizer(vocab_size=300)
+    if tokenizer_files == "json":
+        transformers.GPT2TokenizerFast(tokenizer_object=tokenizer).save_pretrained(folder)
+    else:  # GPT-2's older layout: vocab.json + merges.txt only
+        tokenizer.model.save(str(folder))
+    transformers.ViTImageProcessor(
+        size={"height": 32, "width": 32}, image_mean=[0.4, 0.5, 0.6], image_std=[0.2, 0.3, 0.4]
+    ).save_pretrained(folder)
+    return tokenizer
+
+
+def assert_same_model(hf, bundle_dir):
+    bundle = load_bundle(bundle_dir)
+    images = torch.randn(3, 3, 32, 32)
+    ids = torch.randint(0, 300, (3, 9))
+    with torch.no_grad():
+        reference = hf(pixel_values=images, decoder_input_ids=ids).logits
+        ours, _ = bundle.model(images, ids)
+        assert (reference - ours).abs().max().item() <= 1e-4
+        hf_tokens = hf.generate(pixel_values=images, max_new_tokens=12, do_sample=False, num_beams=1)
+    ours_tokens = generate(bundle.model, images, GenerationSettings(max_new_tokens=12))
+    for theirs, mine in zip(hf_tokens.tolist(), ours_tokens):
+        theirs = theirs[1:]  # HF includes the decoder start token
+        if 0 in theirs:
+            theirs = theirs[: theirs.index(0)]  # and the EOS, then padding
+        assert mine == theirs
+    assert any(ours_tokens), "the check is vacuous if every caption is empty"
+    return bundle
+
+
+def test_transformers4_layout_as_save_pretrained_writes_it(tmp_path):
+    """save_pretrained writes the transformers-4 key names (those of the public checkpoint)."""
+    hf = hf_captioner()
+    save_checkpoint(hf, tmp_path / "hf")
+    keys = load_file(tmp_path / "hf" / "model.safetensors")
+    assert "encoder.encoder.layer.0.attention.attention.query.weight" in keys
+    import_hf(tmp_path / "hf", tmp_path / "bundle")
+    bundle = assert_same_model(hf, tmp_path / "bundle")
+    cfg = bundle.config
+    assert cfg.cross_attention == "final" and cfg.vit_ln_eps == 1e-12
+    assert cfg.image_mean == (0.4, 0.5, 0.6) and cfg.image_std == (0.2, 0.3, 0.4)
+    assert cfg.resize_interpolation == "bilinear"
+
+
+def test_transformers5_key_layout_imports_too(tmp_path):
+    """transformers 5 renamed the ViT modules (layers.i.attention.q_proj, mlp.fc1, ...)."""
+    hf = hf_captioner()
+    tokenizer = save_checkpoint(hf, tmp_path / "hf", tokenizer_files="vocab-merges")
+    state = {k: v.clone().contiguous() for k, v in hf.state_dict().items()}
+    assert "encoder.layers.1.attention.q_proj.weight" in state
+    save_file(state, tmp_path / "hf" / "model.safetensors")
+    import_hf(tmp_path / "hf", tmp_path / "bundle")
+    bundle = assert_same_model(hf, tmp_path / "bundle")
+    text = "a large red circle to the left of a small blue square"
+    assert bundle.tokenizer.encode(text) == tokenizer.encode(text).ids
+
+
+def test_encoder_to_decoder_projection_is_folded_into_the_keys_and_values(tmp_path):
+    hf = hf_captioner(vit_width=48)
+    assert hasattr(hf, "enc_to_dec_proj")
+    save_checkpoint(hf, tmp_path / "hf")
+    import_hf(tmp_path / "hf", tmp_path / "bundle")
+    assert_same_model(hf, tmp_path / "bundle")
+
+
+def test_cli_import_hf(tmp_path):
+    save_checkpoint(hf_captioner(), tmp_path / "hf")
+    assert cli_main(["import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "b"), "--name", "tiny"]) == 0
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["name"] == "tiny" and manifest["provenance"]["importer"] == "visioncap import-hf"
+
+
+def test_pickle_only_checkpoint_is_refused_without_unpickling(tmp_path):
+    save_checkpoint(hf_captioner(), tmp_path / "hf")
+    (tmp_path / "hf" / "model.safetensors").rename(tmp_path / "hf" / "pytorch_model.bin")
+    with pytest.raises(ImportFormatError, match="pickle"):
+        import_hf(tmp_path / "hf", tmp_path / "bundle")
+    assert cli_main(["import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "b")]) == 2
+
+
+def test_unexpected_tensor_is_reported_not_dropped(tmp_path):
+    save_checkpoint(hf_captioner(), tmp_path / "hf")
+    weights = tmp_path / "hf" / "model.safetensors"
+    state = load_file(weights) | {"decoder.transformer.h.0.mystery.weight": torch.zeros(2)}
+    save_file(state, weights)
+    with pytest.raises(ImportFormatError, match="mystery"):
+        import_hf(tmp_path / "hf", tmp_path / "bundle")

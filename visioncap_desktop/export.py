@@ -1,0 +1,100 @@
+"""Exports: a CSV of captions (through core.csvio) and one .txt file next to each image.
+
+Qt-free; the app's actions only gather records and report what these functions return or raise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.atomic import atomic_write_text
+from core.csvio import write_csv_atomic
+from visioncap_desktop.models.records import ImageRecord
+
+log = logging.getLogger(__name__)
+
+CSV_COLUMNS = ("file_name", "path", "caption", "edited", "model")
+
+
+def file_name(record: ImageRecord, folder: Path) -> str:
+    """The image path relative to `folder` with forward slashes (its own name if outside)."""
+    try:
+        return Path(record.path).relative_to(folder).as_posix()
+    except ValueError:
+        return record.name
+
+
+def csv_rows(records: Iterable[ImageRecord], folder: str | Path) -> list[dict[str, object]]:
+    folder = Path(folder)
+    return [
+        {
+            "file_name": file_name(r, folder),
+            "path": str(Path(r.path).absolute()),
+            "caption": r.caption,
+            "edited": r.edited,  # csvio writes booleans as true/false
+            "model": r.model,
+        }
+        for r in records
+    ]
+
+
+def write_csv(
+    path: str | Path,
+    records: Iterable[ImageRecord],
+    folder: str | Path,
+    *,
+    bom: bool = True,
+    guard_formulas: bool = True,
+) -> int:
+    """Write the CSV atomically; returns the number of rows. Raises OSError, leaving an earlier
+    file at `path` intact."""
+    rows = csv_rows(records, folder)
+    write_csv_atomic(path, CSV_COLUMNS, rows, bom=bom, guard_formulas=guard_formulas)
+    return len(rows)
+
+
+def txt_path_for(image_path: str | Path) -> Path:
+    """photo.jpg -> photo.txt, in the same folder."""
+    return Path(image_path).with_suffix(".txt")
+
+
+def existing_txt_files(records: Iterable[ImageRecord]) -> list[Path]:
+    """The caption files that writing `records` would replace."""
+    return [p for p in (txt_path_for(r.path) for r in records if r.caption) if p.exists()]
+
+
+@dataclass
+class TxtReport:
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # existing files kept as asked
+    failed: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason)
+
+
+def write_txt_captions(records: Iterable[ImageRecord], overwrite: bool) -> TxtReport:
+    """Write each caption to a UTF-8 text file next to its image; images without a caption are
+    left out. Existing files are replaced only with `overwrite`. Errors are collected per file,
+    never raised, so one read-only folder does not stop the rest."""
+    report = TxtReport()
+    owners: dict[Path, str] = {}
+    for record in records:
+        if not record.caption:
+            continue
+        target = txt_path_for(record.path)
+        if target in owners:  # photo.jpg and photo.png both map to photo.txt
+            report.failed.append((target, f"also the caption file of {owners[target]}; not written for {record.name}"))
+            continue
+        owners[target] = record.name
+        if target.exists() and not overwrite:
+            report.skipped.append(target)
+            continue
+        try:
+            atomic_write_text(target, record.caption)
+        except OSError as exc:
+            log.warning("could not write %s: %s", target, exc)
+            report.failed.append((target, exc.strerror or str(exc)))
+        else:
+            report.written.append(target)
+    return report

@@ -1,0 +1,58 @@
+"""One record per image: the data behind a gallery row, the caption store and the exports.
+
+Qt-free: the scanner builds records in its own thread, the store and the exporters read them in
+plain Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class CaptionState(str, Enum):
+    PENDING = "pending"  # no caption yet
+    CAPTIONED = "captioned"  # written by the model
+    EDITED = "edited"  # written or corrected by the user: runs leave it alone by default
+    ERROR = "error"  # the last run could not read the image; `error` says why
+
+
+@dataclass(frozen=True, slots=True)
+class CaptionSnapshot:
+    """Everything a captioning run or an edit can change on a record: what undo restores and
+    what the caption store saves."""
+
+    caption: str = ""
+    state: CaptionState = CaptionState.PENDING
+    error: str = ""
+    model: str = ""
+
+
+@dataclass(slots=True)
+class ImageRecord:
+    path: str  # absolute
+    name: str  # relative to the opened folder, forward slashes: the store key and CSV file_name
+    caption: str = ""
+    state: CaptionState = CaptionState.PENDING
+    error: str = ""
+    model: str = ""  # the model that wrote the caption (kept when the user edits it)
+    width: int = 0  # pixels, 0 until the thumbnail loader has read the header
+    height: int = 0
+
+    @property
+    def edited(self) -> bool:
+        return self.state is CaptionState.EDITED
+
+    @property
+    def needs_caption(self) -> bool:
+        """What "Caption uncaptioned" runs on: never captioned, or failed last time."""
+        return self.state in (CaptionState.PENDING, CaptionState.ERROR)
+
+    def snapshot(self) -> CaptionSnapshot:
+        return CaptionSnapshot(self.caption, self.state, self.error, self.model)
+
+    def apply(self, snapshot: CaptionSnapshot) -> None:
+        self.caption = snapshot.caption
+        self.state = snapshot.state
+        self.error = snapshot.error
+        self.model = snapshot.model

@@ -1,0 +1,147 @@
+"""App preferences: one table of defaults, stored as JSON in the user config folder.
+
+Qt-free so it can be tested on its own. A value of the wrong type (a hand-edited file, a file from
+another version) falls back to its default instead of reaching the UI.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+
+from core.atomic import atomic_write_text
+from visioncap_desktop import paths
+
+log = logging.getLogger(__name__)
+
+MAX_RECENT_FOLDERS = 10
+DEVICES = ("auto", "cpu", "cuda")
+MODEL_SOURCES = ("", "demo", "folder", "download")  # "": not chosen yet (first run)
+STRATEGIES = ("greedy", "sample", "beam")
+
+# The generation options the app exposes, with core.generation.GenerationSettings' defaults.
+# Mirrored here because importing core.generation imports torch, which the GUI thread must not.
+GENERATION_DEFAULTS: dict[str, object] = {
+    "strategy": "greedy",
+    "max_new_tokens": 30,
+    "temperature": 1.0,
+    "top_k": 0,  # 0: no limit
+    "top_p": 1.0,  # 1: no nucleus cut
+    "num_beams": 4,
+}
+
+DEFAULTS: dict[str, object] = {
+    "last_folder": "",
+    "recent_folders": [],
+    "include_subfolders": False,
+    "model_source": "",
+    "model_path": "",  # the bundle folder when model_source is "folder"
+    "device": "auto",
+    "batch_size": 8,
+    "generation": GENERATION_DEFAULTS,
+    "export_bom": True,
+    "export_guard_formulas": True,
+    "view_mode": "grid",  # grid | list
+    "window_geometry": "",  # base64 of QWidget.saveGeometry()
+    "window_state": "",  # base64 of QMainWindow.saveState()
+    "splitter_state": "",
+}
+
+CHOICES: dict[str, tuple] = {
+    "device": DEVICES,
+    "model_source": MODEL_SOURCES,
+    "view_mode": ("grid", "list"),
+}
+
+
+def _same_type(value: object, default: object) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def _clean(key: str, value: object) -> object:
+    """`value` if it fits `key`'s default, else the default."""
+    default = DEFAULTS[key]
+    if not _same_type(value, default) or (key in CHOICES and value not in CHOICES[key]):
+        return copy.deepcopy(default)
+    if key == "generation":
+        return clean_generation(value)
+    if key == "recent_folders":
+        return [v for v in value if isinstance(v, str)][:MAX_RECENT_FOLDERS]
+    if key == "batch_size":
+        return max(1, value)
+    return value
+
+
+def clean_generation(values: dict) -> dict:
+    """Known generation keys of the right type, the rest from GENERATION_DEFAULTS."""
+    out = dict(GENERATION_DEFAULTS)
+    for key, default in GENERATION_DEFAULTS.items():
+        value = values.get(key)
+        if value is not None and _same_type(value, default):
+            out[key] = float(value) if isinstance(default, float) else value
+    if out["strategy"] not in STRATEGIES:
+        out["strategy"] = GENERATION_DEFAULTS["strategy"]
+    return out
+
+
+class Settings:
+    """Preferences backed by a JSON file; every `set` is written through atomically."""
+
+    def __init__(self, path: Path | None, values: dict | None = None):
+        self.path = path
+        self._values = {key: copy.deepcopy(default) for key, default in DEFAULTS.items()}
+        for key, value in (values or {}).items():
+            if key in DEFAULTS:
+                self._values[key] = _clean(key, value)
+
+    @classmethod
+    def default_path(cls) -> Path:
+        return paths.user_config_dir() / "settings.json"
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        """Read the settings file; a missing or unreadable one gives the defaults."""
+        path = path or cls.default_path()
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            values = {}
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable settings file %s: %s", path, exc)
+            values = {}
+        return cls(path, values if isinstance(values, dict) else {})
+
+    def get(self, key: str):
+        return copy.deepcopy(self._values[key])
+
+    def set(self, key: str, value: object) -> None:
+        if key not in DEFAULTS:
+            raise KeyError(f"unknown setting {key!r}")
+        cleaned = _clean(key, value)
+        if cleaned != value and key not in ("generation", "recent_folders"):
+            raise ValueError(f"invalid value for setting {key!r}: {value!r}")
+        if self._values[key] == cleaned:
+            return
+        self._values[key] = cleaned
+        self.save()
+
+    def add_recent_folder(self, folder: str) -> None:
+        """Move `folder` to the top of the recent list and make it the last folder."""
+        recent = [f for f in self._values["recent_folders"] if f != folder]
+        self.set("recent_folders", [folder, *recent][:MAX_RECENT_FOLDERS])
+        self.set("last_folder", folder)
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.path, json.dumps(self._values, indent=2, ensure_ascii=False) + "\n")
+        except OSError as exc:  # preferences are not worth interrupting anyone for
+            log.warning("could not save settings to %s: %s", self.path, exc)

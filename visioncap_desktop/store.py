@@ -1,0 +1,150 @@
+"""The per-folder caption store: every caption, edit and error of one opened folder, as JSON in
+the user data folder.
+
+    <data>/captions/<folder name>-<hash of the resolved folder path>.json
+    {"format": "visioncap-captions", "version": 1, "folder": "/photos/trip", "saved": "...",
+     "images": {"day1/beach.jpg": {"caption": "...", "state": "edited", "model": "...", "error": ""}}}
+
+Keys are file names relative to the folder. Writes are atomic (core.atomic), so a crash leaves
+the previous file or the new one. A store that cannot be read (corrupt, or written by a newer
+version) is renamed to `*.corrupt-<timestamp>.json` and reported, never overwritten. Qt-free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.atomic import atomic_write_text
+from visioncap_desktop import paths
+from visioncap_desktop.models.records import CaptionSnapshot, CaptionState
+
+log = logging.getLogger(__name__)
+
+STORE_FORMAT = "visioncap-captions"
+STORE_VERSION = 1
+_ENTRY_KEYS = {"caption": str, "state": str, "model": str, "error": str}
+
+
+class StoreFormatError(ValueError):
+    """The file is not a caption store this version can read."""
+
+
+def store_path(folder: str | Path, root: Path | None = None) -> Path:
+    """The store file of `folder`: a readable label plus a hash of its resolved path (normalised
+    for case-insensitive file systems), so two folders with the same name never share a store."""
+    resolved = Path(folder).resolve()
+    digest = hashlib.sha256(os.path.normcase(str(resolved)).encode("utf-8")).hexdigest()[:16]
+    label = re.sub(r"[^\w.-]+", "_", resolved.name)[:40] or "root"
+    return (root or paths.captions_dir()) / f"{label}-{digest}.json"
+
+
+@dataclass
+class LoadResult:
+    entries: dict[str, CaptionSnapshot] = field(default_factory=dict)
+    problem: str | None = None  # a sentence for the user when the store could not be used
+    kept_aside: Path | None = None  # where an unreadable store was moved
+
+
+def parse_store(data: object) -> dict[str, CaptionSnapshot]:
+    """Validate a decoded store; raise StoreFormatError naming the first problem."""
+    if not isinstance(data, dict) or data.get("format") != STORE_FORMAT:
+        raise StoreFormatError("not a VisionCap caption store")
+    version = data.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise StoreFormatError(f"invalid format version {version!r}")
+    if version > STORE_VERSION:
+        raise StoreFormatError(
+            f"written by a newer VisionCap (format version {version}, this one reads up to {STORE_VERSION})"
+        )
+    images = data.get("images")
+    if not isinstance(images, dict):
+        raise StoreFormatError("no image table")
+    entries = {}
+    for name, entry in images.items():
+        if not isinstance(entry, dict) or any(not isinstance(entry.get(k, ""), t) for k, t in _ENTRY_KEYS.items()):
+            raise StoreFormatError(f"malformed entry for {name!r}")
+        try:
+            state = CaptionState(entry.get("state", CaptionState.CAPTIONED.value))
+        except ValueError as exc:
+            raise StoreFormatError(f"unknown state {entry.get('state')!r} for {name!r}") from exc
+        entries[name] = CaptionSnapshot(entry.get("caption", ""), state, entry.get("error", ""), entry.get("model", ""))
+    return entries
+
+
+def dump_store(folder: Path, entries: Mapping[str, CaptionSnapshot]) -> str:
+    images = {
+        name: {"caption": s.caption, "state": s.state.value, "model": s.model, "error": s.error}
+        for name, s in sorted(entries.items())
+        if s.state is not CaptionState.PENDING
+    }
+    data = {
+        "format": STORE_FORMAT,
+        "version": STORE_VERSION,
+        "folder": str(folder),
+        "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "images": images,
+    }
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+class CaptionStore:
+    """Load and save the captions of one folder."""
+
+    def __init__(self, folder: str | Path, root: Path | None = None):
+        self.folder = Path(folder).resolve()
+        self.path = store_path(self.folder, root)
+        # False after an unreadable store could not be moved aside: saving would destroy it.
+        self.writable = True
+
+    def load(self) -> LoadResult:
+        """Read the store. A missing store is empty; an unreadable one is moved aside."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return LoadResult()
+        except OSError as exc:
+            self.writable = False
+            return LoadResult(problem=f"Could not read the saved captions {self.path}: {exc}. "
+                                      "Captions for this folder will not be saved this session.")
+        try:
+            return LoadResult(parse_store(json.loads(text)))
+        except (ValueError, RecursionError) as exc:
+            # JSONDecodeError and StoreFormatError are both ValueErrors
+            return self._keep_aside(str(exc))
+
+    def _keep_aside(self, reason: str) -> LoadResult:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.stem}.corrupt-{stamp}.json")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{self.path.stem}.corrupt-{stamp}-{n}.json")
+        try:
+            os.replace(self.path, target)
+        except OSError as exc:
+            self.writable = False
+            log.error("could not move unreadable store %s aside: %s", self.path, exc)
+            return LoadResult(problem=f"The saved captions {self.path} could not be read ({reason}) "
+                                      f"nor moved aside ({exc}). They are left untouched and captions "
+                                      "for this folder will not be saved this session.")
+        log.warning("kept unreadable store %s aside as %s: %s", self.path, target, reason)
+        return LoadResult(
+            problem=f"The saved captions for this folder could not be read ({reason}). "
+                    f"The file was kept as {target} and the folder starts without saved captions.",
+            kept_aside=target,
+        )
+
+    def save(self, entries: Mapping[str, CaptionSnapshot]) -> None:
+        """Write all non-pending entries atomically. Raises OSError (full disk, read-only)."""
+        if not self.writable:
+            raise OSError(f"{self.path}: not saving over a store that could not be read")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, dump_store(self.folder, entries))
