@@ -1,0 +1,120 @@
+import json
+
+import pytest
+import torch
+
+import core.bundle
+from core.bundle import load_bundle, save_bundle
+from core.errors import BundleError
+from core.tokenizer import CaptionTokenizer
+from tests.tiny import make_tiny_bundle, tiny_model, train_tokenizer
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    return make_tiny_bundle(tmp_path / "b")
+
+
+def test_round_trip_gives_the_same_model_and_manifest(tmp_path):
+    model = tiny_model(seed=1, spread=0.2)
+    save_bundle(tmp_path / "b", model, CaptionTokenizer(train_tokenizer()), name="n", description="d",
+                licence="MIT", provenance={"source": "test"})
+    loaded = load_bundle(tmp_path / "b", verify_hashes=True)
+    images, ids = torch.randn(2, 3, 32, 32), torch.randint(0, 320, (2, 5))
+    assert torch.equal(loaded.model(images, ids)[0], model(images, ids)[0])
+    assert loaded.manifest.name == "n" and loaded.manifest.licence == "MIT"
+    assert set(loaded.manifest.files) == {"config.json", "model.safetensors", "tokenizer.json"}
+    assert not loaded.model.training
+
+
+def test_loading_builds_on_the_meta_device(bundle, monkeypatch):
+    """No random initialisation is spent on weights that are about to be replaced."""
+    devices = []
+    original = core.bundle.VisionGPT2
+
+    def spy(cfg):
+        devices.append(torch.get_default_device())
+        return original(cfg)
+
+    monkeypatch.setattr(core.bundle, "VisionGPT2", spy)
+    load_bundle(bundle)
+    assert devices == [torch.device("meta")]
+
+
+def test_weights_file_is_safetensors_not_pickle(bundle):
+    header_len = int.from_bytes((bundle / "model.safetensors").read_bytes()[:8], "little")
+    header = json.loads((bundle / "model.safetensors").read_bytes()[8 : 8 + header_len])
+    assert "encoder.cls_token" in header
+
+
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors", "tokenizer.json", "manifest.json"])
+def test_missing_file_is_named(bundle, name):
+    (bundle / name).unlink()
+    with pytest.raises(BundleError, match=name.replace(".", r"\.") + ": missing"):
+        load_bundle(bundle)
+
+
+def test_truncated_weights_are_reported(bundle):
+    path = bundle / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-1000])
+    with pytest.raises(BundleError, match=r"model\.safetensors: truncated"):
+        load_bundle(bundle)
+
+
+def test_truncated_weights_without_manifest_sizes_are_still_caught(bundle):
+    forget_size(bundle, "model.safetensors")
+    path = bundle / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-1000])
+    with pytest.raises(BundleError, match=r"model\.safetensors"):
+        load_bundle(bundle)
+
+
+def test_flipped_bytes_are_caught_by_hash_verification(bundle):
+    path = bundle / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    load_bundle(bundle)  # sizes match: the cheap check passes
+    with pytest.raises(BundleError, match="SHA-256"):
+        load_bundle(bundle, verify_hashes=True)
+
+
+def forget_size(bundle, name):
+    """Edit a file in place as a user might, without updating the manifest's record of it."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    del manifest["files"][name]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_corrupt_config_json(bundle):
+    forget_size(bundle, "config.json")
+    (bundle / "config.json").write_text("{not json")
+    with pytest.raises(BundleError, match=r"config\.json: invalid JSON at line 1"):
+        load_bundle(bundle, verify_hashes=False)
+
+
+def test_config_that_does_not_match_the_weights(bundle):
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["gpt_width"] = 64
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    forget_size(bundle, "config.json")
+    with pytest.raises(BundleError, match=r"model\.safetensors: tensor decoder\.wte\.weight has shape"):
+        load_bundle(bundle)
+
+
+def test_tokenizer_larger_than_vocabulary(tmp_path):
+    with pytest.raises(ValueError, match="tokenizer has"):
+        save_bundle(tmp_path / "b", tiny_model(vocab_size=280), CaptionTokenizer(train_tokenizer()), name="x")
+
+
+def test_bundle_from_a_newer_visioncap(bundle):
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="newer"):
+        load_bundle(bundle)
+
+
+def test_not_a_folder(tmp_path):
+    with pytest.raises(BundleError, match="not a model bundle folder"):
+        load_bundle(tmp_path / "nothing")

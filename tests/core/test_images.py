@@ -1,0 +1,113 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import ImageError
+from core.images import collect_images, image_to_array, iter_image_files, load_image
+
+
+def save(image, path, **kwargs):
+    image.save(path, **kwargs)
+    return path
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.new("RGB", (40, 20), "red")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when shown
+    path = save(image, tmp_path / "rot.jpg", exif=exif)
+    assert load_image(path).size == (20, 40)
+
+
+@pytest.mark.parametrize(
+    ("mode", "make"),
+    [
+        ("P-transparent", lambda: Image.new("P", (8, 8), 0)),
+        ("RGBA", lambda: Image.new("RGBA", (8, 8), (255, 0, 0, 0))),
+        ("LA", lambda: Image.new("LA", (8, 8), (10, 0))),
+        ("CMYK", lambda: Image.new("CMYK", (8, 8), (0, 255, 255, 0))),
+        ("L", lambda: Image.new("L", (8, 8), 128)),
+        ("1", lambda: Image.new("1", (8, 8), 1)),
+        ("I;16", lambda: Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16))),
+        ("F", lambda: Image.fromarray(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8))),
+    ],
+)
+def test_any_mode_becomes_rgb(mode, make):
+    image = make()
+    if mode == "P-transparent":
+        image.info["transparency"] = 0
+    rgb = load_image(image)
+    assert rgb.mode == "RGB" and rgb.size == (8, 8)
+    if mode in ("P-transparent", "RGBA", "LA"):
+        assert rgb.getpixel((0, 0)) == (255, 255, 255)  # transparent shows as white
+    if mode == "CMYK":
+        assert rgb.getpixel((0, 0))[0] > 200 and rgb.getpixel((0, 0))[1] < 50
+    if mode == "I;16":
+        assert rgb.getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_16bit_midtones_are_scaled_not_clipped():
+    image = Image.fromarray(np.full((4, 4), 32768, dtype=np.uint16))
+    assert 120 <= load_image(image).getpixel((0, 0))[0] <= 135
+
+
+def test_16bit_png_file(tmp_path):
+    path = save(Image.fromarray(np.full((4, 4), 30000, dtype=np.uint16)), tmp_path / "deep.png")
+    assert 100 < load_image(path).getpixel((0, 0))[0] < 130
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "empty file"), (b"this is not an image", "not an image"), (None, "truncated")],
+)
+def test_unreadable_files_have_a_reason(tmp_path, content, reason):
+    path = tmp_path / "bad.jpg"
+    if content is None:
+        buffer = io.BytesIO()
+        Image.effect_noise((256, 256), 50).convert("RGB").save(buffer, "JPEG")
+        content = buffer.getvalue()[:2000]
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=reason):
+        load_image(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageError, match="file not found"):
+        load_image(tmp_path / "nope.png")
+
+
+def test_decompression_bomb_guard_is_kept(tmp_path, monkeypatch):
+    path = save(Image.new("RGB", (100, 100)), tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageError, match="too many pixels"):
+        load_image(path)
+
+
+def test_jpeg_draft_decodes_large_photos_smaller_but_not_below_the_model_size(tmp_path):
+    path = save(Image.effect_noise((2000, 1500), 30).convert("RGB"), tmp_path / "big.jpg")
+    image = load_image(path, min_size=224)
+    assert 224 <= min(image.size) < 1500
+
+
+def test_image_to_array_range_and_shape():
+    array = image_to_array(Image.new("RGB", (50, 30), (255, 0, 128)), 32)
+    assert array.shape == (3, 32, 32) and array.dtype == np.float32
+    assert np.allclose(array[:, 0, 0], [1.0, 0.0, 128 / 255])
+
+
+def test_scanning_matches_extensions_in_any_case_and_recurses_on_request(tmp_path):
+    for name in ["a.JPG", "b.jpeg", "c.PnG", "d.webp", "e.bmp", "f.GIF", "g.tif", "h.TIFF", "notes.txt", ".hidden.jpg"]:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deep.png").write_bytes(b"x")
+    flat = {p.name for p in iter_image_files(tmp_path)}
+    assert flat == {"a.JPG", "b.jpeg", "c.PnG", "d.webp", "e.bmp", "f.GIF", "g.tif", "h.TIFF"}
+    names = [name for _, name in collect_images([tmp_path], recursive=True)]
+    assert "sub/deep.png" in names and names == sorted(names)
+
+
+def test_collect_images_reports_a_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        collect_images([tmp_path / "nope"])
