@@ -1,0 +1,92 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+from core.captioner import Captioner, resolve_device, resolve_precision
+from core.generation import GenerationSettings
+
+
+@pytest.fixture(scope="module")
+def captioner(tiny_bundle):
+    return Captioner.load(tiny_bundle, device="cpu", precision="fp32")
+
+
+def test_a_bad_image_never_aborts_the_batch(captioner, tmp_path):
+    good = tmp_path / "good.png"
+    Image.new("RGB", (30, 30), "red").save(good)
+    (tmp_path / "bad.jpg").write_bytes(b"garbage")
+    (tmp_path / "empty.png").write_bytes(b"")
+    sources = [good, tmp_path / "bad.jpg", Image.new("L", (10, 10)), tmp_path / "empty.png", tmp_path / "gone.png"]
+    results = captioner.caption(sources, GenerationSettings(max_new_tokens=5), batch_size=2)
+    assert [r.ok for r in results] == [True, False, True, False, False]
+    assert results[0].source == str(good) and results[2].source == "<image 2>"
+    assert results[1].error.startswith("not an image")
+    assert results[3].error.startswith("empty file")
+    assert results[4].error == "file not found"
+    assert results[0].caption and results[2].caption
+
+
+def test_batch_size_does_not_change_captions(captioner):
+    images = [Image.new("RGB", (30, 30), c) for c in ("red", "green", "blue", "white", "black")]
+    settings = GenerationSettings(max_new_tokens=8)
+    one = [r.caption for r in captioner.caption(images, settings, batch_size=1)]
+    four = [r.caption for r in captioner.caption(images, settings, batch_size=4)]
+    assert one == four
+
+
+def test_results_arrive_batch_by_batch(captioner):
+    images = [Image.new("RGB", (30, 30), "red")] * 5
+    sizes = [len(b) for b in captioner.caption_batches(images, GenerationSettings(max_new_tokens=2), batch_size=2)]
+    assert sizes == [2, 2, 1]
+
+
+def test_preprocessing_normalises_with_the_bundle_settings(captioner):
+    array = captioner._prepare(Image.new("RGB", (64, 48), (255, 0, 0)))
+    assert array.shape == (3, 32, 32)
+    pixels = (torch.from_numpy(array) - captioner._mean) / captioner._std
+    assert torch.allclose(pixels[:, 0, 0], torch.tensor([1.0, -1.0, -1.0]))
+
+
+def test_device_and_precision_choice():
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            resolve_device("cuda")
+    assert resolve_precision("auto", torch.device("cuda")) == "fp16"
+    assert resolve_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
+    with pytest.raises(ValueError):
+        resolve_precision("int3", torch.device("cpu"))
+
+
+def test_bf16_precision_runs_on_cpu(tiny_bundle):
+    captioner = Captioner.load(tiny_bundle, device="cpu", precision="bf16")
+    result = captioner.caption([Image.new("RGB", (30, 30), "red")], GenerationSettings(max_new_tokens=4))
+    assert result[0].ok
+
+
+def test_core_imports_neither_qt_nor_training_nor_transformers_on_the_caption_path(tiny_bundle):
+    script = (
+        "import sys\n"
+        "import core.bundle, core.captioner, core.cli, core.csvio, core.generation, core.images, core.model\n"
+        "from PIL import Image\n"
+        "from core.captioner import Captioner\n"
+        f"Captioner.load({str(tiny_bundle)!r}).caption([Image.new('RGB', (9, 9))])\n"
+        "bad = [m for m in ('PySide6', 'training', 'visioncap_desktop', 'transformers') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_no_core_module_imports_the_app_or_training():
+    from pathlib import Path
+
+    import core
+
+    for path in Path(core.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for forbidden in ("import PySide6", "from PySide6", "visioncap_desktop", "from training", "import training"):
+            assert forbidden not in text, f"{path.name} mentions {forbidden}"
