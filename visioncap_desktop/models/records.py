@@ -6,8 +6,16 @@ plain Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from enum import Enum
+
+_DIGITS = re.compile(r"\d+")
+
+
+def natural_key(name: str) -> str:
+    """A sort key that orders img2 before img10 and ignores letter case."""
+    return _DIGITS.sub(lambda m: m.group().zfill(12), name.casefold())
 
 
 class CaptionState(str, Enum):
@@ -38,6 +46,12 @@ class ImageRecord:
     model: str = ""  # the model that wrote the caption (kept when the user edits it)
     width: int = 0  # pixels, 0 until the thumbnail loader has read the header
     height: int = 0
+    # computed once, in the scanner's thread, so sorting 100,000 records is a plain list.sort
+    sort_key: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.sort_key:
+            self.sort_key = natural_key(self.name)
 
     @property
     def edited(self) -> bool:

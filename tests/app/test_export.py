@@ -1,0 +1,104 @@
+"""CSV and .txt exports on their own: plain Python, temporary files, awkward text."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from visioncap_desktop import export
+from visioncap_desktop.models.records import CaptionState, ImageRecord
+
+AWKWARD = 'a "quoted" dog, with commas\nand a second line; café 写真'
+
+
+def records(folder):
+    (folder / "sub").mkdir(parents=True, exist_ok=True)
+    return [
+        ImageRecord(str(folder / "a.jpg"), "a.jpg", AWKWARD, CaptionState.CAPTIONED, model="tiny"),
+        ImageRecord(str(folder / "sub" / "Ünï.png"), "sub/Ünï.png", "=SUM(A1:A9)", CaptionState.EDITED, model="tiny"),
+        ImageRecord(str(folder / "c.gif"), "c.gif", "+1 -2 @home", CaptionState.CAPTIONED, model="tiny"),
+        ImageRecord(str(folder / "d.bmp"), "d.bmp", "", CaptionState.ERROR, error="truncated image"),
+    ]
+
+
+def read(path, encoding="utf-8"):
+    raw = path.read_bytes()
+    text = raw.decode(encoding)
+    return raw, list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+
+
+def test_csv_round_trips_through_the_csv_module(tmp_path):
+    out = tmp_path / "captions.csv"
+    assert export.write_csv(out, records(tmp_path), tmp_path) == 4
+    raw, rows = read(out)
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM by default
+    assert b"\r\n" in raw  # RFC 4180 line ends
+    assert list(rows[0]) == list(export.CSV_COLUMNS)
+    assert rows[0] == {"file_name": "a.jpg", "path": str(tmp_path / "a.jpg"), "caption": AWKWARD,
+                       "edited": "false", "model": "tiny"}
+    assert rows[1]["file_name"] == "sub/Ünï.png"  # relative, forward slashes
+    assert rows[1]["edited"] == "true"
+    assert rows[1]["caption"] == "'=SUM(A1:A9)"  # neutralised
+    assert rows[2]["caption"] == "'+1 -2 @home"
+    assert rows[3]["caption"] == "" and rows[3]["model"] == ""
+
+
+def test_csv_options_off(tmp_path):
+    out = tmp_path / "plain.csv"
+    export.write_csv(out, records(tmp_path), tmp_path, bom=False, guard_formulas=False)
+    raw, rows = read(out)
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    assert rows[1]["caption"] == "=SUM(A1:A9)"
+
+
+def test_csv_failure_leaves_the_earlier_file_intact(tmp_path, monkeypatch):
+    out = tmp_path / "captions.csv"
+    out.write_text("earlier export\n", encoding="utf-8")
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("core.atomic.os.replace", full_disk)
+    with pytest.raises(OSError):
+        export.write_csv(out, records(tmp_path), tmp_path)
+    assert out.read_text(encoding="utf-8") == "earlier export\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["captions.csv"]
+
+
+def test_csv_into_a_missing_folder_raises(tmp_path):
+    with pytest.raises(OSError):
+        export.write_csv(tmp_path / "no" / "such" / "folder.csv", records(tmp_path), tmp_path)
+
+
+def test_txt_files_next_to_images(tmp_path):
+    recs = records(tmp_path)
+    report = export.write_txt_captions(recs, overwrite=False)
+    assert sorted(p.name for p in report.written) == ["a.txt", "c.txt", "Ünï.txt"]  # no caption, no file
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == AWKWARD
+    assert (tmp_path / "sub" / "Ünï.txt").read_bytes() == b"=SUM(A1:A9)"
+    assert not (tmp_path / "d.txt").exists()
+
+
+def test_txt_existing_files_are_kept_unless_overwriting(tmp_path):
+    recs = records(tmp_path)
+    (tmp_path / "a.txt").write_text("mine", encoding="utf-8")
+    assert export.existing_txt_files(recs) == [tmp_path / "a.txt"]
+    report = export.write_txt_captions(recs, overwrite=False)
+    assert report.skipped == [tmp_path / "a.txt"]
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "mine"
+    export.write_txt_captions(recs, overwrite=True)
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == AWKWARD
+
+
+def test_txt_errors_are_reported_per_file(tmp_path):
+    recs = records(tmp_path)
+    (tmp_path / "c.txt").mkdir()  # cannot be written as a file
+    recs.append(ImageRecord(str(tmp_path / "a.png"), "a.png", "same stem as a.jpg", CaptionState.CAPTIONED))
+    report = export.write_txt_captions(recs, overwrite=True)
+    failed = {path.name: reason for path, reason in report.failed}
+    assert set(failed) == {"c.txt", "a.txt"}
+    assert "a.jpg" in failed["a.txt"]  # the collision names the other image
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == AWKWARD  # the first one won
+    assert {p.name for p in report.written} == {"a.txt", "Ünï.txt"}

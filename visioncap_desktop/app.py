@@ -1,0 +1,147 @@
+"""`run_app(argv)`: the desktop app's entry point, behind the `visioncap` command.
+
+    visioncap [FOLDER]                          open the window (on FOLDER)
+    visioncap --model BUNDLE [FOLDER]           use this bundle instead of the saved choice
+    visioncap --screenshot out.png FOLDER       caption FOLDER, save a picture of the window, exit
+    visioncap --self-test [--model BUNDLE]      check an installation without opening a window
+
+Nothing here imports torch: the window is up before the worker thread loads the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from visioncap_desktop import paths
+
+log = logging.getLogger("visioncap_desktop")
+
+SCREENSHOT_SIZE = (1360, 860)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visioncap",
+        description="Caption folders of photos on your own computer. Without a subcommand this opens the app; "
+                    "`visioncap caption --help` and `visioncap import-hf --help` describe the headless commands.",
+    )
+    parser.add_argument("folder", nargs="?", help="a folder of images to open")
+    parser.add_argument("--model", metavar="BUNDLE", help="a model bundle folder (or 'demo') to use this session")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="open FOLDER, caption every image, save the window as PNG and exit")
+    parser.add_argument("--self-test", action="store_true",
+                        help="caption the bundled sample images and write a CSV without opening a window")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds --screenshot may take (default 600)")
+    return parser
+
+
+def setup_logging() -> Path | None:
+    """Warnings to stderr, everything from INFO to a rotating log file in the data folder."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(console)
+    log_path = paths.log_file()
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(log_path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+    except OSError as exc:
+        log.warning("no log file (%s): %s", log_path, exc)
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    return log_path
+
+
+def install_exception_hook(log_path: Path | None):
+    """Route uncaught exceptions (any thread) to the log and to a dialog with the traceback.
+
+    Returns the reporter object (the hooks keep it alive).
+    """
+    from PySide6.QtCore import QObject, Signal, Slot
+    from PySide6.QtWidgets import QApplication
+
+    from visioncap_desktop.dialogs.error_dialog import show_exception_dialog
+
+    class ExceptionReporter(QObject):
+        # emitted from any thread; the slot runs in the GUI thread, where widgets may be made
+        exception_raised = Signal(str, str)
+
+        def __init__(self):
+            super().__init__()
+            self.dialog = None
+            self.exception_raised.connect(self.show_dialog)
+
+        @Slot(str, str)
+        def show_dialog(self, summary: str, details: str) -> None:
+            if self.dialog is not None and self.dialog.isVisible():
+                return  # one at a time: the rest are in the log
+            self.dialog = show_exception_dialog(QApplication.activeWindow(), summary, details,
+                                                str(log_path or "(no log file)"))
+
+        def hook(self, exc_type, exc, tb) -> None:
+            if issubclass(exc_type, KeyboardInterrupt):
+                sys.__excepthook__(exc_type, exc, tb)
+                return
+            details = "".join(traceback.format_exception(exc_type, exc, tb))
+            log.critical("unhandled exception\n%s", details)
+            self.exception_raised.emit(f"{exc_type.__name__}: {exc}", details)
+
+    reporter = ExceptionReporter()
+    sys.excepthook = reporter.hook
+    threading.excepthook = lambda args: reporter.hook(args.exc_type, args.exc_value, args.exc_traceback)
+    return reporter
+
+
+def run_app(argv: list[str]) -> int:
+    parser = build_parser()
+    args, qt_args = parser.parse_known_args(argv)
+    if args.screenshot and not args.folder:
+        parser.error("--screenshot needs a FOLDER to caption")
+    log_path = setup_logging()
+    if args.self_test:
+        from visioncap_desktop.selftest import run_self_test
+
+        return run_self_test(args.model)
+    return _run_gui(args, qt_args, log_path)
+
+
+def _run_gui(args: argparse.Namespace, qt_args: list[str], log_path: Path | None) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from visioncap_desktop.main_window import MainWindow
+    from visioncap_desktop.settings import Settings
+
+    app = QApplication.instance() or QApplication(["visioncap", *qt_args])
+    app.setApplicationName("VisionCap")
+    install_exception_hook(log_path)
+    settings = Settings.load()
+    window = MainWindow(settings, model_override=args.model, first_run_prompt=not args.screenshot)
+    if args.screenshot:
+        window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    if args.screenshot:
+        from visioncap_desktop.screenshot import ScreenshotDriver
+
+        driver = ScreenshotDriver(window, args.folder, Path(args.screenshot), args.timeout)
+        QTimer.singleShot(0, driver.start)
+    else:
+        folder = args.folder or settings.get("last_folder")
+        if folder and Path(folder).is_dir():
+            QTimer.singleShot(0, lambda: window.open_folder(folder))
+        elif args.folder:
+            QTimer.singleShot(0, lambda: window.open_folder(args.folder))  # says what is wrong
+    code = app.exec()
+    window.shutdown()
+    if args.screenshot:
+        return driver.exit_code
+    return code

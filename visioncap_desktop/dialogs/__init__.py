@@ -1,0 +1,1 @@
+"""Dialogs: settings, model choice, export options, and the last-resort error dialog."""

@@ -1,0 +1,112 @@
+"""Choosing the captioning model: the built-in demo, a bundle folder, or the public ViT-GPT2 COCO
+captioner downloaded once into the user data folder. Shown on first run and from Settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+)
+
+HUB_ID = "nlpconnect/vit-gpt2-image-captioning"
+DOWNLOAD_SIZE_TEXT = "about 1 GB"
+
+
+def is_bundle(folder: Path | None) -> bool:
+    return folder is not None and (folder / "manifest.json").is_file()
+
+
+class ModelChooserDialog(QDialog):
+    def __init__(self, source: str, path: str, demo: Path | None, download_target: Path,
+                 first_run: bool = False, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Choose a captioning model")
+        self.setMinimumWidth(560)
+        self._download_target = download_target
+
+        intro = QLabel(
+            "VisionCap needs a captioning model. Choose one below; you can change it later in Settings."
+            if first_run else "Choose the model that writes the captions.", self)
+        intro.setWordWrap(True)
+
+        self.demo_radio = QRadioButton("Built-in demo model" if demo else "Built-in demo model (not installed)", self)
+        self.demo_radio.setEnabled(demo is not None)
+
+        self.folder_radio = QRadioButton("A model bundle folder on this computer:", self)
+        self.folder_edit = QLineEdit(path if source == "folder" else "", self)
+        self.folder_edit.setPlaceholderText("folder with manifest.json, config.json, model.safetensors, tokenizer.json")
+        browse = QPushButton("Browse...", self)
+        browse.clicked.connect(self._browse)
+        self.folder_edit.textEdited.connect(lambda: self.folder_radio.setChecked(True))
+        folder_row = QHBoxLayout()
+        folder_row.addSpacing(24)
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(browse)
+
+        downloaded = is_bundle(download_target)
+        self.download_radio = QRadioButton(
+            "The public ViT-GPT2 COCO captioner (already downloaded)" if downloaded else
+            f"Download the public ViT-GPT2 COCO captioner ({DOWNLOAD_SIZE_TEXT})", self)
+        download_note = QLabel(
+            f"{HUB_ID} from the Hugging Face hub, converted once into {download_target}. "
+            "Needs an internet connection the first time.", self)
+        download_note.setWordWrap(True)
+        download_note.setIndent(24)
+
+        self.group = QButtonGroup(self)
+        for radio in (self.demo_radio, self.folder_radio, self.download_radio):
+            self.group.addButton(radio)
+        {"demo": self.demo_radio, "folder": self.folder_radio, "download": self.download_radio}.get(
+            source, self.demo_radio if demo else self.folder_radio).setChecked(True)
+
+        self.problem = QLabel(self)
+        self.problem.setStyleSheet("color: #c00")
+        self.problem.setWordWrap(True)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self._accept_if_valid)
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.demo_radio)
+        layout.addWidget(self.folder_radio)
+        layout.addLayout(folder_row)
+        layout.addWidget(self.download_radio)
+        layout.addWidget(download_note)
+        layout.addWidget(self.problem)
+        layout.addWidget(buttons)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model bundle folder", self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+            self.folder_radio.setChecked(True)
+
+    def choice(self) -> tuple[str, str]:
+        """(source, path): source is "demo", "folder" or "download"."""
+        if self.demo_radio.isChecked():
+            return "demo", ""
+        if self.folder_radio.isChecked():
+            return "folder", self.folder_edit.text().strip()
+        return "download", str(self._download_target)
+
+    def show_problem(self, text: str) -> None:
+        self.problem.setText(text)
+
+    def _accept_if_valid(self) -> None:
+        source, path = self.choice()
+        if source == "folder" and not Path(path).is_dir():
+            self.show_problem(f"{path or 'No folder given'}: not a folder.")
+            return
+        self.accept()

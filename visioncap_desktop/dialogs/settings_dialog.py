@@ -1,0 +1,120 @@
+"""Generation settings, device and batch size, and a way to the model chooser."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from visioncap_desktop.settings import DEVICES, clean_generation
+
+STRATEGY_LABELS = {"greedy": "Greedy (fast, deterministic)", "sample": "Sampling", "beam": "Beam search"}
+DEVICE_LABELS = {"auto": "Automatic (CUDA when available)", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
+
+
+class SettingsDialog(QDialog):
+    model_change_requested = Signal()
+
+    def __init__(self, generation: dict, device: str, batch_size: int, model_text: str, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        generation = clean_generation(generation)
+
+        model_box = QGroupBox("Model", self)
+        self.model_label = QLabel(model_text, model_box)
+        self.model_label.setWordWrap(True)
+        change = QPushButton("Choose model...", model_box)
+        change.clicked.connect(self.model_change_requested)
+        model_row = QHBoxLayout(model_box)
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(change)
+
+        run_box = QGroupBox("Hardware", self)
+        self.device = QComboBox(run_box)
+        for key in DEVICES:
+            self.device.addItem(DEVICE_LABELS[key], key)
+        self.device.setCurrentIndex(DEVICES.index(device) if device in DEVICES else 0)
+        self.batch_size = QSpinBox(run_box)
+        self.batch_size.setRange(1, 256)
+        self.batch_size.setValue(batch_size)
+        self.batch_size.setToolTip("Images captioned together. Larger is faster on a GPU; "
+                                   "after running out of GPU memory the app lowers it by itself.")
+        run_form = QFormLayout(run_box)
+        run_form.addRow("Device:", self.device)
+        run_form.addRow("Batch size:", self.batch_size)
+
+        gen_box = QGroupBox("Caption generation", self)
+        self.strategy = QComboBox(gen_box)
+        for key, label in STRATEGY_LABELS.items():
+            self.strategy.addItem(label, key)
+        self.strategy.setCurrentIndex(list(STRATEGY_LABELS).index(generation["strategy"]))
+        self.max_new_tokens = QSpinBox(gen_box)
+        self.max_new_tokens.setRange(1, 256)
+        self.max_new_tokens.setValue(generation["max_new_tokens"])
+        self.max_new_tokens.setSuffix(" tokens")
+        self.temperature = QDoubleSpinBox(gen_box)
+        self.temperature.setRange(0.05, 5.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(generation["temperature"])
+        self.top_k = QSpinBox(gen_box)
+        self.top_k.setRange(0, 10000)
+        self.top_k.setSpecialValueText("off")
+        self.top_k.setValue(generation["top_k"])
+        self.top_p = QDoubleSpinBox(gen_box)
+        self.top_p.setRange(0.01, 1.0)
+        self.top_p.setSingleStep(0.05)
+        self.top_p.setValue(generation["top_p"])
+        self.num_beams = QSpinBox(gen_box)
+        self.num_beams.setRange(1, 16)
+        self.num_beams.setValue(generation["num_beams"])
+        gen_form = QFormLayout(gen_box)
+        gen_form.addRow("Strategy:", self.strategy)
+        gen_form.addRow("Maximum length:", self.max_new_tokens)
+        gen_form.addRow("Temperature:", self.temperature)
+        gen_form.addRow("Top-k:", self.top_k)
+        gen_form.addRow("Top-p:", self.top_p)
+        gen_form.addRow("Beams:", self.num_beams)
+        self.strategy.currentIndexChanged.connect(self._update_enabled)
+        self._update_enabled()
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(model_box)
+        layout.addWidget(run_box)
+        layout.addWidget(gen_box)
+        layout.addWidget(buttons)
+
+    def _update_enabled(self) -> None:
+        strategy = self.strategy.currentData()
+        for widget in (self.temperature, self.top_k, self.top_p):
+            widget.setEnabled(strategy == "sample")
+        self.num_beams.setEnabled(strategy == "beam")
+
+    def set_model_text(self, text: str) -> None:
+        self.model_label.setText(text)
+
+    def generation(self) -> dict:
+        return {
+            "strategy": self.strategy.currentData(),
+            "max_new_tokens": self.max_new_tokens.value(),
+            "temperature": self.temperature.value(),
+            "top_k": self.top_k.value(),
+            "top_p": self.top_p.value(),
+            "num_beams": self.num_beams.value(),
+        }
+
+    def device_choice(self) -> str:
+        return self.device.currentData()

@@ -1,0 +1,76 @@
+"""Undoable changes to captions: one user edit, or one whole captioning run."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from PySide6.QtGui import QUndoCommand
+
+from visioncap_desktop.models.gallery_model import GalleryModel, edited_snapshot
+from visioncap_desktop.models.records import CaptionSnapshot
+
+EDIT_COMMAND_ID = 1001
+
+
+class EditCaptionCommand(QUndoCommand):
+    """The user changed one caption. Consecutive edits of the same image (typing in the side
+    panel) merge into one undo step."""
+
+    def __init__(self, model: GalleryModel, path: str, caption: str):
+        record = model.record_for_path(path)
+        if record is None:
+            raise KeyError(path)
+        super().__init__(f"Edit caption of {PurePosixPath(record.name).name}")
+        self._model = model
+        self._path = path
+        self._before = record.snapshot()
+        self._after = edited_snapshot(record, caption)
+
+    def redo(self) -> None:
+        self._model.set_snapshot(self._path, self._after)
+
+    def undo(self) -> None:
+        self._model.set_snapshot(self._path, self._before)
+
+    def id(self) -> int:
+        return EDIT_COMMAND_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, EditCaptionCommand) or other._path != self._path:
+            return False
+        self._after = other._after
+        return True
+
+
+class CaptionRunCommand(QUndoCommand):
+    """Every caption one run changed, undone and redone together.
+
+    The run applies its results as they arrive; the command is pushed when the run ends, so
+    its first redo() (called by QUndoStack.push) has nothing left to do.
+    """
+
+    def __init__(self, model: GalleryModel):
+        super().__init__("Caption images")
+        self._model = model
+        self._before: dict[str, CaptionSnapshot] = {}
+        self._after: dict[str, CaptionSnapshot] = {}
+        self._pushed = False
+
+    def add(self, path: str, before: CaptionSnapshot, after: CaptionSnapshot) -> None:
+        self._before.setdefault(path, before)  # the state before the run, if a path comes twice
+        self._after[path] = after
+
+    def __len__(self) -> int:
+        return len(self._after)
+
+    def finish(self, text: str) -> None:
+        self.setText(text)
+
+    def redo(self) -> None:
+        if not self._pushed:
+            self._pushed = True
+            return
+        self._model.set_snapshots(self._after)
+
+    def undo(self) -> None:
+        self._model.set_snapshots(self._before)

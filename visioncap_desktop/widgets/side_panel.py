@@ -1,0 +1,186 @@
+"""The side panel: the current image large, its caption in an editor, and its details.
+
+Typing is committed as an edit after a short pause, when the editor loses focus, or when another
+image is selected; the owner turns `caption_committed` into a setData on the model (one undo
+step per image, as consecutive edits merge).
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from visioncap_desktop.models.records import CaptionState, ImageRecord
+
+COMMIT_DELAY_MS = 700
+
+
+def format_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
+class SidePanel(QWidget):
+    caption_committed = Signal(str, str)  # path, caption
+
+    def __init__(self, previews, parent=None):
+        """`previews`: a ThumbnailLoader of large previews."""
+        super().__init__(parent)
+        self._previews = previews
+        self._record: ImageRecord | None = None
+        self._pixmap: QPixmap | None = None
+        self._dirty = False
+        self._setting_text = False
+
+        self.preview = QLabel(self)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumSize(240, 180)
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.preview.setText("No image selected")
+
+        self.editor = QPlainTextEdit(self)
+        self.editor.setPlaceholderText("Caption")
+        self.editor.setTabChangesFocus(True)
+        self.editor.setMaximumHeight(110)
+        self.editor.setEnabled(False)
+        self.editor.installEventFilter(self)
+
+        self.details: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for key, label in (("name", "File"), ("state", "State"), ("error", "Error"), ("model", "Model"),
+                           ("dimensions", "Dimensions"), ("size", "Size"), ("path", "Path")):
+            value = QLabel(self)
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.details[key] = value
+            form.addRow(f"{label}:", value)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(QLabel("Caption:", self))
+        layout.addWidget(self.editor)
+        layout.addLayout(form)
+
+        self._commit_timer = QTimer(self)
+        self._commit_timer.setSingleShot(True)
+        self._commit_timer.setInterval(COMMIT_DELAY_MS)
+        self._commit_timer.timeout.connect(self.commit)
+        self.editor.textChanged.connect(self._on_text_changed)
+        previews.thumbnail_ready.connect(self._on_preview_ready)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 600)
+
+    @property
+    def record(self) -> ImageRecord | None:
+        return self._record
+
+    def show_record(self, record: ImageRecord | None) -> None:
+        """Show `record` (None: nothing selected); a pending edit of the previous one is committed."""
+        self.commit()
+        self._record = record
+        self._pixmap = None
+        self.editor.setEnabled(record is not None)
+        if record is None:
+            self.preview.setPixmap(QPixmap())
+            self.preview.setText("No image selected")
+            self._set_text("")
+            for label in self.details.values():
+                label.setText("")
+            return
+        self.refresh()
+        pixmap = self._previews.pixmap(record.path)
+        if pixmap is not None:
+            self._set_preview(pixmap)
+        else:
+            self.preview.setPixmap(QPixmap())
+            self.preview.setText("Loading...")
+
+    def refresh(self) -> None:
+        """Re-read the shown record (its caption or state changed). Text being typed wins."""
+        record = self._record
+        if record is None:
+            return
+        if not self._dirty and self.editor.toPlainText() != record.caption:
+            self._set_text(record.caption)
+        d = self.details
+        d["name"].setText(record.name)
+        d["state"].setText(record.state.value)
+        d["error"].setText(record.error if record.state is CaptionState.ERROR else "")
+        d["model"].setText(record.model or "")
+        d["dimensions"].setText(f"{record.width} x {record.height}" if record.width else "")
+        d["path"].setText(record.path)
+        try:
+            d["size"].setText(format_bytes(os.stat(record.path).st_size))
+        except OSError:
+            d["size"].setText("file not found")
+        failure = self._previews.failure(record.path)
+        if failure and record.state is not CaptionState.ERROR:
+            d["error"].setText(failure)
+
+    def commit(self) -> None:
+        """Emit the typed caption now, if there is one not yet committed."""
+        self._commit_timer.stop()
+        if self._dirty and self._record is not None:
+            self._dirty = False
+            self.caption_committed.emit(self._record.path, self.editor.toPlainText())
+        self._dirty = False
+
+    def _set_text(self, text: str) -> None:
+        self._setting_text = True
+        try:
+            self.editor.setPlainText(text)
+        finally:
+            self._setting_text = False
+
+    def _on_text_changed(self) -> None:
+        if self._setting_text or self._record is None:
+            return
+        self._dirty = True
+        self._commit_timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.editor and event.type() == QEvent.Type.FocusOut:
+            self.commit()
+        return super().eventFilter(watched, event)
+
+    def _on_preview_ready(self, path: str, width: int, height: int) -> None:
+        if self._record is not None and path == self._record.path:
+            pixmap = self._previews.pixmap(path)
+            if pixmap is not None:
+                self._set_preview(pixmap)
+            else:
+                self.preview.setText(f"Cannot show this image:\n{self._previews.failure(path) or ''}")
+            self.refresh()
+
+    def _set_preview(self, pixmap: QPixmap) -> None:
+        self._pixmap = pixmap
+        self._scale_preview()
+
+    def _scale_preview(self) -> None:
+        if self._pixmap is None:
+            return
+        size = self.preview.size()
+        scaled = self._pixmap
+        if self._pixmap.width() > size.width() or self._pixmap.height() > size.height():
+            scaled = self._pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.preview.setPixmap(scaled)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._scale_preview()

@@ -1,0 +1,178 @@
+"""The captioning worker: loads a bundle once, keeps it, and captions snapshots of paths.
+
+It lives in its own QThread and is driven by queued signals (`load_model`, `start_run`). It
+receives a RunRequest (paths and settings, copied at request time), emits one signal per result
+keyed by path, and never touches widgets or the item model. torch is imported here, in the
+worker thread, the first time a model loads, so the window is up before torch is.
+
+Cancelling is a plain attribute set from the GUI thread and read between batches: a queued
+"cancel" signal would wait behind the running batch loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    run_id: int
+    paths: tuple[str, ...]
+    bundle: str
+    device: str = "auto"  # auto | cpu | cuda
+    generation: dict = field(default_factory=dict)  # GenerationSettings fields
+    batch_size: int = 8
+
+
+def load_captioner(bundle: str, device: str) -> Any:
+    """The real captioner; imports torch (only ever called in the worker thread)."""
+    from core.captioner import Captioner
+
+    return Captioner.load(bundle, device=device)
+
+
+def device_label(device: Any) -> str:
+    """'CPU' or 'CUDA (<GPU name>)' for a torch.device or a device string."""
+    kind = str(getattr(device, "type", device)).split(":")[0]
+    if kind != "cuda":
+        return kind.upper()
+    try:
+        import torch
+
+        return f"CUDA ({torch.cuda.get_device_name(device)})"
+    except Exception:  # a fake or unavailable device: the label is only informative
+        return "CUDA"
+
+
+def _is_cuda(device: Any) -> bool:
+    return str(getattr(device, "type", device)).startswith("cuda")
+
+
+class CaptionWorker(QObject):
+    model_loading = Signal(str)  # bundle path
+    model_loaded = Signal(str, str)  # model name, device label
+    model_failed = Signal(str)  # message naming the file and the problem
+    caption_ready = Signal(str, str)  # path, caption
+    caption_failed = Signal(str, str)  # path, reason
+    progress = Signal(int, int)  # done, total
+    notice = Signal(str)  # something the user should know, e.g. an out-of-memory fallback
+    run_failed = Signal(str)  # the run stopped early; message for the user
+    run_finished = Signal(int, int, int, str)  # run id, done, total, "completed"|"cancelled"|"failed"
+
+    def __init__(self, captioner_factory: Callable[[str, str], Any] | None = None, parent=None):
+        """`captioner_factory(bundle, device)` returns an object with core.captioner.Captioner's
+        `name`, `device`, `to()` and `caption_batches()`; tests pass fakes."""
+        super().__init__(parent)
+        self._factory = captioner_factory or load_captioner
+        self._captioner: Any = None
+        self._key: tuple[str, str] | None = None
+        self._batch_limit: int | None = None  # lowered after CUDA ran out of memory
+        self._cancelled_run = -1  # written by the GUI thread
+
+    def cancel(self, run_id: int) -> None:
+        """Stop run `run_id` after its current batch. Safe to call from any thread, also
+        before the run has started."""
+        self._cancelled_run = run_id
+
+    @Slot(str, str)
+    def load_model(self, bundle: str, device: str) -> bool:
+        """Load `bundle` on `device` unless it is already loaded. Never raises."""
+        if self._captioner is not None and self._key == (bundle, device):
+            return True
+        self.model_loading.emit(bundle)
+        self._captioner = self._key = None  # free the old model before loading the new one
+        try:
+            captioner = self._factory(bundle, device)
+        except Exception as exc:  # any failure is a message; the app keeps running
+            log.warning("loading %s on %s failed", bundle, device, exc_info=True)
+            self.model_failed.emit(describe_load_error(exc))
+            return False
+        self._captioner, self._key, self._batch_limit = captioner, (bundle, device), None
+        self.model_loaded.emit(captioner.name, device_label(captioner.device))
+        return True
+
+    @Slot(object)
+    def start_run(self, request: RunRequest) -> None:
+        total = len(request.paths)
+        if self._cancelled_run == request.run_id:
+            self.run_finished.emit(request.run_id, 0, total, "cancelled")
+            return
+        if not self.load_model(request.bundle, request.device):
+            self.run_finished.emit(request.run_id, 0, total, "failed")
+            return
+        done = [0]
+        try:
+            outcome = self._run(request, done)
+        except Exception as exc:
+            log.exception("captioning run %d failed", request.run_id)
+            self.run_failed.emit(f"Captioning stopped after {done[0]} of {total} images: {exc}")
+            outcome = "failed"
+        self.run_finished.emit(request.run_id, done[0], total, outcome)
+
+    def _run(self, request: RunRequest, done: list[int]) -> str:
+        import torch
+
+        from core.generation import GenerationSettings
+
+        out_of_memory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+        settings = GenerationSettings.from_dict(request.generation)
+        settings.validate()
+        paths = list(request.paths)
+        batch_size = min(request.batch_size, self._batch_limit or request.batch_size)
+        self.progress.emit(0, len(paths))
+        while done[0] < len(paths):
+            if self._cancelled_run == request.run_id:
+                return "cancelled"
+            try:
+                for results in self._captioner.caption_batches(paths[done[0]:], settings, batch_size=batch_size):
+                    for path, result in zip(paths[done[0]:], results):
+                        if result.error is None:
+                            self.caption_ready.emit(path, result.caption or "")
+                        else:
+                            self.caption_failed.emit(path, result.error)
+                    done[0] += len(results)
+                    self.progress.emit(done[0], len(paths))
+                    if self._cancelled_run == request.run_id:
+                        return "cancelled"
+            except out_of_memory as exc:
+                batch_size = self._recover_from_oom(exc, batch_size, request.batch_size)
+        return "completed"
+
+    def _recover_from_oom(self, exc: Exception, batch_size: int, requested: int) -> int:
+        """Halve the batch; at one image per batch, move to the CPU. Re-raises on the CPU."""
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if not _is_cuda(self._captioner.device):
+            raise exc
+        if batch_size > 1:
+            batch_size //= 2
+            self._batch_limit = batch_size
+            self.notice.emit(f"CUDA ran out of memory: retrying with {batch_size} image(s) per batch.")
+            return batch_size
+        self._captioner.to("cpu")
+        self._batch_limit = None
+        self.notice.emit(
+            "CUDA ran out of memory even with one image per batch: captioning continues on the CPU."
+        )
+        self.model_loaded.emit(self._captioner.name, device_label(self._captioner.device))
+        return requested
+
+
+def describe_load_error(exc: Exception) -> str:
+    """One line for the user. core's errors already name the file and the problem."""
+    from core.errors import VisionCapError
+
+    if isinstance(exc, (VisionCapError, ValueError, OSError)):
+        return str(exc)
+    if isinstance(exc, ImportError):
+        return f"a component the model needs is missing: {exc}"
+    return f"{type(exc).__name__}: {exc}"

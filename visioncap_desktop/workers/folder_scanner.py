@@ -1,0 +1,75 @@
+"""Scanning a folder for images in a worker thread, in batches the gallery can insert as they come.
+
+A batch goes out every BATCH_FILES images or BATCH_SECONDS, whichever comes first, so the first
+images show at once and a 100,000-file folder never blocks the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from core.images import iter_image_files
+from visioncap_desktop.models.records import CaptionSnapshot, ImageRecord
+
+log = logging.getLogger(__name__)
+
+BATCH_FILES = 500
+BATCH_SECONDS = 0.05
+
+
+class FolderScanner(QObject):
+    """Lives in a QThread; `scan` is invoked through a queued signal."""
+
+    records_found = Signal(int, object)  # scan id, list[ImageRecord]
+    scan_finished = Signal(int, int)  # scan id, number of images
+    scan_failed = Signal(int, str)  # scan id, message for the user
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._wanted = 0  # the scan id that should run; written by the GUI thread
+
+    def supersede(self, scan_id: int) -> None:
+        """Make `scan_id` the only scan that may run: a running older scan stops at its next
+        file. Safe to call from any thread (one int assignment)."""
+        self._wanted = scan_id
+
+    @Slot(int, str, bool, object)
+    def scan(self, scan_id: int, folder: str, recursive: bool, stored: Mapping[str, CaptionSnapshot]) -> None:
+        """Find the images under `folder`, building records with their stored captions applied."""
+        if scan_id != self._wanted:
+            return
+        root = Path(folder)
+        batch: list[ImageRecord] = []
+        count = 0
+        last_emit = time.monotonic()
+        try:
+            if not root.is_dir():
+                raise FileNotFoundError(f"{root}: the folder does not exist (any more)")
+            for path in iter_image_files(root, recursive):
+                if scan_id != self._wanted:
+                    return
+                name = path.relative_to(root).as_posix()
+                record = ImageRecord(str(path), name)
+                snapshot = stored.get(name)
+                if snapshot is not None:
+                    record.apply(snapshot)
+                batch.append(record)
+                count += 1
+                now = time.monotonic()
+                if len(batch) >= BATCH_FILES or now - last_emit >= BATCH_SECONDS:
+                    self.records_found.emit(scan_id, batch)
+                    batch, last_emit = [], now
+        except OSError as exc:
+            log.warning("scanning %s failed: %s", root, exc)
+            if batch:
+                self.records_found.emit(scan_id, batch)
+            self.scan_failed.emit(scan_id, f"Could not read the folder {root}: {exc.strerror or exc}")
+            return
+        if batch:
+            self.records_found.emit(scan_id, batch)
+        self.scan_finished.emit(scan_id, count)

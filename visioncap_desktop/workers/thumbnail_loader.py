@@ -1,0 +1,222 @@
+"""Thumbnails decoded off the GUI thread, cached in memory (LRU) and on disk.
+
+Tasks run in a QThreadPool and build only QImages (QPixmap is GUI-thread only); the loader turns
+them into QPixmaps. Requests come from painting, so only visible rows are decoded. Waiting
+requests are served newest first and the oldest are dropped, so scrolling quickly through
+10,000 images decodes what is on screen now, not everything that flew past.
+
+Disk cache: <cache>/thumbnails/<2 hex>/<sha1 of path, mtime, size, thumbnail size>.jpg, so an
+edited or replaced file gets a new thumbnail. The original dimensions travel in the JPEG's text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal
+from PySide6.QtGui import QColor, QImage, QImageIOHandler, QImageReader, QPainter, QPixmap
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = 128
+CACHE_FORMAT_VERSION = "1"  # part of the disk key: bump when the thumbnail look changes
+_SIZE_TEXT_KEY = "visioncap-size"
+
+
+def disk_cache_file(cache_dir: Path, path: str, size: int) -> Path | None:
+    """Where `path`'s thumbnail is cached, or None if the file cannot be stat-ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = f"{CACHE_FORMAT_VERSION}|{os.path.abspath(path)}|{st.st_mtime_ns}|{st.st_size}|{size}"
+    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return cache_dir / digest[:2] / f"{digest}.jpg"
+
+
+def _pil_fallback(path: str, size: int) -> tuple[QImage, QSize, str]:
+    """Let Pillow try what Qt could not read; its errors name the reason."""
+    from core.errors import ImageError
+    from core.images import load_image
+
+    try:
+        image = load_image(path, min_size=size)
+    except ImageError as exc:
+        return QImage(), QSize(), exc.reason
+    original = QSize(*image.size)
+    image.thumbnail((size, size))
+    data = image.tobytes()
+    qimage = QImage(data, image.width, image.height, 3 * image.width, QImage.Format.Format_RGB888)
+    return qimage.copy(), original, ""  # copy: the QImage must not outlive `data`
+
+
+def decode_thumbnail(path: str, size: int) -> tuple[QImage, QSize, str]:
+    """Read `path` scaled to fit size x size, EXIF orientation applied.
+
+    Returns (image, original size as displayed, error reason or "").
+    """
+    reader = QImageReader(path)
+    reader.setAutoTransform(True)
+    stored = reader.size()  # before the EXIF transformation
+    if stored.isValid():
+        if stored.width() > size or stored.height() > size:
+            # JPEG decodes straight to about this size (DCT scaling): far faster than full size
+            reader.setScaledSize(stored.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio))
+        rotated = bool(reader.transformation() & QImageIOHandler.Transformation.TransformationRotate90)
+        original = stored.transposed() if rotated else stored
+    else:
+        original = QSize()
+    image = reader.read()
+    if image.isNull():
+        return _pil_fallback(path, size)
+    if image.width() > size or image.height() > size:
+        image = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    if not original.isValid():
+        original = image.size()
+    return image, original, ""
+
+
+def _flatten(image: QImage) -> QImage:
+    """Composite transparency on white (JPEG has no alpha; black would look broken)."""
+    if not image.hasAlphaChannel():
+        return image.convertToFormat(QImage.Format.Format_RGB32)
+    flat = QImage(image.size(), QImage.Format.Format_RGB32)
+    flat.fill(QColor("white"))
+    painter = QPainter(flat)
+    painter.drawImage(0, 0, image)
+    painter.end()
+    return flat
+
+
+def load_or_make_thumbnail(path: str, size: int, cache_dir: Path | None) -> tuple[QImage, QSize, str]:
+    """The disk-cached thumbnail if fresh, else decode it and cache it. Thread-safe."""
+    cached = disk_cache_file(cache_dir, path, size) if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        image = QImage(str(cached))
+        w, _, h = image.text(_SIZE_TEXT_KEY).partition("x")
+        if not image.isNull() and w.isdigit() and h.isdigit():
+            return image, QSize(int(w), int(h)), ""
+    image, original, error = decode_thumbnail(path, size)
+    if cached is not None and not error:
+        _write_cache(cached, _flatten(image), original)
+    return image, original, error
+
+
+def _write_cache(target: Path, image: QImage, original: QSize) -> None:
+    image.setText(_SIZE_TEXT_KEY, f"{original.width()}x{original.height()}")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{id(image)}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if image.save(str(tmp), "JPG", 85):
+            os.replace(tmp, target)  # readers see a whole file or none
+    except OSError as exc:  # a full or read-only cache only costs speed
+        log.debug("thumbnail cache write %s failed: %s", target, exc)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class _TaskSignals(QObject):
+    finished = Signal(str, QImage, int, int, str)  # path, image, original width, height, error
+
+
+class _ThumbnailTask(QRunnable):
+    def __init__(self, path: str, size: int, cache_dir: Path | None, signals: _TaskSignals):
+        super().__init__()
+        self.path, self.size, self.cache_dir, self.signals = path, size, cache_dir, signals
+
+    def run(self) -> None:
+        try:
+            image, original, error = load_or_make_thumbnail(self.path, self.size, self.cache_dir)
+        except Exception as exc:  # never let a task die silently: the row would wait forever
+            log.exception("thumbnail of %s failed", self.path)
+            image, original, error = QImage(), QSize(), f"thumbnail failed: {exc}"
+        self.signals.finished.emit(self.path, image, original.width(), original.height(), error)
+
+
+class ThumbnailLoader(QObject):
+    """Owned by the GUI thread. `pixmap(path)` answers from memory or schedules a decode and
+    returns None; `thumbnail_ready(path)` follows when it is there (or has failed)."""
+
+    thumbnail_ready = Signal(str, int, int)  # path, original width and height (0 if unknown)
+
+    MAX_WAITING = 256  # more than a screenful; older requests have scrolled away
+
+    def __init__(
+        self,
+        size: int = THUMBNAIL_SIZE,
+        cache_dir: Path | None = None,
+        memory_items: int = 1000,
+        max_threads: int | None = None,
+        parent=None,
+    ):
+        super().__init__(parent)
+        self.size = size
+        self.cache_dir = cache_dir
+        self.memory_items = memory_items
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads or max(1, min(4, QThread.idealThreadCount() - 1)))
+        self._signals = _TaskSignals(self)
+        self._signals.finished.connect(self._on_finished)
+        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()  # LRU, newest last
+        self._waiting: OrderedDict[str, None] = OrderedDict()  # newest last
+        self._running: set[str] = set()
+        self._failures: dict[str, str] = {}
+
+    def pixmap(self, path: str) -> QPixmap | None:
+        pixmap = self._pixmaps.get(path)
+        if pixmap is not None:
+            self._pixmaps.move_to_end(path)
+            return pixmap
+        if path not in self._failures:
+            self.request(path)
+        return None
+
+    def failure(self, path: str) -> str | None:
+        return self._failures.get(path)
+
+    def request(self, path: str) -> None:
+        if path in self._running:
+            return
+        self._waiting[path] = None
+        self._waiting.move_to_end(path)
+        while len(self._waiting) > self.MAX_WAITING:
+            self._waiting.popitem(last=False)
+        self._dispatch()
+
+    def forget_waiting(self) -> None:
+        """Drop requests not started yet and forget failures (a folder was opened or reloaded:
+        a file that failed may have been fixed)."""
+        self._waiting.clear()
+        self._failures.clear()
+
+    def is_idle(self) -> bool:
+        return not self._waiting and not self._running
+
+    def shutdown(self) -> None:
+        """Drop waiting work and wait for running tasks; call before the app quits."""
+        self._waiting.clear()
+        self._pool.clear()
+        self._pool.waitForDone()
+
+    def _dispatch(self) -> None:
+        # two tasks per thread keeps every thread busy without queueing stale work in the pool
+        while self._waiting and len(self._running) < 2 * self._pool.maxThreadCount():
+            path, _ = self._waiting.popitem(last=True)
+            self._running.add(path)
+            self._pool.start(_ThumbnailTask(path, self.size, self.cache_dir, self._signals))
+
+    def _on_finished(self, path: str, image: QImage, width: int, height: int, error: str) -> None:
+        self._running.discard(path)
+        if error:
+            self._failures[path] = error
+        else:
+            self._pixmaps[path] = QPixmap.fromImage(image)
+            self._pixmaps.move_to_end(path)
+            while len(self._pixmaps) > self.memory_items:
+                self._pixmaps.popitem(last=False)
+        self.thumbnail_ready.emit(path, width, height)
+        self._dispatch()
