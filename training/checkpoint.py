@@ -1,0 +1,180 @@
+"""Training checkpoints without pickle: tensors in safetensors, everything else in JSON.
+
+    OUT/checkpoints/epoch-0003/
+        tensors.safetensors   model.<name> (the state dict) and optim.<index>.<key> (Adam's
+                              per-parameter state, index as in the optimiser's param list)
+        tokenizer.json
+        state.json            configs, epoch, step, stage, optimiser param groups, scheduler,
+                              grad scaler, every process's RNG states, metrics history, best epoch
+    OUT/checkpoints/latest    the name of the newest complete checkpoint folder
+
+Each file is written atomically and `latest` last, so a crash mid-save leaves the previous
+checkpoint in charge. Loading never unpickles: `torch.load` is not used anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from core.atomic import atomic_write, atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+TENSORS_FILE = "tensors.safetensors"
+STATE_FILE = "state.json"
+TOKENIZER_FILE = "tokenizer.json"
+LATEST_FILE = "latest"
+MODEL_PREFIX = "model."
+OPTIM_PREFIX = "optim."
+
+
+class CheckpointError(Exception):
+    """A checkpoint folder is missing, incomplete or not in this format."""
+
+
+# --- RNG states as plain data ---
+
+
+def _b64(tensor: torch.Tensor) -> str:
+    return base64.b64encode(tensor.cpu().numpy().tobytes()).decode("ascii")
+
+
+def _from_b64(text: str) -> torch.Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
+
+
+def rng_state() -> dict:
+    """Python, NumPy, torch CPU and every CUDA device's generator states, as JSON data."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "torch": _b64(torch.get_rng_state()),
+        "cuda": [_b64(s) for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(_from_b64(state["torch"]))
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([_from_b64(s) for s in state["cuda"]])
+
+
+# --- optimiser state: tensors by name, the rest as JSON ---
+
+
+def optimizer_tensors(state_dict: dict) -> dict[str, torch.Tensor]:
+    """Adam's per-parameter tensors -> {"optim.<index>.<key>": tensor}."""
+    tensors = {}
+    for index, values in state_dict["state"].items():
+        for key, value in values.items():
+            if not isinstance(value, torch.Tensor):
+                raise CheckpointError(f"optimiser state {index}.{key} is not a tensor ({type(value).__name__})")
+            tensors[f"{OPTIM_PREFIX}{index}.{key}"] = value.detach().cpu().contiguous()
+    return tensors
+
+
+def optimizer_state_dict(tensors: dict[str, torch.Tensor], param_groups: list[dict]) -> dict:
+    """The inverse of `optimizer_tensors` plus the JSON param groups (tuples restored)."""
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, tensor in tensors.items():
+        if name.startswith(OPTIM_PREFIX):
+            index, key = name[len(OPTIM_PREFIX):].split(".", 1)
+            state.setdefault(int(index), {})[key] = tensor
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in param_groups]
+    return {"state": state, "param_groups": groups}
+
+
+# --- saving and loading ---
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    state: dict  # the JSON document
+    model: dict[str, torch.Tensor]
+    optimizer: dict  # an optimiser state_dict
+
+    @property
+    def epochs_done(self) -> int:
+        return self.state["epochs_done"]
+
+
+def save_checkpoint(
+    folder: Path,
+    state: dict,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    tokenizer_file: Path,
+    keep: int = 2,
+) -> Path:
+    """Write OUT/checkpoints/epoch-NNNN (NNNN = epochs done), point `latest` at it, and keep
+    only the newest `keep` checkpoint folders. `state` must be JSON data."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"epoch-{state['epochs_done']:04d}"
+    target.mkdir(exist_ok=True)
+    optim = optimizer.state_dict()
+    tensors = {MODEL_PREFIX + k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update(optimizer_tensors(optim))
+    document = {
+        "format_version": FORMAT_VERSION,
+        **state,
+        "optimizer_param_groups": optim["param_groups"],
+    }
+    text = json.dumps(document, indent=1) + "\n"  # fails here, before any file, if not JSON data
+    atomic_write(target / TENSORS_FILE, lambda p: save_file(tensors, str(p)))
+    atomic_write(target / TOKENIZER_FILE, lambda p: shutil.copyfile(tokenizer_file, p))
+    atomic_write_text(target / STATE_FILE, text)
+    atomic_write_text(folder / LATEST_FILE, target.name + "\n")
+    older = sorted(p for p in folder.glob("epoch-*") if p.is_dir() and p != target)
+    for stale in older[: max(0, len(older) - (keep - 1))]:
+        shutil.rmtree(stale, ignore_errors=True)
+    return target
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder itself, a checkpoints/ folder, or a run's OUT folder -> the folder."""
+    path = Path(path)
+    if (path / STATE_FILE).is_file():
+        return path
+    for folder in (path / "checkpoints", path):
+        latest = folder / LATEST_FILE
+        if latest.is_file():
+            target = folder / latest.read_text(encoding="utf-8").strip()
+            if (target / STATE_FILE).is_file():
+                return target
+            raise CheckpointError(f"{latest} names {target.name}, which has no {STATE_FILE}")
+    raise CheckpointError(f"{path}: no checkpoint here (no {STATE_FILE} and no checkpoints/{LATEST_FILE})")
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    folder = find_checkpoint(path)
+    try:
+        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{folder / STATE_FILE}: unreadable ({exc})") from exc
+    if state.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{folder}: checkpoint format {state['format_version']} is newer than this code")
+    try:
+        tensors = load_file(str(folder / TENSORS_FILE), device=str(device))
+    except Exception as exc:  # safetensors raises its own error types; name the file
+        raise CheckpointError(f"{folder / TENSORS_FILE}: unreadable ({exc})") from exc
+    model = {k[len(MODEL_PREFIX):]: v for k, v in tensors.items() if k.startswith(MODEL_PREFIX)}
+    optimizer = optimizer_state_dict(tensors, state.pop("optimizer_param_groups"))
+    return Checkpoint(folder, state, model, optimizer)

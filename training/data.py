@@ -1,0 +1,275 @@
+"""Caption records -> batches: tokenisation, image decoding, augmentation, dynamic padding.
+
+Images are decoded with core.images (`load_image` + `image_to_array`), exactly as the app does
+at inference, and normalised with the model config's mean/std; training only adds random
+augmentations on top. A caption becomes
+
+    input_ids = BOS c1 c2 ... cn          labels = c1 c2 ... cn EOS
+
+so the model learns the first word from BOS, as generation asks it to. Batches are padded to
+their longest caption (pad id in the inputs, -100 in the labels). An image that cannot be read
+makes `__getitem__` return a `BadImage`, which the collate function drops and counts: a bad
+file never ends an epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from core.config import CaptionerConfig
+from core.errors import ImageError
+from core.images import image_to_array, load_image
+from core.tokenizer import CaptionTokenizer
+from training.config import AugmentConfig
+from training.datasets import CaptionRecord
+
+logger = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100  # F.cross_entropy's ignore_index: no loss where there is no next token
+_LEFT_RIGHT = re.compile(r"\b(left|right)\b", re.IGNORECASE)
+
+
+def encode_example(ids: Sequence[int], bos: int, eos: int, context_length: int) -> tuple[list[int], list[int]]:
+    """Caption token ids -> (inputs, labels), shifted by one, at most `context_length` long.
+
+    A caption cut short keeps its next real token as the last label (not a false EOS).
+    """
+    full = [bos, *ids, eos][: context_length + 1]
+    return full[:-1], full[1:]
+
+
+@dataclass(frozen=True)
+class BadImage:
+    """What a dataset item is when its image cannot be read."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Batch:
+    """Padded tensors of the readable items of one batch, plus what was dropped."""
+
+    images: torch.Tensor  # (B, 3, H, W), normalised
+    input_ids: torch.Tensor  # (B, T) long, pad id after each caption
+    labels: torch.Tensor  # (B, T) long, -100 after each caption's EOS
+    paths: list[str]
+    bad: list[BadImage] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return self.input_ids.size(0)
+
+    @property
+    def num_tokens(self) -> int:
+        return int((self.labels != IGNORE_INDEX).sum())
+
+    def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
+        return Batch(
+            self.images.to(device, non_blocking=non_blocking),
+            self.input_ids.to(device, non_blocking=non_blocking),
+            self.labels.to(device, non_blocking=non_blocking),
+            self.paths,
+            self.bad,
+        )
+
+
+class Collate:
+    """Pads a list of items into a `Batch`; a picklable class so DataLoader workers can use it.
+
+    Returns a Batch with zero rows when every image of the batch was bad.
+    """
+
+    def __init__(self, pad_id: int, image_shape: tuple[int, int, int]):
+        self.pad_id = pad_id
+        self.image_shape = image_shape
+
+    def __call__(self, items: list) -> Batch:
+        good = [item for item in items if not isinstance(item, BadImage)]
+        bad = [item for item in items if isinstance(item, BadImage)]
+        length = max((len(inputs) for _, inputs, _, _ in good), default=0)
+        input_ids = torch.full((len(good), length), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(good), length), IGNORE_INDEX, dtype=torch.long)
+        for row, (_, inputs, targets, _) in enumerate(good):
+            input_ids[row, : len(inputs)] = torch.tensor(inputs)
+            labels[row, : len(targets)] = torch.tensor(targets)
+        images = (
+            torch.stack([image for image, _, _, _ in good])
+            if good
+            else torch.empty((0, *self.image_shape))
+        )
+        return Batch(images, input_ids, labels, [path for _, _, _, path in good], bad)
+
+
+def mentions_left_right(captions: Sequence[str]) -> bool:
+    return any(_LEFT_RIGHT.search(caption) for caption in captions)
+
+
+def flip_enabled(augment: AugmentConfig, captions: Sequence[str]) -> bool:
+    """Whether the horizontal flip applies: "auto" turns it off when any caption says left or
+    right, since the flipped picture would contradict it."""
+    if not augment.enabled or augment.hflip == "off" or augment.hflip_p <= 0:
+        return False
+    if augment.hflip == "on":
+        return True
+    if mentions_left_right(captions):
+        logger.info("horizontal flip off: training captions mention left or right")
+        return False
+    return True
+
+
+def build_augmentation(augment: AugmentConfig, flip: bool):
+    """The random transforms on a float image (3, H, W) in [0, 1], or None if there are none.
+
+    The original's albumentations list (flip, brightness/contrast, colour jitter,
+    shift-scale-rotate, hue/saturation) in torchvision transforms v2.
+    """
+    if not augment.enabled:
+        return None
+    from torchvision.transforms import v2
+
+    steps = []
+    if flip:
+        steps.append(v2.RandomHorizontalFlip(augment.hflip_p))
+    if augment.brightness_contrast_p > 0:
+        steps.append(
+            v2.RandomApply([v2.ColorJitter(brightness=augment.brightness, contrast=augment.contrast)],
+                           p=augment.brightness_contrast_p)
+        )
+    if augment.color_jitter_p > 0:
+        brightness, contrast, saturation, hue = augment.color_jitter
+        steps.append(
+            v2.RandomApply([v2.ColorJitter(brightness, contrast, saturation, hue)], p=augment.color_jitter_p)
+        )
+    if augment.shift_scale_rotate_p > 0:
+        affine = v2.RandomAffine(
+            degrees=augment.rotate,
+            translate=(augment.shift, augment.shift),
+            scale=(1 - augment.scale, 1 + augment.scale),
+            interpolation=v2.InterpolationMode.BILINEAR,
+        )
+        steps.append(v2.RandomApply([affine], p=augment.shift_scale_rotate_p))
+    if augment.hue_saturation_p > 0:
+        steps.append(
+            v2.RandomApply([v2.ColorJitter(saturation=augment.saturation, hue=augment.hue)],
+                           p=augment.hue_saturation_p)
+        )
+    return v2.Compose(steps) if steps else None
+
+
+class CaptionDataset(Dataset):
+    """(image, caption) records -> (normalised image, input ids, labels, path) or BadImage.
+
+    Captions are tokenised once, up front. Augmentation randomness is drawn from a generator
+    seeded by (seed, epoch, index), so an item is the same whichever worker, process or resumed
+    run loads it; call `set_epoch` before each epoch.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[CaptionRecord],
+        tokenizer: CaptionTokenizer,
+        config: CaptionerConfig,
+        augmentation=None,
+        seed: int = 0,
+    ):
+        self.paths = [str(record.image) for record in records]
+        self.examples = [
+            encode_example(ids, config.bos_token_id, config.eos_token_id, config.context_length)
+            for ids in tokenizer.encode_batch([record.caption for record in records])
+        ]
+        self.config = config
+        self.augmentation = augmentation
+        self.seed = seed
+        self.epoch = 0
+        self.mean = torch.tensor(config.image_mean).view(-1, 1, 1)
+        self.std = torch.tensor(config.image_std).view(-1, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def image(self, index: int) -> torch.Tensor:
+        """The normalised image (3, H, W); raises ImageError."""
+        cfg = self.config
+        picture = load_image(self.paths[index], min_size=cfg.image_size)
+        pixels = torch.from_numpy(image_to_array(picture, cfg.image_size, cfg.resize_interpolation))
+        if self.augmentation is not None:
+            seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
+            # torchvision draws from the global generator: fork it so that neither the
+            # caller's random state (dropout) nor the order of items changes what is drawn.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                pixels = self.augmentation(pixels).clamp_(0.0, 1.0)
+        return (pixels - self.mean) / self.std
+
+    def __getitem__(self, index: int):
+        try:
+            image = self.image(index)
+        except ImageError as exc:
+            return BadImage(self.paths[index], exc.reason)
+        inputs, labels = self.examples[index]
+        return image, inputs, labels, self.paths[index]
+
+    def collate(self) -> Collate:
+        cfg = self.config
+        return Collate(cfg.pad_token_id, (cfg.in_chans, cfg.image_size, cfg.image_size))
+
+
+class ShardSampler(Sampler[int]):
+    """Every `num_replicas`-th index from `rank`, in order, without padding: each evaluation
+    item is seen once over all processes."""
+
+    def __init__(self, length: int, num_replicas: int = 1, rank: int = 0):
+        self.indices = list(range(rank, length, num_replicas))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def make_loader(
+    dataset: CaptionDataset,
+    batch_size: int,
+    sampler: Sampler,
+    workers: int,
+    pin_memory: bool,
+    seed: int = 0,
+) -> DataLoader:
+    """A loader of `Batch`es. It draws its worker seeds from its own generator, so iterating
+    it never advances the global torch generator (whose state a checkpoint restores)."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=dataset.collate(),
+        pin_memory=pin_memory,
+        drop_last=False,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def unique_images(records: Sequence[CaptionRecord]) -> tuple[list[CaptionRecord], dict[str, list[str]]]:
+    """One record per image (its first caption) in first-seen order, and every image's captions."""
+    references: dict[str, list[str]] = {}
+    firsts = []
+    for record in records:
+        key = str(record.image)
+        if key not in references:
+            references[key] = []
+            firsts.append(record)
+        references[key].append(record.caption)
+    return firsts, references
+

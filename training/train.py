@@ -1,0 +1,187 @@
+"""`python -m training train ...`: build a TrainConfig from flags (over an optional JSON file) and train.
+
+    # the VisionGPT2 recipe from local backbone weights
+    python -m training train --kind coco --train /data/coco --fraction 0.25 \\
+        --vit-weights vit_b16.safetensors --gpt2-weights gpt2/ --out runs/coco
+    # from scratch with a tokenizer trained on the captions
+    python -m training train --train shapes/train.csv --val shapes/val.csv --from-scratch \\
+        --model-config training/recipes/synthetic_tiny.json --stages all --out runs/shapes
+    # continue an interrupted run exactly
+    python -m training train --resume --out runs/shapes
+    # several processes (GPUs: NCCL; CPU: gloo)
+    torchrun --nproc-per-node 2 -m training train ...
+
+Flags override the --config file, which overrides TrainConfig's defaults. Exit status: 0 done,
+2 a bad argument, dataset or checkpoint, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from training.config import HFLIP_MODES, PRECISIONS, TrainConfig, parse_stages
+
+S = argparse.SUPPRESS  # flags not given leave the config alone
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m training train",
+        description="Train a VisionGPT2 captioner; the best epoch becomes a bundle in OUT/bundle.",
+        argument_default=S,
+    )
+    parser.add_argument("--config", type=Path, help="a TrainConfig JSON; flags override it")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--kind", choices=("coco", "flickr30k", "flickr8k", "csv"))
+    data.add_argument("--train", help="annotation file or dataset folder")
+    data.add_argument("--images-dir", help="where the annotation's image names point")
+    data.add_argument("--split", help="COCO split of --train under a COCO root (default train)")
+    data.add_argument("--val", help="validation annotations (default: split off --train by image)")
+    data.add_argument("--val-split", help="COCO split of --val (default val)")
+    data.add_argument("--val-images-dir")
+    data.add_argument("--val-fraction", type=float, help="of the images, without --val (default 0.05)")
+    data.add_argument("--fraction", type=float, help="train on this fraction of the images")
+    data.add_argument("--limit", type=int, help="train on at most this many captions")
+    data.add_argument("--val-limit", type=int)
+    data.add_argument("--no-augment", action="store_true", help="no training augmentations")
+    data.add_argument("--hflip", choices=HFLIP_MODES, help="horizontal flip (auto: off if captions say left/right)")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--vit-weights", help="timm ViT safetensors file/folder, or a timm model name")
+    model.add_argument("--gpt2-weights", help="GPT-2 folder (model.safetensors, tokenizer.json) or hub id")
+    model.add_argument("--model-config", help="CaptionerConfig JSON")
+    model.add_argument("--from-scratch", action="store_true", help="random weights of --model-config")
+    model.add_argument("--init-bundle", help="fine-tune this bundle")
+    model.add_argument("--tokenizer", help="tokenizer.json (default: GPT-2's, or trained on the captions)")
+    model.add_argument("--tokenizer-vocab-size", type=int)
+
+    optim = parser.add_argument_group("optimisation")
+    optim.add_argument("--stages", help='"backbones", "all", or "START:NAME:GLOB,GLOB;..."')
+    optim.add_argument("--epochs", type=int)
+    optim.add_argument("--batch-size", type=int, help="per optimiser step, over processes and accumulation")
+    optim.add_argument("--grad-accum", type=int)
+    optim.add_argument("--lr", type=float, help="OneCycle peak learning rate")
+    optim.add_argument("--div-factor", type=float)
+    optim.add_argument("--final-div-factor", type=float)
+    optim.add_argument("--pct-start", type=float)
+    optim.add_argument("--weight-decay", type=float)
+    optim.add_argument("--clip-grad", type=float, help="max gradient norm (0: off)")
+    optim.add_argument("--label-smoothing", type=float)
+    optim.add_argument("--precision", choices=PRECISIONS)
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", help="run folder: checkpoints, metrics, bundle")
+    run.add_argument("--resume", nargs="?", const="", help="continue from a checkpoint (default: --out's latest)")
+    run.add_argument("--stop-after-epoch", type=int, help="stop once this many epochs are done")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--workers", type=int, help="DataLoader worker processes")
+    run.add_argument("--threads", type=int, help="torch CPU threads (0: default)")
+    run.add_argument("--val-generate", type=int, help="caption this many val images per epoch")
+    run.add_argument("--max-new-tokens", type=int)
+    run.add_argument("--keep-checkpoints", type=int)
+    run.add_argument("--no-progress", action="store_true")
+
+    export = parser.add_argument_group("export")
+    export.add_argument("--export-bundle", help="also copy the best bundle here at the end")
+    export.add_argument("--bundle-name")
+    export.add_argument("--bundle-description")
+    export.add_argument("--bundle-licence")
+    return parser
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    """The TrainConfig fields the given flags set."""
+    given = dict(vars(args))
+    for flag in ("config", "print_config", "resume", "stop_after_epoch", "no_progress"):
+        given.pop(flag, None)
+    if given.pop("from_scratch", False):
+        given["init"] = "scratch"
+    if "init_bundle" in given:
+        given["init"] = "bundle"
+    if "stages" in given:
+        given["stages"] = parse_stages(given["stages"])
+    augment = {}
+    if given.pop("no_augment", False):
+        augment["enabled"] = False
+    if "hflip" in given:
+        augment["hflip"] = given.pop("hflip")
+    if augment:
+        given["augment"] = augment
+    return given
+
+
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    base = TrainConfig.load(args.config).to_dict() if getattr(args, "config", None) else TrainConfig().to_dict()
+    overrides = overrides_from(args)
+    if "augment" in overrides:
+        overrides["augment"] = {**base["augment"], **overrides["augment"]}
+    if "stages" in overrides:
+        overrides["stages"] = [dataclasses.asdict(s) for s in overrides["stages"]]
+    return TrainConfig.from_dict({**base, **overrides})
+
+
+def _setup_logging(out: Path, rank: int) -> None:
+    prefix = f"[rank {rank}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(out / "train.log", encoding="utf-8"))
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s", handlers=handlers
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from core.errors import VisionCapError
+    from training.checkpoint import CheckpointError
+    from training.datasets import DatasetError
+    from training.model_init import InitError
+    from training.trainer import resume_config, train
+
+    resume = getattr(args, "resume", None)
+    try:
+        if resume is not None:
+            overrides = overrides_from(args)
+            if not resume and "out" not in overrides:
+                parser.error("--resume without a path needs --out")
+            resume = resume or overrides["out"]
+            cfg = resume_config(resume, overrides)
+        else:
+            cfg = build_config(args)
+        if not cfg.train and not getattr(args, "print_config", False):
+            parser.error("--train is required (or a --config that names it)")
+    except (ValueError, TypeError, CheckpointError, OSError) as exc:
+        parser.error(str(exc))
+    if getattr(args, "print_config", False):
+        print(cfg.to_json(), end="")
+        return 0
+
+    _setup_logging(Path(cfg.out), int(os.environ.get("RANK", "0")))
+    command = shlex.join(["python", "-m", "training", "train", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        result = train(cfg, resume=resume, stop_after_epoch=getattr(args, "stop_after_epoch", None),
+                       progress=not getattr(args, "no_progress", False), command=command)
+    except (ValueError, VisionCapError, DatasetError, InitError, CheckpointError) as exc:
+        logging.getLogger("training").error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        logging.getLogger("training").error("interrupted; resume with --resume --out %s", cfg.out)
+        return 130
+    if result.best_epoch is not None and int(os.environ.get("RANK", "0")) == 0:
+        print(f"best epoch {result.best_epoch}: val perplexity {result.best_val_ppl:.3f}; bundle in {result.bundle}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
