@@ -445,8 +445,9 @@ class Trainer:
                     self._export_best(epoch, row["val_ppl"])
             if self.processes.is_main:
                 write_metrics_csv(self.out / "metrics.csv", self.history)
-                write_plot(self.out / "metrics.png", self.history)
             self._save_checkpoint(epoch, stage)
+        if self.processes.is_main and self.history:
+            write_plot(self.out / "metrics.png", self.history)  # once: matplotlib takes a second
         bundle = self.out / "bundle" if self.best_epoch is not None else None
         if self.processes.is_main and bundle is not None and cfg.export_bundle and len(self.history) == cfg.epochs:
             shutil.copytree(bundle, cfg.export_bundle, dirs_exist_ok=True)
