@@ -25,7 +25,14 @@ from core.config import CaptionerConfig
 from core.errors import ImportFormatError, VisionCapError
 from core.model import VisionGPT2
 from core.tokenizer import CaptionTokenizer
-from core.weights import GPT2_IGNORED, KeyMapper, check_all_used, map_gpt2, read_safetensors, strip_prefix
+from core.weights import (
+    GPT2_IGNORED,
+    KeyMapper,
+    check_all_used,
+    map_gpt2,
+    read_safetensors,
+    strip_prefix,
+)
 
 log = logging.getLogger(__name__)
 

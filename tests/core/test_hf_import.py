@@ -14,6 +14,7 @@ from core.generation import GenerationSettings, generate
 from core.hf_import import import_hf
 from tests.tiny import train_tokenizer
 
+
 def hf_captioner(vit_width=32, seed=0):
     torch.manual_seed(seed)
     vit = transformers.ViTConfig(

@@ -5,7 +5,7 @@ import timm
 import torch
 import transformers
 
-from core.generation import GenerationSettings, generate
+from core.errors import ImportFormatError
 from core.model import VisionGPT2
 from core.weights import NEW_CROSS_ATTENTION_KEYS, captioner_from_backbones
 from tests.tiny import tiny_config
@@ -95,5 +95,5 @@ def test_backbone_import_leaves_exactly_the_cross_attention_new():
 def test_backbone_import_rejects_a_wrong_shape_naming_the_key():
     cfg = tiny_config()
     gpt2 = hf_gpt2(tiny_config(gpt_width=48, gpt_heads=2))
-    with pytest.raises(Exception, match="wte.weight"):
+    with pytest.raises(ImportFormatError, match=r"wte\.weight"):
         captioner_from_backbones(cfg, timm_vit(cfg).state_dict(), gpt2.state_dict())

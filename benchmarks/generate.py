@@ -1,0 +1,196 @@
+"""Caption generation speed: VisionCap's cached decoder vs HF and the original recompute loop.
+
+Full-size ViT-B/16 + GPT-2 small with random weights ("final" mode, so HF's
+VisionEncoderDecoderModel runs the very same weights), greedy, exactly --tokens new tokens,
+--threads CPU threads. Modes are measured round-robin so that machine noise hits all alike;
+compare the ratios, which are taken within one run.
+
+    python benchmarks/generate.py                 # the README table
+    python benchmarks/generate.py --startup       # also: process start to first caption
+    python benchmarks/generate.py --tiny          # seconds-long smoke run (tests use it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.captioner import cpu_has_fast_bf16
+from core.generation import GenerationSettings, generate
+from core.hf_import import config_from_hf, convert_state
+from core.model import VisionGPT2
+
+
+def build_models(tiny: bool):
+    import transformers
+
+    torch.manual_seed(0)
+    if tiny:
+        vit = transformers.ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=256, image_size=32, patch_size=8)
+        gpt = transformers.GPT2Config(vocab_size=500, n_positions=64, n_embd=64, n_layer=2, n_head=2,
+                                      add_cross_attention=True, is_decoder=True, bos_token_id=0, eos_token_id=0)
+    else:
+        vit = transformers.ViTConfig()  # ViT-B/16, 224 px
+        gpt = transformers.GPT2Config(add_cross_attention=True, is_decoder=True)  # GPT-2 small
+    config = transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(vit, gpt)
+    config.decoder_start_token_id = config.pad_token_id = config.eos_token_id = gpt.eos_token_id
+    hf = transformers.VisionEncoderDecoderModel(config).eval()
+    cfg = config_from_hf(config.to_dict(), None, "benchmark")
+    with torch.device("meta"):
+        ours = VisionGPT2(cfg)
+    ours.load_state_dict(convert_state(hf.state_dict(), cfg, "benchmark"), assign=True)
+    return hf, ours.eval()
+
+
+def int8_copy(model: VisionGPT2) -> nn.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its successor
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(copy.deepcopy(model), {nn.Linear}, dtype=torch.qint8)
+
+
+def make_modes(hf, ours, tokens: int, bf16: bool):
+    settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
+
+    def hf_generate(x):
+        with torch.no_grad():
+            out = hf.generate(pixel_values=x, max_new_tokens=tokens, min_new_tokens=tokens,
+                              do_sample=False, num_beams=1)
+        return [row[1:] for row in out.tolist()]
+
+    def ours_fp32(x):
+        return generate(ours, x, settings)
+
+    def ours_bf16(x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return generate(ours, x, settings)
+
+    quantised = int8_copy(ours)
+
+    def ours_int8(x):
+        return generate(quantised, x, settings)
+
+    def recompute(x):
+        return generate(ours, x, settings, cached=False)
+
+    modes = {"HF generate fp32": hf_generate, "VisionCap fp32": ours_fp32}
+    if bf16:
+        modes["VisionCap bf16 autocast"] = ours_bf16
+    modes["VisionCap int8 dynamic"] = ours_int8
+    modes["recompute loop fp32 (original)"] = recompute
+    return modes
+
+
+def agreement(a: list[list[int]], b: list[list[int]]) -> float:
+    same = total = 0
+    for x, y in zip(a, b):
+        total += max(len(x), len(y))
+        same += sum(p == q for p, q in zip(x, y))
+    return same / max(total, 1)
+
+
+def run(args) -> None:
+    torch.set_num_threads(args.threads)
+    hf, ours = build_models(args.tiny)
+    size = ours.config.image_size
+    bf16 = cpu_has_fast_bf16() or args.force_bf16
+    modes = make_modes(hf, ours, args.tokens, bf16)
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.tokens} new tokens, greedy, "
+          f"{ours.num_parameters() / 1e6:.0f}M parameters, CPU bf16 {'yes' if bf16 else 'no'}")
+    for batch in args.batch_sizes:
+        torch.manual_seed(batch)
+        images = torch.randn(batch, 3, size, size)
+        times: dict[str, list[float]] = {name: [] for name in modes}
+        outputs: dict[str, list[list[int]]] = {}
+        for name, fn in modes.items():  # warm-up, and the tokens to compare
+            outputs[name] = fn(images)
+        for _ in range(args.repeats):
+            for name, fn in modes.items():
+                if name.startswith("recompute") and (batch > 1 or times[name]):
+                    continue  # the slow reference: batch 1, once
+                start = time.perf_counter()
+                fn(images)
+                times[name].append(time.perf_counter() - start)
+        hf_rate = batch / statistics.median(times["HF generate fp32"])
+        print(f"\nbatch {batch}")
+        print("| mode | s/batch | captions/s | vs HF fp32 | token agreement vs fp32 |")
+        print("|---|---|---|---|---|")
+        for name in modes:
+            if not times[name]:
+                continue
+            seconds = statistics.median(times[name])
+            rate = batch / seconds
+            agree = agreement(outputs[name], outputs["VisionCap fp32"])
+            print(f"| {name} | {seconds:.3f} | {rate:.2f} | {rate / hf_rate:.2f}x | {agree:.1%} |")
+        if times["recompute loop fp32 (original)"]:
+            speedup = statistics.median(times["recompute loop fp32 (original)"]) / statistics.median(times["VisionCap fp32"])
+            print(f"cached decoding vs the recompute loop at batch {batch}: {speedup:.1f}x per caption")
+
+
+STARTUP_SCRIPT = """
+import time, sys
+t0 = time.perf_counter()
+from PIL import Image
+from core.captioner import Captioner
+t1 = time.perf_counter()
+captioner = Captioner.load(sys.argv[1], device="cpu")
+t2 = time.perf_counter()
+result = captioner.caption([Image.new("RGB", (640, 480), "red")])
+t3 = time.perf_counter()
+print(f"{t1 - t0:.2f} {t2 - t1:.2f} {t3 - t2:.2f} {'transformers' in sys.modules}")
+"""
+
+
+def startup(args) -> None:
+    """Wall time of a fresh process from start to its first caption, with a full-size bundle."""
+    from tokenizers import Tokenizer, models
+
+    from core.bundle import save_bundle
+    from core.tokenizer import CaptionTokenizer
+
+    _, ours = build_models(args.tiny)
+    vocab = {f"t{i}": i for i in range(ours.config.vocab_size)}
+    tokenizer = CaptionTokenizer(Tokenizer(models.WordLevel(vocab, unk_token="t0")))
+    with tempfile.TemporaryDirectory() as tmp:
+        save_bundle(tmp, ours, tokenizer, name="startup-benchmark")
+        root = Path(__file__).resolve().parent.parent
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT, tmp], capture_output=True, text=True,
+                             cwd=root, check=True)
+        total = time.perf_counter() - start
+    imports, load, first = out.stdout.split()[:3]
+    print(f"\nprocess start to first caption: {total:.2f} s (imports {imports} s, bundle load {load} s, "
+          f"first caption {first} s; transformers imported: {out.stdout.split()[3]})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tiny", action="store_true", help="tiny random models: a smoke run")
+    parser.add_argument("--force-bf16", action="store_true", help="measure bf16 even without native support")
+    parser.add_argument("--startup", action="store_true", help="also measure process start to first caption")
+    args = parser.parse_args()
+    run(args)
+    if args.startup:
+        startup(args)
+
+
+if __name__ == "__main__":
+    main()
