@@ -362,6 +362,8 @@ class MainWindow(QMainWindow):
 
     def connect_model_signals(self) -> None:
         self.gallery_model.records_changed.connect(self._schedule_save)
+        # the large preview also tells the dimensions, when the gallery thumbnail has not yet
+        self.previews.thumbnail_ready.connect(self.gallery_model.on_thumbnail_ready)
         self.gallery_model.dataChanged.connect(self._on_data_changed)
         self._save_timer.timeout.connect(self.save_now)
         self._counts_timer.timeout.connect(self._update_counts)
@@ -598,7 +600,7 @@ class MainWindow(QMainWindow):
 
     def _on_data_changed(self, top: QModelIndex, bottom: QModelIndex, roles=()) -> None:
         record = self.side_panel.record
-        if record is None or (roles and Qt.ItemDataRole.DecorationRole in roles):
+        if record is None:
             return
         index = self.gallery_model.index_for_path(record.path)
         if index.isValid() and top.row() <= index.row() <= bottom.row():

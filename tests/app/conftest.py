@@ -85,14 +85,17 @@ class FakeResult:
 class FakeCaptioner:
     """Stands in for core.captioner.Captioner where real weights are not the point.
 
-    `oom_above`: on CUDA, batches larger than this raise torch.OutOfMemoryError (0: always).
+    `oom_above`: on devices starting with `oom_on`, batches larger than this raise
+    torch.OutOfMemoryError (0: always).
     `gate`: if set, every batch after the first waits for it (to cancel mid-run reliably).
     """
 
-    def __init__(self, device: str = "cpu", oom_above: int | None = None, gate: threading.Event | None = None):
+    def __init__(self, device: str = "cpu", oom_above: int | None = None, gate: threading.Event | None = None,
+                 oom_on: str = "cuda"):
         self.name = "fake-captioner"
         self.device = device
         self.oom_above = oom_above
+        self.oom_on = oom_on
         self.gate = gate
         self.batch_sizes: list[tuple[str, int]] = []
         self.moves: list[str] = []
@@ -108,7 +111,7 @@ class FakeCaptioner:
         images = [str(i) for i in images]
         for start in range(0, len(images), batch_size):
             self.batch_sizes.append((self.device, batch_size))
-            if self.device.startswith("cuda") and self.oom_above is not None and batch_size > self.oom_above:
+            if self.device.startswith(self.oom_on) and self.oom_above is not None and batch_size > self.oom_above:
                 raise torch.OutOfMemoryError("CUDA out of memory (fake)")
             if start and self.gate is not None:
                 assert self.gate.wait(10), "test never released the gate"

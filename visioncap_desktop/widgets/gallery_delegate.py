@@ -180,7 +180,10 @@ class GalleryDelegate(QStyledItemDelegate):
         return editor
 
     def setEditorData(self, editor: QWidget, index: QModelIndex | QPersistentModelIndex) -> None:
-        editor.setText(index.data(Qt.ItemDataRole.EditRole) or "")
+        # The view calls this again on every dataChanged of the row (a thumbnail arriving, a run
+        # result): never throw away what the user is typing.
+        if not editor.isModified():
+            editor.setText(index.data(Qt.ItemDataRole.EditRole) or "")
 
     def setModelData(self, editor: QWidget, model, index: QModelIndex | QPersistentModelIndex) -> None:
         if editor.text() != (index.data(Qt.ItemDataRole.EditRole) or ""):
