@@ -1,0 +1,119 @@
+"""The `python -m training` commands: evaluate's JSON, synthetic's dispatch, train's flags,
+starting from local backbone files, and gpu_check without a GPU."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from core.weights import GPT2_CONV1D, NEW_CROSS_ATTENTION_KEYS
+from tests.tiny import tiny_config, tiny_model, train_tokenizer
+from tests.training.trainkit import restore_threads, shapes_dataset, write_csv
+from training.__main__ import main
+from training.config import TrainConfig
+from training.model_init import from_backbones
+
+REQUIRED_KEYS = {"bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "cider", "perplexity", "exact_match"}
+
+
+def test_evaluate_writes_the_metrics_json(tiny_bundle, tmp_path, capsys):
+    rows = []
+    for i in range(3):
+        Image.fromarray(np.full((20, 30, 3), 60 * i, dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        rows += [(f"{i}.png", "a dog runs on the beach"), (f"{i}.png", "two people riding bikes")]
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    rows.append(("bad.png", "a plate of food"))
+    captions = write_csv(tmp_path / "test.csv", rows)
+
+    code = main(["evaluate", "--model", str(tiny_bundle), "--captions", str(captions),
+                 "--json", str(tmp_path / "m.json"), "--no-meteor", "--precision", "fp32", "--max-tokens", "8"])
+    assert code == 0
+    results = json.loads((tmp_path / "m.json").read_text())
+    assert set(results) >= REQUIRED_KEYS
+    assert results["images"] == 3 and results["bad_images"] == 1
+    assert results["captions"] == 6  # every reference of every readable image
+    assert results["perplexity"] > 1.0
+    assert "bleu4" in capsys.readouterr().out
+
+
+def test_evaluate_reports_a_missing_bundle(tmp_path, capsys):
+    captions = write_csv(tmp_path / "test.csv", [("x.png", "a dog")])
+    assert main(["evaluate", "--model", str(tmp_path / "nowhere"), "--captions", str(captions)]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_synthetic_command_dispatches(tmp_path):
+    assert main(["synthetic", "--out", str(tmp_path / "s"), "--n", "4", "--image-size", "32"]) == 0
+    assert (tmp_path / "s" / "train.csv").is_file()
+
+
+def test_unknown_command_and_help(capsys):
+    assert main(["bogus"]) == 2
+    assert main(["--help"]) == 0
+    assert "evaluate" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures(restore_threads.__name__)
+def test_train_command_trains_and_exports_a_named_bundle(tmp_path):
+    data = shapes_dataset(tmp_path / "data", 24, seed=1)
+    model_json = tmp_path / "model.json"
+    tiny_config().save(model_json)
+    export = tmp_path / "demo"
+    code = main([
+        "train", "--train", str(data / "train.csv"), "--val-fraction", "0.2", "--from-scratch",
+        "--model-config", str(model_json), "--epochs", "1", "--batch-size", "8", "--precision", "fp32",
+        "--workers", "0", "--threads", "1", "--no-progress", "--out", str(tmp_path / "run"),
+        "--export-bundle", str(export), "--bundle-name", "demo-shapes",
+        "--bundle-description", "trained on synthetic shapes", "--bundle-licence", "MIT",
+    ])
+    assert code == 0
+    manifest = json.loads((export / "manifest.json").read_text())
+    assert manifest["name"] == "demo-shapes" and manifest["licence"] == "MIT"
+    assert "--export-bundle" in manifest["provenance"]["command"]
+    saved = TrainConfig.load(tmp_path / "run" / "train_config.json")
+    assert saved.init == "scratch" and saved.stages is None
+
+
+def _gpt2_state(model) -> dict[str, torch.Tensor]:
+    """The decoder's weights under GPT-2's own names and layout (Conv1D weights transposed)."""
+    state = {}
+    for key, value in model.state_dict().items():
+        if not key.startswith("decoder.") or any(key.endswith(n) for n in NEW_CROSS_ATTENTION_KEYS):
+            continue
+        name = key[len("decoder."):]
+        state[name] = value.t().contiguous() if name.split(".", 2)[-1] in GPT2_CONV1D else value.clone()
+    return state
+
+
+def test_backbones_load_from_local_safetensors(tmp_path):
+    source = tiny_model(seed=3, spread=0.2)
+    vit = {k[len("encoder."):]: v.clone() for k, v in source.state_dict().items() if k.startswith("encoder.")}
+    save_file(vit, str(tmp_path / "vit.safetensors"))
+    (tmp_path / "gpt2").mkdir()
+    save_file(_gpt2_state(source), str(tmp_path / "gpt2" / "model.safetensors"))
+    train_tokenizer().save(str(tmp_path / "gpt2" / "tokenizer.json"))
+    tiny_config().save(tmp_path / "model.json")
+
+    cfg = TrainConfig(train="t.csv", vit_weights=str(tmp_path / "vit.safetensors"),
+                      gpt2_weights=str(tmp_path / "gpt2"), model_config=str(tmp_path / "model.json"))
+    model, tokenizer, provenance = from_backbones(cfg)
+    assert provenance["init"] == "backbones" and tokenizer.vocab_size <= model.config.vocab_size
+    mine, theirs = model.state_dict(), source.state_dict()
+    for key in theirs:
+        if any(key.endswith(n) for n in NEW_CROSS_ATTENTION_KEYS):
+            continue
+        assert torch.equal(mine[key], theirs[key]), key  # the encoder starts pretrained too
+
+
+def test_gpu_check_says_why_it_cannot_run(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present; gpu_check would really run")
+    from training.gpu_check import main as gpu_check
+
+    assert gpu_check([]) == 2
+    assert "CUDA" in capsys.readouterr().err
