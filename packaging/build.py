@@ -1,0 +1,483 @@
+"""Build VisionCap's installer for the OS this runs on.
+
+    python packaging/build.py                         # CPU variant, demo bundle inside
+    python packaging/build.py --variant cuda          # keeps the CUDA libraries torch loads on a GPU
+    python packaging/build.py --bundle-model BUNDLE   # ship this bundle as the built-in model
+    python packaging/build.py --no-model              # no model inside: the app offers a download
+    python packaging/build.py --self-test             # also run the frozen app's --self-test
+    python packaging/build.py --skip-pyinstaller      # wrap the existing dist/VisionCap again
+
+Step 1 runs PyInstaller with packaging/visioncap.spec: a one-folder app in dist/VisionCap with two
+executables, `VisionCap` (windowed) and `visioncap-cli` (console), sharing one _internal folder.
+Step 2 wraps that folder the way the OS expects:
+
+- Linux:   dist/VisionCap-<version>-linux-<arch>-<variant>.tar.gz holding the folder, install.sh,
+           uninstall.sh, a .desktop file and the icon;
+- Windows: an Inno Setup installer from packaging/windows/visioncap.iss when ISCC.exe is found,
+           otherwise a .zip of the folder;
+- macOS:   dist/VisionCap.app (the spec's BUNDLE), packed into a .dmg with hdiutil.
+
+PyInstaller keeps its cache in build/pyinstaller; both variants share it (they differ only after
+the analysis), so the second variant and a rebuild after small changes are much quicker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGING = ROOT / "packaging"
+SPEC = PACKAGING / "visioncap.spec"
+ICONS = PACKAGING / "icons"
+LINUX_FILES = PACKAGING / "linux"
+ISS = PACKAGING / "windows" / "visioncap.iss"
+DIST = ROOT / "dist"
+WORK = ROOT / "build" / "pyinstaller"
+DEFAULT_MODEL = ROOT / "core" / "assets" / "demo"
+
+APP_NAME = "VisionCap"  # also the platformdirs app name: user data lives under this name
+GUI_EXE = "VisionCap"
+CLI_EXE = "visioncap-cli"
+BUNDLE_ID = "org.visioncap.VisionCap"
+BUILD_INFO = "visioncap-build.json"  # written next to the app's data files (under _internal)
+VARIANTS = ("cpu", "cuda")
+
+# Modules the app never imports at run time, left out of every build. Training and evaluation
+# (matplotlib, pycocoevalcap, nltk), tests, notebooks, Tk. `transformers` is only used by the
+# parity tests and training: the importer reads safetensors and tokenizer files itself.
+# `triton`, `networkx` and `jinja2` serve torch.compile/inductor, which the app never calls;
+# torch guards its imports of them.
+EXCLUDED_MODULES = (
+    "training",
+    "tests",
+    "benchmarks",
+    "matplotlib",
+    "pycocoevalcap",
+    "pycocotools",
+    "nltk",
+    "transformers",
+    "triton",
+    "networkx",
+    "jinja2",
+    "tkinter",
+    "_tkinter",
+    "IPython",
+    "ipykernel",
+    "jupyter_client",
+    "notebook",
+    "pytest",
+    "pytestqt",
+    "_pytest",
+    "ruff",
+    "PyInstaller",
+    "pip",
+    "setuptools",
+    "pkg_resources",
+    "torch.utils.tensorboard",
+    "tensorboard",
+    # Qt modules the app does not use (PySide6-Essentials ships some; PyInstaller's hooks would
+    # only collect them if something imported them, this makes sure nothing does)
+    "PySide6.QtQml",
+    "PySide6.QtQuick",
+    "PySide6.QtQuickWidgets",
+    "PySide6.QtQuickControls2",
+    "PySide6.Qt3DCore",
+    "PySide6.QtWebEngineCore",
+    "PySide6.QtWebEngineWidgets",
+    "PySide6.QtMultimedia",
+    "PySide6.QtNetwork",
+    "PySide6.QtOpenGL",
+    "PySide6.QtOpenGLWidgets",
+    "PySide6.QtSql",
+    "PySide6.QtTest",
+    "PySide6.QtDesigner",
+    "PySide6.QtUiTools",
+    "PySide6.QtHelp",
+)
+
+# Shared libraries a CPU-only build leaves out (matched against the file name). torch's own
+# libraries link the core CUDA libraries (cudart, cuBLAS, cuFFT, cuSPARSE, NCCL, ...), so those
+# must stay even without a GPU; these are only loaded on first GPU use (dlopen), so a CPU run
+# never touches them.
+CPU_DROPPED_LIBS = (
+    "libcudnn_*.so*",  # cuDNN's engines: libcudnn.so.9 (kept, small) loads them for GPU convolutions
+    "libtorch_cuda_linalg.so",  # GPU linear algebra, loaded on first use, with cuSOLVER below
+    "libcusolver*.so*",
+    "libnvrtc-builtins*.so*",  # loaded by NVRTC when a kernel is compiled at run time
+    "libnvrtc.alt.so*",
+    "libcufile_rdma.so*",
+    "nvshmem_*.so*",  # NVSHMEM transport plug-ins
+    "libnvperf_*.so",  # CUPTI's profiling helpers
+    "libpcsamplingutil.so",
+    "libcheckpoint.so",
+)
+
+# The Linux desktop libraries the frozen Qt needs from the system (xcb platform plug-in).
+LINUX_SYSTEM_LIBS = ("libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1")
+
+
+class BuildError(Exception):
+    """A problem the build reports in one line and exits on."""
+
+
+# --- facts about the project ------------------------------------------------------------------
+
+
+def read_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The `version` of the [project] table (kept free of tomllib, which needs Python 3.11)."""
+    text = pyproject.read_text(encoding="utf-8")
+    project = re.search(r"^\[project\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    match = project and re.search(r'^version\s*=\s*"([^"]+)"', project.group(1), re.M)
+    if not match:
+        raise BuildError(f"{pyproject}: no version in [project]")
+    return match.group(1)
+
+
+def bundle_files(bundle: Path) -> list[Path]:
+    """The files of a model bundle to ship: manifest.json and every file it lists.
+
+    Checks them the way loading would on the first run (present, sizes as in the manifest) but
+    without importing torch; anything else in the folder (checkpoints, notes) stays behind.
+    """
+    manifest_path = bundle / "manifest.json"
+    if not manifest_path.is_file():
+        raise BuildError(f"{bundle}: not a model bundle (no manifest.json)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        listed = manifest["files"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise BuildError(f"{manifest_path}: unreadable manifest ({exc!r})") from exc
+    files = [manifest_path]
+    for name, info in sorted(listed.items()):
+        path = bundle / name
+        if not path.is_file():
+            raise BuildError(f"{bundle}: {name} is listed in manifest.json but missing")
+        if path.stat().st_size != info.get("bytes"):
+            raise BuildError(f"{bundle}: {name} has {path.stat().st_size} bytes, manifest.json says {info.get('bytes')}")
+        files.append(path)
+    return files
+
+
+def keep_binary(dest_name: str, variant: str) -> bool:
+    """Whether a collected shared library belongs in this variant (see CPU_DROPPED_LIBS)."""
+    if variant not in VARIANTS:
+        raise BuildError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    if variant == "cuda":
+        return True
+    name = Path(dest_name).name
+    return not any(fnmatch.fnmatch(name, pattern) for pattern in CPU_DROPPED_LIBS)
+
+
+def os_tag() -> str:
+    return {"win32": "windows", "darwin": "macos"}.get(sys.platform, "linux")
+
+
+def artifact_name(version: str, variant: str, with_model: bool, os_name: str | None = None,
+                  arch: str | None = None) -> str:
+    """VisionCap-<version>-<os>-<arch>-<variant>[-nomodel]: the installer's file name without suffix."""
+    arch = arch or platform.machine().lower().replace("amd64", "x86_64")
+    name = f"{APP_NAME}-{version}-{os_name or os_tag()}-{arch}-{variant}"
+    return name if with_model else name + "-nomodel"
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python packaging/build.py",
+        description="Build VisionCap with PyInstaller and wrap it in this OS's installer format.",
+    )
+    parser.add_argument("--variant", choices=VARIANTS, default=os.environ.get("VISIONCAP_VARIANT", "cpu"),
+                        help="cpu: leaves out the CUDA libraries only a GPU run loads (smaller); "
+                             "cuda: keeps them (default: cpu, or $VISIONCAP_VARIANT)")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--bundle-model", type=Path, metavar="BUNDLE", default=None,
+                       help=f"model bundle to ship as the built-in model (default: {DEFAULT_MODEL.relative_to(ROOT)})")
+    model.add_argument("--no-model", action="store_true",
+                       help="ship no model; the app offers a bundle folder or the download on first run")
+    parser.add_argument("--skip-pyinstaller", action="store_true",
+                        help="do not run PyInstaller; wrap the existing dist/VisionCap")
+    parser.add_argument("--no-installer", action="store_true", help="stop after PyInstaller")
+    parser.add_argument("--clean", action="store_true", help="empty PyInstaller's cache (build/pyinstaller) first")
+    parser.add_argument("--self-test", action="store_true",
+                        help="run the frozen `visioncap-cli --self-test` with a throw-away home folder")
+    parser.add_argument("--dist", type=Path, default=DIST, help="output folder (default: dist)")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    if args.no_model:
+        args.model = None
+    else:
+        args.model = (args.bundle_model or DEFAULT_MODEL).resolve()
+    return args
+
+
+# --- step 1: PyInstaller ----------------------------------------------------------------------
+
+
+def pyinstaller_command(variant: str, model: Path | None, dist: Path = DIST, work: Path = WORK,
+                        clean: bool = False) -> list[str]:
+    """The PyInstaller command line; what follows `--` goes to the spec's own parser."""
+    command = [sys.executable, "-m", "PyInstaller", str(SPEC), "--noconfirm",
+               "--distpath", str(dist), "--workpath", str(work)]
+    if clean:
+        command.append("--clean")
+    command += ["--", "--variant", variant]
+    command += ["--no-model"] if model is None else ["--bundle-model", str(model)]
+    return command
+
+
+def app_dir(dist: Path = DIST) -> Path:
+    return dist / APP_NAME
+
+
+def frozen_executable(dist: Path, name: str) -> Path:
+    """Where an executable of the one-folder build (or of the .app on macOS) is."""
+    suffix = ".exe" if sys.platform == "win32" else ""
+    if sys.platform == "darwin" and (dist / f"{APP_NAME}.app").is_dir():
+        return dist / f"{APP_NAME}.app" / "Contents" / "MacOS" / name
+    return app_dir(dist) / f"{name}{suffix}"
+
+
+def folder_size(path: Path) -> int:
+    """Bytes of the files under `path` (links not followed, each file counted once)."""
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def largest_entries(folder: Path, top: int = 10) -> list[tuple[int, str]]:
+    """The largest files and package folders under `folder`'s _internal (or `folder`), biggest first.
+
+    Folders are counted at the level where packages sit (torch/lib, nvidia/cu13/lib, PySide6/Qt),
+    so the list says what the bytes are for.
+    """
+    base = folder / "_internal" if (folder / "_internal").is_dir() else folder
+    sizes: dict[str, int] = {}
+    for path in base.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        rel = path.relative_to(base).parts
+        key = "/".join(rel[:3]) if len(rel) > 3 else "/".join(rel)
+        sizes[key] = sizes.get(key, 0) + path.stat().st_size
+    return sorted(((size, key) for key, size in sizes.items()), reverse=True)[:top]
+
+
+def human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit in ("B", "KB") else f"{size:.2f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def report_size(folder: Path) -> None:
+    print(f"{folder}: {human(folder_size(folder))}")
+    for size, key in largest_entries(folder):
+        print(f"  {human(size):>10}  {key}")
+
+
+# --- step 2: installers -----------------------------------------------------------------------
+
+
+def desktop_entry(exec_path: str, icon: str) -> str:
+    """A freedesktop .desktop file for the app menu (install.sh fills in the install folder)."""
+    return "\n".join([
+        "[Desktop Entry]",
+        "Type=Application",
+        "Version=1.5",
+        f"Name={APP_NAME}",
+        "GenericName=Image Captioner",
+        "Comment=Caption folders of photos on your own computer",
+        f"Exec=\"{exec_path}\" %f",
+        f"TryExec={exec_path}",
+        f"Icon={icon}",
+        "Terminal=false",
+        "Categories=Graphics;Photography;Viewer;",
+        "Keywords=caption;photo;image;dataset;",
+        f"StartupWMClass={APP_NAME}",
+        "",
+    ])
+
+
+def make_linux_archive(folder: Path, out_dir: Path, base_name: str) -> Path:
+    """`base_name.tar.gz`: the one-folder app plus install.sh, uninstall.sh, .desktop file and icon.
+
+    Everything sits under one top folder `base_name/`; symlinks and file modes are kept.
+    """
+    archive = out_dir / f"{base_name}.tar.gz"
+    partial = archive.with_name(archive.name + ".partial")
+    extras = {
+        "install.sh": (LINUX_FILES / "install.sh").read_bytes(),
+        "uninstall.sh": (LINUX_FILES / "uninstall.sh").read_bytes(),
+        "visioncap.desktop": desktop_entry("@INSTALL_DIR@/" + GUI_EXE, "visioncap").encode(),
+        "visioncap.png": (ICONS / "visioncap.png").read_bytes(),
+        "README.txt": linux_readme().encode(),
+    }
+    with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+        tar.add(folder, arcname=f"{base_name}/{APP_NAME}")
+        for name, data in extras.items():
+            info = tarfile.TarInfo(f"{base_name}/{name}")
+            info.size = len(data)
+            info.mode = 0o755 if name.endswith(".sh") else 0o644
+            info.mtime = int(time.time())
+            with tempfile.TemporaryFile() as tmp:
+                tmp.write(data)
+                tmp.seek(0)
+                tar.addfile(info, tmp)
+    partial.replace(archive)
+    return archive
+
+
+def linux_readme() -> str:
+    libs = " ".join(LINUX_SYSTEM_LIBS)
+    return (
+        f"{APP_NAME} for Linux\n\n"
+        "Install for yourself (into ~/.local/opt/VisionCap, menu entry, `visioncap-cli` in ~/.local/bin):\n"
+        "    ./install.sh\n"
+        "Install for everyone (into /opt/VisionCap), as root:\n"
+        "    sudo ./install.sh\n"
+        "Or run it from this folder without installing:\n"
+        f"    ./{APP_NAME}/{GUI_EXE}\n\n"
+        f"The window needs these system libraries (Debian/Ubuntu: sudo apt install {libs};\n"
+        "Fedora: sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms).\n"
+        "Check an installation without a window:  ./VisionCap/visioncap-cli --self-test\n"
+        "Uninstall: ~/.local/opt/VisionCap/uninstall.sh (add --purge to delete your settings,\n"
+        "caption stores and downloaded models too).\n"
+    )
+
+
+def find_iscc() -> Path | None:
+    """Inno Setup's compiler, on PATH or where its installer puts it."""
+    found = shutil.which("ISCC") or shutil.which("iscc")
+    if found:
+        return Path(found)
+    for base in (os.environ.get("PROGRAMFILES(X86)"), os.environ.get("PROGRAMFILES")):
+        if base and (candidate := Path(base) / "Inno Setup 6" / "ISCC.exe").is_file():
+            return candidate
+    return None
+
+
+def iscc_command(iscc: Path, version: str, source: Path, out_dir: Path, base_name: str,
+                 variant: str) -> list[str]:
+    """ISCC's command line: the .iss reads these /D defines (see its #ifndef block)."""
+    return [
+        str(iscc),
+        f"/DAppVersion={version}",
+        f"/DSourceDir={source}",
+        f"/DOutputDir={out_dir}",
+        f"/DOutputBaseName={base_name}-setup",
+        f"/DIconFile={ICONS / 'visioncap.ico'}",
+        # setup.exe cannot hold more than about 2 GB: the CUDA variant spans setup-N.bin files
+        f"/DDiskSpanning={'yes' if variant == 'cuda' else 'no'}",
+        str(ISS),
+    ]
+
+
+def make_windows_installer(folder: Path, out_dir: Path, base_name: str, version: str, variant: str) -> Path:
+    iscc = find_iscc()
+    if iscc is None:
+        print("ISCC.exe (Inno Setup 6) not found: writing a .zip instead. Install Inno Setup from "
+              "https://jrsoftware.org/isinfo.php or put ISCC on PATH for a setup.exe.")
+        return Path(shutil.make_archive(str(out_dir / base_name), "zip", folder.parent, folder.name))
+    run(iscc_command(iscc, version, folder, out_dir, base_name, variant))
+    return out_dir / f"{base_name}-setup.exe"
+
+
+def make_dmg(dist: Path, base_name: str) -> Path:
+    """A compressed .dmg with VisionCap.app and a link to /Applications to drag it onto."""
+    app = dist / f"{APP_NAME}.app"
+    if not app.is_dir():
+        raise BuildError(f"{app} is missing: the spec makes it only when PyInstaller runs on macOS")
+    dmg = dist / f"{base_name}.dmg"
+    with tempfile.TemporaryDirectory(prefix="visioncap-dmg-") as staging:
+        run(["ditto", str(app), str(Path(staging) / app.name)])
+        (Path(staging) / "Applications").symlink_to("/Applications")
+        run(["hdiutil", "create", "-volname", APP_NAME, "-srcfolder", staging, "-fs", "HFS+",
+             "-format", "UDZO", "-ov", str(dmg)])
+    return dmg
+
+
+# --- running it -------------------------------------------------------------------------------
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    print("+ " + " ".join(command), flush=True)
+    result = subprocess.run(command, check=False, **kwargs)
+    if result.returncode != 0:
+        raise BuildError(f"{Path(command[0]).name} exited with status {result.returncode}")
+    return result
+
+
+def self_test_env(home: Path) -> dict[str, str]:
+    """The environment for a frozen self-test: a throw-away home, no display needed."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("XDG_") and k not in ("VISIONCAP_HOME", "APPDATA", "LOCALAPPDATA")}
+    env["HOME"] = str(home)
+    env["USERPROFILE"] = str(home)
+    if sys.platform.startswith("linux") and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    return env
+
+
+def run_frozen_self_test(dist: Path) -> None:
+    """`visioncap-cli --self-test` with HOME in a temp folder (the console twin: it can print on Windows)."""
+    with tempfile.TemporaryDirectory(prefix="visioncap-home-") as home:
+        started = time.monotonic()
+        run([str(frozen_executable(dist, CLI_EXE)), "--self-test"], env=self_test_env(Path(home)))
+        print(f"frozen self-test: {time.monotonic() - started:.1f} s wall")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    dist = args.dist.resolve()
+    version = read_version()
+    try:
+        if args.model is not None:
+            bundle_files(args.model)  # fail before the long PyInstaller run
+        if not args.skip_pyinstaller:
+            started = time.monotonic()
+            run(pyinstaller_command(args.variant, args.model, dist, WORK, args.clean), cwd=ROOT)
+            print(f"PyInstaller: {time.monotonic() - started:.0f} s")
+        folder = app_dir(dist)
+        if not folder.is_dir():
+            raise BuildError(f"{folder} is missing: run without --skip-pyinstaller")
+        info = json.loads((folder / "_internal" / BUILD_INFO).read_text(encoding="utf-8")) \
+            if (folder / "_internal" / BUILD_INFO).is_file() else {}
+        variant = info.get("variant", args.variant)
+        with_model = info.get("model") is not None if info else args.model is not None
+        report_size(folder)
+        if args.self_test:
+            run_frozen_self_test(dist)
+        if args.no_installer:
+            return 0
+        base_name = artifact_name(version, variant, with_model)
+        started = time.monotonic()
+        if sys.platform == "win32":
+            artifact = make_windows_installer(folder, dist, base_name, version, variant)
+        elif sys.platform == "darwin":
+            artifact = make_dmg(dist, base_name)
+        else:
+            artifact = make_linux_archive(folder, dist, base_name)
+        print(f"{artifact}: {human(artifact.stat().st_size)} ({time.monotonic() - started:.0f} s)")
+    except BuildError as exc:
+        print(f"build.py: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

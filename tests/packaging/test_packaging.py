@@ -1,0 +1,320 @@
+"""Fast checks of the packaging files: no PyInstaller run (that is test_frozen_build.py, slow)."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "packaging" / "visioncap.spec"
+
+
+def spec_tree() -> ast.Module:
+    return ast.parse(SPEC.read_text(encoding="utf-8"), filename=str(SPEC))
+
+
+def calls(tree: ast.AST, name: str) -> list[ast.Call]:
+    return [node for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name]
+
+
+def keyword(call: ast.Call, name: str) -> ast.expr:
+    return next(k.value for k in call.keywords if k.arg == name)
+
+
+def string_constants(node: ast.AST) -> set[str]:
+    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+# --- the spec -----------------------------------------------------------------------------------
+
+
+def test_spec_names_the_hidden_imports_torchvision_needs():
+    (analysis,) = calls(spec_tree(), "Analysis")
+    hidden = string_constants(keyword(analysis, "hiddenimports"))
+    assert {"torchvision._C_stable", "torchvision.image_stable"} <= hidden
+    collected = {c.args[0].value for c in calls(keyword(analysis, "hiddenimports"), "collect_submodules")}
+    assert collected == {"core", "visioncap_desktop"}
+
+
+def test_spec_collects_the_data_files():
+    (analysis,) = calls(spec_tree(), "Analysis")
+    datas = keyword(analysis, "datas")
+    assert {c.args[0].value for c in calls(datas, "collect_data_files")} >= {"timm", "tokenizers"}
+    assert "visioncap_desktop/assets" in string_constants(datas)
+    # the model bundle lands where core.resources.demo_bundle_path() looks under sys._MEIPASS
+    assert any(s.startswith("core/assets/demo/") for s in string_constants(spec_tree()))
+    assert "vc.EXCLUDED_MODULES" in ast.unparse(keyword(analysis, "excludes"))
+
+
+def test_spec_makes_a_windowed_app_and_a_console_cli_in_one_folder(build_module):
+    tree = spec_tree()
+    executables = {ast.unparse(keyword(c, "name")): keyword(c, "console").value for c in calls(tree, "EXE")}
+    assert executables == {"vc.GUI_EXE": False, "vc.CLI_EXE": True}
+    (collect,) = calls(tree, "COLLECT")
+    assert [ast.unparse(a) for a in collect.args[:2]] == ["gui", "cli"]
+    assert len(calls(tree, "BUNDLE")) == 1  # the .app on macOS
+    assert (build_module.GUI_EXE, build_module.CLI_EXE) == ("VisionCap", "visioncap-cli")
+
+
+def test_excluded_modules_leave_out_training_tests_and_unused_qt(build_module):
+    excluded = set(build_module.EXCLUDED_MODULES)
+    assert {"training", "tests", "matplotlib", "pycocoevalcap", "nltk", "tkinter", "IPython",
+            "transformers", "triton", "PySide6.QtQml", "PySide6.QtQuick"} <= excluded
+    # what the app does import must never be excluded
+    assert not excluded & {"torch", "torchvision", "timm", "tokenizers", "safetensors", "PIL",
+                           "platformdirs", "huggingface_hub", "core", "visioncap_desktop",
+                           "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "sympy"}
+
+
+def test_entry_script_calls_freeze_support_first():
+    tree = ast.parse((ROOT / "packaging" / "visioncap_entry.py").read_text(encoding="utf-8"))
+    main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
+    assert ast.unparse(main.body[0]) == "multiprocessing.freeze_support()"
+
+
+# --- build.py -----------------------------------------------------------------------------------
+
+
+def test_default_arguments_build_the_cpu_variant_with_the_demo_bundle(build_module, monkeypatch):
+    monkeypatch.delenv("VISIONCAP_VARIANT", raising=False)
+    args = build_module.parse_args([])
+    assert args.variant == "cpu"
+    assert args.model == ROOT / "core" / "assets" / "demo"
+    assert not (args.skip_pyinstaller or args.no_installer or args.self_test)
+
+
+def test_model_choice_arguments(build_module, tmp_path):
+    assert build_module.parse_args(["--no-model"]).model is None
+    assert build_module.parse_args(["--bundle-model", str(tmp_path)]).model == tmp_path.resolve()
+    assert build_module.parse_args(["--variant", "cuda"]).variant == "cuda"
+    with pytest.raises(SystemExit):
+        build_module.parse_args(["--no-model", "--bundle-model", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        build_module.parse_args(["--variant", "rocm"])
+
+
+def test_pyinstaller_command_passes_the_choices_to_the_spec(build_module, tmp_path):
+    command = build_module.pyinstaller_command("cuda", tmp_path, tmp_path / "dist", tmp_path / "work")
+    assert command[1:4] == ["-m", "PyInstaller", str(SPEC)]
+    assert command[command.index("--") + 1:] == ["--variant", "cuda", "--bundle-model", str(tmp_path)]
+    assert command[command.index("--distpath") + 1] == str(tmp_path / "dist")
+    command = build_module.pyinstaller_command("cpu", None)
+    assert command[-3:] == ["--variant", "cpu", "--no-model"]
+
+
+def test_read_version_matches_pyproject(build_module):
+    import tomllib
+
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        assert build_module.read_version() == tomllib.load(f)["project"]["version"]
+
+
+def test_artifact_names(build_module):
+    assert build_module.artifact_name("1.2.0", "cpu", True, "linux", "x86_64") == "VisionCap-1.2.0-linux-x86_64-cpu"
+    assert build_module.artifact_name("1.2.0", "cuda", False, "windows", "amd64") == \
+        "VisionCap-1.2.0-windows-amd64-cuda-nomodel"
+
+
+@pytest.mark.parametrize(("name", "cpu", "cuda"), [
+    ("libtorch_cpu.so", True, True),
+    ("torch/lib/libtorch_cuda.so", True, True),  # linked by libtorch.so: must stay
+    ("nvidia/cu13/lib/libcublasLt.so.13", True, True),
+    ("nvidia/cudnn/lib/libcudnn.so.9", True, True),
+    ("nvidia/cudnn/lib/libcudnn_engines_precompiled.so.9", False, True),
+    ("nvidia/cudnn/lib/libcudnn_graph.so.9", False, True),
+    ("torch/lib/libtorch_cuda_linalg.so", False, True),
+    ("nvidia/cu13/lib/libcusolver.so.12", False, True),
+    ("nvidia/cu13/lib/libnvrtc-builtins.so.13.0", False, True),
+    ("PySide6/Qt/plugins/platforms/libqxcb.so", True, True),
+])
+def test_cpu_variant_drops_only_libraries_loaded_on_first_gpu_use(build_module, name, cpu, cuda):
+    assert build_module.keep_binary(name, "cpu") is cpu
+    assert build_module.keep_binary(name, "cuda") is cuda
+
+
+def fake_bundle(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    files = {"config.json": b"{}", "model.safetensors": b"x" * 10, "tokenizer.json": b"{}"}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    (folder / "notes.txt").write_text("not shipped")
+    manifest = {"name": "fake", "files": {n: {"bytes": len(d), "sha256": ""} for n, d in files.items()}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_bundle_files_lists_manifest_files_only(build_module, tmp_path):
+    bundle = fake_bundle(tmp_path / "b")
+    names = [p.name for p in build_module.bundle_files(bundle)]
+    assert names == ["manifest.json", "config.json", "model.safetensors", "tokenizer.json"]
+
+
+def test_bundle_files_refuses_incomplete_bundles(build_module, tmp_path):
+    with pytest.raises(build_module.BuildError, match=r"no manifest\.json"):
+        build_module.bundle_files(tmp_path)
+    bundle = fake_bundle(tmp_path / "b")
+    (bundle / "model.safetensors").write_bytes(b"x")
+    with pytest.raises(build_module.BuildError, match=r"model\.safetensors has 1 bytes"):
+        build_module.bundle_files(bundle)
+    (bundle / "model.safetensors").unlink()
+    with pytest.raises(build_module.BuildError, match="missing"):
+        build_module.bundle_files(bundle)
+
+
+def test_bundle_files_accepts_a_real_bundle(build_module, tiny_bundle):
+    assert {p.name for p in build_module.bundle_files(tiny_bundle)} == {
+        "manifest.json", "config.json", "model.safetensors", "tokenizer.json"}
+
+
+def test_largest_entries_groups_by_package_folder(build_module, tmp_path):
+    lib = tmp_path / "_internal" / "torch" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "a.so").write_bytes(b"x" * 300)
+    (lib / "b.so").write_bytes(b"x" * 200)
+    (tmp_path / "_internal" / "base_library.zip").write_bytes(b"x" * 100)
+    assert build_module.largest_entries(tmp_path) == [(300, "torch/lib/a.so"), (200, "torch/lib/b.so"),
+                                                      (100, "base_library.zip")]
+    assert build_module.folder_size(tmp_path) == 600
+
+
+# --- Linux: .desktop, archive, install.sh ----------------------------------------------------
+
+
+def test_desktop_entry(build_module):
+    text = build_module.desktop_entry("/opt/VisionCap/VisionCap", "visioncap")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read_string(text)
+    entry = parser["Desktop Entry"]
+    assert entry["Type"] == "Application"
+    assert entry["Name"] == "VisionCap"
+    assert entry["Exec"] == '"/opt/VisionCap/VisionCap" %f'
+    assert entry["Icon"] == "visioncap"
+    assert entry["Terminal"] == "false"
+    assert entry["Categories"].endswith(";")
+
+
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils not installed")
+def test_desktop_entry_validates(build_module, tmp_path):
+    path = tmp_path / "visioncap.desktop"
+    path.write_text(build_module.desktop_entry("/opt/VisionCap/VisionCap", "visioncap"))
+    result = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def fake_app(folder: Path) -> Path:
+    """A stand-in for dist/VisionCap: two executables and an _internal folder."""
+    (folder / "_internal" / "core").mkdir(parents=True)
+    (folder / "_internal" / "core" / "data.txt").write_text("data")
+    for name in ("VisionCap", "visioncap-cli"):
+        (folder / name).write_text("#!/bin/sh\necho frozen $0 \"$@\"\n")
+        (folder / name).chmod(0o755)
+    (folder / "_internal" / "link.so").symlink_to("core/data.txt")
+    return folder
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the Linux archive keeps POSIX modes and links")
+def test_linux_archive_holds_app_scripts_desktop_file_and_icon(build_module, tmp_path):
+    app = fake_app(tmp_path / "dist" / "VisionCap")
+    archive = build_module.make_linux_archive(app, tmp_path, "VisionCap-0-linux-x86_64-cpu")
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    base = "VisionCap-0-linux-x86_64-cpu/"
+    for name in ("install.sh", "uninstall.sh", "visioncap.desktop", "visioncap.png", "README.txt",
+                 "VisionCap/VisionCap", "VisionCap/visioncap-cli", "VisionCap/_internal/core/data.txt"):
+        assert base + name in members, name
+    assert members[base + "install.sh"].mode & 0o111
+    assert members[base + "VisionCap/VisionCap"].mode & 0o111
+    assert members[base + "VisionCap/_internal/link.so"].issym()
+    assert not any(name.endswith(".partial") for name in members)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="install.sh is for Linux")
+def test_install_and_uninstall_scripts(build_module, tmp_path):
+    """Unpack an archive of a fake app, install it as a user would, then uninstall with --purge."""
+    app = fake_app(tmp_path / "dist" / "VisionCap")
+    archive = build_module.make_linux_archive(app, tmp_path, "pkg")
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="tar")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
+    prefix, share, bin_dir = home / "opt", home / "share", home / "bin"
+    subprocess.run(["sh", str(tmp_path / "unpacked" / "pkg" / "install.sh"), "--prefix", str(prefix),
+                    "--share-dir", str(share), "--bin-dir", str(bin_dir)], env=env, check=True)
+    target = prefix / "VisionCap"
+    assert (target / "VisionCap").is_file() and (target / "uninstall.sh").is_file()
+    desktop = (share / "applications" / "visioncap.desktop").read_text()
+    assert f'Exec="{target}/VisionCap" %f' in desktop
+    assert (share / "icons" / "hicolor" / "256x256" / "apps" / "visioncap.png").is_file()
+    assert (bin_dir / "visioncap-cli").resolve() == (target / "visioncap-cli").resolve()
+
+    data = home / ".local" / "share" / "VisionCap"
+    data.mkdir(parents=True)
+    subprocess.run(["sh", str(target / "uninstall.sh"), "--purge"], env=env, check=True)
+    assert not target.exists()
+    assert not (share / "applications" / "visioncap.desktop").exists()
+    assert not (bin_dir / "visioncap-cli").exists()
+    assert not data.exists()
+    assert prefix.is_dir()  # only VisionCap's own folder goes
+
+
+def test_shell_scripts_parse():
+    for script in ("install.sh", "uninstall.sh"):
+        subprocess.run(["sh", "-n", str(ROOT / "packaging" / "linux" / script)], check=True)
+
+
+# --- Windows: Inno Setup script ---------------------------------------------------------------
+
+
+def test_inno_setup_script_installs_to_program_files_with_start_menu_and_uninstaller():
+    text = (ROOT / "packaging" / "windows" / "visioncap.iss").read_text(encoding="utf-8")
+    for line in ("DefaultDirName={autopf}\\{#AppName}", "PrivilegesRequired=admin",
+                 'Name: "{group}\\{#AppName}"; Filename: "{app}\\{#AppExe}"',
+                 'Filename: "{uninstallexe}"', "UninstallDisplayIcon={app}\\{#AppExe}",
+                 "DiskSpanning={#DiskSpanning}",
+                 'Source: "{#SourceDir}\\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs'):
+        assert line in text, line
+    assert "{localappdata}\\{#AppName}" in text  # offers to delete the user's data
+    defines = {line.split()[1] for line in text.splitlines() if line.strip().startswith("#ifndef")}
+    assert defines == {"AppVersion", "SourceDir", "OutputDir", "OutputBaseName", "IconFile", "DiskSpanning"}
+
+
+def test_iscc_command_defines_what_the_script_reads(build_module, tmp_path):
+    command = build_module.iscc_command(Path("ISCC.exe"), "0.1.0", tmp_path / "VisionCap", tmp_path,
+                                        "VisionCap-0.1.0-windows-x86_64-cuda", "cuda")
+    defines = dict(arg[2:].split("=", 1) for arg in command if arg.startswith("/D"))
+    assert defines == {
+        "AppVersion": "0.1.0",
+        "SourceDir": str(tmp_path / "VisionCap"),
+        "OutputDir": str(tmp_path),
+        "OutputBaseName": "VisionCap-0.1.0-windows-x86_64-cuda-setup",
+        "IconFile": str(ROOT / "packaging" / "icons" / "visioncap.ico"),
+        "DiskSpanning": "yes",
+    }
+    assert command[-1] == str(ROOT / "packaging" / "windows" / "visioncap.iss")
+
+
+# --- icons --------------------------------------------------------------------------------------
+
+
+def test_icons_exist_small_and_in_every_size():
+    icons = ROOT / "packaging" / "icons"
+    for suffix in ("png", "ico", "icns"):
+        assert (icons / f"visioncap.{suffix}").stat().st_size < 200_000
+    with Image.open(icons / "visioncap.png") as png:
+        assert png.size == (256, 256) and png.mode == "RGBA"
+    with Image.open(icons / "visioncap.ico") as ico:
+        assert {(16, 16), (32, 32), (48, 48), (256, 256)} <= ico.info["sizes"]
+    with Image.open(icons / "visioncap.icns") as icns:
+        assert icns.format == "ICNS"
