@@ -77,23 +77,33 @@ def install_exception_hook(log_path: Path | None):
 
         def __init__(self):
             super().__init__()
-            self.dialog = None
+            self.dialog = None  # the one shown now; later errors meanwhile go to the log only
+            self._inside = threading.local()
             self.exception_raised.connect(self.show_dialog)
 
         @Slot(str, str)
         def show_dialog(self, summary: str, details: str) -> None:
-            if self.dialog is not None and self.dialog.isVisible():
-                return  # one at a time: the rest are in the log
+            if self.dialog is not None:
+                return
             self.dialog = show_exception_dialog(QApplication.activeWindow(), summary, details,
                                                 str(log_path or "(no log file)"))
+            self.dialog.finished.connect(self._dialog_closed)
+
+        def _dialog_closed(self) -> None:
+            self.dialog = None
 
         def hook(self, exc_type, exc, tb) -> None:
-            if issubclass(exc_type, KeyboardInterrupt):
+            if issubclass(exc_type, KeyboardInterrupt) or getattr(self._inside, "active", False):
+                # an error while reporting an error must not loop
                 sys.__excepthook__(exc_type, exc, tb)
                 return
-            details = "".join(traceback.format_exception(exc_type, exc, tb))
-            log.critical("unhandled exception\n%s", details)
-            self.exception_raised.emit(f"{exc_type.__name__}: {exc}", details)
+            self._inside.active = True
+            try:
+                details = "".join(traceback.format_exception(exc_type, exc, tb))
+                log.critical("unhandled exception\n%s", details)
+                self.exception_raised.emit(f"{exc_type.__name__}: {exc}", details)
+            finally:
+                self._inside.active = False
 
     reporter = ExceptionReporter()
     sys.excepthook = reporter.hook
