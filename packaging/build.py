@@ -124,8 +124,19 @@ CPU_DROPPED_LIBS = (
     "libcheckpoint.so",
 )
 
-# The Linux desktop libraries the frozen Qt needs from the system (xcb platform plug-in).
-LINUX_SYSTEM_LIBS = ("libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1")
+# Qt plug-ins left out of every build. The GTK3 platform theme would load the desktop's own GTK3
+# against the GLib, cairo and pango copies bundled from the build machine, which crashes or fails
+# when their versions differ; without it Qt uses its Fusion style and the XDG portal for dialogs.
+DROPPED_PLUGINS = ("libqgtk3.so",)
+
+# The libraries Qt's xcb platform plug-in needs beyond what every X11 desktop has, as Debian
+# packages and as sonames. PyInstaller bundles them when the build machine has them installed;
+# otherwise the user's system must provide them.
+LINUX_SYSTEM_LIBS = {
+    "libxcb-cursor0": "libxcb-cursor.so.0",
+    "libxcb-icccm4": "libxcb-icccm.so.4",
+    "libxcb-keysyms1": "libxcb-keysyms.so.1",
+}
 
 
 class BuildError(Exception):
@@ -178,6 +189,58 @@ def keep_binary(dest_name: str, variant: str) -> bool:
         return True
     name = Path(dest_name).name
     return not any(fnmatch.fnmatch(name, pattern) for pattern in CPU_DROPPED_LIBS)
+
+
+def elf_needed(path: Path) -> list[str]:
+    """The DT_NEEDED names of an ELF file, read with objdump (which PyInstaller needs on Linux)."""
+    try:
+        out = subprocess.run(["objdump", "-p", str(path)], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return []
+    return [line.split()[1] for line in out.splitlines() if line.strip().startswith("NEEDED")]
+
+
+def orphaned_by(needed: dict[str, list[str]], dropped: set[str]) -> set[str]:
+    """The dependency libraries that only the `dropped` binaries needed.
+
+    `needed` maps each collected binary (destination path) to its DT_NEEDED names. Libraries that
+    PyInstaller collected as dependencies sit at the top of _internal and are named lib*; every
+    other binary (extension modules, package libraries, Qt plug-ins) is a root. A dependency goes
+    only if the roots reached it before and no longer do, so a library that only system
+    libraries need (never seen here) is kept.
+    """
+    by_name: dict[str, str] = {}
+    for dest in needed:
+        by_name.setdefault(Path(dest).name, dest)
+
+    def is_dependency(dest: str) -> bool:
+        return "/" not in dest.replace("\\", "/") and Path(dest).name.startswith("lib")
+
+    def reached(roots: list[str]) -> set[str]:
+        seen: set[str] = set()
+        stack = list(roots)
+        while stack:
+            for name in needed.get(stack.pop(), []):
+                dest = by_name.get(name)
+                if dest is not None and dest not in seen:
+                    seen.add(dest)
+                    stack.append(dest)
+        return seen
+
+    roots = [dest for dest in needed if not is_dependency(dest)]
+    return reached(roots) - reached([dest for dest in roots if dest not in dropped]) - dropped
+
+
+def missing_linux_libs() -> list[str]:
+    """The LINUX_SYSTEM_LIBS packages this (Linux) build machine lacks, by `ldconfig -p`."""
+    try:
+        cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        try:
+            cache = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
+        except OSError:
+            return []
+    return [package for package, soname in LINUX_SYSTEM_LIBS.items() if soname not in cache]
 
 
 def os_tag() -> str:
@@ -298,7 +361,7 @@ def desktop_entry(exec_path: str, icon: str) -> str:
     return "\n".join([
         "[Desktop Entry]",
         "Type=Application",
-        "Version=1.5",
+        "Version=1.4",
         f"Name={APP_NAME}",
         "GenericName=Image Captioner",
         "Comment=Caption folders of photos on your own computer",
@@ -449,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.model is not None:
             bundle_files(args.model)  # fail before the long PyInstaller run
         if not args.skip_pyinstaller:
+            if sys.platform.startswith("linux") and (missing := missing_linux_libs()):
+                print(f"warning: this machine lacks {', '.join(missing)}, so the build cannot bundle them and "
+                      "users must install them (apt install them here and build again to bundle them)")
             started = time.monotonic()
             run(pyinstaller_command(args.variant, args.model, dist, WORK, args.clean), cwd=ROOT)
             print(f"PyInstaller: {time.monotonic() - started:.0f} s")
