@@ -27,6 +27,7 @@ STAGE_PRESETS: dict[str, tuple[tuple[int, str, tuple[str, ...]], ...]] = {
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 HFLIP_MODES = ("auto", "on", "off")
 INIT_KINDS = ("backbones", "scratch", "bundle")
+POS_EMBED_INITS = ("random", "sincos")
 
 
 @dataclass
@@ -118,6 +119,10 @@ class TrainConfig:
     init_bundle: str | None = None
     tokenizer: str | None = None  # tokenizer.json; None: GPT-2's, or trained on the captions
     tokenizer_vocab_size: int = 512  # for a tokenizer trained on the captions
+    # From scratch: the ViT patch position embeddings start "random" (the model's own init) or
+    # as MAE's 2D "sincos" embedding times pos_embed_scale (they train either way).
+    pos_embed_init: str = "random"
+    pos_embed_scale: float = 1.0
 
     # --- optimisation ---
     stages: list[Stage] | None = None  # None: "backbones" preset for backbones, else "all"
@@ -162,6 +167,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.init not in INIT_KINDS:
             raise ValueError(f"init must be one of {INIT_KINDS}, got {self.init!r}")
+        if self.pos_embed_init not in POS_EMBED_INITS:
+            raise ValueError(f"pos_embed_init must be one of {POS_EMBED_INITS}, got {self.pos_embed_init!r}")
         if self.init == "bundle" and not self.init_bundle:
             raise ValueError("init 'bundle' needs init_bundle")
         if self.init == "scratch" and not self.model_config:

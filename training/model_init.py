@@ -95,6 +95,22 @@ def from_backbones(cfg: TrainConfig) -> tuple[VisionGPT2, CaptionTokenizer, dict
     return model, tokenizer, provenance
 
 
+def sincos_position_embedding(grid: int, width: int) -> torch.Tensor:
+    """The fixed 2D sine-cosine patch position embedding of MAE: (grid * grid, width), patches
+    in row-major order as PatchEmbed flattens them; half the channels encode the row, half the
+    column, each as sines and cosines of geometrically spaced frequencies."""
+    if width % 4:
+        raise ValueError(f"a 2D sine-cosine embedding needs a width divisible by 4, got {width}")
+    omega = 1.0 / 10000 ** (torch.arange(width // 4, dtype=torch.float64) / (width / 4))
+    rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+
+    def encode(position: torch.Tensor) -> torch.Tensor:
+        angles = position.flatten()[:, None] * omega[None]  # (grid * grid, width / 4)
+        return torch.cat((angles.sin(), angles.cos()), dim=1)
+
+    return torch.cat((encode(rows), encode(cols)), dim=1).float()
+
+
 def from_scratch(cfg: TrainConfig, captions: Sequence[str]) -> tuple[VisionGPT2, CaptionTokenizer, dict]:
     """Random weights of the config in `cfg.model_config`; the tokenizer is `cfg.tokenizer` or
     one trained on `captions`, and the config's vocabulary and special tokens follow it."""
@@ -115,7 +131,14 @@ def from_scratch(cfg: TrainConfig, captions: Sequence[str]) -> tuple[VisionGPT2,
         pad_token_id=special,
     )
     model = VisionGPT2(model_cfg)
-    return model, tokenizer, {"init": "scratch", "model_config": cfg.model_config}
+    if cfg.pos_embed_init == "sincos":
+        # Patches know where they are from the first step, instead of learning it from noise:
+        # captions that say "to the left of" or "above" depend on it.
+        grid = model_cfg.image_size // model_cfg.patch_size
+        with torch.no_grad():
+            model.encoder.pos_embed[0, 1:] = cfg.pos_embed_scale * sincos_position_embedding(grid, model_cfg.vit_width)
+    provenance = {"init": "scratch", "model_config": cfg.model_config, "pos_embed_init": cfg.pos_embed_init}
+    return model, tokenizer, provenance
 
 
 def from_bundle(cfg: TrainConfig) -> tuple[VisionGPT2, CaptionTokenizer, dict]:

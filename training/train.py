@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--init-bundle", help="fine-tune this bundle")
     model.add_argument("--tokenizer", help="tokenizer.json (default: GPT-2's, or trained on the captions)")
     model.add_argument("--tokenizer-vocab-size", type=int)
+    model.add_argument("--pos-embed-init", choices=("random", "sincos"), help="from scratch: ViT position embeddings")
+    model.add_argument("--pos-embed-scale", type=float, help="scale of the sincos position embeddings")
 
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--stages", help='"backbones", "all", or "START:NAME:GLOB,GLOB;..."')

@@ -26,6 +26,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
+from tqdm import tqdm
 
 from core.bundle import save_bundle
 from core.config import CaptionerConfig
@@ -288,20 +289,20 @@ class Trainer:
         self.train_set.set_epoch(epoch)
         self.model.train()
         trainable = [p for p in self.model.parameters() if p.requires_grad]
-        nll_total, tokens_total, samples, bad = 0.0, 0, 0, 0
-        from tqdm import tqdm
-
+        nll_total, tokens_total, samples, bad, done = 0.0, 0, 0, 0, 0
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}", unit="step",
                    disable=not (self.progress and processes.is_main), leave=False, dynamic_ncols=True)
+        log_every = 0 if self.progress else max(1, self.steps_per_epoch // 10)  # log lines instead of a bar
         for group in _step_batches(self.train_loader, cfg.grad_accum):
-            for batch in group:
-                bad += len(batch.bad)
-                for item in batch.bad[: max(0, MAX_BAD_IMAGE_WARNINGS - bad + len(batch.bad))]:
+            for item in (item for batch in group for item in batch.bad):
+                if bad < MAX_BAD_IMAGE_WARNINGS:
                     logger.warning("skipped unreadable image %s: %s", item.path, item.reason)
+                bad += 1
             local_tokens = sum(batch.num_tokens for batch in group)
             (global_tokens,) = all_reduce_sum([local_tokens], processes, self.device)
             if global_tokens == 0:  # every image of the step was unreadable, on every process
                 self.scheduler.step()
+                done += 1
                 bar.update()
                 continue
             for i, batch in enumerate(group):
@@ -327,6 +328,10 @@ class Trainer:
             self.scheduler.step()
             self.step += 1
             bar.update()
+            done += 1
+            if log_every and done % log_every == 0 and tokens_total:
+                logger.info("epoch %d: step %d/%d, loss %.4f", epoch, done, self.steps_per_epoch,
+                            nll_total / tokens_total)
             if tokens_total:
                 bar.set_postfix(loss=f"{nll_total / tokens_total:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
         bar.close()

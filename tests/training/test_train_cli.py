@@ -1,5 +1,5 @@
 """The `python -m training` commands: evaluate's JSON, synthetic's dispatch, train's flags,
-starting from local backbone files, and gpu_check without a GPU."""
+and gpu_check without a GPU."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import save_file
 
-from core.weights import GPT2_CONV1D, NEW_CROSS_ATTENTION_KEYS
-from tests.tiny import tiny_config, tiny_model, train_tokenizer
+from tests.tiny import tiny_config
 from tests.training.trainkit import restore_threads, shapes_dataset, write_csv
 from training.__main__ import main
 from training.config import TrainConfig
-from training.model_init import from_backbones
 
 REQUIRED_KEYS = {"bleu1", "bleu2", "bleu3", "bleu4", "rouge_l", "cider", "perplexity", "exact_match"}
 
@@ -77,37 +74,6 @@ def test_train_command_trains_and_exports_a_named_bundle(tmp_path):
     assert "--export-bundle" in manifest["provenance"]["command"]
     saved = TrainConfig.load(tmp_path / "run" / "train_config.json")
     assert saved.init == "scratch" and saved.stages is None
-
-
-def _gpt2_state(model) -> dict[str, torch.Tensor]:
-    """The decoder's weights under GPT-2's own names and layout (Conv1D weights transposed)."""
-    state = {}
-    for key, value in model.state_dict().items():
-        if not key.startswith("decoder.") or any(key.endswith(n) for n in NEW_CROSS_ATTENTION_KEYS):
-            continue
-        name = key[len("decoder."):]
-        state[name] = value.t().contiguous() if name.split(".", 2)[-1] in GPT2_CONV1D else value.clone()
-    return state
-
-
-def test_backbones_load_from_local_safetensors(tmp_path):
-    source = tiny_model(seed=3, spread=0.2)
-    vit = {k[len("encoder."):]: v.clone() for k, v in source.state_dict().items() if k.startswith("encoder.")}
-    save_file(vit, str(tmp_path / "vit.safetensors"))
-    (tmp_path / "gpt2").mkdir()
-    save_file(_gpt2_state(source), str(tmp_path / "gpt2" / "model.safetensors"))
-    train_tokenizer().save(str(tmp_path / "gpt2" / "tokenizer.json"))
-    tiny_config().save(tmp_path / "model.json")
-
-    cfg = TrainConfig(train="t.csv", vit_weights=str(tmp_path / "vit.safetensors"),
-                      gpt2_weights=str(tmp_path / "gpt2"), model_config=str(tmp_path / "model.json"))
-    model, tokenizer, provenance = from_backbones(cfg)
-    assert provenance["init"] == "backbones" and tokenizer.vocab_size <= model.config.vocab_size
-    mine, theirs = model.state_dict(), source.state_dict()
-    for key in theirs:
-        if any(key.endswith(n) for n in NEW_CROSS_ATTENTION_KEYS):
-            continue
-        assert torch.equal(mine[key], theirs[key]), key  # the encoder starts pretrained too
 
 
 def test_gpu_check_says_why_it_cannot_run(capsys):
