@@ -1,5 +1,9 @@
 """The workers on their own threads: captioning (real tiny bundle and fakes), scanning,
-thumbnails. Signals are awaited with qtbot.waitSignal; every thread is stopped afterwards."""
+thumbnails. Every thread is stopped afterwards.
+
+Worker signals reach the test through a Recorder living in the GUI thread, over queued
+connections as in the app; qtbot.waitSignal then waits on the Recorder's own signal. (Waiting
+directly on a signal emitted in another thread runs pytest-qt's slot in that thread.)"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import time
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer, Signal
 
 from tests.app.conftest import FakeCaptioner
 from tests.app.images import make_images, make_problem_folder
@@ -22,6 +26,39 @@ class Driver(QObject):
     run = Signal(object)
     load = Signal(str, str)
     scan = Signal(int, str, bool, object)
+
+
+class Recorder(QObject):
+    """Records a worker's signals in the GUI thread and announces each as `recorded(name, args)`."""
+
+    recorded = Signal(str, object)
+
+    def __init__(self, worker: QObject):
+        super().__init__()
+        self.got: dict[str, list[tuple]] = {}
+        meta = worker.metaObject()
+        for i in range(meta.methodOffset(), meta.methodCount()):
+            method = meta.method(i)
+            if method.methodType() == QMetaMethod.MethodType.Signal:
+                name = method.name().data().decode()
+                self.got[name] = []
+                getattr(worker, name).connect(self._record)  # a bound method: queued across threads
+
+    def _record(self, *args) -> None:
+        sender = self.sender()
+        name = sender.metaObject().method(self.senderSignalIndex()).name().data().decode()
+        self.got[name].append(args)
+        self.recorded.emit(name, args)
+
+    def wait(self, qtbot, name: str, timeout: int = 20000, where=lambda args: True):
+        """Wait until `name` has been recorded (with args matching `where`); returns its args."""
+        matching = [args for args in self.got[name] if where(args)]
+        if not matching:
+            with qtbot.waitSignal(self.recorded, timeout=timeout,
+                                  check_params_cb=lambda n, args: n == name and where(args)) as blocker:
+                pass
+            return tuple(blocker.args[1])
+        return matching[0]
 
 
 @pytest.fixture
@@ -42,40 +79,37 @@ def in_thread(qtbot):
         assert thread.wait(10000)
 
 
-def start_run(qtbot, worker, driver, request, timeout=20000):
-    with qtbot.waitSignal(worker.run_finished, timeout=timeout) as finished:
-        driver.run.emit(request)
-    return finished.args
+def start_run(qtbot, recorder, driver, request, timeout=20000):
+    """Run `request` and return its run_finished arguments."""
+    driver.run.emit(request)
+    return list(recorder.wait(qtbot, "run_finished", timeout, where=lambda args: args[0] == request.run_id))
 
 
-def collect(signal):
-    got = []
-    signal.connect(lambda *args: got.append(args))
-    return got
+def setup_worker(in_thread, factory=None):
+    worker = in_thread(CaptionWorker(factory))
+    driver = Driver()
+    driver.run.connect(worker.start_run)
+    return worker, driver, Recorder(worker)
 
 
 def test_real_bundle_captions_every_readable_image_and_reports_the_rest(qtbot, in_thread, tiny_bundle, tmp_path):
     files = make_problem_folder(tmp_path / "photos")
-    worker = in_thread(CaptionWorker())
-    driver = Driver()
-    driver.run.connect(worker.start_run)
-    ready, failed, progress = collect(worker.caption_ready), collect(worker.caption_failed), collect(worker.progress)
+    _worker, driver, rec = setup_worker(in_thread)
     paths = [str(p) for p in files["readable"] + files["broken"]]
-
-    with qtbot.waitSignal(worker.model_loaded, timeout=20000) as loaded:
-        args = start_run(qtbot, worker, driver, RunRequest(1, tuple(paths), str(tiny_bundle), "cpu", batch_size=3))
-    assert loaded.args == ["tiny-test", "CPU"]
+    args = start_run(qtbot, rec, driver, RunRequest(1, tuple(paths), str(tiny_bundle), "cpu", batch_size=3))
+    assert rec.got["model_loaded"] == [("tiny-test", "CPU")]
     assert args == [1, len(paths), len(paths), "completed"]
-    assert sorted(p for p, _ in ready) == sorted(str(p) for p in files["readable"])
-    assert all(caption for _, caption in ready)
-    assert dict(failed).keys() == {str(p) for p in files["broken"]}
-    assert "empty" in dict(failed)[str(files["broken"][1])] or dict(failed)[str(files["broken"][1])]
+    ready, failed = dict(rec.got["caption_ready"]), dict(rec.got["caption_failed"])
+    assert sorted(ready) == sorted(str(p) for p in files["readable"])
+    assert all(ready.values())
+    assert failed.keys() == {str(p) for p in files["broken"]}
+    assert "empty" in failed[str(files["broken"][1])]
+    progress = rec.got["progress"]
     assert progress[0] == (0, len(paths)) and progress[-1] == (len(paths), len(paths))
 
     # the model stays loaded between runs: no second model_loaded
-    loads = collect(worker.model_loaded)
-    start_run(qtbot, worker, driver, RunRequest(2, tuple(paths[:2]), str(tiny_bundle), "cpu"))
-    assert loads == []
+    start_run(qtbot, rec, driver, RunRequest(2, tuple(paths[:2]), str(tiny_bundle), "cpu"))
+    assert len(rec.got["model_loaded"]) == 1
 
 
 def test_broken_bundle_reports_the_file(qtbot, in_thread, tiny_bundle, tmp_path):
@@ -84,90 +118,79 @@ def test_broken_bundle_reports_the_file(qtbot, in_thread, tiny_bundle, tmp_path)
     broken = tmp_path / "broken"
     shutil.copytree(tiny_bundle, broken)
     (broken / "model.safetensors").write_bytes(b"garbage")
-    worker = in_thread(CaptionWorker())
-    driver = Driver()
-    driver.run.connect(worker.start_run)
-    with qtbot.waitSignal(worker.model_failed, timeout=20000) as failed:
-        args = start_run(qtbot, worker, driver, RunRequest(1, ("x.jpg",), str(broken), "cpu"))
-    assert "model.safetensors" in failed.args[0]
+    _worker, driver, rec = setup_worker(in_thread)
+    args = start_run(qtbot, rec, driver, RunRequest(1, ("x.jpg",), str(broken), "cpu"))
     assert args[3] == "failed"
+    assert "model.safetensors" in rec.got["model_failed"][0][0]
 
 
-def test_bad_generation_settings_fail_the_run_with_a_message(qtbot, in_thread, tmp_path):
-    worker = in_thread(CaptionWorker(lambda bundle, device: FakeCaptioner()))
-    driver = Driver()
-    driver.run.connect(worker.start_run)
-    with qtbot.waitSignal(worker.run_failed, timeout=10000) as failed:
-        args = start_run(qtbot, worker, driver, RunRequest(1, ("a.jpg",), "b", generation={"temperature": -1.0}))
-    assert "temperature" in failed.args[0] and args[3] == "failed"
+def test_bad_generation_settings_fail_the_run_with_a_message(qtbot, in_thread):
+    _worker, driver, rec = setup_worker(in_thread, lambda bundle, device: FakeCaptioner())
+    args = start_run(qtbot, rec, driver, RunRequest(1, ("a.jpg",), "b", generation={"temperature": -1.0}))
+    assert args[3] == "failed"
+    assert "temperature" in rec.got["run_failed"][0][0]
 
 
 def test_cuda_oom_halves_the_batch(qtbot, in_thread):
     fake = FakeCaptioner(device="cuda", oom_above=2)
-    worker = in_thread(CaptionWorker(lambda bundle, device: fake))
-    driver = Driver()
-    driver.run.connect(worker.start_run)
-    notices, ready = collect(worker.notice), collect(worker.caption_ready)
+    _worker, driver, rec = setup_worker(in_thread, lambda bundle, device: fake)
     paths = tuple(f"/img/{i}.jpg" for i in range(7))
-    args = start_run(qtbot, worker, driver, RunRequest(1, paths, "bundle", "cuda", batch_size=8))
+    args = start_run(qtbot, rec, driver, RunRequest(1, paths, "bundle", "cuda", batch_size=8))
     assert args == [1, 7, 7, "completed"]
-    assert [p for p, _ in ready] == list(paths)
+    assert [p for p, _ in rec.got["caption_ready"]] == list(paths)
     assert [size for _, size in fake.batch_sizes] == [8, 4, 2, 2, 2, 2]
+    notices = rec.got["notice"]
     assert len(notices) == 2 and "2 image(s) per batch" in notices[-1][0]
     assert fake.moves == []
 
 
 def test_cuda_oom_at_batch_one_falls_back_to_the_cpu(qtbot, in_thread):
     fake = FakeCaptioner(device="cuda", oom_above=0)  # CUDA always out of memory
-    worker = in_thread(CaptionWorker(lambda bundle, device: fake))
-    driver = Driver()
-    driver.run.connect(worker.start_run)
-    notices, ready, loaded = collect(worker.notice), collect(worker.caption_ready), collect(worker.model_loaded)
+    _worker, driver, rec = setup_worker(in_thread, lambda bundle, device: fake)
     paths = tuple(f"/img/{i}.jpg" for i in range(5))
-    args = start_run(qtbot, worker, driver, RunRequest(1, paths, "bundle", "cuda", batch_size=4))
+    args = start_run(qtbot, rec, driver, RunRequest(1, paths, "bundle", "cuda", batch_size=4))
     assert args == [1, 5, 5, "completed"]
-    assert len(ready) == 5
+    assert len(rec.got["caption_ready"]) == 5
     assert fake.moves == ["cpu"]
-    assert "continues on the CPU" in notices[-1][0]
-    assert loaded[-1] == ("fake-captioner", "CPU")
+    assert "continues on the CPU" in rec.got["notice"][-1][0]
+    assert rec.got["model_loaded"][-1] == ("fake-captioner", "CPU")
     assert fake.batch_sizes[-1] == ("cpu", 4)  # back to the requested batch size on the CPU
 
 
 def test_oom_on_the_cpu_fails_the_run(qtbot, in_thread):
-    worker = in_thread(CaptionWorker(lambda bundle, device: FakeCaptioner(device="cpu", oom_above=0, oom_on="cpu")))
-    driver = Driver()
-    driver.run.connect(worker.start_run)
-    with qtbot.waitSignal(worker.run_failed, timeout=10000):
-        args = start_run(qtbot, worker, driver, RunRequest(1, ("a.jpg",), "bundle", "cpu"))
-    assert args[3] == "failed"
+    _worker, driver, rec = setup_worker(
+        in_thread, lambda bundle, device: FakeCaptioner(device="cpu", oom_above=0, oom_on="cpu"))
+    args = start_run(qtbot, rec, driver, RunRequest(1, ("a.jpg",), "bundle", "cpu"))
+    assert args[3] == "failed" and rec.got["run_failed"]
 
 
 def test_cancel_stops_after_the_current_batch(qtbot, in_thread):
     import threading
 
     gate = threading.Event()
-    worker = in_thread(CaptionWorker(lambda bundle, device: FakeCaptioner(gate=gate)))
-    driver = Driver()
-    driver.run.connect(worker.start_run)
-    ready = collect(worker.caption_ready)
+    worker, driver, rec = setup_worker(in_thread, lambda bundle, device: FakeCaptioner(gate=gate))
     paths = tuple(f"/img/{i}.jpg" for i in range(10))
-    with qtbot.waitSignal(worker.run_finished, timeout=10000) as finished:
-        with qtbot.waitSignal(worker.caption_ready, timeout=10000):
-            driver.run.emit(RunRequest(7, paths, "bundle", batch_size=2))
-        worker.cancel(7)
-        gate.set()
-    run_id, done, total, outcome = finished.args
+    driver.run.emit(RunRequest(7, paths, "bundle", batch_size=2))
+    rec.wait(qtbot, "caption_ready")
+    worker.cancel(7)
+    gate.set()
+    run_id, done, total, outcome = rec.wait(qtbot, "run_finished")
     assert (run_id, total, outcome) == (7, 10, "cancelled")
     assert done in (2, 4)  # the batch in flight (if any) finished, nothing after it
-    assert len(ready) == done
+    assert len(rec.got["caption_ready"]) == done
 
 
 def test_cancel_before_the_run_starts(qtbot, in_thread):
-    worker = in_thread(CaptionWorker(lambda bundle, device: FakeCaptioner()))
-    driver = Driver()
-    driver.run.connect(worker.start_run)
+    worker, driver, rec = setup_worker(in_thread, lambda bundle, device: FakeCaptioner())
     worker.cancel(3)
-    assert start_run(qtbot, worker, driver, RunRequest(3, ("a.jpg",), "bundle")) == [3, 0, 1, "cancelled"]
+    assert start_run(qtbot, rec, driver, RunRequest(3, ("a.jpg",), "bundle")) == [3, 0, 1, "cancelled"]
+
+
+def setup_scanner(in_thread):
+    scanner = in_thread(FolderScanner())
+    driver = Driver()
+    driver.scan.connect(scanner.scan)
+    return scanner, driver, Recorder(scanner)
 
 
 def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path):
@@ -177,19 +200,17 @@ def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path):
     for i in range(count):
         (folder / f"{i:05d}.JPG").touch()  # empty files: the scanner only looks at names
     (folder / "readme.txt").touch()
-    scanner = in_thread(FolderScanner())
-    driver = Driver()
-    driver.scan.connect(scanner.scan)
-    batches = collect(scanner.records_found)
+    scanner, driver, rec = setup_scanner(in_thread)
     ticks = []
     probe = QTimer(interval=5)
     probe.timeout.connect(lambda: ticks.append(time.monotonic()))
     probe.start()
     scanner.supersede(1)
-    with qtbot.waitSignal(scanner.scan_finished, timeout=20000) as finished:
-        driver.scan.emit(1, str(folder), False, {})
+    driver.scan.emit(1, str(folder), False, {})
+    finished = rec.wait(qtbot, "scan_finished")
     probe.stop()
-    assert finished.args == [1, count]
+    assert finished == (1, count)
+    batches = rec.got["records_found"]
     assert len(batches) >= count // BATCH_FILES  # incremental, not one list at the end
     assert sum(len(records) for _, records in batches) == count
     assert ticks  # the GUI thread kept running its timers
@@ -200,27 +221,31 @@ def test_scanner_applies_stored_captions_and_recurses(qtbot, in_thread, tmp_path
 
     make_images(tmp_path / "f", 2, size=(8, 8))
     make_images(tmp_path / "f" / "sub", 1, size=(8, 8), start=5)
-    scanner = in_thread(FolderScanner())
-    driver = Driver()
-    driver.scan.connect(scanner.scan)
-    batches = collect(scanner.records_found)
+    scanner, driver, rec = setup_scanner(in_thread)
     stored = {"sub/img_00005.png": CaptionSnapshot("kept", CaptionState.EDITED)}
     scanner.supersede(2)
-    with qtbot.waitSignal(scanner.scan_finished, timeout=10000):
-        driver.scan.emit(2, str(tmp_path / "f"), True, stored)
-    records = {r.name: r for _, batch in batches for r in batch}
+    driver.scan.emit(2, str(tmp_path / "f"), True, stored)
+    rec.wait(qtbot, "scan_finished")
+    records = {r.name: r for _, batch in rec.got["records_found"] for r in batch}
     assert set(records) == {"img_00000.jpg", "img_00001.png", "sub/img_00005.png"}
     assert records["sub/img_00005.png"].caption == "kept" and records["sub/img_00005.png"].edited
 
 
 def test_scanner_reports_a_missing_folder(qtbot, in_thread, tmp_path):
-    scanner = in_thread(FolderScanner())
-    driver = Driver()
-    driver.scan.connect(scanner.scan)
+    scanner, driver, rec = setup_scanner(in_thread)
     scanner.supersede(1)
-    with qtbot.waitSignal(scanner.scan_failed, timeout=10000) as failed:
-        driver.scan.emit(1, str(tmp_path / "gone"), False, {})
-    assert "gone" in failed.args[1]
+    driver.scan.emit(1, str(tmp_path / "gone"), False, {})
+    assert "gone" in rec.wait(qtbot, "scan_failed")[1]
+
+
+def test_superseded_scan_stops(qtbot, in_thread, tmp_path):
+    make_images(tmp_path / "f", 3, size=(8, 8))
+    scanner, driver, rec = setup_scanner(in_thread)
+    scanner.supersede(2)
+    driver.scan.emit(1, str(tmp_path / "f"), False, {})  # an older request arriving late: ignored
+    driver.scan.emit(2, str(tmp_path / "f"), False, {})
+    assert rec.wait(qtbot, "scan_finished") == (2, 3)
+    assert {scan_id for scan_id, _ in rec.got["records_found"]} == {2}
 
 
 @pytest.fixture
