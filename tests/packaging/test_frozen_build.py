@@ -1,0 +1,103 @@
+"""The frozen app, end to end: build it with PyInstaller, run its self-test and its CLI.
+
+    python -m pytest -m slow tests/packaging                                  # builds (a few minutes)
+    VISIONCAP_FROZEN_DIST=dist python -m pytest -m slow tests/packaging       # tests dist/VisionCap as it is
+
+Without VISIONCAP_FROZEN_DIST the test runs packaging/build.py --no-installer into a temporary
+folder (PyInstaller's cache in build/pyinstaller is reused), shipping core/assets/demo, or a tiny
+random bundle while the demo bundle is not in the tree.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.packaging.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+REUSE_ENV = "VISIONCAP_FROZEN_DIST"
+SAMPLES = ROOT / "visioncap_desktop" / "assets" / "samples"
+
+
+@pytest.fixture(scope="module")
+def dist(build_module, tmp_path_factory, tiny_bundle) -> Path:
+    """A folder holding the one-folder build VisionCap/ (and VisionCap.app on macOS)."""
+    reuse = os.environ.get(REUSE_ENV)
+    if reuse:
+        path = Path(reuse).resolve()
+        assert (path / build_module.APP_NAME).is_dir(), f"{REUSE_ENV}={reuse} holds no {build_module.APP_NAME}/"
+        return path
+    out = tmp_path_factory.mktemp("dist")
+    model = build_module.DEFAULT_MODEL if (build_module.DEFAULT_MODEL / "manifest.json").is_file() else tiny_bundle
+    command = [sys.executable, str(ROOT / "packaging" / "build.py"), "--no-installer", "--dist", str(out),
+               "--bundle-model", str(model)]
+    subprocess.run(command, cwd=ROOT, check=True, timeout=3600)
+    return out
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every path under `folder` with its size and modification time."""
+    return {str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def run_frozen(build_module, dist: Path, name: str, args: list[str], home: Path) -> subprocess.CompletedProcess:
+    home.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([str(build_module.frozen_executable(dist, name)), *args], capture_output=True,
+                          text=True, encoding="utf-8", errors="replace", timeout=600,
+                          env=build_module.self_test_env(home))
+
+
+def test_self_test_passes_and_writes_nothing_into_the_install_folder(build_module, dist, tmp_path):
+    # the windowed Windows executable has no stdout to read; its console twin runs the same code
+    exe = build_module.CLI_EXE if sys.platform == "win32" else build_module.GUI_EXE
+    before = snapshot(dist)
+    result = run_frozen(build_module, dist, exe, ["--self-test"], tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Qt image plugins: ok" in result.stdout
+    assert "self-test passed" in result.stdout
+    assert snapshot(dist) == before
+    # the log went to the user data folder under the (temporary) home
+    assert list((tmp_path / "home").rglob("visioncap.log"))
+
+
+def test_self_test_failure_names_the_step(build_module, dist, tmp_path):
+    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+                        ["--self-test", "--model", str(tmp_path / "no-such-bundle")], tmp_path / "home")
+    assert result.returncode != 0
+    assert "self-test FAILED at model" in result.stderr
+
+
+def test_cli_captions_the_samples_with_the_builtin_model(build_module, dist, tmp_path):
+    images = shutil.copytree(SAMPLES, tmp_path / "samples")
+    out = tmp_path / "captions.csv"
+    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+                        ["caption", str(images), "--model", "demo", "--out", str(out)], tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(row["path"] for row in rows) == sorted(p.name for p in SAMPLES.iterdir())
+    assert all(row["caption"] and not row["error"] for row in rows)
+
+
+def test_build_leaves_out_what_its_variant_does_not_use(build_module, dist):
+    internal = dist / build_module.APP_NAME / "_internal"
+    info = json.loads((internal / build_module.BUILD_INFO).read_text(encoding="utf-8"))
+    assert info["variant"] in build_module.VARIANTS
+    for package in ("triton", "matplotlib", "transformers", "nltk", "pycocoevalcap", "training", "tests"):
+        assert not (internal / package).exists(), package
+    names = [p.name for p in internal.rglob("*")]
+    assert not [n for n in names if n in build_module.DROPPED_PLUGINS]
+    if info["variant"] == "cpu":
+        dropped = [n for n in names if any(fnmatch.fnmatch(n, p) for p in build_module.CPU_DROPPED_LIBS)]
+        assert not dropped
+    assert (internal / "core" / "assets" / "demo" / "manifest.json").is_file() == (info["model"] is not None)
