@@ -130,3 +130,17 @@ def test_resource_paths(monkeypatch, tmp_path):
     assert resources.resource_path("assets", "samples") == samples[0].parent
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
     assert resources.resource_path("assets") == tmp_path / "visioncap_desktop" / "assets"
+
+
+def test_refcount_guard_keeps_void_and_bool_qt_calls_safe(qapp):
+    from PySide6.QtCore import QRect
+
+    from visioncap_desktop import compat
+
+    compat.guard_singleton_refcounts()
+    assert not compat.pyside_drops_references() or compat._installed
+    rect = QRect()
+    for _ in range(200_000):  # far more than None's natural reference count on Python 3.11
+        rect.setWidth(1)
+        rect.isNull()
+    assert sys.getrefcount(None) > 0 and sys.getrefcount(True) > 0

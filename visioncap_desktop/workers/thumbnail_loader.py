@@ -175,6 +175,13 @@ class ThumbnailLoader(QObject):
             self.request(path)
         return None
 
+    def is_cached(self, path: str) -> bool:
+        """Whether `pixmap(path)` would answer from memory (without scheduling anything)."""
+        return path in self._pixmaps
+
+    def cached_count(self) -> int:
+        return len(self._pixmaps)
+
     def failure(self, path: str) -> str | None:
         return self._failures.get(path)
 
