@@ -66,7 +66,7 @@ from visioncap_desktop.widgets.gallery_view import GalleryView
 from visioncap_desktop.widgets.run_progress import RunProgress, format_duration
 from visioncap_desktop.widgets.side_panel import SidePanel
 from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
-from visioncap_desktop.workers.folder_scanner import FolderScanner
+from visioncap_desktop.workers.folder_scanner import FolderScanner, NameOrder
 from visioncap_desktop.workers.model_import import ModelImportWorker
 from visioncap_desktop.workers.thumbnail_loader import THUMBNAIL_SIZE, ThumbnailLoader
 
@@ -510,11 +510,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Scanning... {self.gallery_model.rowCount():,} images found")
         self._update_actions()
 
-    def on_scan_finished(self, scan_id: int, count: int) -> None:
+    def on_scan_finished(self, scan_id: int, count: int, order: NameOrder) -> None:
         if scan_id != self._scan_id:
             return
         self._scanning = False
-        self.gallery_model.sort_records()
+        if not self.gallery_model.adopt_order(order.records, order.rows):
+            self.gallery_model.sort_records()
         self.statusBar().showMessage(f"{count:,} images in {self.folder}", 5000)
         if not self.gallery_view.currentIndex().isValid() and self.proxy_model.rowCount():
             self.gallery_view.setCurrentIndex(self.proxy_model.index(0, 0))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPersistentModelIndex, Qt
 from PySide6.QtGui import QUndoStack
 
 from visioncap_desktop.models.gallery_model import ROLE_RECORD, ROLE_STATE, GalleryModel
@@ -142,3 +142,17 @@ def test_run_command_undoes_a_whole_run(qtbot):
     stack.redo()
     assert model.record_for_path("/p/bad.jpg").caption == "run /p/bad.jpg"
     assert model.counts()[CaptionState.CAPTIONED] == 3
+
+
+def test_adopt_order_from_the_scanner(qtbot):
+    from visioncap_desktop.workers.folder_scanner import NameOrder
+
+    model = make_model()
+    persistent = QPersistentModelIndex(model.index_for_path("/p/img2.jpg"))
+    order = NameOrder.of(model.records())
+    assert model.adopt_order(order.records, order.rows)
+    assert names(model) == ["bad.jpg", "Img1.png", "img2.jpg", "img10.jpg"]
+    assert persistent.row() == 2 and model.index_for_path("/p/img10.jpg").row() == 3
+    assert not model.adopt_order(order.records[:2], order.rows)  # not the records held
+    model.sort_records("state")
+    assert not model.adopt_order(order.records, order.rows)  # another order chosen

@@ -209,9 +209,13 @@ def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path):
     driver.scan.emit(1, str(folder), False, {})
     finished = rec.wait(qtbot, "scan_finished")
     probe.stop()
-    assert finished == (1, count)
+    assert finished[:2] == (1, count)
+    order = finished[2]
+    assert [r.name for r in order.records] == sorted(f"{i:05d}.JPG" for i in range(count))
+    assert all(order.rows[r.path] == row for row, r in enumerate(order.records))
     batches = rec.got["records_found"]
-    assert len(batches) >= count // BATCH_FILES  # incremental, not one list at the end
+    assert len(batches) >= 5  # incremental, not one list at the end
+    assert len(batches[0][1]) <= BATCH_FILES
     assert sum(len(records) for _, records in batches) == count
     assert ticks  # the GUI thread kept running its timers
 
@@ -244,7 +248,7 @@ def test_superseded_scan_stops(qtbot, in_thread, tmp_path):
     scanner.supersede(2)
     driver.scan.emit(1, str(tmp_path / "f"), False, {})  # an older request arriving late: ignored
     driver.scan.emit(2, str(tmp_path / "f"), False, {})
-    assert rec.wait(qtbot, "scan_finished") == (2, 3)
+    assert rec.wait(qtbot, "scan_finished")[:2] == (2, 3)
     assert {scan_id for scan_id, _ in rec.got["records_found"]} == {2}
 
 

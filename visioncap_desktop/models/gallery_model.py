@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 
@@ -22,6 +23,7 @@ ROLE_RECORD = Qt.ItemDataRole.UserRole + 1  # the ImageRecord itself (read-only 
 ROLE_PATH = Qt.ItemDataRole.UserRole + 2
 ROLE_STATE = Qt.ItemDataRole.UserRole + 3  # CaptionState value string
 ROLE_ERROR = Qt.ItemDataRole.UserRole + 4
+ROLE_FILTER = Qt.ItemDataRole.UserRole + 5  # "<state>\n<name>\n<caption>": what the proxy filters on
 
 SORT_KEYS = ("name", "name_desc", "state", "caption")
 _STATE_ORDER = {CaptionState.ERROR: 0, CaptionState.PENDING: 1, CaptionState.EDITED: 2, CaptionState.CAPTIONED: 3}
@@ -32,7 +34,7 @@ def _sort_spec(key: str):
         return (lambda r: (_STATE_ORDER[r.state], r.sort_key)), False
     if key == "caption":
         return (lambda r: (r.caption.casefold(), r.sort_key)), False
-    return (lambda r: r.sort_key), key == "name_desc"
+    return attrgetter("sort_key"), key == "name_desc"
 
 
 class GalleryModel(QAbstractListModel):
@@ -78,6 +80,8 @@ class GalleryModel(QAbstractListModel):
             return record.state.value
         if role == ROLE_ERROR:
             return record.error
+        if role == ROLE_FILTER:
+            return f"{record.state.value}\n{record.name}\n{record.caption}"
         return None
 
     def setData(self, index: QModelIndex | QPersistentModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
@@ -141,11 +145,27 @@ class GalleryModel(QAbstractListModel):
         paths = [self._records[i.row()].path if i.isValid() else None for i in persistent]
         sort_key, reverse = _sort_spec(self._sort_key)
         self._records.sort(key=sort_key, reverse=reverse)
-        self._rows = {r.path: row for row, r in enumerate(self._records)}
+        self._rows = dict(zip(map(attrgetter("path"), self._records), range(len(self._records))))
         self.changePersistentIndexList(
             persistent, [self.index(self._rows[p]) if p is not None else QModelIndex() for p in paths]
         )
         self.layoutChanged.emit()
+
+    def adopt_order(self, records: list[ImageRecord], rows: dict[str, int]) -> bool:
+        """Take a name order computed elsewhere (the scanner's thread) for the same records as
+        held now (the caller makes sure: same scan). False, changing nothing, if the sort key is
+        not "name" or the number of records differs."""
+        if self._sort_key != "name" or len(records) != len(self._records):
+            return False
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        paths = [self._records[i.row()].path if i.isValid() else None for i in persistent]
+        self._records, self._rows = records, rows
+        self.changePersistentIndexList(
+            persistent, [self.index(rows[p]) if p is not None else QModelIndex() for p in paths]
+        )
+        self.layoutChanged.emit()
+        return True
 
     @property
     def sort_key(self) -> str:
