@@ -55,6 +55,7 @@ from visioncap_desktop.compat import guard_singleton_refcounts
 from visioncap_desktop.dialogs.export_dialog import ExportDialog
 from visioncap_desktop.dialogs.model_chooser import HUB_ID, ModelChooserDialog, is_bundle
 from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
+from visioncap_desktop.gc_pauses import freeze_long_lived
 from visioncap_desktop.models.gallery_model import ROLE_RECORD, GalleryModel
 from visioncap_desktop.models.gallery_proxy import GalleryFilterProxy
 from visioncap_desktop.models.records import CaptionSnapshot, CaptionState, ImageRecord
@@ -516,6 +517,7 @@ class MainWindow(QMainWindow):
         self._scanning = False
         if not self.gallery_model.adopt_order(order.records, order.rows):
             self.gallery_model.sort_records()
+        freeze_long_lived("folder scanned")  # the records live as long as the folder is open
         self.statusBar().showMessage(f"{count:,} images in {self.folder}", 5000)
         if not self.gallery_view.currentIndex().isValid() and self.proxy_model.rowCount():
             self.gallery_view.setCurrentIndex(self.proxy_model.index(0, 0))

@@ -18,6 +18,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from visioncap_desktop.gc_pauses import freeze_long_lived
+
 log = logging.getLogger(__name__)
 
 
@@ -95,6 +97,7 @@ class CaptionWorker(QObject):
             self.model_failed.emit(describe_load_error(exc))
             return False
         self._captioner, self._key, self._batch_limit = captioner, (bundle, device), None
+        freeze_long_lived("model loaded")  # torch's objects would make every full GC a GUI stall
         self.model_loaded.emit(captioner.name, device_label(captioner.device))
         return True
 
