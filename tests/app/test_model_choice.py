@@ -1,0 +1,171 @@
+"""Choosing the model: the chooser and settings dialogs, and the ViT-GPT2 download worker
+(with core.hf_import.import_hf replaced: no network in tests)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtWidgets import QDialog, QMessageBox
+
+from tests.app.conftest import open_folder, run_captions
+from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog
+from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
+from visioncap_desktop.settings import Settings
+from visioncap_desktop.widgets.run_progress import format_duration, rate_text
+from visioncap_desktop.workers.model_import import ModelImportWorker
+
+
+def test_chosen_bundle_folder_persists_and_is_used(qtbot, make_window, image_folder, tiny_bundle, monkeypatch):
+    def choose_folder(dialog):
+        dialog.folder_radio.setChecked(True)
+        dialog.folder_edit.setText(str(tiny_bundle))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ModelChooserDialog, "exec", choose_folder)
+    window = make_window(model=None)  # no --model: the saved choice counts
+    assert window.bundle_path() is None
+    open_folder(qtbot, window, image_folder)
+    assert run_captions(qtbot, window)[2] == "completed"  # asked for a model, then ran
+    saved = Settings.load()
+    assert (saved.get("model_source"), saved.get("model_path")) == ("folder", str(tiny_bundle))
+
+
+def test_chooser_refuses_a_missing_folder_and_offers_no_missing_demo(qtbot, tmp_path):
+    dialog = ModelChooserDialog("", "", None, tmp_path / "models" / "vit-gpt2-coco", first_run=True)
+    qtbot.addWidget(dialog)
+    assert not dialog.demo_radio.isEnabled()
+    assert "1 GB" in dialog.download_radio.text()
+    dialog.folder_radio.setChecked(True)
+    dialog.folder_edit.setText(str(tmp_path / "nowhere"))
+    dialog._accept_if_valid()
+    assert dialog.result() != QDialog.DialogCode.Accepted and "not a folder" in dialog.problem.text()
+    dialog.download_radio.setChecked(True)
+    assert dialog.choice() == ("download", str(tmp_path / "models" / "vit-gpt2-coco"))
+
+
+def test_settings_dialog_values_are_remembered(qtbot, make_window, monkeypatch):
+    def change(dialog):
+        dialog.strategy.setCurrentIndex(dialog.strategy.findData("sample"))
+        dialog.temperature.setValue(0.7)
+        dialog.top_k.setValue(40)
+        dialog.max_new_tokens.setValue(20)
+        dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+        dialog.batch_size.setValue(3)
+        assert dialog.temperature.isEnabled() and not dialog.num_beams.isEnabled()
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(SettingsDialog, "exec", change)
+    window = make_window()
+    window.open_settings()
+    saved = Settings.load()
+    assert saved.get("generation")["strategy"] == "sample" and saved.get("generation")["temperature"] == 0.7
+    assert saved.get("generation")["top_k"] == 40 and saved.get("generation")["max_new_tokens"] == 20
+    assert saved.get("device") == "cpu" and saved.get("batch_size") == 3
+
+
+class Driver(QObject):
+    run = Signal(str, str)
+
+
+def run_import(qtbot, worker, target):
+    thread = QThread()
+    worker.moveToThread(thread)
+    thread.start()
+    driver = Driver()
+    driver.run.connect(worker.run)
+    got = []
+    # a QObject-owned slot in this thread, so the worker's signals arrive queued
+    relay = Relay(got)
+    worker.import_finished.connect(relay.finished)
+    worker.import_failed.connect(relay.failed)
+    worker.progress.connect(relay.progress)
+    try:
+        driver.run.emit("nlpconnect/vit-gpt2-image-captioning", str(target))
+        qtbot.waitUntil(lambda: any(kind in ("finished", "failed") for kind, _ in got), timeout=10000)
+    finally:
+        thread.quit()
+        thread.wait()
+    return got
+
+
+class Relay(QObject):
+    def __init__(self, got):
+        super().__init__()
+        self.got = got
+
+    def finished(self, path):
+        self.got.append(("finished", path))
+
+    def failed(self, message):
+        self.got.append(("failed", message))
+
+    def progress(self, message):
+        self.got.append(("progress", message))
+
+
+def test_download_worker_imports_into_place(qtbot, monkeypatch, tmp_path):
+    def fake_import(src, out_dir, progress=None, name=None):
+        progress("Downloading model.safetensors...")
+        out_dir.mkdir(parents=True)
+        (out_dir / "manifest.json").write_text("{}", encoding="utf-8")
+        return out_dir
+
+    monkeypatch.setattr("core.hf_import.import_hf", fake_import)
+    target = tmp_path / "models" / "vit-gpt2-coco"
+    got = run_import(qtbot, ModelImportWorker(), target)
+    assert ("progress", "Downloading model.safetensors...") in got
+    assert got[-1] == ("finished", str(target))
+    assert (target / "manifest.json").is_file() and not target.with_name("vit-gpt2-coco.partial").exists()
+
+
+def test_download_worker_offline_leaves_nothing_behind(qtbot, monkeypatch, tmp_path):
+    from core.hf_import import OfflineError
+
+    def offline(src, out_dir, progress=None, name=None):
+        out_dir.mkdir(parents=True)
+        raise OfflineError(f"cannot reach the model hub to download {src}: no network")
+
+    monkeypatch.setattr("core.hf_import.import_hf", offline)
+    target = tmp_path / "models" / "vit-gpt2-coco"
+    got = run_import(qtbot, ModelImportWorker(), target)
+    assert got[-1][0] == "failed" and "cannot reach the model hub" in got[-1][1]
+    assert not target.exists() and not target.with_name("vit-gpt2-coco.partial").exists()
+
+
+def test_download_worker_cancel(qtbot, monkeypatch, tmp_path):
+    worker = ModelImportWorker()
+
+    def slow(src, out_dir, progress=None, name=None):
+        out_dir.mkdir(parents=True)
+        progress("downloading...")
+        worker.cancel()  # the user presses Cancel in the progress dialog meanwhile
+        progress("still downloading...")  # the next report stops the import
+        raise AssertionError("not cancelled")
+
+    monkeypatch.setattr("core.hf_import.import_hf", slow)
+    got = run_import(qtbot, worker, tmp_path / "m")
+    assert got[-1] == ("failed", "The download was cancelled.")
+    assert not (tmp_path / "m.partial").exists() and not (tmp_path / "m").exists()
+
+
+def test_offline_download_message_offers_the_other_choices(qtbot, make_window):
+    window = make_window()
+    window.on_import_failed("cannot reach the model hub to download nlpconnect/vit-gpt2-image-captioning")
+    level, _title, text = window.messages[-1]
+    assert level == "warning" and "cannot reach" in text and "demo model or a bundle folder" in text
+
+
+def test_download_needs_confirmation(qtbot, make_window, monkeypatch):
+    asked = []
+    monkeypatch.setattr(ModelChooserDialog, "exec", lambda dialog: (dialog.download_radio.setChecked(True),
+                                                                     QDialog.DialogCode.Accepted)[1])
+    window = make_window(model=None)
+    window.ask = lambda title, text, *a: (asked.append(text), QMessageBox.StandardButton.No)[1]
+    assert not window.choose_model()
+    assert "about 1 GB" in asked[0]
+    assert Settings.load().get("model_source") == ""
+
+
+def test_rate_and_time_left():
+    assert rate_text(0, 10, 1.0) == "starting..."
+    assert rate_text(5, 10, 2.0) == "2.5 images/s, 0:02 left"
+    assert format_duration(3725) == "1:02:05"
