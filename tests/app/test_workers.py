@@ -7,6 +7,7 @@ directly on a signal emitted in another thread runs pytest-qt's slot in that thr
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -308,3 +309,17 @@ def test_changed_file_gets_a_new_cache_key(tmp_path):
     Image.new("RGB", (12, 10)).save(photo)
     assert disk_cache_file(tmp_path, str(photo), 32) != first
     assert disk_cache_file(tmp_path, str(tmp_path / "missing.png"), 32) is None
+
+
+def test_disk_cache_is_pruned_oldest_first(tmp_path):
+    from visioncap_desktop.workers.thumbnail_loader import prune_disk_cache
+
+    for i in range(10):
+        path = tmp_path / f"{i:02d}" / f"{i}.jpg"
+        path.parent.mkdir()
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (1000 + i, 1000 + i))
+    assert prune_disk_cache(tmp_path, max_bytes=2000) == 0  # under the limit: nothing to do
+    assert prune_disk_cache(tmp_path, max_bytes=500) == 6  # down to 80%: 400 bytes
+    assert sorted(p.name for p in tmp_path.rglob("*.jpg")) == ["6.jpg", "7.jpg", "8.jpg", "9.jpg"]
+    assert prune_disk_cache(tmp_path / "missing") == 0

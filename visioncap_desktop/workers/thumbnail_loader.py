@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 128
 CACHE_FORMAT_VERSION = "1"  # part of the disk key: bump when the thumbnail look changes
+DISK_CACHE_MAX_BYTES = 1 << 30  # about 200,000 thumbnails
 _SIZE_TEXT_KEY = "visioncap-size"
 
 
@@ -119,6 +120,46 @@ def _write_cache(target: Path, image: QImage, original: QSize) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def prune_disk_cache(cache_dir: Path, max_bytes: int = DISK_CACHE_MAX_BYTES) -> int:
+    """Delete the oldest cached thumbnails until the cache is under 80% of `max_bytes` (once
+    it is over). Returns the number of files deleted. Never raises."""
+    files = []
+    try:
+        for sub in os.scandir(cache_dir):
+            if sub.is_dir(follow_symlinks=False):
+                with os.scandir(sub.path) as entries:
+                    for entry in entries:
+                        st = entry.stat(follow_symlinks=False)
+                        files.append((st.st_mtime, st.st_size, entry.path))
+    except OSError as exc:
+        log.debug("thumbnail cache %s not pruned: %s", cache_dir, exc)
+        return 0
+    total = sum(size for _, size, _ in files)
+    if total <= max_bytes:
+        return 0
+    deleted = 0
+    for _, size, path in sorted(files):  # oldest first
+        if total <= max_bytes * 0.8:
+            break
+        try:
+            os.remove(path)
+        except OSError:
+            continue
+        total -= size
+        deleted += 1
+    log.info("pruned %d thumbnails from %s", deleted, cache_dir)
+    return deleted
+
+
+class _PruneTask(QRunnable):
+    def __init__(self, cache_dir: Path):
+        super().__init__()
+        self.cache_dir = cache_dir
+
+    def run(self) -> None:
+        prune_disk_cache(self.cache_dir)
+
+
 class _TaskSignals(QObject):
     finished = Signal(str, QImage, int, int, str)  # path, image, original width, height, error
 
@@ -165,6 +206,8 @@ class ThumbnailLoader(QObject):
         self._waiting: OrderedDict[str, None] = OrderedDict()  # newest last
         self._running: set[str] = set()
         self._failures: dict[str, str] = {}
+        if cache_dir is not None:
+            self._pool.start(_PruneTask(cache_dir), -1)  # below every thumbnail
 
     def pixmap(self, path: str) -> QPixmap | None:
         pixmap = self._pixmaps.get(path)
