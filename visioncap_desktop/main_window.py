@@ -16,7 +16,6 @@ from PySide6.QtCore import (
     QByteArray,
     QCoreApplication,
     QFileSystemWatcher,
-    QItemSelectionModel,
     QMimeData,
     QModelIndex,
     Qt,
@@ -584,16 +583,6 @@ class MainWindow(QMainWindow):
 
     def selected_records(self) -> list[ImageRecord]:
         return self.proxy_model.source_records(self.gallery_view.selectionModel().selectedIndexes())
-
-    def select_path(self, path: str) -> bool:
-        """Make the image at `path` current and selected (if it passes the filter)."""
-        index = self.proxy_model.mapFromSource(self.gallery_model.index_for_path(path))
-        if not index.isValid():
-            return False
-        self.gallery_view.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-        self.gallery_view.scrollTo(index)
-        return True
 
     def edit_current(self) -> None:
         index = self.gallery_view.currentIndex()

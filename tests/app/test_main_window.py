@@ -207,7 +207,7 @@ def test_cancel_keeps_the_captions_made(qtbot, make_window, image_folder):
         assert window.caption("all")
         # the first batch is in; the worker waits at the gate before the second
         qtbot.waitUntil(lambda: sum(bool(r.caption) for r in window.gallery_model.records()) == 4, timeout=10000)
-        assert window.cancel_action.isEnabled()
+        assert window.cancel_action.isEnabled() and window.is_running
         window.cancel_action.trigger()  # Esc
         gate.set()
     done, total, outcome = finished.args
@@ -215,7 +215,7 @@ def test_cancel_keeps_the_captions_made(qtbot, make_window, image_folder):
     captioned = [r for r in window.gallery_model.records() if r.caption]
     assert len(captioned) == done
     assert window.undo_stack.count() == 1  # the partial run is one undoable step
-    assert not window.cancel_action.isEnabled()
+    assert not window.cancel_action.isEnabled() and not window.is_running
     window.undo_stack.undo()
     assert not any(r.caption for r in window.gallery_model.records())
 

@@ -92,9 +92,8 @@ class GalleryModel(QAbstractListModel):
         if value == record.caption:  # confirming a caption unchanged is not an edit
             return True
         if self.undo_stack is not None:
-            from visioncap_desktop.models.undo import (
-                EditCaptionCommand,  # QtGui: after the app exists
-            )
+            # imported here: undo.py imports this module
+            from visioncap_desktop.models.undo import EditCaptionCommand
 
             self.undo_stack.push(EditCaptionCommand(self, record.path, value))
         else:
