@@ -28,6 +28,7 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 HFLIP_MODES = ("auto", "on", "off")
 INIT_KINDS = ("backbones", "scratch", "bundle")
 POS_EMBED_INITS = ("random", "sincos")
+ATTENTION_BACKENDS = ("auto", "math", "flash", "efficient", "cudnn")
 
 
 @dataclass
@@ -137,6 +138,9 @@ class TrainConfig:
     clip_grad: float = 1.0  # max global grad norm; 0: no clipping
     label_smoothing: float = 0.0
     precision: str = "auto"  # auto | fp32 | fp16 | bf16
+    # scaled_dot_product_attention backend: auto (PyTorch chooses) | math | flash | efficient |
+    # cudnn. "math" is much faster to train on CPUs for short sequences (training.runtime).
+    attention: str = "auto"
 
     # --- runtime ---
     seed: int = 0
@@ -167,6 +171,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.init not in INIT_KINDS:
             raise ValueError(f"init must be one of {INIT_KINDS}, got {self.init!r}")
+        if self.attention not in ATTENTION_BACKENDS:
+            raise ValueError(f"attention must be one of {ATTENTION_BACKENDS}, got {self.attention!r}")
         if self.pos_embed_init not in POS_EMBED_INITS:
             raise ValueError(f"pos_embed_init must be one of {POS_EMBED_INITS}, got {self.pos_embed_init!r}")
         if self.init == "bundle" and not self.init_bundle:

@@ -26,6 +26,7 @@ from torch.utils.data import SequentialSampler
 from core.generation import GenerationSettings, generate
 from core.model import VisionGPT2
 from core.tokenizer import CaptionTokenizer
+from training.config import ATTENTION_BACKENDS
 from training.data import IGNORE_INDEX, Batch, CaptionDataset, make_loader, unique_images
 from training.datasets import KINDS, CaptionRecord
 from training.runtime import Precision
@@ -40,7 +41,7 @@ def batch_nll(
 ) -> torch.Tensor:
     """Summed next-token NLL of a batch (a scalar); the forward pass under autocast, the loss
     in float32 outside it."""
-    with precision.autocast():
+    with precision.forward():
         logits, _ = model(batch.images, batch.input_ids)  # (B, T, V)
     return F.cross_entropy(
         logits.flatten(0, 1).float(),
@@ -89,7 +90,7 @@ def generate_captions(
     for batch in loader:
         if not batch.size:
             continue
-        with precision.autocast():
+        with precision.forward():
             tokens = generate(model, batch.images.to(device), settings)
         captions.update(zip(batch.paths, tokenizer.decode_batch(tokens), strict=True))
     model.train(was_training)
@@ -180,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto")
+    parser.add_argument("--attention", choices=ATTENTION_BACKENDS, default="auto",
+                        help="scaled_dot_product_attention backend (auto: PyTorch chooses)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--no-meteor", action="store_true", help="skip METEOR even if Java is present")
     parser.add_argument("--no-perplexity", action="store_true")
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         device = resolve_device(args.device, Processes())
-        precision = resolve_precision(args.precision, device)
+        precision = resolve_precision(args.precision, device, args.attention)
         bundle = load_bundle(resolve_model(args.model), device=device)
         records, _ = read_captions(
             args.kind, args.captions, args.images_dir, split=args.split, limit=args.limit, seed=args.seed

@@ -12,32 +12,54 @@ import torch
 import torch.distributed as dist
 
 from core.captioner import cpu_has_fast_bf16
+from training.config import ATTENTION_BACKENDS
 
 logger = logging.getLogger(__name__)
 
 
+
+
 @dataclass(frozen=True)
 class Precision:
-    """Autocast dtype for the forward pass. Backward and the optimiser step run outside
-    autocast; fp16 also scales the loss (GradScaler) so small gradients do not flush to zero."""
+    """How forward passes compute: the autocast dtype and, optionally, the attention kernel.
+
+    Backward and the optimiser step run outside autocast; fp16 also scales the loss
+    (GradScaler) so small gradients do not flush to zero. `attention` restricts
+    scaled_dot_product_attention to one backend ("auto": PyTorch chooses). On CPUs, for short
+    sequences such as a 64-patch ViT, "math" trains about 1.4x faster than the fused kernel
+    PyTorch picks, whose backward pass is slow there.
+    """
 
     name: str  # fp32 | fp16 | bf16
     device_type: str  # cuda | cpu
+    attention: str = "auto"
 
     @property
     def dtype(self) -> torch.dtype | None:
         return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.name)
 
-    def autocast(self):
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=self.dtype)
+    def forward(self) -> contextlib.AbstractContextManager:
+        """The context for a forward pass (the backward of what ran inside follows its kernels)."""
+        stack = contextlib.ExitStack()
+        if self.attention != "auto":
+            from torch.nn.attention import SDPBackend, sdpa_kernel
+
+            backend = {
+                "math": SDPBackend.MATH,
+                "flash": SDPBackend.FLASH_ATTENTION,
+                "efficient": SDPBackend.EFFICIENT_ATTENTION,
+                "cudnn": SDPBackend.CUDNN_ATTENTION,
+            }[self.attention]
+            stack.enter_context(sdpa_kernel(backend))
+        if self.dtype is not None:
+            stack.enter_context(torch.autocast(self.device_type, dtype=self.dtype))
+        return stack
 
     def grad_scaler(self) -> torch.amp.GradScaler:
         return torch.amp.GradScaler(self.device_type, enabled=self.name == "fp16")
 
 
-def resolve_precision(name: str, device: torch.device) -> Precision:
+def resolve_precision(name: str, device: torch.device, attention: str = "auto") -> Precision:
     """"auto": bf16 on CUDA devices that support it, else fp16 (with GradScaler, as the
     original); on the CPU bf16 where it has native bf16 (AVX512-BF16/AMX), else fp32."""
     if name == "auto":
@@ -49,7 +71,9 @@ def resolve_precision(name: str, device: torch.device) -> Precision:
         raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {name!r}")
     if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError("bf16 was requested but this CUDA device does not support it")
-    return Precision(name, device.type)
+    if attention not in ATTENTION_BACKENDS:
+        raise ValueError(f"attention must be one of {ATTENTION_BACKENDS}, got {attention!r}")
+    return Precision(name, device.type, attention)
 
 
 @dataclass(frozen=True)

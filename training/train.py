@@ -25,7 +25,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from training.config import HFLIP_MODES, PRECISIONS, TrainConfig, parse_stages
+from training.config import ATTENTION_BACKENDS, HFLIP_MODES, PRECISIONS, TrainConfig, parse_stages
 
 S = argparse.SUPPRESS  # flags not given leave the config alone
 
@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     optim.add_argument("--clip-grad", type=float, help="max gradient norm (0: off)")
     optim.add_argument("--label-smoothing", type=float)
     optim.add_argument("--precision", choices=PRECISIONS)
+    optim.add_argument("--attention", choices=ATTENTION_BACKENDS,
+                       help="attention kernel (math: faster on CPUs for small images)")
 
     run = parser.add_argument_group("run")
     run.add_argument("--out", help="run folder: checkpoints, metrics, bundle")

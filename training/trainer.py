@@ -178,7 +178,7 @@ class Trainer:
         wants_cuda = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
         self.processes: Processes = init_processes("cuda" if wants_cuda else "cpu")
         self.device = resolve_device(cfg.device, self.processes)
-        self.precision: Precision = resolve_precision(cfg.precision, self.device)
+        self.precision: Precision = resolve_precision(cfg.precision, self.device, cfg.attention)
         self.stages = cfg.resolved_stages()
 
         checkpoint = ckpt.load_checkpoint(resume) if resume is not None else None
