@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,19 +31,21 @@ SAMPLES = ROOT / "visioncap_desktop" / "assets" / "samples"
 
 
 @pytest.fixture(scope="module")
-def dist(build_module, tmp_path_factory, tiny_bundle) -> Path:
+def dist(build_module, tmp_path_factory, tiny_bundle) -> Iterator[Path]:
     """A folder holding the one-folder build VisionCap/ (and VisionCap.app on macOS)."""
     reuse = os.environ.get(REUSE_ENV)
     if reuse:
         path = Path(reuse).resolve()
         assert (path / build_module.APP_NAME).is_dir(), f"{REUSE_ENV}={reuse} holds no {build_module.APP_NAME}/"
-        return path
+        yield path
+        return
     out = tmp_path_factory.mktemp("dist")
     model = build_module.DEFAULT_MODEL if (build_module.DEFAULT_MODEL / "manifest.json").is_file() else tiny_bundle
     command = [sys.executable, str(ROOT / "packaging" / "build.py"), "--no-installer", "--dist", str(out),
                "--bundle-model", str(model)]
     subprocess.run(command, cwd=ROOT, check=True, timeout=3600)
-    return out
+    yield out
+    shutil.rmtree(out)  # gigabytes: not for pytest's kept temporary folders
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
