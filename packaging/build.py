@@ -405,21 +405,34 @@ def make_linux_archive(folder: Path, out_dir: Path, base_name: str) -> Path:
     return archive
 
 
+def linux_baseline() -> str:
+    """The build machine's glibc and distribution, which a Linux build needs at least."""
+    glibc = platform.libc_ver()[1] or "unknown"
+    distro = "unknown distribution"
+    os_release = Path("/etc/os-release")
+    if os_release.is_file():
+        match = re.search(r'^PRETTY_NAME="?([^"\n]+)"?', os_release.read_text(encoding="utf-8"), re.M)
+        distro = match.group(1) if match else distro
+    return f"glibc {glibc} ({distro})"
+
+
 def linux_readme() -> str:
-    libs = " ".join(LINUX_SYSTEM_LIBS)
+    """README.txt of the Linux archive: install, requirements, self-test, uninstall."""
     return (
-        f"{APP_NAME} for Linux\n\n"
-        "Install for yourself (into ~/.local/opt/VisionCap, menu entry, `visioncap-cli` in ~/.local/bin):\n"
+        f"{APP_NAME} for Linux ({platform.machine()}). Runs on distributions at least as new as the one\n"
+        f"it was built on: {linux_baseline()} or newer.\n\n"
+        "Install for yourself (into ~/.local/opt/VisionCap, menu entry, visioncap-cli in ~/.local/bin):\n"
         "    ./install.sh\n"
         "Install for everyone (into /opt/VisionCap), as root:\n"
         "    sudo ./install.sh\n"
         "Or run it from this folder without installing:\n"
         f"    ./{APP_NAME}/{GUI_EXE}\n\n"
-        f"The window needs these system libraries (Debian/Ubuntu: sudo apt install {libs};\n"
-        "Fedora: sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms).\n"
-        "Check an installation without a window:  ./VisionCap/visioncap-cli --self-test\n"
-        "Uninstall: ~/.local/opt/VisionCap/uninstall.sh (add --purge to delete your settings,\n"
-        "caption stores and downloaded models too).\n"
+        "If the window does not open and the terminal mentions the Qt platform plugin \"xcb\", install\n"
+        f"    Debian/Ubuntu: sudo apt install {' '.join(LINUX_SYSTEM_LIBS)}\n"
+        "    Fedora:        sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms\n\n"
+        f"Check an installation without a window:  ./{APP_NAME}/{CLI_EXE} --self-test\n\n"
+        "Uninstall: ~/.local/opt/VisionCap/uninstall.sh (or sudo /opt/VisionCap/uninstall.sh);\n"
+        "add --purge to delete your settings, caption stores and downloaded models too.\n"
     )
 
 
