@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QAbstractItemView, QListView
 from visioncap_desktop.widgets.gallery_delegate import GalleryDelegate
 
 VIEW_MODES = ("grid", "list")
-LAYOUT_BATCH = 2000
 
 
 class GalleryView(QListView):
@@ -31,9 +30,6 @@ class GalleryView(QListView):
         self.verticalScrollBar().setSingleStep(24)
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
-        # lay out 100,000 rows a slice at a time, returning to the event loop in between
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(LAYOUT_BATCH)
         self.set_mode("grid")
 
     @property
