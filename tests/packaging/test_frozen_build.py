@@ -104,3 +104,20 @@ def test_build_leaves_out_what_its_variant_does_not_use(build_module, dist):
         dropped = [n for n in names if any(fnmatch.fnmatch(n, p) for p in build_module.CPU_DROPPED_LIBS)]
         assert not dropped
     assert (internal / "core" / "assets" / "demo" / "manifest.json").is_file() == (info["model"] is not None)
+
+
+def test_cli_imports_a_local_hf_checkpoint_without_transformers(build_module, dist, tmp_path):
+    """The frozen importer reads safetensors and tokenizer files itself; transformers is left out."""
+    pytest.importorskip("transformers")  # only to write the checkpoint, outside the frozen app
+    from tests.core.test_hf_import import hf_captioner, save_checkpoint
+
+    save_checkpoint(hf_captioner(), tmp_path / "checkpoint")
+    home = tmp_path / "home"
+    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+                        ["import-hf", str(tmp_path / "checkpoint"), "--out", str(tmp_path / "bundle")], home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    images = shutil.copytree(SAMPLES, tmp_path / "samples")
+    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+                        ["caption", str(images), "--model", str(tmp_path / "bundle")], home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("path,caption,error")
