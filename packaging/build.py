@@ -499,11 +499,15 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def self_test_env(home: Path) -> dict[str, str]:
-    """The environment for a frozen self-test: a throw-away home, no display needed."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("XDG_") and k not in ("VISIONCAP_HOME", "APPDATA", "LOCALAPPDATA")}
+    """The environment for running the frozen app with a throw-away home folder and no display.
+
+    On Linux and macOS platformdirs derives every user folder from HOME (XDG_* unset). Windows
+    asks the shell for them, which no variable redirects, so there VISIONCAP_HOME stands in.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_") and k != "VISIONCAP_HOME"}
     env["HOME"] = str(home)
-    env["USERPROFILE"] = str(home)
+    if sys.platform == "win32":
+        env["VISIONCAP_HOME"] = str(home)
     if sys.platform.startswith("linux") and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         env["QT_QPA_PLATFORM"] = "offscreen"
     return env
@@ -517,36 +521,40 @@ def run_frozen_self_test(dist: Path) -> None:
         print(f"frozen self-test: {time.monotonic() - started:.1f} s wall")
 
 
+def read_build_info(folder: Path) -> dict:
+    """What the spec recorded about a build (variant, model, versions): see BUILD_INFO."""
+    path = folder / "_internal" / BUILD_INFO
+    if not path.is_file():
+        raise BuildError(f"{folder} has no _internal/{BUILD_INFO}: not built by packaging/visioncap.spec")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     dist = args.dist.resolve()
-    version = read_version()
     try:
-        if args.model is not None:
-            bundle_files(args.model)  # fail before the long PyInstaller run
         if not args.skip_pyinstaller:
+            if args.model is not None:
+                bundle_files(args.model)  # fail now rather than after the analysis
             if sys.platform.startswith("linux") and (missing := missing_linux_libs()):
                 print(f"warning: this machine lacks {', '.join(missing)}, so the build cannot bundle them and "
-                      "users must install them (apt install them here and build again to bundle them)")
+                      "users must install them (install them here and build again to bundle them)")
             started = time.monotonic()
             run(pyinstaller_command(args.variant, args.model, dist, WORK, args.clean), cwd=ROOT)
             print(f"PyInstaller: {time.monotonic() - started:.0f} s")
         folder = app_dir(dist)
         if not folder.is_dir():
             raise BuildError(f"{folder} is missing: run without --skip-pyinstaller")
-        info = json.loads((folder / "_internal" / BUILD_INFO).read_text(encoding="utf-8")) \
-            if (folder / "_internal" / BUILD_INFO).is_file() else {}
-        variant = info.get("variant", args.variant)
-        with_model = info.get("model") is not None if info else args.model is not None
+        info = read_build_info(folder)
         report_size(folder)
         if args.self_test:
             run_frozen_self_test(dist)
         if args.no_installer:
             return 0
-        base_name = artifact_name(version, variant, with_model)
+        base_name = artifact_name(info["version"], info["variant"], info["model"] is not None)
         started = time.monotonic()
         if sys.platform == "win32":
-            artifact = make_windows_installer(folder, dist, base_name, version, variant)
+            artifact = make_windows_installer(folder, dist, base_name, info["version"], info["variant"])
         elif sys.platform == "darwin":
             artifact = make_dmg(dist, base_name)
         else:

@@ -318,3 +318,18 @@ def test_icons_exist_small_and_in_every_size():
         assert {(16, 16), (32, 32), (48, 48), (256, 256)} <= ico.info["sizes"]
     with Image.open(icons / "visioncap.icns") as icns:
         assert icns.format == "ICNS"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="wraps into the Linux archive")
+def test_main_wraps_an_existing_build_named_after_its_build_info(build_module, tmp_path, capsys):
+    app = fake_app(tmp_path / "VisionCap")
+    info = {"version": "9.9", "variant": "cuda", "model": None}
+    (app / "_internal" / build_module.BUILD_INFO).write_text(json.dumps(info))
+    assert build_module.main(["--skip-pyinstaller", "--dist", str(tmp_path)]) == 0
+    assert (tmp_path / (build_module.artifact_name("9.9", "cuda", False) + ".tar.gz")).is_file()
+
+
+def test_main_reports_a_folder_not_built_by_the_spec(build_module, tmp_path, capsys):
+    fake_app(tmp_path / "VisionCap")
+    assert build_module.main(["--skip-pyinstaller", "--no-installer", "--dist", str(tmp_path)]) == 1
+    assert "not built by packaging/visioncap.spec" in capsys.readouterr().err
