@@ -323,32 +323,32 @@ def folder_size(path: Path) -> int:
 
 
 def largest_entries(folder: Path, top: int = 10) -> list[tuple[int, str]]:
-    """The largest files and package folders under `folder`'s _internal (or `folder`), biggest first.
+    """The largest files and package folders of a one-folder build, biggest first.
 
-    Folders are counted at the level where packages sit (torch/lib, nvidia/cu13/lib, PySide6/Qt),
-    so the list says what the bytes are for.
+    Files deeper than three levels under _internal are summed into their package folder
+    (torch/lib/..., nvidia/cu13/lib, PySide6/Qt/lib), so the list says what the bytes are for.
     """
-    base = folder / "_internal" if (folder / "_internal").is_dir() else folder
     sizes: dict[str, int] = {}
-    for path in base.rglob("*"):
+    for path in folder.rglob("*"):
         if not path.is_file() or path.is_symlink():
             continue
-        rel = path.relative_to(base).parts
-        key = "/".join(rel[:3]) if len(rel) > 3 else "/".join(rel)
+        rel = path.relative_to(folder).parts
+        rel = rel[1:] if rel[0] == "_internal" else rel
+        key = "/".join(rel[:3])
         sizes[key] = sizes.get(key, 0) + path.stat().st_size
     return sorted(((size, key) for key, size in sizes.items()), reverse=True)[:top]
 
 
 def human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit in ("B", "KB") else f"{size:.2f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
+    """Bytes in decimal units, as download pages and file managers show them."""
+    if size < 1e6:
+        return f"{size / 1e3:.0f} KB"
+    return f"{size / 1e6:.2f} MB" if size < 1e9 else f"{size / 1e9:.2f} GB"
 
 
 def report_size(folder: Path) -> None:
-    print(f"{folder}: {human(folder_size(folder))}")
+    total = folder_size(folder)
+    print(f"{folder}: {human(total)} ({total / 2**30:.2f} GiB)")
     for size, key in largest_entries(folder):
         print(f"  {human(size):>10}  {key}")
 
@@ -559,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
             artifact = make_dmg(dist, base_name)
         else:
             artifact = make_linux_archive(folder, dist, base_name)
-        print(f"{artifact}: {human(artifact.stat().st_size)} ({time.monotonic() - started:.0f} s)")
+        size = artifact.stat().st_size
+        print(f"{artifact}: {human(size)} ({size / 2**30:.2f} GiB), {time.monotonic() - started:.0f} s")
     except BuildError as exc:
         print(f"build.py: {exc}", file=sys.stderr)
         return 1

@@ -182,9 +182,15 @@ def test_largest_entries_groups_by_package_folder(build_module, tmp_path):
     (lib / "a.so").write_bytes(b"x" * 300)
     (lib / "b.so").write_bytes(b"x" * 200)
     (tmp_path / "_internal" / "base_library.zip").write_bytes(b"x" * 100)
+    (tmp_path / "VisionCap").write_bytes(b"x" * 150)
+    (lib / "deeper").mkdir()
+    (lib / "deeper" / "c.so").write_bytes(b"x" * 50)
     assert build_module.largest_entries(tmp_path) == [(300, "torch/lib/a.so"), (200, "torch/lib/b.so"),
-                                                      (100, "base_library.zip")]
-    assert build_module.folder_size(tmp_path) == 600
+                                                      (150, "VisionCap"), (100, "base_library.zip"),
+                                                      (50, "torch/lib/deeper")]
+    assert build_module.folder_size(tmp_path) == 800
+    assert build_module.human(800) == "1 KB"
+    assert build_module.human(3_383_844_452) == "3.38 GB"
 
 
 # --- Linux: .desktop, archive, install.sh ----------------------------------------------------
@@ -321,7 +327,7 @@ def test_icons_exist_small_and_in_every_size():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="wraps into the Linux archive")
-def test_main_wraps_an_existing_build_named_after_its_build_info(build_module, tmp_path, capsys):
+def test_main_wraps_an_existing_build_named_after_its_build_info(build_module, tmp_path):
     app = fake_app(tmp_path / "VisionCap")
     info = {"version": "9.9", "variant": "cuda", "model": None}
     (app / "_internal" / build_module.BUILD_INFO).write_text(json.dumps(info))
