@@ -29,23 +29,24 @@ _RESAMPLE = {
 
 def is_image_file(path: str | Path) -> bool:
     """True for the supported extensions, in any letter case."""
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
-def iter_image_files(folder: str | Path, recursive: bool = False) -> Iterator[Path]:
-    """Yield image files under `folder` as they are found (no sorting, so a caller can show
-    progress on huge folders). Hidden entries are skipped; unreadable subfolders are skipped."""
-    stack = [Path(folder)]
-    first = True
+def scan_images(folder: str | Path, recursive: bool = False) -> Iterator[tuple[str, str]]:
+    """Yield (path, name relative to `folder` with forward slashes) for each image file, as
+    found (no sorting, so a caller can show progress on huge folders). Plain strings: building
+    a Path per file would double the cost of scanning 100,000 files. Hidden entries and
+    unreadable subfolders are skipped; an unreadable `folder` raises OSError."""
+    root = os.fspath(folder)
+    stack = [(root, "")]
     while stack:
-        current = stack.pop()
+        current, prefix = stack.pop()
         try:
             entries = os.scandir(current)
         except OSError:
-            if first:
-                raise  # the folder itself must be readable; a subfolder may not be
+            if current == root:
+                raise
             continue
-        first = False
         with entries:
             subdirs = []
             for entry in entries:
@@ -54,12 +55,17 @@ def iter_image_files(folder: str | Path, recursive: bool = False) -> Iterator[Pa
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         if recursive:
-                            subdirs.append(Path(entry.path))
+                            subdirs.append((entry.path, f"{prefix}{entry.name}/"))
                     elif entry.is_file() and is_image_file(entry.name):
-                        yield Path(entry.path)
+                        yield entry.path, prefix + entry.name
                 except OSError:
                     continue
             stack.extend(sorted(subdirs, reverse=True))
+
+
+def iter_image_files(folder: str | Path, recursive: bool = False) -> Iterator[Path]:
+    """`scan_images` as Paths."""
+    return (Path(path) for path, _ in scan_images(folder, recursive))
 
 
 def collect_images(paths: Iterable[str | Path], recursive: bool = False) -> list[tuple[Path, str]]:
@@ -72,8 +78,7 @@ def collect_images(paths: Iterable[str | Path], recursive: bool = False) -> list
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(iter_image_files(path, recursive), key=lambda p: p.relative_to(path).as_posix())
-            found.extend((f, f.relative_to(path).as_posix()) for f in files)
+            found.extend((Path(p), name) for p, name in sorted(scan_images(path, recursive), key=lambda e: e[1]))
         elif path.is_file():
             found.append((path, str(raw)))
         else:

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from core.atomic import atomic_write_text
+from core.generation_settings import STRATEGIES, GenerationSettings
 from visioncap_desktop import paths
 
 log = logging.getLogger(__name__)
@@ -19,11 +20,12 @@ log = logging.getLogger(__name__)
 MAX_RECENT_FOLDERS = 10
 DEVICES = ("auto", "cpu", "cuda")
 MODEL_SOURCES = ("", "demo", "folder", "download")  # "": not chosen yet (first run)
-STRATEGIES = ("greedy", "sample", "beam")
+# The generation options the app exposes, with core's defaults (core.generation_settings
+# imports no torch, which the GUI thread must not load).
+GENERATION_KEYS = ("strategy", "max_new_tokens", "temperature", "top_k", "top_p", "num_beams")
+GENERATION_DEFAULTS: dict[str, object] = {key: getattr(GenerationSettings(), key) for key in GENERATION_KEYS}
 
-# The generation options the app exposes, with core.generation.GenerationSettings' defaults.
-# Mirrored here because importing core.generation imports torch, which the GUI thread must not.
-GENERATION_DEFAULTS: dict[str, object] = {
+DEFAULTS: dict[str, object] = {
     "strategy": "greedy",
     "max_new_tokens": 30,
     "temperature": 1.0,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.images import iter_image_files
+from core.images import scan_images
 from visioncap_desktop.models.records import CaptionSnapshot, ImageRecord
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,10 @@ class FolderScanner(QObject):
         try:
             if not root.is_dir():
                 raise FileNotFoundError(f"{root}: the folder does not exist (any more)")
-            for path in iter_image_files(root, recursive):
+            for path, name in scan_images(root, recursive):
                 if scan_id != self._wanted:
                     return
-                name = path.relative_to(root).as_posix()
-                record = ImageRecord(str(path), name)
+                record = ImageRecord(path, name)
                 snapshot = stored.get(name)
                 if snapshot is not None:
                     record.apply(snapshot)
