@@ -128,13 +128,11 @@ def _run_gui(args: argparse.Namespace, qt_args: list[str], log_path: Path | None
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from visioncap_desktop.compat import guard_singleton_refcounts
     from visioncap_desktop.main_window import MainWindow
     from visioncap_desktop.settings import Settings
 
     app = QApplication.instance() or QApplication(["visioncap", *qt_args])
     app.setApplicationName("VisionCap")
-    guard_singleton_refcounts()
     install_exception_hook(log_path)
     settings = Settings.load()
     window = MainWindow(settings, model_override=args.model, first_run_prompt=not args.screenshot)

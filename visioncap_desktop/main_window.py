@@ -50,7 +50,6 @@ from PySide6.QtWidgets import (
 )
 
 from visioncap_desktop import export, paths
-from visioncap_desktop.compat import guard_singleton_refcounts
 from visioncap_desktop.dialogs.export_dialog import ExportDialog
 from visioncap_desktop.dialogs.model_chooser import HUB_ID, ModelChooserDialog, is_bundle
 from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
@@ -112,7 +111,6 @@ class MainWindow(QMainWindow):
         `--model` does. `captioner_factory`: see CaptionWorker (tests pass fakes).
         `first_run_prompt`: ask for a model at start when none has been chosen yet."""
         super().__init__(parent)
-        guard_singleton_refcounts()  # before any painting: see compat.py
         self.settings = settings
         self.model_override = model_override
         self.folder: Path | None = None

@@ -32,12 +32,10 @@ def _say(text: str) -> None:
 def _check_qt_images(samples: list[Path]) -> None:
     from PySide6.QtCore import QCoreApplication
 
-    from visioncap_desktop.compat import guard_singleton_refcounts
     from visioncap_desktop.workers.thumbnail_loader import decode_thumbnail
 
     if QCoreApplication.instance() is None:
         QCoreApplication(["visioncap-self-test"])
-    guard_singleton_refcounts()
     for sample in samples:
         image, _, error = decode_thumbnail(str(sample), 64)
         if image.isNull():

@@ -132,15 +132,15 @@ def test_resource_paths(monkeypatch, tmp_path):
     assert resources.resource_path("assets") == tmp_path / "visioncap_desktop" / "assets"
 
 
-def test_refcount_guard_keeps_void_and_bool_qt_calls_safe(qapp):
+def test_installed_pyside_keeps_references_to_none_and_bools(qapp):
+    """PySide6 6.12.0 on Python < 3.12 drops a reference to None/True/False on every void or
+    bool call, and CPython aborts once None's count reaches zero (pyproject excludes it)."""
     from PySide6.QtCore import QRect
 
-    from visioncap_desktop import compat
-
-    compat.guard_singleton_refcounts()
-    assert not compat.pyside_drops_references() or compat._installed
     rect = QRect()
-    for _ in range(200_000):  # far more than None's natural reference count on Python 3.11
+    before = sys.getrefcount(None), sys.getrefcount(True)
+    for _ in range(10_000):
         rect.setWidth(1)
         rect.isNull()
-    assert sys.getrefcount(None) > 0 and sys.getrefcount(True) > 0
+    after = sys.getrefcount(None), sys.getrefcount(True)
+    assert after[0] > before[0] - 1000 and after[1] > before[1] - 1000
