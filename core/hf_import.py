@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import socket
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 
@@ -278,9 +281,9 @@ def fetch_from_hub(repo_id: str, cache_dir: Path, progress: Callable[[str], None
     """Download the files an import needs (safetensors weights only) into `cache_dir`."""
     try:
         from huggingface_hub import HfApi, snapshot_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     except ImportError as exc:
         raise VisionCapError("downloading needs the huggingface_hub package") from exc
+    _check_hub_reachable(repo_id)
     api = HfApi()
     try:
         files = set(api.list_repo_files(repo_id))
@@ -295,10 +298,22 @@ def fetch_from_hub(repo_id: str, cache_dir: Path, progress: Callable[[str], None
         if progress:
             progress(f"Downloading {repo_id} (about 1 GB)...")
         return Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_FILES), cache_dir=cache_dir))
-    except (LocalEntryNotFoundError, OSError) as exc:
-        raise OfflineError(f"cannot reach the model hub to download {repo_id}: {exc}") from exc
-    except HfHubHTTPError as exc:
-        raise OfflineError(f"the model hub refused {repo_id}: {exc}") from exc
+    except VisionCapError:
+        raise
+    except Exception as exc:  # requests, httpx or httpx2 errors, by huggingface_hub's version
+        raise OfflineError(f"cannot download {repo_id} from the model hub ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_hub_reachable(repo_id: str) -> None:
+    """Fail at once when the hub's name does not resolve, instead of after the hub client's
+    retries. Behind a proxy, name resolution is the proxy's business: no check."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as exc:
+        raise OfflineError(f"cannot download {repo_id}: the model hub ({host}) is unreachable; are you offline?") from exc
 
 
 def _safetensors_pr(api, repo_id: str) -> str | None:

@@ -123,3 +123,94 @@ def test_unexpected_tensor_is_reported_not_dropped(tmp_path):
     save_file(state, weights)
     with pytest.raises(ImportFormatError, match="mystery"):
         import_hf(tmp_path / "hf", tmp_path / "bundle")
+
+
+class FakeHub:
+    """Stands in for huggingface_hub's HfApi: files per revision, pull requests."""
+
+    def __init__(self, files, pulls=(), fail=None):
+        self.files, self.pulls, self.fail = files, pulls, fail
+
+    def __call__(self):
+        return self
+
+    def list_repo_files(self, repo_id, revision=None):
+        if self.fail:
+            raise self.fail
+        return self.files.get(revision, [])
+
+    def get_repo_discussions(self, repo_id, discussion_type=None):
+        return [type("PR", (), {"num": n}) for n in self.pulls]
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """A checkpoint folder served by a fake hub; records the revision asked for."""
+    import huggingface_hub
+
+    import core.hf_import as hf_import
+
+    save_checkpoint(hf_captioner(), tmp_path / "served")
+    asked = {}
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None, cache_dir=None):
+        asked["revision"], asked["patterns"] = revision, allow_patterns
+        return str(tmp_path / "served")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(hf_import, "_check_hub_reachable", lambda repo_id: None)
+    return asked
+
+
+def test_hub_import_downloads_safetensors_only(hub, monkeypatch, tmp_path):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub({None: ["config.json", "model.safetensors"]}))
+    import_hf("owner/model", tmp_path / "bundle")
+    assert hub["revision"] is None
+    assert not any(p.endswith((".bin", ".pth", ".h5", ".msgpack")) for p in hub["patterns"])
+    assert load_bundle(tmp_path / "bundle").manifest.provenance["source"] == "owner/model"
+
+
+def test_hub_repo_with_only_pickles_uses_the_safetensors_conversion_pull_request(hub, monkeypatch, tmp_path):
+    import huggingface_hub
+
+    files = {None: ["config.json", "pytorch_model.bin"], "refs/pr/3": ["config.json", "model.safetensors"]}
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub(files, pulls=[2, 3]))
+    import_hf("owner/model", tmp_path / "bundle")
+    assert hub["revision"] == "refs/pr/3"
+
+
+def test_hub_repo_without_any_safetensors_is_refused(hub, monkeypatch, tmp_path):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub({None: ["pytorch_model.bin"]}, pulls=[1]))
+    with pytest.raises(ImportFormatError, match="never loads"):
+        import_hf("owner/model", tmp_path / "bundle")
+
+
+def test_network_failures_become_one_offline_error(hub, monkeypatch, tmp_path, capsys):
+    import huggingface_hub
+
+    from core.hf_import import OfflineError
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub({}, fail=ConnectionError("Name or service not known")))
+    with pytest.raises(OfflineError, match="cannot download owner/model"):
+        import_hf("owner/model", tmp_path / "bundle")
+    assert cli_main(["import-hf", "owner/model", "--out", str(tmp_path / "b")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_unresolvable_hub_fails_fast(monkeypatch):
+    import socket
+
+    from core.hf_import import OfflineError, _check_hub_reachable
+
+    def no_dns(*args):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(OfflineError, match="offline"):
+        _check_hub_reachable("owner/model")
