@@ -40,7 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
 SPEC = PACKAGING / "visioncap.spec"
-ICONS = PACKAGING / "icons"
+ICONS = PACKAGING / "icons"  # .ico and .icns; the .png is the app's own window icon
+APP_ICON_PNG = ROOT / "visioncap_desktop" / "assets" / "visioncap.png"
 LINUX_FILES = PACKAGING / "linux"
 ISS = PACKAGING / "windows" / "visioncap.iss"
 DIST = ROOT / "dist"
@@ -387,7 +388,7 @@ def make_linux_archive(folder: Path, out_dir: Path, base_name: str) -> Path:
         "install.sh": (LINUX_FILES / "install.sh").read_bytes(),
         "uninstall.sh": (LINUX_FILES / "uninstall.sh").read_bytes(),
         "visioncap.desktop": desktop_entry("@INSTALL_DIR@/" + GUI_EXE, "visioncap").encode(),
-        "visioncap.png": (ICONS / "visioncap.png").read_bytes(),
+        "visioncap.png": APP_ICON_PNG.read_bytes(),
         "README.txt": linux_readme().encode(),
     }
     with tarfile.open(partial, "w:gz", compresslevel=6) as tar:

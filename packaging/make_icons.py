@@ -1,6 +1,6 @@
 """Draw VisionCap's application icon with Pillow and write it in the three formats installers use.
 
-    python packaging/make_icons.py            # writes packaging/icons/visioncap.{png,ico,icns}
+    python packaging/make_icons.py   # packaging/icons/visioncap.{ico,icns}, visioncap_desktop/assets/visioncap.png
 
 The icon is a photo frame (a sun over two hills) with a caption bar under it: what the app does.
 It is drawn at 1024 px and downsampled, so every size is antialiased. The files are committed;
@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 ICON_DIR = Path(__file__).resolve().parent / "icons"
+PNG_PATH = Path(__file__).resolve().parent.parent / "visioncap_desktop" / "assets" / "visioncap.png"  # window icon
 MASTER = 1024  # drawing size; every output is a downsample of it
 PNG_SIZE = 256  # the .png that Linux (.desktop) and the app use
 ICO_SIZES = [(16, 16), (24, 24), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)]
@@ -54,11 +55,11 @@ def draw_icon(size: int = MASTER) -> Image.Image:
     return image if size == MASTER else image.resize((size, size), Image.Resampling.LANCZOS)
 
 
-def write_icons(out_dir: Path = ICON_DIR) -> list[Path]:
-    """Write visioncap.png (256 px), .ico (16-256 px) and .icns (16-1024 px) into `out_dir`."""
+def write_icons(out_dir: Path = ICON_DIR, png: Path = PNG_PATH) -> list[Path]:
+    """Write visioncap.ico (16-256 px) and .icns (16-1024 px) into `out_dir`, and the 256 px
+    .png that the app shows and Linux menus use to `png`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     master = draw_icon()
-    png = out_dir / "visioncap.png"
     master.resize((PNG_SIZE, PNG_SIZE), Image.Resampling.LANCZOS).save(png, optimize=True)
     ico = out_dir / "visioncap.ico"
     master.save(ico, sizes=ICO_SIZES)

@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 
 from visioncap_desktop import paths
+from visioncap_desktop.resources import resource_path
 
 log = logging.getLogger("visioncap_desktop")
 
@@ -126,6 +127,7 @@ def run_app(argv: list[str]) -> int:
 
 def _run_gui(args: argparse.Namespace, qt_args: list[str], log_path: Path | None) -> int:
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from visioncap_desktop.main_window import MainWindow
@@ -133,6 +135,8 @@ def _run_gui(args: argparse.Namespace, qt_args: list[str], log_path: Path | None
 
     app = QApplication.instance() or QApplication(["visioncap", *qt_args])
     app.setApplicationName("VisionCap")
+    app.setDesktopFileName("visioncap")  # Wayland docks match the window to visioncap.desktop
+    app.setWindowIcon(QIcon(str(resource_path("assets", "visioncap.png"))))
     install_exception_hook(log_path)
     settings = Settings.load()
     window = MainWindow(settings, model_override=args.model, first_run_prompt=not args.screenshot)

@@ -7,7 +7,6 @@ A frozen build places data files at the same relative paths under `sys._MEIPASS`
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from core import resources as core_resources
@@ -17,10 +16,8 @@ SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def resource_path(*parts: str) -> Path:
-    """A path under this package's folder, or under `sys._MEIPASS/visioncap_desktop` when frozen."""
-    frozen = getattr(sys, "_MEIPASS", None)
-    root = Path(frozen) / PACKAGE if frozen else Path(__file__).resolve().parent
-    return root.joinpath(*parts)
+    """A path under this package's folder (under `sys._MEIPASS` when frozen: core's helper)."""
+    return core_resources.resource_path(PACKAGE, *parts)
 
 
 def demo_bundle_path() -> Path | None:

@@ -42,6 +42,25 @@ def _check_qt_images(samples: list[Path]) -> None:
             raise SelfTestError("Qt image plugins", f"cannot decode {sample.name}: {error}", 3)
 
 
+def _caption_and_export(captioner, samples: list[Path], work: Path) -> None:
+    from core.csvio import read_csv_rows
+
+    images = [Path(shutil.copy2(s, work / s.name)) for s in samples]
+    records = []
+    for image, result in zip(images, captioner.caption(images)):
+        if result.error:
+            raise SelfTestError("captioning", f"{image.name}: {result.error}", 5)
+        _say(f"  {image.name}: {result.caption}")
+        records.append(ImageRecord(str(image), image.name, result.caption or "", CaptionState.CAPTIONED,
+                                   model=captioner.name))
+    csv_path = work / "captions.csv"
+    export.write_csv(csv_path, records, work)
+    columns, rows = read_csv_rows(csv_path)
+    if tuple(columns) != export.CSV_COLUMNS or len(rows) != len(records):
+        raise SelfTestError("CSV", f"{csv_path} reads back as {len(rows)} rows with columns {columns}", 6)
+    _say(f"CSV: {len(rows)} rows written to {csv_path} and read back (the folder is then removed)")
+
+
 def run_self_test(model: str | None = None) -> int:
     started = time.monotonic()
     try:
@@ -67,25 +86,8 @@ def run_self_test(model: str | None = None) -> int:
             raise SelfTestError("model", str(exc), 4) from exc
         _say(f"model: {captioner.name} from {bundle} on {captioner.device}")
 
-        work = Path(tempfile.mkdtemp(prefix="visioncap-self-test-"))
-        images = [Path(shutil.copy2(s, work / s.name)) for s in samples]
-        results = captioner.caption(images)
-        records = []
-        for image, result in zip(images, results):
-            if result.error:
-                raise SelfTestError("captioning", f"{image.name}: {result.error}", 5)
-            _say(f"  {image.name}: {result.caption}")
-            records.append(ImageRecord(str(image), image.name, result.caption or "", CaptionState.CAPTIONED,
-                                       model=captioner.name))
-
-        from core.csvio import read_csv_rows
-
-        csv_path = work / "captions.csv"
-        export.write_csv(csv_path, records, work)
-        columns, rows = read_csv_rows(csv_path)
-        if tuple(columns) != export.CSV_COLUMNS or len(rows) != len(records):
-            raise SelfTestError("CSV", f"{csv_path} reads back as {len(rows)} rows with columns {columns}", 6)
-        _say(f"CSV: {len(rows)} rows in {csv_path}")
+        with tempfile.TemporaryDirectory(prefix="visioncap-self-test-") as tmp:
+            _caption_and_export(captioner, samples, Path(tmp))
     except SelfTestError as exc:
         sys.stderr.write(f"self-test FAILED at {exc}\n")
         return exc.code

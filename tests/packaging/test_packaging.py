@@ -316,9 +316,10 @@ def test_iscc_command_defines_what_the_script_reads(build_module, tmp_path):
 
 def test_icons_exist_small_and_in_every_size():
     icons = ROOT / "packaging" / "icons"
-    for suffix in ("png", "ico", "icns"):
-        assert (icons / f"visioncap.{suffix}").stat().st_size < 200_000
-    with Image.open(icons / "visioncap.png") as png:
+    png_path = ROOT / "visioncap_desktop" / "assets" / "visioncap.png"
+    for path in (png_path, icons / "visioncap.ico", icons / "visioncap.icns"):
+        assert path.stat().st_size < 200_000
+    with Image.open(png_path) as png:
         assert png.size == (256, 256) and png.mode == "RGBA"
     with Image.open(icons / "visioncap.ico") as ico:
         assert {(16, 16), (32, 32), (48, 48), (256, 256)} <= ico.info["sizes"]
