@@ -11,13 +11,14 @@ import torch
 from core.bundle import load_bundle
 from tests.training.trainkit import (
     final_weights,
+    model_config_file,
     restore_threads,
     shapes_dataset,
     tiny_run,
     write_csv,
 )
 from training.checkpoint import load_checkpoint
-from training.config import AugmentConfig
+from training.config import AugmentConfig, stage_preset
 from training.trainer import resume_config, train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -38,8 +39,6 @@ def _resumable(shapes, out, **overrides):
 
 
 def test_a_stopped_and_resumed_run_ends_with_the_same_weights(shapes, tmp_path):
-    from training.config import stage_preset
-
     stages = stage_preset("backbones")  # stage changes at epochs 1 and 2, across the restart
     whole = train(_resumable(shapes, tmp_path / "whole", stages=stages), progress=False)
 
@@ -114,3 +113,13 @@ def test_unreadable_images_and_bad_rows_are_skipped_and_counted(shapes, tmp_path
     assert result.history[0]["bad_images"] == 2
     assert "skipped unreadable image" in caplog.text and "broken.png" in caplog.text
     assert "wrong number of cells" in caplog.text
+
+
+def test_gradient_accumulation_matches_one_big_batch(shapes, tmp_path):
+    """Same optimiser-step batch of 8: one micro-batch, or two of 4 with the loss normalised
+    by the step's token count. Dropout 0; tolerance 1e-5 (the sums are ordered differently)."""
+    model_json = model_config_file(tmp_path / "m.json", embd_dropout=0.0, attn_dropout=0.0, resid_dropout=0.0)
+    train(tiny_run(shapes, tmp_path / "one", model_config=str(model_json)), progress=False)
+    train(tiny_run(shapes, tmp_path / "two", model_config=str(model_json), grad_accum=2), progress=False)
+    a, b = final_weights(tmp_path / "one"), final_weights(tmp_path / "two")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
