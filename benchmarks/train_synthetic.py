@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read once, when torch (imported in main) starts OpenMP
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -90,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--test-seed", type=int, default=1)
     parser.add_argument("--model-config", type=Path, default=RECIPE)
-    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--pct-start", type=float, default=0.15)
     parser.add_argument("--precision", default="auto", help="auto: bf16 on CPUs with native bf16")
     parser.add_argument("--threads", type=int, default=2)
@@ -117,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     test = ensure_dataset(args.work / f"test-{args.test_images}-seed{args.test_seed}",
                           args.test_images, args.test_seed, val_fraction=0.0)
     out = args.work / "run"
+    if out.exists():
+        print(f"removing the previous run in {out}", flush=True)
+        shutil.rmtree(out)
     started = time.perf_counter()
     code = training_main(["train", *train_arguments(args, data, out)])
     train_seconds = time.perf_counter() - started

@@ -181,6 +181,8 @@ class Trainer:
         self.precision: Precision = resolve_precision(cfg.precision, self.device, cfg.attention)
         self.stages = cfg.resolved_stages()
 
+        if resume is None and (self.out / "checkpoints" / ckpt.LATEST_FILE).exists():
+            raise ValueError(f"{self.out} already holds a run; resume it (--resume) or train into another --out")
         checkpoint = ckpt.load_checkpoint(resume) if resume is not None else None
         if checkpoint is not None:
             _check_resumable(cfg, checkpoint.state["train_config"])

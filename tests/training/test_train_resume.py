@@ -59,8 +59,10 @@ def test_a_stopped_and_resumed_run_ends_with_the_same_weights(shapes, tmp_path):
     assert load_checkpoint(tmp_path / "parted").state["step"] == load_checkpoint(tmp_path / "whole").state["step"]
 
 
-def test_resume_refuses_a_changed_recipe(shapes, tmp_path):
+def test_resume_refuses_a_changed_recipe_and_a_fresh_run_an_used_folder(shapes, tmp_path):
     train(tiny_run(shapes, tmp_path / "run", epochs=2), stop_after_epoch=1, progress=False)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(tiny_run(shapes, tmp_path / "run", epochs=2), progress=False)
     with pytest.raises(ValueError, match="lr"):
         resume_config(tmp_path / "run", {"lr": 1.0})
     changed = tiny_run(shapes, tmp_path / "run", epochs=2, lr=1.0)
