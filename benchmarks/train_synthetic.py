@@ -10,6 +10,11 @@ with `python -m training train`, evaluates the best epoch on the test set, and p
 samples/s and metrics (also written to WORK/summary.json). Datasets already generated with the
 same arguments are reused.
 
+Measured on a shared 2-core AVX512-BF16 CPU (bf16 autocast, math attention), 2-epoch runs of
+this config on the 29,400 training images: 139 samples/s, 7.2 min of training, test exact
+match 96.4%, BLEU-4 0.986; the same with a 192-wide decoder: 124 samples/s, 98.3%, 0.994.
+The default 6 epochs take about 22 minutes there (up to ~45 under heavy contention).
+
 Threads: two OpenMP threads that spin while waiting collapse when another process shares the
 cores, so OMP_WAIT_POLICY=PASSIVE is set here, before torch is imported.
 """

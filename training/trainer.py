@@ -64,6 +64,7 @@ RUNTIME_FIELDS = frozenset({
     "export_bundle", "bundle_name", "bundle_description", "bundle_licence",
 })
 MAX_BAD_IMAGE_WARNINGS = 5  # per epoch; all are counted
+PROGRESS_EVERY = 10  # steps between progress-bar loss updates
 
 
 @dataclass
@@ -291,7 +292,9 @@ class Trainer:
         self.train_set.set_epoch(epoch)
         self.model.train()
         trainable = [p for p in self.model.parameters() if p.requires_grad]
-        nll_total, tokens_total, samples, bad, done = 0.0, 0, 0, 0, 0
+        # The NLL sum stays on the device: reading it every step would stall a GPU's queue.
+        nll_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        tokens_total, samples, bad, done = 0, 0, 0, 0
         bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}", unit="step",
                    disable=not (self.progress and processes.is_main), leave=False, dynamic_ncols=True)
         log_every = 0 if self.progress else max(1, self.steps_per_epoch // 10)  # log lines instead of a bar
@@ -315,7 +318,7 @@ class Trainer:
                     if batch.size:
                         nll = batch_nll(net, batch, self.precision, cfg.label_smoothing)
                         loss = nll * (processes.world_size / global_tokens)
-                        nll_total += nll.item()
+                        nll_sum += nll.detach()
                         tokens_total += batch.num_tokens
                         samples += batch.size
                     else:  # no rows here, but DDP needs every process to reach backward
@@ -333,12 +336,13 @@ class Trainer:
             done += 1
             if log_every and done % log_every == 0 and tokens_total:
                 logger.info("epoch %d: step %d/%d, loss %.4f", epoch, done, self.steps_per_epoch,
-                            nll_total / tokens_total)
-            if tokens_total:
-                bar.set_postfix(loss=f"{nll_total / tokens_total:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+                            nll_sum.item() / tokens_total)
+            if bar.n % PROGRESS_EVERY == 0 and tokens_total and not bar.disable:
+                bar.set_postfix(loss=f"{nll_sum.item() / tokens_total:.3f}",
+                                lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
         bar.close()
         nll_total, tokens_total, samples, bad = all_reduce_sum(
-            [nll_total, tokens_total, samples, bad], processes, self.device
+            [nll_sum.item(), tokens_total, samples, bad], processes, self.device
         )
         return {"nll": nll_total, "tokens": tokens_total, "samples": int(samples), "bad": int(bad)}
 
