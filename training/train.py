@@ -140,7 +140,9 @@ def _setup_logging(out: Path, rank: int) -> None:
         out.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(out / "train.log", encoding="utf-8"))
     logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s", handlers=handlers
+        level=logging.INFO if rank == 0 else logging.WARNING,  # other ranks only report trouble
+        format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
     )
 
 

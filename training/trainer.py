@@ -36,6 +36,8 @@ from core.tokenizer import CaptionTokenizer
 from training import checkpoint as ckpt
 from training.config import Stage, TrainConfig
 from training.data import (
+    IGNORE_INDEX,
+    Batch,
     CaptionDataset,
     ShardSampler,
     build_augmentation,
@@ -321,8 +323,10 @@ class Trainer:
                         nll_sum += nll.detach()
                         tokens_total += batch.num_tokens
                         samples += batch.size
-                    else:  # no rows here, but DDP needs every process to reach backward
-                        loss = sum(p.sum() for p in trainable) * 0.0
+                    else:
+                        # Every image of this micro-batch was bad, yet DDP needs this process
+                        # to run forward and backward too: a placeholder row that adds nothing.
+                        loss = batch_nll(net, self._placeholder_batch(), self.precision) * 0.0
                     self.scaler.scale(loss).backward()  # outside autocast
             self.scaler.unscale_(self.optimizer)
             if cfg.clip_grad > 0:
@@ -345,6 +349,16 @@ class Trainer:
             [nll_sum.item(), tokens_total, samples, bad], processes, self.device
         )
         return {"nll": nll_total, "tokens": tokens_total, "samples": int(samples), "bad": int(bad)}
+
+    def _placeholder_batch(self) -> Batch:
+        """One grey image and a BOS input with no label: zero loss, zero gradients."""
+        cfg = self.model.config
+        return Batch(
+            torch.zeros((1, cfg.in_chans, cfg.image_size, cfg.image_size), device=self.device),
+            torch.full((1, 1), cfg.bos_token_id, dtype=torch.long, device=self.device),
+            torch.full((1, 1), IGNORE_INDEX, dtype=torch.long, device=self.device),
+            [],
+        )
 
     def _validate(self) -> dict:
         nll, tokens, bad = teacher_forced_nll(self.model, self.val_loader, self.precision, self.device)

@@ -109,10 +109,12 @@ def test_unreadable_images_and_bad_rows_are_skipped_and_counted(shapes, tmp_path
                           + [(str(broken), "a small red circle"), (str(broken), "a large red circle")])
     with train_csv.open("a") as stream:
         stream.write("only-one-cell\n")  # a malformed row: the reader skips and counts it
-    cfg = tiny_run(shapes, tmp_path / "run", epochs=1, train=str(train_csv))
+    # micro-batches of one image: the bad ones are empty micro-batches next to good ones
+    cfg = tiny_run(shapes, tmp_path / "run", epochs=1, train=str(train_csv), batch_size=2, grad_accum=2)
     with caplog.at_level("WARNING"):
         result = train(cfg, progress=False)
     assert result.history[0]["bad_images"] == 2
+    assert result.history[0]["train_loss"] > 0
     assert "skipped unreadable image" in caplog.text and "broken.png" in caplog.text
     assert "wrong number of cells" in caplog.text
 
