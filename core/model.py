@@ -32,6 +32,20 @@ def _merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, C)
 
 
+# Up to this many query positions per row, attention is two matmuls and a softmax instead of
+# F.scaled_dot_product_attention: in a decode step (one new token, or one per beam) the fused
+# CPU kernel's set-up outweighs the work, in bf16 by 6x (benchmarks/generate.py).
+FEW_QUERIES = 16
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, dropout: float) -> torch.Tensor:
+    """q (B, nh, Tq, hs), k and v (B, nh, Tk, hs) -> (B, nh, Tq, hs)."""
+    if q.size(-2) <= FEW_QUERIES and not causal and not dropout:
+        weights = (q @ k.transpose(-2, -1)) * q.size(-1) ** -0.5  # (B, nh, Tq, Tk)
+        return weights.softmax(dim=-1) @ v
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=causal)
+
+
 class KVCache:
     """Self-attention keys and values of every decoder layer, preallocated for `max_len` positions.
 
@@ -91,11 +105,7 @@ class CausalSelfAttention(nn.Module):
         if past and T > 1:
             raise ValueError("with a non-empty cache, decode one position at a time")
         # A single new position may see every cached one: no mask needed.
-        y = F.scaled_dot_product_attention(
-            q, k, v,
-            dropout_p=self.attn_dropout if self.training else 0.0,
-            is_causal=T > 1,
-        )
+        y = attention(q, k, v, causal=T > 1, dropout=self.attn_dropout if self.training else 0.0)
         return self.resid_dropout(self.c_proj(_merge_heads(y)))
 
 
@@ -113,9 +123,10 @@ class CrossAttention(nn.Module):
         self.resid_dropout = nn.Dropout(cfg.resid_dropout)
 
     def project_memory(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """memory (B, S, vit_width) -> k, v (B, nh, S, hs)."""
+        """memory (B, S, vit_width) -> k, v (B, nh, S, hs), contiguous: they are read at every
+        decode step, and strided views would be copied by each matmul."""
         k, v = self.kv_proj(memory).chunk(2, dim=-1)
-        return _split_heads(k, self.n_head), _split_heads(v, self.n_head)
+        return _split_heads(k, self.n_head).contiguous(), _split_heads(v, self.n_head).contiguous()
 
     def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """x (rows, T, C) with rows a multiple of the images in k, v (B, nh, S, hs).
@@ -126,9 +137,7 @@ class CrossAttention(nn.Module):
         rows, T, C = x.shape
         B = k.size(0)
         q = _split_heads(self.q_proj(x).reshape(B, rows // B * T, C), self.n_head)  # (B, nh, rows/B*T, hs)
-        y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.attn_dropout if self.training else 0.0
-        )
+        y = attention(q, k, v, causal=False, dropout=self.attn_dropout if self.training else 0.0)
         return self.resid_dropout(self.c_proj(_merge_heads(y).reshape(rows, T, C)))
 
 
