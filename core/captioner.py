@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 
 from core.bundle import Bundle, load_bundle
 from core.errors import ImageError
@@ -69,6 +70,29 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if cpu_has_fast_bf16() else "fp32"
 
 
+LOW_PRECISION = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def set_precision(model: nn.Module, precision: str) -> None:
+    """Store the weights of every Linear and Conv2d in the precision's dtype (float32 for fp32).
+
+    Under autocast these are exactly the values each call would cast them to, so captions are
+    identical to plain autocast, without casting 200M weights per batch, in half the memory.
+    Embeddings, norms, the class token and position embedding stay float32, as autocast
+    leaves them.
+    """
+    dtype = LOW_PRECISION.get(precision, torch.float32)
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            module.to(dtype)
+
+
+def precision_context(precision: str, device: torch.device):
+    """Autocast for bf16/fp16, nothing for fp32."""
+    dtype = LOW_PRECISION.get(precision)
+    return torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+
+
 class Captioner:
     def __init__(self, bundle: Bundle, device: torch.device, precision: str = "auto"):
         self.bundle = bundle
@@ -77,6 +101,7 @@ class Captioner:
         self.config = bundle.config
         self.device = device
         self.precision = resolve_precision(precision, device)
+        set_precision(self.model, self.precision)
         self._mean = torch.tensor(self.config.image_mean).view(3, 1, 1)
         self._std = torch.tensor(self.config.image_std).view(3, 1, 1)
 
@@ -91,10 +116,12 @@ class Captioner:
         return self.bundle.manifest.name
 
     def to(self, device: str | torch.device, precision: str = "auto") -> Captioner:
-        """Move to another device (e.g. the CPU after CUDA ran out of memory)."""
+        """Move to another device (e.g. the CPU after CUDA ran out of memory). Weights already
+        stored in a lower precision keep their rounding."""
         self.device = resolve_device(device)
-        self.model.to(self.device)
         self.precision = resolve_precision(precision, self.device)
+        self.model.to(self.device)
+        set_precision(self.model, self.precision)
         return self
 
     def _prepare(self, source: ImageSource) -> np.ndarray:
@@ -113,17 +140,11 @@ class Captioner:
                 errors.append(exc.reason)
         return arrays, errors
 
-    def _autocast(self):
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=dtype)
-
     def caption_arrays(self, arrays: list[np.ndarray], settings: GenerationSettings) -> list[str]:
         """Preprocessed arrays (3, H, W) in [0, 1] -> captions."""
         pixels = torch.from_numpy(np.stack(arrays))
         pixels = ((pixels - self._mean) / self._std).to(self.device)
-        with self._autocast():
+        with precision_context(self.precision, self.device):
             tokens = generate(self.model, pixels, settings)
         return self.tokenizer.decode_batch(tokens)
 

@@ -90,3 +90,37 @@ def test_no_core_module_imports_the_app_or_training():
         text = path.read_text(encoding="utf-8")
         for forbidden in ("import PySide6", "from PySide6", "visioncap_desktop", "from training", "import training"):
             assert forbidden not in text, f"{path.name} mentions {forbidden}"
+
+
+def test_low_precision_weights_give_exactly_the_autocast_result():
+    """Captioner stores Linear/Conv weights in bf16 once; autocast would cast them to the same
+    values at every call, so the logits are identical, in half the memory."""
+    import copy
+
+    from core.captioner import precision_context, set_precision
+    from tests.tiny import tiny_model
+
+    model = tiny_model(spread=0.2)
+    cast = copy.deepcopy(model)
+    set_precision(cast, "bf16")
+    assert cast.decoder.h[0].mlp.c_fc.weight.dtype == torch.bfloat16
+    assert cast.decoder.wte.weight.dtype == torch.float32  # embeddings and norms stay fp32
+    assert cast.encoder.blocks[0].norm1.weight.dtype == torch.float32
+    images, ids = torch.randn(2, 3, 32, 32), torch.randint(0, 320, (2, 6))
+    with torch.no_grad(), precision_context("bf16", torch.device("cpu")):
+        assert torch.equal(model(images, ids)[0], cast(images, ids)[0])
+    set_precision(cast, "fp32")
+    assert cast.decoder.h[0].mlp.c_fc.weight.dtype == torch.float32
+
+
+def test_generation_benchmark_runs(tmp_path):
+    """benchmarks/generate.py on tiny models: keeps the script from rotting."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "generate.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--tiny", "--batch-sizes", "1", "2", "--repeats", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| VisionCap fp32 |" in result.stdout and "recompute loop" in result.stdout
