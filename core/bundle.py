@@ -67,8 +67,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def state_dict_for_saving(model: VisionGPT2) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+BUNDLE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def state_dict_for_saving(model: VisionGPT2, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """CPU tensors, floating ones in `dtype` (loading turns them back into float32)."""
+    return {
+        k: (v.detach().to("cpu", dtype) if v.is_floating_point() else v.detach().to("cpu")).contiguous()
+        for k, v in model.state_dict().items()
+    }
 
 
 def save_bundle(
@@ -80,8 +87,15 @@ def save_bundle(
     description: str = "",
     licence: str = "unknown",
     provenance: dict | None = None,
+    dtype: str = "float32",
 ) -> Path:
-    """Write a bundle folder (created if needed); each file is written atomically."""
+    """Write a bundle folder (created if needed); each file is written atomically.
+
+    `dtype` "float16" or "bfloat16" halves the weights file; loading restores float32, with the
+    weights rounded accordingly.
+    """
+    if dtype not in BUNDLE_DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(BUNDLE_DTYPES)}, got {dtype!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.config.validate()
@@ -92,7 +106,7 @@ def save_bundle(
     atomic_write(out / CONFIG_FILE, lambda p: model.config.save(p))
     atomic_write(
         out / WEIGHTS_FILE,
-        lambda p: save_file(state_dict_for_saving(model), str(p), metadata={"format": "pt"}),
+        lambda p: save_file(state_dict_for_saving(model, BUNDLE_DTYPES[dtype]), str(p), metadata={"format": "pt"}),
     )
     atomic_write(out / TOKENIZER_FILE, lambda p: tokenizer.save(p))
     manifest = Manifest(

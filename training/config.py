@@ -157,6 +157,7 @@ class TrainConfig:
     bundle_name: str = "visiongpt2"
     bundle_description: str = ""
     bundle_licence: str = "unknown"
+    bundle_dtype: str = "float32"  # float16 halves the bundle (the demo bundle uses it)
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, dict):

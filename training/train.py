@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--bundle-name")
     export.add_argument("--bundle-description")
     export.add_argument("--bundle-licence")
+    export.add_argument("--bundle-dtype", choices=("float32", "float16", "bfloat16"),
+                        help="weights file precision (loading restores float32)")
     return parser
 
 

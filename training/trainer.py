@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 # Fields a resumed run may change: they do not alter what is computed.
 RUNTIME_FIELDS = frozenset({
     "device", "workers", "threads", "val_generate", "keep_checkpoints", "out",
-    "export_bundle", "bundle_name", "bundle_description", "bundle_licence",
+    "export_bundle", "bundle_name", "bundle_description", "bundle_licence", "bundle_dtype",
 })
 MAX_BAD_IMAGE_WARNINGS = 5  # per epoch; all are counted
 PROGRESS_EVERY = 10  # steps between progress-bar loss updates
@@ -390,7 +390,8 @@ class Trainer:
             "train_config": cfg.to_dict(),
         }
         save_bundle(self.out / "bundle", self.model, self.tokenizer, name=cfg.bundle_name,
-                    description=cfg.bundle_description, licence=cfg.bundle_licence, provenance=provenance)
+                    description=cfg.bundle_description, licence=cfg.bundle_licence, provenance=provenance,
+                    dtype=cfg.bundle_dtype)
 
     def _save_checkpoint(self, epoch: int, stage: Stage) -> None:
         state = ckpt.rng_state()

@@ -118,3 +118,20 @@ def test_bundle_from_a_newer_visioncap(bundle):
 def test_not_a_folder(tmp_path):
     with pytest.raises(BundleError, match="not a model bundle folder"):
         load_bundle(tmp_path / "nothing")
+
+
+def test_half_precision_bundle_is_half_the_size_and_loads_as_float32(tmp_path):
+    model = tiny_model(seed=1, spread=0.2)
+    tokenizer = CaptionTokenizer(train_tokenizer())
+    save_bundle(tmp_path / "full", model, tokenizer, name="full")
+    save_bundle(tmp_path / "half", model, tokenizer, name="half", dtype="float16")
+    full = (tmp_path / "full" / "model.safetensors").stat().st_size
+    half = (tmp_path / "half" / "model.safetensors").stat().st_size
+    assert half < 0.55 * full
+    loaded = load_bundle(tmp_path / "half")
+    assert loaded.model.decoder.wte.weight.dtype == torch.float32
+    images, ids = torch.randn(2, 3, 32, 32), torch.randint(0, 320, (2, 5))
+    with torch.no_grad():
+        assert torch.allclose(loaded.model(images, ids)[0], model(images, ids)[0], atol=0.05)
+    with pytest.raises(ValueError, match="dtype"):
+        save_bundle(tmp_path / "bad", model, tokenizer, name="bad", dtype="int8")
