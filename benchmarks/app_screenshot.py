@@ -2,12 +2,12 @@
 
     python benchmarks/app_screenshot.py [--out docs/screenshot.png] [--offscreen]
 
-Draws a dozen colourful test pictures (plus one broken file, to show the error state) into a
-temporary folder and runs `python -m visioncap_desktop --screenshot OUT FOLDER --model BUNDLE`
+Writes a dozen pictures from the synthetic shapes set (drawn at 192 px, seed 11: what the
+built-in demo model was trained to describe) plus one broken file, to show the error state, into
+a temporary folder, and runs `python -m visioncap_desktop --screenshot OUT FOLDER --model BUNDLE`
 under Xvfb when `xvfb-run` is installed (real X11 fonts and styles), else on Qt's offscreen
-platform. The model is the built-in demo bundle when core/assets/demo exists, else the tiny
-random-weights test bundle (real model code; its captions are gibberish). Settings, caption
-store and thumbnail cache go to a temporary VISIONCAP_HOME.
+platform. The model is the built-in demo bundle (core/assets/demo). Settings, caption store and
+thumbnail cache go to a temporary VISIONCAP_HOME.
 """
 
 from __future__ import annotations
@@ -23,21 +23,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-NAMES = ["beach_day", "city_lights", "red_balloon", "garden", "kite_festival", "harbour",
-         "picnic", "mountain_lake", "street_market", "snow_field", "orchard", "night_sky"]
+PICTURES = 12
 
 
 def make_pictures(folder: Path) -> None:
-    from tests.app.images import draw_scene
+    from training.synthetic import generate_dataset
 
-    folder.mkdir(parents=True)
-    for i, name in enumerate(NAMES):
-        image = draw_scene(i * 7 + 3, (480, 360))
-        if i % 3 == 2:
-            image.save(folder / f"{name}.png")
-        else:
-            image.save(folder / f"{name}.jpg", quality=90)
-    (folder / "scan_0042.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a photo")
+    generate_dataset(folder / "set", PICTURES, seed=11, image_size=192, val_fraction=0.0, test_fraction=0.0)
+    for i, image in enumerate(sorted((folder / "set" / "images").iterdir())):
+        image.rename(folder / f"shapes_{i + 1:02d}.png")
+    shutil.rmtree(folder / "set")
+    (folder / "unreadable_scan.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a picture")
 
 
 def main() -> int:
@@ -48,15 +44,9 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="visioncap-screenshot-"))
     try:
-        folder = work / "Holiday photos"
+        folder = work / "Shapes"
         make_pictures(folder)
-        demo = REPO / "core" / "assets" / "demo"
-        if (demo / "manifest.json").is_file():
-            bundle = demo
-        else:
-            from tests.tiny import make_tiny_bundle
-
-            bundle = make_tiny_bundle(work / "tiny-bundle")
+        bundle = REPO / "core" / "assets" / "demo"
         env = {**os.environ, "VISIONCAP_HOME": str(work / "home")}
         command = [sys.executable, "-m", "visioncap_desktop", "--screenshot", str(args.out.resolve()),
                    str(folder), "--model", str(bundle)]
