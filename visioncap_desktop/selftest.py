@@ -17,6 +17,8 @@ from visioncap_desktop import export
 from visioncap_desktop.models.records import CaptionState, ImageRecord
 from visioncap_desktop.resources import demo_bundle_path, resource_path, sample_images
 
+EXPECTED_CAPTIONS = "expected_demo_captions.csv"
+
 
 class SelfTestError(Exception):
     def __init__(self, step: str, message: str, code: int):
@@ -42,7 +44,21 @@ def _check_qt_images(samples: list[Path]) -> None:
             raise SelfTestError("Qt image plugins", f"cannot decode {sample.name}: {error}", 3)
 
 
-def _caption_and_export(captioner, samples: list[Path], work: Path) -> None:
+def _expected_demo_captions() -> dict[str, str]:
+    """What the built-in demo model writes for the sample images (they come from its
+    synthetic shapes set)."""
+    import csv
+
+    path = resource_path("assets", "samples", EXPECTED_CAPTIONS)
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8", newline="") as f:
+        return {row["image"]: row["caption"] for row in csv.DictReader(f)}
+
+
+def _caption_and_export(captioner, samples: list[Path], work: Path, expected: dict[str, str]) -> None:
+    """Caption the samples, compare with `expected` (name -> caption) where given, export a CSV
+    and read it back."""
     from core.csvio import read_csv_rows
 
     images = [Path(shutil.copy2(s, work / s.name)) for s in samples]
@@ -53,6 +69,11 @@ def _caption_and_export(captioner, samples: list[Path], work: Path) -> None:
         _say(f"  {image.name}: {result.caption}")
         records.append(ImageRecord(str(image), image.name, result.caption or "", CaptionState.CAPTIONED,
                                    model=captioner.name))
+    if expected:
+        right = sum(expected.get(r.name) == r.caption for r in records)
+        _say(f"captions as expected for the demo model: {right} of {len(expected)}")
+        if not right:  # a broken torch or preprocessing; a rounding difference would miss one
+            raise SelfTestError("captioning", "the demo model got none of the sample captions right", 5)
     csv_path = work / "captions.csv"
     export.write_csv(csv_path, records, work)
     columns, rows = read_csv_rows(csv_path)
@@ -71,10 +92,12 @@ def run_self_test(model: str | None = None) -> int:
         _check_qt_images(samples)
         _say("Qt image plugins: ok")
 
+        expected: dict[str, str] = {}
         if model in (None, "demo"):
             bundle = demo_bundle_path()
             if bundle is None:
                 raise SelfTestError("model", "the built-in demo bundle is not installed; pass --model BUNDLE", 2)
+            expected = _expected_demo_captions()
         else:
             bundle = Path(model)
         from core.captioner import Captioner  # torch: only now
@@ -87,7 +110,7 @@ def run_self_test(model: str | None = None) -> int:
         _say(f"model: {captioner.name} from {bundle} on {captioner.device}")
 
         with tempfile.TemporaryDirectory(prefix="visioncap-self-test-") as tmp:
-            _caption_and_export(captioner, samples, Path(tmp))
+            _caption_and_export(captioner, samples, Path(tmp), expected)
     except SelfTestError as exc:
         sys.stderr.write(f"self-test FAILED at {exc}\n")
         return exc.code

@@ -79,6 +79,16 @@ def test_self_test_passes_with_a_bundle(qapp, tiny_bundle, capsys):  # qapp: no 
     assert f"CSV: {len(resources.sample_images())} rows" in out
 
 
+def test_self_test_with_the_demo_model_checks_its_captions(qapp, capsys, monkeypatch):
+    assert selftest.run_self_test(None) == 0
+    assert "captions as expected for the demo model: 4 of 4" in capsys.readouterr().out
+    # a model that gets every sample wrong fails the self-test, naming the step
+    monkeypatch.setattr(selftest, "_expected_demo_captions", lambda: {s.name: "nothing like it"
+                                                                      for s in resources.sample_images()})
+    assert selftest.run_self_test(None) == 5
+    assert "captioning" in capsys.readouterr().err
+
+
 def test_self_test_names_what_failed(qapp, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(selftest, "demo_bundle_path", lambda: None)
     assert selftest.run_self_test(None) == 2
