@@ -76,7 +76,7 @@ def make_modes(hf, ours, tokens: int, bf16: bool):
         return generate(ours, x, settings)
 
     low = copy.deepcopy(ours)
-    set_precision(low, "bf16")  # what Captioner does: Linear/Conv weights stored in bf16
+    set_precision(low, "bf16", torch.device("cpu"))  # what Captioner does
 
     def ours_bf16(x):
         with precision_context("bf16", torch.device("cpu")):

@@ -34,7 +34,8 @@ class CachedDecoder:
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (rows,) -> next-token logits (rows, V) in float32."""
-        return self.model.decoder(tokens[:, None], self.cross, self.cache, last_only=True).float()
+        logits = self.model.decoder(tokens[:, None], self.cross, self.cache, last_only=True)
+        return logits.float().contiguous()  # row-major for argmax, softmax and top-k
 
     def select(self, rows: torch.Tensor, images: torch.Tensor | None = None) -> None:
         """Keep token rows `rows` (in that order) and, if given, images `images`."""

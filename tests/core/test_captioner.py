@@ -102,15 +102,18 @@ def test_low_precision_weights_give_exactly_the_autocast_result():
 
     model = tiny_model(spread=0.2)
     cast = copy.deepcopy(model)
-    set_precision(cast, "bf16")
+    set_precision(cast, "bf16", torch.device("cpu"))
     assert cast.decoder.h[0].mlp.c_fc.weight.dtype == torch.bfloat16
     assert cast.decoder.wte.weight.dtype == torch.float32  # embeddings and norms stay fp32
     assert cast.encoder.blocks[0].norm1.weight.dtype == torch.float32
     images, ids = torch.randn(2, 3, 32, 32), torch.randint(0, 320, (2, 6))
+    for block in model.encoder.blocks:  # set_precision picks explicit attention for bf16 on CPUs
+        block.attn.fused_attn = False
     with torch.no_grad(), precision_context("bf16", torch.device("cpu")):
         assert torch.equal(model(images, ids)[0], cast(images, ids)[0])
-    set_precision(cast, "fp32")
+    set_precision(cast, "fp32", torch.device("cpu"))
     assert cast.decoder.h[0].mlp.c_fc.weight.dtype == torch.float32
+    assert cast.encoder.blocks[0].attn.fused_attn
 
 
 def test_generation_benchmark_runs(tmp_path):
