@@ -72,8 +72,11 @@ def make_modes(hf, ours, tokens: int, bf16: bool):
                               do_sample=False, num_beams=1)
         return [row[1:] for row in out.tolist()]
 
+    fast32 = copy.deepcopy(ours)
+    set_precision(fast32, "fp32", torch.device("cpu"))  # what Captioner does: oneDNN decoding
+
     def ours_fp32(x):
-        return generate(ours, x, settings)
+        return generate(fast32, x, settings)
 
     low = copy.deepcopy(ours)
     set_precision(low, "bf16", torch.device("cpu"))  # what Captioner does

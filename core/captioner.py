@@ -26,6 +26,7 @@ from core.errors import ImageError
 from core.generation import GenerationSettings, generate
 from core.images import image_to_array, load_image
 from core.model import VisionGPT2
+from core.onednn import pack_decoder, unpack_decoder
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -75,22 +76,27 @@ LOW_PRECISION = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> None:
-    """Prepare `model` to run in `precision` on `device`.
+    """Move `model` to `device` and prepare it to run in `precision` there.
 
     The weights of every Linear and Conv2d are stored in the precision's dtype (float32 for
     fp32). Under autocast these are exactly the values each call would cast them to, so captions
     are identical to plain autocast, without casting 200M weights per batch, in half the memory.
     Embeddings, norms, the class token and position embedding stay float32, as autocast leaves
-    them. On the CPU in bf16, the encoder's attention runs as explicit matmuls: there timm's fused
-    kernel is 1.7x slower (benchmarks/generate.py); in fp32 and on CUDA the fused one wins.
+    them. On the CPU, bf16 runs the encoder's attention as explicit matmuls (timm's fused kernel
+    is 1.7x slower there; in fp32 and on CUDA the fused one wins), and fp32 decodes through
+    oneDNN (core/onednn.py).
     """
+    unpack_decoder(model)
+    model.to(device)
     dtype = LOW_PRECISION.get(precision, torch.float32)
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             module.to(dtype)
-    fused = not (device.type == "cpu" and precision == "bf16")
+    on_cpu = device.type == "cpu"
     for block in model.encoder.blocks:
-        block.attn.fused_attn = fused
+        block.attn.fused_attn = not (on_cpu and precision == "bf16")
+    if on_cpu and precision == "fp32":
+        pack_decoder(model)
 
 
 def precision_context(precision: str, device: torch.device):
@@ -126,7 +132,6 @@ class Captioner:
         stored in a lower precision keep their rounding."""
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
-        self.model.to(self.device)
         set_precision(self.model, self.precision, self.device)
         return self
 
