@@ -4,9 +4,11 @@ the layout of the public ViT-GPT2 COCO captioner, as a VisionCap bundle in "fina
     visioncap import-hf nlpconnect/vit-gpt2-image-captioning --out my-bundle
     visioncap import-hf ./local-checkpoint-folder --out my-bundle
 
-Checkpoints saved by transformers 4 (`encoder.encoder.layer.i.attention.attention.query`) and by
-transformers 5 (`encoder.layers.i.attention.q_proj`) are both understood. Weights are read from
-safetensors only; the tokenizer and image-processor settings are carried over.
+Both ViT key layouts are understood: transformers 4's (`encoder.encoder.layer.i.attention.
+attention.query`; the public checkpoint's, and what transformers 5's save_pretrained still
+writes) and transformers 5's module names (`encoder.layers.i.attention.q_proj`, a state dict
+saved directly). Weights are read from safetensors only; the tokenizer and image-processor
+settings are carried over.
 """
 
 from __future__ import annotations
