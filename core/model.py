@@ -1,8 +1,7 @@
 """VisionGPT2: a timm ViT encoder and a GPT-2 decoder whose blocks gain cross-attention.
 
 Ordered bottom-up: the attention function and KV cache, attention layers, MLP, decoder block,
-encoder, decoder, captioner. On CUDA the few-query branch of `attention` is as cheap as the fused
-kernel; on CPUs it is what makes decode steps fast (see benchmarks/generate.py).
+encoder, decoder, captioner.
 Parameter names are the checkpoint keys: the encoder's are timm's VisionTransformer keys,
 the decoder's follow HF GPT-2 (`wte`, `h.i.ln_1`, `attn.c_attn`, ...), so weight import is a
 key map, not a rewrite.
