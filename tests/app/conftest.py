@@ -59,8 +59,8 @@ def make_window(qtbot, settings, tiny_bundle):
     yield make
     for window in windows:
         window.shutdown()
-        assert not window.caption_thread.isRunning()
-        assert not window.scanner_thread.isRunning()
+        assert not window.run_control.thread.isRunning()
+        assert not window.session.thread.isRunning()
 
 
 def open_folder(qtbot, window, folder, **kwargs) -> int:

@@ -222,7 +222,7 @@ def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path):
 
 
 def test_scanner_applies_stored_captions_and_recurses(qtbot, in_thread, tmp_path):
-    from visioncap_desktop.models.records import CaptionSnapshot, CaptionState
+    from visioncap_desktop.records import CaptionSnapshot, CaptionState
 
     make_images(tmp_path / "f", 2, size=(8, 8))
     make_images(tmp_path / "f" / "sub", 1, size=(8, 8), start=5)

@@ -70,3 +70,8 @@ class ImageRecord:
         self.state = snapshot.state
         self.error = snapshot.error
         self.model = snapshot.model
+
+
+def edited_snapshot(record: ImageRecord, caption: str) -> CaptionSnapshot:
+    """What a user edit of `record` to `caption` leaves: state edited, no error, same model."""
+    return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model)
