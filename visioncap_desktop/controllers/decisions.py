@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord
+from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord, run_may_replace
 
 CAPTION_SCOPES = ("all", "selected", "uncaptioned")
 
@@ -15,14 +15,13 @@ CAPTION_SCOPES = ("all", "selected", "uncaptioned")
 def records_to_caption(scope: str, records: Sequence[ImageRecord], selected: Sequence[ImageRecord],
                        overwrite_edited: bool) -> list[ImageRecord]:
     """What a run over `scope` captions: every record, the selected ones, or those without a
-    caption (never captioned, or failed last time). Edited captions are left out unless
-    `overwrite_edited`; this is the one place that rule is applied to a run's request."""
+    caption (never captioned, or failed last time), less those the run may not replace."""
     if scope not in CAPTION_SCOPES:
         raise ValueError(f"scope must be one of {CAPTION_SCOPES}, got {scope!r}")
     chosen = selected if scope == "selected" else records
     if scope == "uncaptioned":
         chosen = [r for r in chosen if r.needs_caption]
-    return [r for r in chosen if overwrite_edited or not r.edited]
+    return [r for r in chosen if run_may_replace(r, overwrite_edited)]
 
 
 def chosen_bundle(override: str | None, source: str, model_path: str, demo: Path | None,

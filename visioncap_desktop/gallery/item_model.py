@@ -19,7 +19,13 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QUndoStack
 
 from visioncap_desktop.gallery.undo_commands import EditCaptionCommand
-from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord, edited_snapshot
+from visioncap_desktop.records import (
+    CaptionSnapshot,
+    CaptionState,
+    ImageRecord,
+    edited_snapshot,
+    run_may_replace,
+)
 
 ROLE_RECORD = Qt.ItemDataRole.UserRole + 1  # the ImageRecord itself (read-only use)
 ROLE_PATH = Qt.ItemDataRole.UserRole + 2
@@ -219,7 +225,7 @@ class GalleryModel(QAbstractListModel):
         """Apply a captioning result. An edited caption is kept unless `overwrite_edited`.
         Returns (before, after) when the record changed, for the run's undo command."""
         record = self.record_for_path(path)
-        if record is None or (record.edited and not overwrite_edited):
+        if record is None or not run_may_replace(record, overwrite_edited):
             return None
         before = record.snapshot()
         if before == snapshot or not self.set_snapshot(path, snapshot):
