@@ -54,7 +54,7 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
     are identical to plain autocast, without casting 200M weights per batch, in half the memory.
     Embeddings, norms, the class token and position embedding stay float32, as autocast leaves
     them. On the CPU, bf16 runs the encoder's attention as explicit matmuls (timm's fused kernel
-    is 1.7x slower there; in fp32 and on CUDA the fused one wins), and fp32 decodes through
+    is slower there; in fp32 and on CUDA the fused one wins), and fp32 decodes through
     oneDNN (core/onednn.py).
     """
     unpack_decoder(model)

@@ -24,7 +24,7 @@ class Precision:
     Backward and the optimiser step run outside autocast; fp16 also scales the loss
     (GradScaler) so small gradients do not flush to zero. `attention` restricts
     scaled_dot_product_attention to one backend ("auto": PyTorch chooses). On CPUs, for short
-    sequences such as a 64-patch ViT, "math" trains about 1.4x faster than the fused kernel
+    sequences such as a 64-patch ViT, "math" trains faster than the fused kernel
     PyTorch picks, whose backward pass is slow there.
     """
 
