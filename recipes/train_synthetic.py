@@ -1,7 +1,7 @@
 """The synthetic recipe: proof on a CPU that the captioner learns, and the demo bundle's source.
 
-    python benchmarks/train_synthetic.py --work runs/synthetic            # the full recipe
-    python benchmarks/train_synthetic.py --work runs/synthetic \\
+    python recipes/train_synthetic.py --work runs/synthetic            # the full recipe
+    python recipes/train_synthetic.py --work runs/synthetic \\
         --export-bundle core/assets/demo                                   # and make the demo
 
 Generates the synthetic shapes set (training images from --train-seed, a test set from a
