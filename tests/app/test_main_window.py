@@ -13,8 +13,9 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QMessageBox
 
-from tests.app.conftest import FakeCaptioner, open_folder, run_captions
+from tests.app.fakes import FakeCaptioner
 from tests.app.images import make_images
+from tests.app.window_steps import open_folder, run_captions
 from visioncap_desktop.records import CaptionState
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.store import CaptionStore

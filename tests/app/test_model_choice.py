@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QDialog, QMessageBox
 
-from tests.app.conftest import open_folder, run_captions
+from tests.app.window_steps import open_folder, run_captions
 from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog
 from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
 from visioncap_desktop.settings import Settings

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer, Signal
 
-from tests.app.conftest import FakeCaptioner
+from tests.app.fakes import FakeCaptioner
 from tests.app.images import make_images, make_problem_folder
 from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
 from visioncap_desktop.workers.folder_scanner import BATCH_FILES, FolderScanner
