@@ -27,7 +27,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.captioner import cpu_has_fast_bf16, precision_context, resolve_precision, set_precision
+from core.captioner import precision_context, set_precision
+from core.device import cpu_has_fast_bf16, resolve_precision
 from core.generation import GenerationSettings, generate
 from core.hf_import import config_from_hf, convert_state
 from core.model import VisionGPT2

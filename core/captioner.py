@@ -22,13 +22,12 @@ from PIL import Image
 from torch import nn
 
 from core.bundle import Bundle, load_bundle
+from core.device import resolve_device, resolve_precision
 from core.errors import ImageError
 from core.generation import GenerationSettings, generate
 from core.images import image_to_array, load_image
 from core.model import VisionGPT2
 from core.onednn import pack_decoder, unpack_decoder
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 ImageSource = str | Path | Image.Image
 
@@ -44,34 +43,6 @@ class CaptionResult:
         return self.error is None
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" picks CUDA when available, else the CPU. Asking for CUDA without it is an error."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested but this PyTorch build or machine has no CUDA device")
-    return device
-
-
-def cpu_has_fast_bf16() -> bool:
-    """AVX512-BF16 or AMX: where bf16 matmuls beat fp32 on the CPU."""
-    with contextlib.suppress(AttributeError, RuntimeError):
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    return False
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto": fp16 on CUDA, bf16 on CPUs with native bf16 (see benchmarks/generate.py), else fp32."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "fp16"
-    return "bf16" if cpu_has_fast_bf16() else "fp32"
-
-
 LOW_PRECISION = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -83,7 +54,7 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
     are identical to plain autocast, without casting 200M weights per batch, in half the memory.
     Embeddings, norms, the class token and position embedding stay float32, as autocast leaves
     them. On the CPU, bf16 runs the encoder's attention as explicit matmuls (timm's fused kernel
-    is 1.7x slower there; in fp32 and on CUDA the fused one wins), and fp32 decodes through
+    is slower there; in fp32 and on CUDA the fused one wins), and fp32 decodes through
     oneDNN (core/onednn.py).
     """
     unpack_decoder(model)
@@ -168,7 +139,6 @@ class Captioner:
         """Yield results batch by batch, in input order. The next batch's images are decoded
         in a background thread while the model works on the current one."""
         settings = settings or GenerationSettings()
-        settings.validate()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         sources = list(images)

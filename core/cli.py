@@ -11,6 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.device import PRECISIONS
+from core.generation_settings import STRATEGIES
+
 COMMANDS = ("caption", "import-hf")
 CSV_COLUMNS = ("path", "caption", "error")
 
@@ -45,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     cap.add_argument("--model", required=True, help='a bundle folder, or "demo" for the built-in model')
     cap.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
-    cap.add_argument("--strategy", choices=("greedy", "sample", "beam"), default="greedy")
+    cap.add_argument("--strategy", choices=STRATEGIES, default="greedy")
     cap.add_argument("--temperature", type=float, default=1.0)
     cap.add_argument("--top-k", type=int, default=0)
     cap.add_argument("--top-p", type=float, default=1.0)
@@ -55,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--repetition-penalty", type=float, default=1.0)
     cap.add_argument("--batch-size", type=int, default=8)
     cap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    cap.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    cap.add_argument("--precision", choices=PRECISIONS, default="auto")
     cap.add_argument("--seed", type=int, help="makes sampling reproducible")
     cap.add_argument("--recursive", action="store_true", help="include subfolders")
     cap.add_argument("--resume", action="store_true", help="keep the rows already in --out, caption the rest")
@@ -71,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args):
     from core.generation import GenerationSettings
 
-    settings = GenerationSettings(
+    return GenerationSettings(
         strategy=args.strategy,
         max_new_tokens=args.max_tokens,
         temperature=args.temperature,
@@ -82,8 +85,6 @@ def _settings(args):
         no_repeat_ngram_size=args.no_repeat_ngram,
         repetition_penalty=args.repetition_penalty,
     )
-    settings.validate()
-    return settings
 
 
 def _already_done(out: Path) -> list[dict[str, str]]:

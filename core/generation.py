@@ -23,6 +23,7 @@ from core.model import KVCache, VisionGPT2
 
 __all__ = ["STRATEGIES", "CachedDecoder", "GenerationSettings", "RecomputeDecoder", "generate"]
 
+
 class CachedDecoder:
     """Encoder once, cross-attention K/V once per image, KV-cached self-attention."""
 
@@ -249,9 +250,10 @@ def generate(
     produce the same tokens.
     """
     settings = settings or GenerationSettings()
-    settings.validate()
     cfg = model.config
-    settings = dataclasses.replace(settings, max_new_tokens=min(settings.max_new_tokens, cfg.context_length))
+    max_new_tokens = min(settings.max_new_tokens, cfg.context_length)
+    settings = dataclasses.replace(settings, max_new_tokens=max_new_tokens,
+                                   min_new_tokens=min(settings.min_new_tokens, max_new_tokens))
     decoder_cls = CachedDecoder if cached else RecomputeDecoder
     decoder = decoder_cls(model, images, settings.max_new_tokens)
     if settings.strategy == "beam":

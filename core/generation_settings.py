@@ -10,9 +10,12 @@ STRATEGIES = ("greedy", "sample", "beam")
 
 @dataclass
 class GenerationSettings:
-    """How to turn an image into words. Defaults: greedy, up to 30 tokens."""
+    """How to turn an image into words. Defaults: greedy, up to 30 tokens.
 
-    strategy: str = "greedy"  # greedy | sample | beam
+    Checked when built (the CLI's arguments, the app's saved settings, from_dict), so the code
+    that receives one does not check again."""
+
+    strategy: str = "greedy"  # one of STRATEGIES
     max_new_tokens: int = 30
     min_new_tokens: int = 0
     # sampling
@@ -27,6 +30,9 @@ class GenerationSettings:
     # any strategy
     no_repeat_ngram_size: int = 0
     repetition_penalty: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad setting."""

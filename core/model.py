@@ -35,7 +35,7 @@ def _merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 # Up to this many query positions per row, attention is two matmuls and a softmax instead of
 # F.scaled_dot_product_attention: in a decode step (one new token, or one per beam) the fused
-# CPU kernel's set-up outweighs the work, in bf16 by 6x (benchmarks/generate.py).
+# CPU kernel's set-up outweighs the work, in bf16 most of all (benchmarks/generate.py).
 FEW_QUERIES = 16
 
 
@@ -284,7 +284,7 @@ class TextDecoder(nn.Module):
         if x.dim() == 2 and x.dtype == torch.float32 and not torch.is_autocast_enabled(x.device.type):
             if self.packed_head is not None:
                 return F.linear(x.to_mkldnn(), self.packed_head).to_dense()
-            # (V, C) @ (C, B): for a few rows in fp32, MKL streams the 50k-row table ~1.5x faster
+            # (V, C) @ (C, B): for a few rows in fp32, MKL streams the 50k-row table faster
             # as the left operand than F.linear does; in bf16 F.linear is the faster one
             return (self.wte.weight @ x.t()).t()
         return F.linear(x, self.wte.weight)

@@ -1,11 +1,10 @@
 """fp32 decoding on the CPU through oneDNN instead of MKL.
 
 A decode step multiplies a few rows (one per image or beam) by every decoder weight, so it is
-bound by how fast the matrix multiply streams the weights from memory. On the 2-core development
-machine MKL's fp32 GEMM reads them at ~10 GB/s with 8 rows and ~13 GB/s with one, while oneDNN,
-given the weights in its own ("mkldnn") layout, reads them at 18-30 GB/s: fp32 greedy decoding
-went from 1.13x to 1.35x HF's speed at batch 8 and from 0.94x to 1.29x at batch 1
-(benchmarks/generate.py). bf16 already runs through oneDNN, and CUDA never comes here.
+bound by how fast the matrix multiply streams the weights from memory. For so few rows MKL's
+fp32 GEMM streams them well below the memory's speed, while oneDNN, given the weights in its own
+("mkldnn") layout, comes close to it (benchmarks/generate.py measures the difference; README.md
+has the figures). bf16 already runs through oneDNN, and CUDA never comes here.
 
 Packing is for inference only: the packed layers have no gradients. `unpack_decoder` restores
 plain nn.Linear layers (before moving to CUDA, say).

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.device import PRECISIONS
+
 # The VisionGPT2 schedule for pretrained backbones, with the original's omission fixed: the
 # GPT-2 stage also trains the token/position embeddings and the final norm (`decoder.*`).
 CROSS_ATTENTION_PATTERNS = ("decoder.h.*.cross_attn.*", "decoder.h.*.ln_cross.*")
@@ -24,7 +26,6 @@ STAGE_PRESETS: dict[str, tuple[tuple[int, str, tuple[str, ...]], ...]] = {
     # From scratch (or fine-tuning a bundle) nothing is pretrained-and-fragile: train it all.
     "all": ((0, "all", ("*",)),),
 }
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 HFLIP_MODES = ("auto", "on", "off")
 INIT_KINDS = ("backbones", "scratch", "bundle")
 POS_EMBED_INITS = ("random", "sincos")

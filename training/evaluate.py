@@ -23,7 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import SequentialSampler
 
+from core.device import PRECISIONS
 from core.generation import GenerationSettings, generate
+from core.generation_settings import STRATEGIES
 from core.model import VisionGPT2
 from core.tokenizer import CaptionTokenizer
 from training.config import ATTENTION_BACKENDS
@@ -174,13 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default="val", help="COCO split under a COCO root (default: val)")
     parser.add_argument("--limit", type=int, help="at most this many captions (whole images, seeded)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--strategy", choices=("greedy", "sample", "beam"), default="greedy")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="greedy")
     parser.add_argument("--beams", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--attention", choices=ATTENTION_BACKENDS, default="auto",
                         help="scaled_dot_product_attention backend (auto: PyTorch chooses)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -198,13 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     from core.errors import VisionCapError
     from core.resources import resolve_model
     from training.datasets import DatasetError, read_captions
-    from training.runtime import Processes, resolve_device, resolve_precision
+    from training.runtime import Processes, process_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        device = resolve_device(args.device, Processes())
-        precision = resolve_precision(args.precision, device, args.attention)
+        device = process_device(args.device, Processes())
+        precision = Precision.of(args.precision, device, args.attention)
         bundle = load_bundle(resolve_model(args.model), device=device)
         records, _ = read_captions(
             args.kind, args.captions, args.images_dir, split=args.split, limit=args.limit, seed=args.seed

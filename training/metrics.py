@@ -172,7 +172,7 @@ def _meteor(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]
     gts = {i: [" ".join(ref) for ref in refs] for i, refs in enumerate(references)}
     scorer = None
     try:
-        scorer = Meteor()  # starts a JVM: ~6 s on two cores, before any caption is scored
+        scorer = Meteor()  # starts a JVM, which takes seconds, before any caption is scored
         score, _ = scorer.compute_score(gts, res)
         return float(score)
     except Exception as exc:  # the contract is to omit METEOR, never to fail the evaluation

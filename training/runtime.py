@@ -11,12 +11,10 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from core.captioner import cpu_has_fast_bf16
+from core.device import resolve_device, resolve_training_precision
 from training.config import ATTENTION_BACKENDS
 
 logger = logging.getLogger(__name__)
-
-
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class Precision:
     Backward and the optimiser step run outside autocast; fp16 also scales the loss
     (GradScaler) so small gradients do not flush to zero. `attention` restricts
     scaled_dot_product_attention to one backend ("auto": PyTorch chooses). On CPUs, for short
-    sequences such as a 64-patch ViT, "math" trains about 1.4x faster than the fused kernel
+    sequences such as a 64-patch ViT, "math" trains faster than the fused kernel
     PyTorch picks, whose backward pass is slow there.
     """
 
@@ -58,22 +56,13 @@ class Precision:
     def grad_scaler(self) -> torch.amp.GradScaler:
         return torch.amp.GradScaler(self.device_type, enabled=self.name == "fp16")
 
-
-def resolve_precision(name: str, device: torch.device, attention: str = "auto") -> Precision:
-    """"auto": bf16 on CUDA devices that support it, else fp16 (with GradScaler, as the
-    original); on the CPU bf16 where it has native bf16 (AVX512-BF16/AMX), else fp32."""
-    if name == "auto":
-        if device.type == "cuda":
-            name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        else:
-            name = "bf16" if cpu_has_fast_bf16() else "fp32"
-    if name not in ("fp32", "fp16", "bf16"):
-        raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {name!r}")
-    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ValueError("bf16 was requested but this CUDA device does not support it")
-    if attention not in ATTENTION_BACKENDS:
-        raise ValueError(f"attention must be one of {ATTENTION_BACKENDS}, got {attention!r}")
-    return Precision(name, device.type, attention)
+    @classmethod
+    def of(cls, name: str, device: torch.device, attention: str = "auto") -> Precision:
+        """The precision a run trains in: `name` ("auto" included) as
+        core.device.resolve_training_precision decides it, and the attention backend checked."""
+        if attention not in ATTENTION_BACKENDS:
+            raise ValueError(f"attention must be one of {ATTENTION_BACKENDS}, got {attention!r}")
+        return cls(resolve_training_precision(name, device), device.type, attention)
 
 
 @dataclass(frozen=True)
@@ -93,14 +82,10 @@ class Processes:
         return self.rank == 0
 
 
-def resolve_device(device: str, processes: Processes) -> torch.device:
-    """"auto": CUDA if available (one GPU per local rank), else the CPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    resolved = torch.device(device)
+def process_device(device: str, processes: Processes) -> torch.device:
+    """core.device.resolve_device, then one GPU per local rank: this process's device."""
+    resolved = resolve_device(device)
     if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("CUDA was requested but this PyTorch build or machine has no CUDA device")
         if processes.distributed or resolved.index is None:
             resolved = torch.device("cuda", processes.local_rank)
         torch.cuda.set_device(resolved)

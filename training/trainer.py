@@ -54,8 +54,7 @@ from training.runtime import (
     all_reduce_sum,
     close_processes,
     init_processes,
-    resolve_device,
-    resolve_precision,
+    process_device,
 )
 
 logger = logging.getLogger(__name__)
@@ -180,8 +179,8 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         wants_cuda = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
         self.processes: Processes = init_processes("cuda" if wants_cuda else "cpu")
-        self.device = resolve_device(cfg.device, self.processes)
-        self.precision: Precision = resolve_precision(cfg.precision, self.device, cfg.attention)
+        self.device = process_device(cfg.device, self.processes)
+        self.precision: Precision = Precision.of(cfg.precision, self.device, cfg.attention)
         self.stages = cfg.resolved_stages()
 
         if resume is None and (self.out / "checkpoints" / ckpt.LATEST_FILE).exists():

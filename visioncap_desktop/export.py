@@ -12,27 +12,20 @@ from pathlib import Path
 
 from core.atomic import atomic_write_text
 from core.csvio import write_csv_atomic
-from visioncap_desktop.models.records import ImageRecord
+from visioncap_desktop.records import ImageRecord
 
 log = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("file_name", "path", "caption", "edited", "model")
 
 
-def file_name(record: ImageRecord, folder: Path) -> str:
-    """The image path relative to `folder` with forward slashes (its own name if outside)."""
-    try:
-        return Path(record.path).relative_to(folder).as_posix()
-    except ValueError:
-        return record.name
-
-
-def csv_rows(records: Iterable[ImageRecord], folder: str | Path) -> list[dict[str, object]]:
-    folder = Path(folder)
+def csv_rows(records: Iterable[ImageRecord]) -> list[dict[str, object]]:
+    """One row per record, from the record's own fields: `name` is already relative to the
+    opened folder with forward slashes, `path` already absolute."""
     return [
         {
-            "file_name": file_name(r, folder),
-            "path": str(Path(r.path).absolute()),
+            "file_name": r.name,
+            "path": r.path,
             "caption": r.caption,
             "edited": r.edited,  # csvio writes booleans as true/false
             "model": r.model,
@@ -44,14 +37,13 @@ def csv_rows(records: Iterable[ImageRecord], folder: str | Path) -> list[dict[st
 def write_csv(
     path: str | Path,
     records: Iterable[ImageRecord],
-    folder: str | Path,
     *,
     bom: bool = True,
     guard_formulas: bool = True,
 ) -> int:
     """Write the CSV atomically; returns the number of rows. Raises OSError, leaving an earlier
     file at `path` intact."""
-    rows = csv_rows(records, folder)
+    rows = csv_rows(records)
     write_csv_atomic(path, CSV_COLUMNS, rows, bom=bom, guard_formulas=guard_formulas)
     return len(rows)
 

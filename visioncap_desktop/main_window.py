@@ -1,37 +1,18 @@
-"""The main window: owns the item models, the workers and their threads, and all the wiring.
+"""The main window: the layout of its widgets, and the wiring of the controllers that do the work.
 
-Signals are connected in the connect_*_signals() methods, grouped by source. Workers get
-snapshots (paths and settings) and answer with signals keyed by path; only this window changes
-the gallery model, through GalleryModel's methods and setData.
+Each controller owns one concern (visioncap_desktop.controllers) and reports by signals; the
+window connects them in the connect_*_signals() methods, grouped by concern, and is the only
+place that knows more than one of them. The item models live here because views and
+controllers share them; changes to captions go through GalleryModel's methods and setData.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QByteArray,
-    QCoreApplication,
-    QFileSystemWatcher,
-    QMimeData,
-    QModelIndex,
-    Qt,
-    QThread,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QKeySequence,
-    QUndoStack,
-)
+from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -39,64 +20,49 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMenu,
     QMessageBox,
-    QProgressDialog,
     QSplitter,
     QStyle,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from visioncap_desktop import export, paths
-from visioncap_desktop.dialogs.export_dialog import ExportDialog
-from visioncap_desktop.dialogs.model_chooser import HUB_ID, ModelChooserDialog, is_bundle
-from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
-from visioncap_desktop.gc_pauses import freeze_long_lived
-from visioncap_desktop.models.gallery_model import ROLE_RECORD, GalleryModel
-from visioncap_desktop.models.gallery_proxy import GalleryFilterProxy
-from visioncap_desktop.models.records import CaptionSnapshot, CaptionState, ImageRecord
-from visioncap_desktop.models.undo import CaptionRunCommand
-from visioncap_desktop.resources import demo_bundle_path
+from visioncap_desktop.controllers.decisions import (
+    CAPTION_SCOPES,
+    counts_text,
+    folder_of_drop,
+    records_to_caption,
+)
+from visioncap_desktop.controllers.editing import EditController
+from visioncap_desktop.controllers.export_control import ExportController
+from visioncap_desktop.controllers.folder_session import FolderSession
+from visioncap_desktop.controllers.message import Message
+from visioncap_desktop.controllers.model_choice import ModelChoice
+from visioncap_desktop.controllers.run_control import RunController
+from visioncap_desktop.controllers.window_actions import ActionState, WindowActions
+from visioncap_desktop.dialogs.prompts import Prompts
+from visioncap_desktop.gallery.filter_proxy import GalleryFilterProxy
+from visioncap_desktop.gallery.item_model import ROLE_RECORD, GalleryModel
+from visioncap_desktop.records import ImageRecord
 from visioncap_desktop.settings import Settings
-from visioncap_desktop.store import CaptionStore
 from visioncap_desktop.widgets.gallery_view import GalleryView
-from visioncap_desktop.widgets.run_progress import RunProgress, format_duration
+from visioncap_desktop.widgets.run_progress import RunProgress
 from visioncap_desktop.widgets.side_panel import SidePanel
-from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
-from visioncap_desktop.workers.folder_scanner import FolderScanner, NameOrder
-from visioncap_desktop.workers.model_import import ModelImportWorker
 from visioncap_desktop.workers.thumbnail_loader import THUMBNAIL_SIZE, ThumbnailLoader
 
 log = logging.getLogger(__name__)
 
-SAVE_DELAY_MS = 500  # captions reach the disk at most this long after a change
 PREVIEW_SIZE = 768
-DOWNLOAD_FOLDER = "vit-gpt2-coco"
 SEARCH_DELAY_MS = 200  # filtering 100,000 rows per keystroke would make typing lag
 
 STATE_FILTER_LABELS = {"all": "All images", "uncaptioned": "Without caption", "edited": "Edited", "errors": "Errors"}
 SORT_LABELS = {"name": "Name A-Z", "name_desc": "Name Z-A", "state": "State", "caption": "Caption"}
 
 
-@dataclass
-class _ActiveRun:
-    run_id: int
-    total: int
-    overwrite_edited: bool
-    command: CaptionRunCommand
-    started: float
-
-
 class MainWindow(QMainWindow):
     folder_loaded = Signal(str, int)  # folder, number of images: the scan has finished
     run_completed = Signal(int, int, str)  # done, total, outcome ("completed", "cancelled", "failed")
-    # requests to the workers (queued to their threads)
-    scan_requested = Signal(int, str, bool, object)
-    run_requested = Signal(object)
-    model_load_requested = Signal(str, str)
-    import_requested = Signal(str, str)
 
     def __init__(
         self,
@@ -112,21 +78,8 @@ class MainWindow(QMainWindow):
         `first_run_prompt`: ask for a model at start when none has been chosen yet."""
         super().__init__(parent)
         self.settings = settings
-        self.model_override = model_override
-        self.folder: Path | None = None
         self.messages: list[tuple[str, str, str]] = []  # (level, title, text) of everything reported
-        self._store: CaptionStore | None = None
-        self._stored: dict[str, CaptionSnapshot] = {}
-        self._dirty = False
-        self._last_save_error: str | None = None
-        self._scan_id = 0
-        self._scanning = False
-        self._run: _ActiveRun | None = None
-        self._run_counter = 0
-        self._model_name = ""
         self._shut_down = False
-        self._import_thread: QThread | None = None
-        self._import_dialog: QProgressDialog | None = None
 
         self.setWindowTitle("VisionCap")
         self.setWindowIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DesktopIcon))
@@ -136,35 +89,39 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.thumbnails = ThumbnailLoader(THUMBNAIL_SIZE, paths.thumbnails_dir(), parent=self)
         self.previews = ThumbnailLoader(PREVIEW_SIZE, None, memory_items=16, max_threads=1, parent=self)
-        self.gallery_model = GalleryModel(self.thumbnails, self)
-        self.gallery_model.undo_stack = self.undo_stack
+        self.gallery_model = GalleryModel(self.thumbnails, self, undo_stack=self.undo_stack)
         self.proxy_model = GalleryFilterProxy(self)
         self.proxy_model.setSourceModel(self.gallery_model)
 
+        self.prompts = Prompts(self)
+        self.window_actions = WindowActions(settings, self)
+        self.session = FolderSession(self.gallery_model, settings, self)
+        self.run_control = RunController(self.gallery_model, self.undo_stack, settings, captioner_factory, self)
+        self.model_choice = ModelChoice(settings, self.prompts, model_override, self)
+        self.editing = EditController(self.gallery_model, self.undo_stack, self)
+        self.exports = ExportController(settings, self.prompts, self)
+
         self._build_central()
-        self._build_actions()
-        self._build_menus()
-        self._build_toolbar()
+        self._build_menus_and_toolbar()
         self._build_status_bar()
-        self._start_workers(captioner_factory)
-        self.watcher = QFileSystemWatcher(self)
-        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._counts_timer = QTimer(self, singleShot=True, interval=100)
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
 
         self.connect_view_signals()
         self.connect_model_signals()
-        self.connect_scanner_signals()
-        self.connect_caption_signals()
+        self.connect_session_signals()
+        self.connect_run_signals()
+        self.connect_model_choice_signals()
         self.connect_action_signals()
+        self.connect_message_signals()
 
         self._restore_window_state()
         self._update_actions()
-        self._update_model_label()
+        self.model_choice.show_chosen()
         self._update_counts()
         if first_run_prompt and not model_override and not settings.get("model_source"):
-            QTimer.singleShot(0, lambda: self.choose_model(first_run=True))
-        QTimer.singleShot(0, self.preload_model)
+            QTimer.singleShot(0, lambda: self.model_choice.choose_model(first_run=True))
+        QTimer.singleShot(0, self.model_choice.preload)
 
     # --- building ---------------------------------------------------------------------------------
 
@@ -208,118 +165,11 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([900, 380])
         self.setCentralWidget(self.splitter)
 
-    def _action(self, text: str, icon: QStyle.StandardPixmap | None = None, shortcut=None, tip: str = "",
-                checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.setCheckable(checkable)
-        return action
-
-    def _build_actions(self) -> None:
-        sp = QStyle.StandardPixmap
-        self.open_action = self._action("&Open Folder...", sp.SP_DirOpenIcon, QKeySequence.StandardKey.Open,
-                                        "Open a folder of images")
-        self.reload_action = self._action("&Reload Folder", sp.SP_BrowserReload, "F5", "Scan the folder again")
-        self.subfolders_action = self._action("Include &Subfolders", sp.SP_DirLinkIcon, None,
-                                              "Also show images in subfolders", checkable=True)
-        self.subfolders_action.setChecked(self.settings.get("include_subfolders"))
-        self.export_action = self._action("&Export CSV...", sp.SP_DialogSaveButton, "Ctrl+E",
-                                          "Export captions to a CSV file")
-        self.txt_action = self._action("Save Captions as .&txt Files...", sp.SP_FileIcon, None,
-                                       "Write photo.txt next to photo.jpg for every captioned image")
-        self.quit_action = self._action("&Quit", None, QKeySequence.StandardKey.Quit)
-
-        self.undo_action = self._action("&Undo", sp.SP_ArrowBack, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action("&Redo", sp.SP_ArrowForward, ["Ctrl+Y", "Ctrl+Shift+Z"])
-        self.edit_action = self._action("&Edit Caption", None, "F2", "Edit the caption of the current image")
-        self.find_action = self._action("&Find", None, QKeySequence.StandardKey.Find)
-
-        self.caption_all_action = self._action("Caption &All", sp.SP_MediaPlay, None,
-                                               "Caption every image (edited captions are kept)")
-        self.caption_selected_action = self._action("Caption &Selected", None, "Ctrl+Shift+R",
-                                                    "Caption the selected images")
-        self.caption_missing_action = self._action("Caption &Uncaptioned", None, "Ctrl+R",
-                                                   "Caption the images without a caption")
-        self.overwrite_action = self._action("&Overwrite Edited Captions", None, None,
-                                             "Let runs replace captions you edited", checkable=True)
-        self.cancel_action = self._action("&Cancel Run", sp.SP_MediaStop, "Esc",
-                                          "Stop after the current batch; captions made so far are kept")
-        self.settings_action = self._action("&Settings...", sp.SP_FileDialogDetailedView, QKeySequence.StandardKey.Preferences,
-                                            "Model, device and generation settings")
-        self.model_action = self._action("Choose &Model...", sp.SP_ComputerIcon, None, "Choose the captioning model")
-
-        self.grid_action = self._action("&Grid", sp.SP_FileDialogContentsView, None, "Show images as tiles", checkable=True)
-        self.list_action = self._action("&List", sp.SP_FileDialogListView, None, "Show images as rows", checkable=True)
-        self.view_group = QActionGroup(self)
-        self.view_group.addAction(self.grid_action)
-        self.view_group.addAction(self.list_action)
-        self.about_action = self._action("&About VisionCap", None)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = QMenu("Open &Recent", self)
-        file_menu.addMenu(self.recent_menu)
-        file_menu.addAction(self.reload_action)
-        file_menu.addAction(self.subfolders_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.export_action)
-        file_menu.addAction(self.txt_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-
-        edit_menu = bar.addMenu("&Edit")
-        for action in (self.undo_action, self.redo_action, None, self.edit_action, self.find_action):
-            edit_menu.addSeparator() if action is None else edit_menu.addAction(action)
-
-        self.caption_menu = bar.addMenu("&Caption")
-        for action in (self.caption_all_action, self.caption_selected_action, self.caption_missing_action, None,
-                       self.overwrite_action, self.cancel_action, None, self.model_action, self.settings_action):
-            self.caption_menu.addSeparator() if action is None else self.caption_menu.addAction(action)
-
-        view_menu = bar.addMenu("&View")
-        view_menu.addAction(self.grid_action)
-        view_menu.addAction(self.list_action)
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.about_action)
-
-    def _build_toolbar(self) -> None:
+    def _build_menus_and_toolbar(self) -> None:
+        self.window_actions.fill_menu_bar(self.menuBar())
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.addAction(self.open_action)
-        toolbar.addAction(self.subfolders_action)
-        toolbar.addSeparator()
-        caption_button = QToolButton(self)
-        caption_button.setDefaultAction(self.caption_all_action)
-        caption_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        run_menu = QMenu(caption_button)
-        for action in (self.caption_all_action, self.caption_selected_action, self.caption_missing_action,
-                       None, self.overwrite_action):
-            run_menu.addSeparator() if action is None else run_menu.addAction(action)
-        caption_button.setMenu(run_menu)
-        caption_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        toolbar.addWidget(caption_button)
-        toolbar.addAction(self.cancel_action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.undo_action)
-        toolbar.addAction(self.redo_action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.export_action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.grid_action)
-        toolbar.addAction(self.list_action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.settings_action)
+        self.window_actions.fill_toolbar(toolbar, self)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -330,248 +180,190 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress_widget)
         status.addPermanentWidget(self.model_label)
 
-    def _start_workers(self, captioner_factory) -> None:
-        self.scanner_thread = QThread(self)
-        self.scanner_thread.setObjectName("visioncap-scanner")
-        self.scanner = FolderScanner()
-        self.scanner.moveToThread(self.scanner_thread)
-        self.scanner_thread.finished.connect(self.scanner.deleteLater)
-        self.scanner_thread.start()
-
-        self.caption_thread = QThread(self)
-        self.caption_thread.setObjectName("visioncap-captioner")
-        self.caption_worker = CaptionWorker(captioner_factory)
-        self.caption_worker.moveToThread(self.caption_thread)
-        self.caption_thread.finished.connect(self.caption_worker.deleteLater)
-        self.caption_thread.start()
-
     # --- wiring -------------------------------------------------------------------------------------
 
     def connect_view_signals(self) -> None:
-        self.gallery_view.selectionModel().currentChanged.connect(self._on_current_changed)
-        self.gallery_view.selectionModel().selectionChanged.connect(self._update_actions)
-        self.side_panel.caption_committed.connect(self.on_caption_committed)
+        selection = self.gallery_view.selectionModel()
+        selection.currentChanged.connect(self._on_current_changed)
+        selection.selectionChanged.connect(self._update_actions)
+        self.side_panel.caption_committed.connect(self.editing.commit_caption)
         self.search_edit.textChanged.connect(self._search_timer.start)
         self._search_timer.timeout.connect(lambda: self.proxy_model.set_search_text(self.search_edit.text()))
         self.filter_combo.currentIndexChanged.connect(
             lambda: self.proxy_model.set_state_filter(self.filter_combo.currentData()))
         self.sort_combo.currentIndexChanged.connect(
             lambda: self.gallery_model.sort_records(self.sort_combo.currentData()))
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self.watcher.directoryChanged.connect(self._on_directory_changed)
 
     def connect_model_signals(self) -> None:
-        self.gallery_model.records_changed.connect(self._schedule_save)
         # the large preview also tells the dimensions, when the gallery thumbnail has not yet
         self.previews.thumbnail_ready.connect(self.gallery_model.on_thumbnail_ready)
         self.gallery_model.dataChanged.connect(self._on_data_changed)
-        self._save_timer.timeout.connect(self.save_now)
         self._counts_timer.timeout.connect(self._update_counts)
         for signal in (self.gallery_model.counts_changed, self.proxy_model.rowsInserted, self.proxy_model.rowsRemoved,
                        self.proxy_model.modelReset, self.proxy_model.layoutChanged):
             signal.connect(self._schedule_counts)
-        self.undo_stack.canUndoChanged.connect(self._update_actions)
-        self.undo_stack.canRedoChanged.connect(self._update_actions)
-        self.undo_stack.indexChanged.connect(self._update_actions)
+        self.editing.history_changed.connect(self._update_actions)
 
-    def connect_scanner_signals(self) -> None:
-        self.scan_requested.connect(self.scanner.scan)
-        self.scanner.records_found.connect(self.on_records_found)
-        self.scanner.scan_finished.connect(self.on_scan_finished)
-        self.scanner.scan_failed.connect(self.on_scan_failed)
+    def connect_session_signals(self) -> None:
+        session = self.session
+        # finish what belongs to the folder being closed, so its save includes it
+        session.folder_closing.connect(self.run_control.abandon)
+        session.folder_closing.connect(self.side_panel.commit)
+        session.folder_opened.connect(self._on_folder_opened)
+        session.records_added.connect(self._update_actions)
+        session.scan_ended.connect(self._update_actions)
+        session.folder_loaded.connect(self._on_folder_loaded)
+        session.folder_loaded.connect(self.folder_loaded)
 
-    def connect_caption_signals(self) -> None:
-        worker = self.caption_worker
-        self.run_requested.connect(worker.start_run)
-        self.model_load_requested.connect(worker.load_model)
-        worker.model_loading.connect(self.on_model_loading)
-        worker.model_loaded.connect(self.on_model_loaded)
-        worker.model_failed.connect(self.on_model_failed)
-        worker.caption_ready.connect(self.on_caption_ready)
-        worker.caption_failed.connect(self.on_caption_failed)
-        worker.progress.connect(self.progress_widget.set_progress)
-        worker.notice.connect(self.on_notice)
-        worker.run_failed.connect(self.on_run_failed)
-        worker.run_finished.connect(self.on_run_finished)
-        self.progress_widget.cancel_requested.connect(self.cancel_run)
+    def connect_run_signals(self) -> None:
+        run = self.run_control
+        run.run_started.connect(self.progress_widget.start)
+        run.progress.connect(self.progress_widget.set_progress)
+        run.run_cancelling.connect(self.progress_widget.cancelling)
+        run.running_changed.connect(self._update_actions)
+        run.run_completed.connect(self.progress_widget.finish)
+        run.run_completed.connect(self.run_completed)
+        self.progress_widget.cancel_requested.connect(run.cancel)
+
+    def connect_model_choice_signals(self) -> None:
+        choice, run = self.model_choice, self.run_control
+        choice.load_requested.connect(run.load_model)
+        choice.model_text_changed.connect(self.model_label.setText)
+        run.model_loading.connect(choice.on_model_loading)
+        run.model_loaded.connect(choice.on_model_loaded)
+        run.model_failed.connect(choice.on_model_failed)
 
     def connect_action_signals(self) -> None:
-        self.open_action.triggered.connect(self.open_folder_dialog)
-        self.reload_action.triggered.connect(self.reload_folder)
-        self.subfolders_action.toggled.connect(self._on_subfolders_toggled)
-        self.export_action.triggered.connect(self.export_csv_dialog)
-        self.txt_action.triggered.connect(self.save_txt_files)
-        self.quit_action.triggered.connect(self.close)
-        self.undo_action.triggered.connect(self.undo_stack.undo)
-        self.redo_action.triggered.connect(self.undo_stack.redo)
-        self.edit_action.triggered.connect(self.edit_current)
-        self.find_action.triggered.connect(self.search_edit.setFocus)
-        self.caption_all_action.triggered.connect(lambda: self.caption("all"))
-        self.caption_selected_action.triggered.connect(lambda: self.caption("selected"))
-        self.caption_missing_action.triggered.connect(lambda: self.caption("uncaptioned"))
-        self.cancel_action.triggered.connect(self.cancel_run)
-        self.settings_action.triggered.connect(self.open_settings)
-        self.model_action.triggered.connect(self.choose_model)
-        self.grid_action.triggered.connect(lambda: self.set_view_mode("grid"))
-        self.list_action.triggered.connect(lambda: self.set_view_mode("list"))
-        self.about_action.triggered.connect(self._show_about)
+        a = self.window_actions
+        a.open_action.triggered.connect(self.open_folder_dialog)
+        a.recent_folder_chosen.connect(self.open_folder)
+        a.reload_action.triggered.connect(lambda: self.session.reload())
+        a.subfolders_action.toggled.connect(self.session.reload)
+        a.export_action.triggered.connect(self.export_csv_dialog)
+        a.txt_action.triggered.connect(lambda: self.save_txt_files())
+        a.quit_action.triggered.connect(self.close)
+        a.undo_action.triggered.connect(self.editing.undo)
+        a.redo_action.triggered.connect(self.editing.redo)
+        a.edit_action.triggered.connect(self.edit_current)
+        a.find_action.triggered.connect(self.search_edit.setFocus)
+        a.caption_all_action.triggered.connect(lambda: self.caption("all"))
+        a.caption_selected_action.triggered.connect(lambda: self.caption("selected"))
+        a.caption_missing_action.triggered.connect(lambda: self.caption("uncaptioned"))
+        a.cancel_action.triggered.connect(self.run_control.cancel)
+        a.settings_action.triggered.connect(self.model_choice.open_settings)
+        a.model_action.triggered.connect(lambda: self.model_choice.choose_model())
+        a.grid_action.triggered.connect(lambda: self.set_view_mode("grid"))
+        a.list_action.triggered.connect(lambda: self.set_view_mode("list"))
+        a.about_action.triggered.connect(self._show_about)
 
-    def connect_import_signals(self, worker: ModelImportWorker) -> None:
-        self.import_requested.connect(worker.run)
-        worker.progress.connect(self.on_import_progress)
-        worker.import_finished.connect(self.on_import_finished)
-        worker.import_failed.connect(self.on_import_failed)
+    def connect_message_signals(self) -> None:
+        for controller in (self.session, self.run_control, self.model_choice, self.exports):
+            controller.message.connect(self.notify)
+        for controller in (self.session, self.run_control, self.exports):
+            controller.status.connect(self.show_status)
+
+    # --- what the app, the screenshot tool and the tests call --------------------------------------
+
+    def open_folder(self, folder: str | Path, include_subfolders: bool | None = None) -> bool:
+        """Show the images of `folder` with their saved captions (see FolderSession.open)."""
+        return self.session.open(folder, include_subfolders)
+
+    def caption(self, scope: str) -> bool:
+        """Start a run over "all", "selected" or "uncaptioned" images (see records_to_caption),
+        asking for a model first when none is chosen. False if nothing was started."""
+        if self.run_control.is_running or scope not in CAPTION_SCOPES:
+            return False
+        overwrite = self.window_actions.overwrite_action.isChecked()
+        records = records_to_caption(scope, self.gallery_model.records(), self.selected_records(), overwrite)
+        if not records:
+            self.show_status("Nothing to caption.", 5000)
+            return False
+        bundle = self.model_choice.ensure_bundle()
+        return bundle is not None and self.run_control.start(records, bundle, overwrite)
+
+    def bundle_path(self) -> str | None:
+        return self.model_choice.bundle_path()
+
+    def export_csv(self, path: str | Path, selected_only: bool = False, bom: bool = True,
+                   guard_formulas: bool = True) -> bool:
+        """Write the CSV of all (or the selected) images (see ExportController.export_csv)."""
+        if self.session.folder is None:
+            return False
+        return self.exports.export_csv(path, self._records_to_export(selected_only), bom, guard_formulas)
+
+    def export_csv_dialog(self) -> None:
+        choice = self.exports.ask_csv_options(self.session.folder, self.gallery_model.rowCount(),
+                                              len(self.selected_records()))
+        if choice is not None:
+            path, selected_only, bom, guard = choice
+            self.export_csv(path, selected_only, bom, guard)
+
+    def save_txt_files(self, selected_only: bool = False) -> export.TxtReport | None:
+        """photo.txt next to photo.jpg (see ExportController.save_txt_files)."""
+        return self.exports.save_txt_files(self._records_to_export(selected_only))
+
+    def _records_to_export(self, selected_only: bool) -> list[ImageRecord]:
+        self.side_panel.commit()  # a caption being typed is part of what is exported
+        return self.selected_records() if selected_only else self.gallery_model.records()
 
     # --- messages ------------------------------------------------------------------------------------
 
-    def notify(self, level: str, title: str, text: str, details: str = "", popup: bool = True) -> None:
+    def notify(self, message: Message) -> None:
         """Tell the user: status bar, log, and (for warnings) a window-modal box that does not
         block the caller. Everything said is kept in `messages`."""
-        self.messages.append((level, title, text))
-        log.log(logging.WARNING if level == "warning" else logging.INFO, "%s: %s", title, text)
-        self.statusBar().showMessage(text.splitlines()[0], 15000)
-        if not popup:
+        self.messages.append((message.level, message.title, message.text))
+        log.log(logging.WARNING if message.level == "warning" else logging.INFO, "%s: %s", message.title,
+                message.text)
+        self.show_status(message.text.splitlines()[0], 15000)
+        if not message.popup:
             return
-        icon = QMessageBox.Icon.Warning if level == "warning" else QMessageBox.Icon.Information
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
-        if details:
-            box.setDetailedText(details)
+        icon = QMessageBox.Icon.Warning if message.level == "warning" else QMessageBox.Icon.Information
+        box = QMessageBox(icon, message.title, message.text, QMessageBox.StandardButton.Ok, self)
+        if message.details:
+            box.setDetailedText(message.details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
-    def ask(self, title: str, text: str, buttons: QMessageBox.StandardButton,
-            default: QMessageBox.StandardButton) -> QMessageBox.StandardButton:
-        """A blocking question (tests replace this method)."""
-        return QMessageBox.question(self, title, text, buttons, default)
+    def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
 
     # --- folders -------------------------------------------------------------------------------------
 
     def open_folder_dialog(self) -> None:
-        start = str(self.folder or self.settings.get("last_folder") or Path.home())
+        start = str(self.session.folder or self.settings.get("last_folder") or Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
         if folder:
             self.open_folder(folder)
 
-    def reload_folder(self) -> None:
-        if self.folder is not None:
-            self.open_folder(self.folder)
-
-    def open_folder(self, folder: str | Path, include_subfolders: bool | None = None) -> bool:
-        """Show the images of `folder` with their saved captions; the scan fills the gallery
-        in the background. False (and a message) if the folder cannot be opened."""
-        folder = Path(folder).expanduser()
-        if not folder.is_dir():
-            self.notify("warning", "Cannot open folder", f"{folder} does not exist or is not a folder.")
-            return False
-        if include_subfolders is not None and include_subfolders != self.subfolders_action.isChecked():
-            self.subfolders_action.blockSignals(True)
-            self.subfolders_action.setChecked(include_subfolders)
-            self.subfolders_action.blockSignals(False)
-            self.settings.set("include_subfolders", include_subfolders)
-        if self._run is not None:  # results for the old folder would have nowhere to go
-            self.cancel_run()
-            self._end_run("cancelled", len(self._run.command))
-        self.side_panel.commit()
-        self.save_now()
-
-        folder = folder.resolve()
-        store = CaptionStore(folder)
-        loaded = store.load()
-        if loaded.problem:
-            self.notify("warning", "Saved captions could not be read", loaded.problem)
-        self.folder, self._store, self._stored = folder, store, loaded.entries
-        self._dirty = False
-        self._last_save_error = None
-        self.undo_stack.clear()
+    def _on_folder_opened(self, folder: str) -> None:
+        self.editing.clear()
         self.side_panel.show_record(None)
-        self.gallery_model.clear()
         self.thumbnails.forget_waiting()
         self.previews.forget_waiting()
-        if self.watcher.directories():
-            self.watcher.removePaths(self.watcher.directories())
-        self.watcher.addPath(str(folder))
-        self.settings.add_recent_folder(str(folder))
-        self.setWindowTitle(f"{folder.name or folder} - VisionCap")
-
-        self._scan_id += 1
-        self._scanning = True
-        self.scanner.supersede(self._scan_id)
-        self.scan_requested.emit(self._scan_id, str(folder), self.subfolders_action.isChecked(), self._stored)
-        self.statusBar().showMessage(f"Scanning {folder}...")
-        self._update_actions()
-        return True
-
-    def on_records_found(self, scan_id: int, records: list[ImageRecord]) -> None:
-        if scan_id != self._scan_id:
-            return
-        self.gallery_model.add_records(records)
-        self.statusBar().showMessage(f"Scanning... {self.gallery_model.rowCount():,} images found")
+        self.window_actions.show_subfolders(self.session.include_subfolders)
+        self.setWindowTitle(f"{Path(folder).name or folder} - VisionCap")
         self._update_actions()
 
-    def on_scan_finished(self, scan_id: int, count: int, order: NameOrder) -> None:
-        if scan_id != self._scan_id:
-            return
-        self._scanning = False
-        if not self.gallery_model.adopt_order(order.records, order.rows):
-            self.gallery_model.sort_records()
-        freeze_long_lived("folder scanned")  # the records live as long as the folder is open
-        self.statusBar().showMessage(f"{count:,} images in {self.folder}", 5000)
+    def _on_folder_loaded(self, folder: str, count: int) -> None:
         if not self.gallery_view.currentIndex().isValid() and self.proxy_model.rowCount():
             self.gallery_view.setCurrentIndex(self.proxy_model.index(0, 0))
         self._update_actions()
-        self.folder_loaded.emit(str(self.folder), count)
-
-    def on_scan_failed(self, scan_id: int, message: str) -> None:
-        if scan_id != self._scan_id:
-            return
-        self._scanning = False
-        self._update_actions()
-        self.notify("warning", "Cannot read folder", message)
-
-    def _on_directory_changed(self, path: str) -> None:
-        if self.folder is not None and Path(path) == self.folder and not self.folder.exists():
-            self.watcher.removePath(path)
-            self.notify("warning", "Folder not available",
-                        f"The folder {self.folder} has been moved, deleted or disconnected. Its captions "
-                        "are saved; open it again when it is back.")
-
-    def _on_subfolders_toggled(self, checked: bool) -> None:
-        self.settings.set("include_subfolders", checked)
-        self.reload_folder()
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        recent = self.settings.get("recent_folders")
-        for folder in recent:
-            action = self.recent_menu.addAction(folder)
-            action.triggered.connect(lambda _=False, f=folder: self.open_folder(f))
-        if recent:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear Recent Folders", lambda: self.settings.set("recent_folders", []))
-        else:
-            self.recent_menu.addAction("No recent folders").setEnabled(False)
-
-    def _dropped_folder(self, mime: QMimeData) -> Path | None:
-        for url in mime.urls():
-            if url.isLocalFile():
-                path = Path(url.toLocalFile())
-                if path.is_dir():
-                    return path
-                if path.is_file():
-                    return path.parent
-        return None
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._dropped_folder(event.mimeData()) is not None:
+        if self._dropped_folder(event) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        folder = self._dropped_folder(event.mimeData())
+        folder = self._dropped_folder(event)
         if folder is not None:
             event.acceptProposedAction()
             self.open_folder(folder)
+
+    @staticmethod
+    def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> Path | None:
+        return folder_of_drop(Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile())
 
     # --- selection and editing ---------------------------------------------------------------------
 
@@ -598,262 +390,35 @@ class MainWindow(QMainWindow):
         if index.isValid() and top.row() <= index.row() <= bottom.row():
             self.side_panel.refresh()
 
-    def on_caption_committed(self, path: str, caption: str) -> None:
-        index = self.gallery_model.index_for_path(path)
-        if index.isValid():
-            self.gallery_model.setData(index, caption, Qt.ItemDataRole.EditRole)
+    # --- state of the window ---------------------------------------------------------------------
 
-    # --- captioning ----------------------------------------------------------------------------------
+    def _schedule_counts(self) -> None:
+        if not self._counts_timer.isActive():
+            self._counts_timer.start()
 
-    @property
-    def is_running(self) -> bool:
-        return self._run is not None
-
-    def download_target(self) -> Path:
-        return paths.models_dir() / DOWNLOAD_FOLDER
-
-    def bundle_path(self) -> str | None:
-        """The bundle folder to caption with, or None if no usable model is chosen."""
-        if self.model_override:
-            if self.model_override == "demo":
-                demo = demo_bundle_path()
-                return str(demo) if demo else None
-            return self.model_override
-        source = self.settings.get("model_source")
-        if source == "demo":
-            demo = demo_bundle_path()
-            return str(demo) if demo else None
-        if source == "folder":
-            return self.settings.get("model_path") or None
-        if source == "download":
-            target = self.download_target()
-            return str(target) if is_bundle(target) else None
-        return None
-
-    def preload_model(self) -> None:
-        """Load the chosen model in the worker now, so the first run starts at once."""
-        bundle = self.bundle_path()
-        if bundle and not self._shut_down:
-            self.model_load_requested.emit(bundle, self.settings.get("device"))
-
-    def caption(self, scope: str) -> bool:
-        """Start a run over "all", "selected" or "uncaptioned" images. Edited captions are left
-        out unless "Overwrite edited captions" is checked. False if nothing was started."""
-        if self._run is not None or scope not in ("all", "selected", "uncaptioned"):
-            return False
-        if scope == "selected":
-            records = self.selected_records()
+    def _update_counts(self) -> None:
+        total = self.gallery_model.rowCount()
+        scanning = self.session.scanning
+        self.empty_hint.setVisible(total == 0 and not scanning)
+        self.gallery_view.setVisible(total > 0 or scanning)
+        if total == 0:
+            self.counts_label.setText("No folder open" if self.session.folder is None else "No images")
         else:
-            records = self.gallery_model.records()
-            if scope == "uncaptioned":
-                records = [r for r in records if r.needs_caption]
-        overwrite = self.overwrite_action.isChecked()
-        if not overwrite:
-            records = [r for r in records if not r.edited]
-        if not records:
-            self.statusBar().showMessage("Nothing to caption.", 5000)
-            return False
-        bundle = self.bundle_path()
-        if bundle is None:
-            if not self.choose_model():
-                return False
-            bundle = self.bundle_path()
-            if bundle is None:
-                return False
-        self._run_counter += 1
-        request = RunRequest(
-            run_id=self._run_counter,
-            paths=tuple(r.path for r in records),
-            bundle=bundle,
-            device=self.settings.get("device"),
-            generation=self.settings.get("generation"),
-            batch_size=self.settings.get("batch_size"),
+            self.counts_label.setText(counts_text(total, self.proxy_model.rowCount(), self.gallery_model.counts()))
+
+    def _update_actions(self) -> None:
+        state = ActionState(
+            has_folder=self.session.folder is not None,
+            has_records=self.gallery_model.rowCount() > 0,
+            has_selection=self.gallery_view.selectionModel().hasSelection(),
+            running=self.run_control.is_running,
         )
-        self._run = _ActiveRun(request.run_id, len(records), overwrite, CaptionRunCommand(self.gallery_model),
-                               time.monotonic())
-        self.progress_widget.start(len(records))
-        self._update_actions()
-        self.run_requested.emit(request)
-        return True
+        self.window_actions.update_enabled(state, self.undo_stack)
 
-    def cancel_run(self) -> None:
-        if self._run is not None:
-            self.caption_worker.cancel(self._run.run_id)
-            self.progress_widget.cancelling()
-            self.statusBar().showMessage("Cancelling after the current batch...")
-
-    def on_caption_ready(self, path: str, caption: str) -> None:
-        run = self._run
-        if run is None:
-            return
-        snapshot = CaptionSnapshot(caption, CaptionState.CAPTIONED, "", self._model_name)
-        change = self.gallery_model.apply_result(path, snapshot, run.overwrite_edited)
-        if change is not None:
-            run.command.add(path, *change)
-
-    def on_caption_failed(self, path: str, reason: str) -> None:
-        run = self._run
-        record = self.gallery_model.record_for_path(path)
-        if run is None or record is None:
-            return
-        # an earlier caption stays visible next to the error; nothing the user had is lost
-        snapshot = CaptionSnapshot(record.caption, CaptionState.ERROR, reason, record.model)
-        change = self.gallery_model.apply_result(path, snapshot, run.overwrite_edited)
-        if change is not None:
-            run.command.add(path, *change)
-
-    def on_run_finished(self, run_id: int, done: int, total: int, outcome: str) -> None:
-        if self._run is None or run_id != self._run.run_id:
-            return
-        self._end_run(outcome, done)
-
-    def _end_run(self, outcome: str, done: int) -> None:
-        run, self._run = self._run, None
-        if len(run.command):
-            run.command.finish(f"Caption {len(run.command):,} image(s)")
-            self.undo_stack.push(run.command)
-        self.progress_widget.finish()
-        elapsed = format_duration(time.monotonic() - run.started)
-        text = {
-            "completed": f"Captioned {done:,} image(s) in {elapsed}.",
-            "cancelled": f"Cancelled after {done:,} of {run.total:,} image(s); the captions made are kept.",
-        }.get(outcome, f"Captioning stopped after {done:,} of {run.total:,} image(s).")
-        self.statusBar().showMessage(text, 15000)
-        self._update_actions()
-        self.run_completed.emit(done, run.total, outcome)
-
-    def on_run_failed(self, message: str) -> None:
-        self.notify("warning", "Captioning stopped", message)
-
-    def on_notice(self, message: str) -> None:
-        self.notify("info", "Captioning", message, popup=False)
-
-    def on_model_loading(self, bundle: str) -> None:
-        self.model_label.setText(f"Loading model {Path(bundle).name}...")
-
-    def on_model_loaded(self, name: str, device: str) -> None:
-        self._model_name = name
-        self.model_label.setText(f"Model: {name}  |  Device: {device}")
-
-    def on_model_failed(self, message: str) -> None:
-        self._model_name = ""
-        self.model_label.setText("Model: could not be loaded")
-        self.notify("warning", "Could not load the model",
-                    f"{message}\n\nChoose another model in Caption > Choose Model.")
-
-    def _update_model_label(self) -> None:
-        bundle = self.bundle_path()
-        self.model_label.setText(f"Model: {Path(bundle).name} (not loaded yet)" if bundle else "Model: none chosen")
-
-    # --- model choice --------------------------------------------------------------------------------
-
-    def choose_model(self, first_run: bool = False) -> bool:
-        """Ask which model to use; True when a usable model is now chosen."""
-        dialog = ModelChooserDialog(self.settings.get("model_source"), self.settings.get("model_path"),
-                                    demo_bundle_path(), self.download_target(), first_run, self)
-        if not dialog.exec():
-            return False
-        source, path = dialog.choice()
-        if source == "download" and not is_bundle(self.download_target()):
-            answer = self.ask("Download the model?",
-                              f"This downloads {HUB_ID} from the Hugging Face hub (about 1 GB) and converts it "
-                              "for VisionCap. Continue?",
-                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                              QMessageBox.StandardButton.Yes)
-            if answer == QMessageBox.StandardButton.Yes:
-                self.start_model_download()
-            return False
-        self.settings.set("model_source", source)
-        self.settings.set("model_path", path if source == "folder" else "")
-        self._update_model_label()
-        self.preload_model()
-        return True
-
-    def start_model_download(self) -> None:
-        if self._import_thread is None:
-            self._import_thread = QThread(self)
-            self._import_thread.setObjectName("visioncap-import")
-            self.import_worker = ModelImportWorker()
-            self.import_worker.moveToThread(self._import_thread)
-            self._import_thread.finished.connect(self.import_worker.deleteLater)
-            self.connect_import_signals(self.import_worker)
-            self._import_thread.start()
-        dialog = QProgressDialog("Connecting to the model hub...", "Cancel", 0, 0, self)
-        dialog.setWindowTitle("Downloading the ViT-GPT2 COCO captioner")
-        dialog.setMinimumDuration(0)
-        dialog.setAutoClose(False)
-        dialog.canceled.connect(self.import_worker.cancel)
-        dialog.show()
-        self._import_dialog = dialog
-        self.import_requested.emit(HUB_ID, str(self.download_target()))
-
-    def on_import_progress(self, message: str) -> None:
-        if self._import_dialog is not None:
-            self._import_dialog.setLabelText(message)
-
-    def _close_import_dialog(self) -> None:
-        if self._import_dialog is not None:
-            self._import_dialog.close()
-            self._import_dialog.deleteLater()
-            self._import_dialog = None
-
-    def on_import_finished(self, bundle: str) -> None:
-        self._close_import_dialog()
-        self.settings.set("model_source", "download")
-        self.settings.set("model_path", "")
-        self._update_model_label()
-        self.notify("info", "Model ready", f"The ViT-GPT2 COCO captioner is ready in {bundle}.", popup=False)
-        self.preload_model()
-
-    def on_import_failed(self, message: str) -> None:
-        self._close_import_dialog()
-        self.notify("warning", "Could not download the model",
-                    f"{message}\n\nYou can use the built-in demo model or a bundle folder instead "
-                    "(Caption > Choose Model).")
-
-    def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings.get("generation"), self.settings.get("device"),
-                                self.settings.get("batch_size"), self.model_label.text(), self)
-        dialog.model_change_requested.connect(
-            lambda: self.choose_model() and dialog.set_model_text(self.model_label.text()))
-        if not dialog.exec():
-            return
-        self.settings.set("generation", dialog.generation())
-        self.settings.set("batch_size", dialog.batch_size.value())
-        if dialog.device_choice() != self.settings.get("device"):
-            self.settings.set("device", dialog.device_choice())
-            if self._run is None:
-                self.preload_model()
-
-    # --- persistence -------------------------------------------------------------------------------
-
-    def _schedule_save(self) -> None:
-        self._dirty = True
-        # started once, not restarted: a long run saves every SAVE_DELAY_MS, not only at its end
-        if not self._save_timer.isActive():
-            self._save_timer.start()
-
-    def save_now(self) -> bool:
-        """Write the folder's captions now if anything changed. False if saving failed."""
-        self._save_timer.stop()
-        if self._store is None or not self._dirty:
-            return True
-        records = self.gallery_model.records()
-        names = {r.name for r in records}
-        # captions of files not listed now (a subfolder toggled off, a scan still running) stay
-        entries = {name: s for name, s in self._stored.items() if name not in names}
-        entries.update((r.name, r.snapshot()) for r in records if r.state is not CaptionState.PENDING)
-        try:
-            self._store.save(entries)
-        except OSError as exc:
-            message = f"Could not save the captions to {self._store.path}: {exc.strerror or exc}"
-            if message != self._last_save_error:  # say it once, not every half second
-                self._last_save_error = message
-                self.notify("warning", "Captions not saved", message)
-            return False
-        self._dirty = False
-        self._last_save_error = None
-        return True
+    def set_view_mode(self, mode: str) -> None:
+        self.gallery_view.set_mode(mode)
+        self.window_actions.show_view_mode(mode)
+        self.settings.set("view_mode", mode)
 
     def _restore_window_state(self) -> None:
         for key, restore in (("window_geometry", self.restoreGeometry), ("window_state", self.restoreState),
@@ -868,117 +433,6 @@ class MainWindow(QMainWindow):
                           ("splitter_state", self.splitter.saveState())):
             self.settings.set(key, bytes(data.toBase64()).decode("ascii"))
 
-    def set_view_mode(self, mode: str) -> None:
-        self.gallery_view.set_mode(mode)
-        (self.grid_action if mode == "grid" else self.list_action).setChecked(True)
-        self.settings.set("view_mode", mode)
-
-    # --- export ------------------------------------------------------------------------------------
-
-    def export_csv_dialog(self) -> None:
-        if self.folder is None or not self.gallery_model.rowCount():
-            self.statusBar().showMessage("Open a folder with images first.", 5000)
-            return
-        dialog = ExportDialog(self.gallery_model.rowCount(), len(self.selected_records()),
-                              self.settings.get("export_bom"), self.settings.get("export_guard_formulas"), self)
-        if not dialog.exec():
-            return
-        selected_only, bom, guard = dialog.options()
-        self.settings.set("export_bom", bom)
-        self.settings.set("export_guard_formulas", guard)
-        path, _ = QFileDialog.getSaveFileName(self, "Export captions", str(self.folder / "captions.csv"),
-                                              "CSV files (*.csv);;All files (*)")
-        if path:
-            self.export_csv(path, selected_only=selected_only, bom=bom, guard_formulas=guard)
-
-    def export_csv(self, path: str | Path, selected_only: bool = False, bom: bool = True,
-                   guard_formulas: bool = True) -> bool:
-        """Write the CSV of all (or the selected) images; a message on failure, in which case
-        an earlier file at `path` is untouched."""
-        if self.folder is None:
-            return False
-        self.side_panel.commit()
-        records = self.selected_records() if selected_only else self.gallery_model.records()
-        try:
-            count = export.write_csv(path, records, self.folder, bom=bom, guard_formulas=guard_formulas)
-        except OSError as exc:
-            self.notify("warning", "Export failed",
-                        f"Could not write {path}: {exc.strerror or exc}.\nAny earlier file there is unchanged.")
-            return False
-        self.statusBar().showMessage(f"Exported {count:,} image(s) to {path}", 10000)
-        return True
-
-    def save_txt_files(self, selected_only: bool = False) -> export.TxtReport | None:
-        """Write photo.txt next to photo.jpg for each captioned image, asking before replacing
-        existing files. Returns the report, or None if the user cancelled."""
-        self.side_panel.commit()
-        records = self.selected_records() if selected_only else self.gallery_model.records()
-        records = [r for r in records if r.caption]
-        if not records:
-            self.statusBar().showMessage("No captions to save.", 5000)
-            return None
-        existing = export.existing_txt_files(records)
-        overwrite = False
-        if existing:
-            buttons = (QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-                       | QMessageBox.StandardButton.Cancel)
-            answer = self.ask("Replace text files?",
-                              f"{len(existing):,} caption file(s) already exist, for example {existing[0]}.\n\n"
-                              "Yes replaces them, No keeps them and writes only the new ones.",
-                              buttons, QMessageBox.StandardButton.No)
-            if answer == QMessageBox.StandardButton.Cancel:
-                return None
-            overwrite = answer == QMessageBox.StandardButton.Yes
-        report = export.write_txt_captions(records, overwrite)
-        summary = f"Wrote {len(report.written):,} text file(s)"
-        if report.skipped:
-            summary += f", kept {len(report.skipped):,} existing"
-        if report.failed:
-            details = "\n".join(f"{path}: {reason}" for path, reason in report.failed)
-            self.notify("warning", "Some text files were not written",
-                        f"{summary}; {len(report.failed):,} failed.", details=details)
-        else:
-            self.statusBar().showMessage(summary + ".", 10000)
-        return report
-
-    # --- state of the window ---------------------------------------------------------------------
-
-    def _schedule_counts(self) -> None:
-        if not self._counts_timer.isActive():
-            self._counts_timer.start()
-
-    def _update_counts(self) -> None:
-        total = self.gallery_model.rowCount()
-        self.empty_hint.setVisible(total == 0 and not self._scanning)
-        self.gallery_view.setVisible(total > 0 or self._scanning)
-        if total == 0:
-            self.counts_label.setText("No folder open" if self.folder is None else "No images")
-            return
-        counts = self.gallery_model.counts()
-        shown = self.proxy_model.rowCount()
-        text = f"{total:,} images" if shown == total else f"Showing {shown:,} of {total:,} images"
-        text += (f"  |  {counts[CaptionState.CAPTIONED]:,} captioned, {counts[CaptionState.EDITED]:,} edited, "
-                 f"{counts[CaptionState.ERROR]:,} errors, {counts[CaptionState.PENDING]:,} pending")
-        self.counts_label.setText(text)
-
-    def _update_actions(self) -> None:
-        running = self._run is not None
-        has_records = self.gallery_model.rowCount() > 0
-        for action in (self.caption_all_action, self.caption_missing_action):
-            action.setEnabled(has_records and not running)
-        self.caption_selected_action.setEnabled(
-            has_records and not running and self.gallery_view.selectionModel().hasSelection())
-        self.cancel_action.setEnabled(running)
-        self.undo_action.setEnabled(self.undo_stack.canUndo() and not running)
-        self.redo_action.setEnabled(self.undo_stack.canRedo() and not running)
-        self.undo_action.setText(f"&Undo {self.undo_stack.undoText()}".rstrip())
-        self.redo_action.setText(f"&Redo {self.undo_stack.redoText()}".rstrip())
-        self.undo_action.setIconText("Undo")  # the toolbar keeps the short label
-        self.redo_action.setIconText("Redo")
-        self.export_action.setEnabled(has_records)
-        self.txt_action.setEnabled(has_records)
-        self.reload_action.setEnabled(self.folder is not None)
-
     def _show_about(self) -> None:
         QMessageBox.about(self, "About VisionCap",
                           "VisionCap writes captions for folders of photos on your own computer.\n\n"
@@ -992,23 +446,9 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.side_panel.commit()
-        if self._run is not None:
-            self.caption_worker.cancel(self._run.run_id)
-        self.scanner.supersede(-1)
-        if self._import_thread is not None:
-            self.import_worker.cancel()
-        threads = [self.scanner_thread, self.caption_thread, self._import_thread]
-        for thread in threads:
-            if thread is not None:
-                thread.quit()
-        for thread in threads:
-            if thread is not None:
-                thread.wait()
-        # deliver results the worker sent before it stopped, so the save below includes them
-        QCoreApplication.sendPostedEvents(self)
-        if self._run is not None:
-            self._end_run("cancelled", len(self._run.command))
-        self.save_now()
+        self.run_control.shutdown()  # before the save: the run's last results go in
+        self.session.shutdown()
+        self.model_choice.shutdown()
         self.thumbnails.shutdown()
         self.previews.shutdown()
         self._save_window_state()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from visioncap_desktop import export
-from visioncap_desktop.models.records import CaptionState, ImageRecord
+from visioncap_desktop.records import CaptionState, ImageRecord
 from visioncap_desktop.resources import demo_bundle_path, resource_path, sample_images
 
 EXPECTED_CAPTIONS = "expected_demo_captions.csv"
@@ -75,7 +75,7 @@ def _caption_and_export(captioner, samples: list[Path], work: Path, expected: di
         if not right:  # a broken torch or preprocessing; a rounding difference would miss one
             raise SelfTestError("captioning", "the demo model got none of the sample captions right", 5)
     csv_path = work / "captions.csv"
-    export.write_csv(csv_path, records, work)
+    export.write_csv(csv_path, records)
     columns, rows = read_csv_rows(csv_path)
     if tuple(columns) != export.CSV_COLUMNS or len(rows) != len(records):
         raise SelfTestError("CSV", f"{csv_path} reads back as {len(rows)} rows with columns {columns}", 6)

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from core.atomic import atomic_write_text
-from core.generation_settings import STRATEGIES, GenerationSettings
+from core.generation_settings import GenerationSettings
 from visioncap_desktop import paths
 
 log = logging.getLogger(__name__)
@@ -24,15 +24,6 @@ MODEL_SOURCES = ("", "demo", "folder", "download")  # "": not chosen yet (first 
 # imports no torch, which the GUI thread must not load).
 GENERATION_KEYS = ("strategy", "max_new_tokens", "temperature", "top_k", "top_p", "num_beams")
 GENERATION_DEFAULTS: dict[str, object] = {key: getattr(GenerationSettings(), key) for key in GENERATION_KEYS}
-
-DEFAULTS: dict[str, object] = {
-    "strategy": "greedy",
-    "max_new_tokens": 30,
-    "temperature": 1.0,
-    "top_k": 0,  # 0: no limit
-    "top_p": 1.0,  # 1: no nucleus cut
-    "num_beams": 4,
-}
 
 DEFAULTS: dict[str, object] = {
     "last_folder": "",
@@ -81,14 +72,20 @@ def _clean(key: str, value: object) -> object:
 
 
 def clean_generation(values: dict) -> dict:
-    """Known generation keys of the right type, the rest from GENERATION_DEFAULTS."""
+    """Known generation keys with a valid value, the rest from GENERATION_DEFAULTS. The app's
+    generation settings enter here (the settings file, the dialog) and are checked here once,
+    by building a GenerationSettings, which validates itself."""
     out = dict(GENERATION_DEFAULTS)
     for key, default in GENERATION_DEFAULTS.items():
         value = values.get(key)
-        if value is not None and _same_type(value, default):
-            out[key] = float(value) if isinstance(default, float) else value
-    if out["strategy"] not in STRATEGIES:
-        out["strategy"] = GENERATION_DEFAULTS["strategy"]
+        if value is None or not _same_type(value, default):
+            continue
+        value = float(value) if isinstance(default, float) else value
+        try:
+            GenerationSettings(**{**GENERATION_DEFAULTS, key: value})
+        except ValueError:
+            continue
+        out[key] = value
     return out
 
 

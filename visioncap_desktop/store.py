@@ -24,7 +24,7 @@ from pathlib import Path
 
 from core.atomic import atomic_write_text
 from visioncap_desktop import paths
-from visioncap_desktop.models.records import CaptionSnapshot, CaptionState
+from visioncap_desktop.records import CaptionSnapshot, CaptionState
 
 log = logging.getLogger(__name__)
 

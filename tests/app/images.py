@@ -1,6 +1,6 @@
 """Generated test pictures: colourful shapes on gradients, plus the broken files a real folder has.
 
-Also used by benchmarks/app_*.py (screenshot, thumbnails, GUI stall).
+Also used by benchmarks/app_gui_stall.py.
 """
 
 from __future__ import annotations

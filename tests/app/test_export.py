@@ -8,7 +8,7 @@ import io
 import pytest
 
 from visioncap_desktop import export
-from visioncap_desktop.models.records import CaptionState, ImageRecord
+from visioncap_desktop.records import CaptionState, ImageRecord
 
 AWKWARD = 'a "quoted" dog, with commas\nand a second line; café 写真'
 
@@ -31,7 +31,7 @@ def read(path, encoding="utf-8"):
 
 def test_csv_round_trips_through_the_csv_module(tmp_path):
     out = tmp_path / "captions.csv"
-    assert export.write_csv(out, records(tmp_path), tmp_path) == 4
+    assert export.write_csv(out, records(tmp_path)) == 4
     raw, rows = read(out)
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM by default
     assert b"\r\n" in raw  # RFC 4180 line ends
@@ -47,7 +47,7 @@ def test_csv_round_trips_through_the_csv_module(tmp_path):
 
 def test_csv_options_off(tmp_path):
     out = tmp_path / "plain.csv"
-    export.write_csv(out, records(tmp_path), tmp_path, bom=False, guard_formulas=False)
+    export.write_csv(out, records(tmp_path), bom=False, guard_formulas=False)
     raw, rows = read(out)
     assert not raw.startswith(b"\xef\xbb\xbf")
     assert rows[1]["caption"] == "=SUM(A1:A9)"
@@ -62,14 +62,14 @@ def test_csv_failure_leaves_the_earlier_file_intact(tmp_path, monkeypatch):
 
     monkeypatch.setattr("core.atomic.os.replace", full_disk)
     with pytest.raises(OSError):
-        export.write_csv(out, records(tmp_path), tmp_path)
+        export.write_csv(out, records(tmp_path))
     assert out.read_text(encoding="utf-8") == "earlier export\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["captions.csv"]
 
 
 def test_csv_into_a_missing_folder_raises(tmp_path):
     with pytest.raises(OSError):
-        export.write_csv(tmp_path / "no" / "such" / "folder.csv", records(tmp_path), tmp_path)
+        export.write_csv(tmp_path / "no" / "such" / "folder.csv", records(tmp_path))
 
 
 def test_txt_files_next_to_images(tmp_path):

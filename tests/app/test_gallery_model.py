@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import QPersistentModelIndex, Qt
 from PySide6.QtGui import QUndoStack
 
-from visioncap_desktop.models.gallery_model import ROLE_RECORD, ROLE_STATE, GalleryModel
-from visioncap_desktop.models.gallery_proxy import GalleryFilterProxy
-from visioncap_desktop.models.records import CaptionSnapshot, CaptionState, ImageRecord
-from visioncap_desktop.models.undo import CaptionRunCommand
+from visioncap_desktop.gallery.filter_proxy import GalleryFilterProxy
+from visioncap_desktop.gallery.item_model import ROLE_RECORD, ROLE_STATE, GalleryModel
+from visioncap_desktop.gallery.undo_commands import CaptionRunCommand
+from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord
 
 
 def sample_records():

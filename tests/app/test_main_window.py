@@ -13,9 +13,10 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QMessageBox
 
-from tests.app.conftest import FakeCaptioner, open_folder, run_captions
+from tests.app.fakes import FakeCaptioner
 from tests.app.images import make_images
-from visioncap_desktop.models.records import CaptionState
+from tests.app.window_steps import open_folder, run_captions
+from visioncap_desktop.records import CaptionState
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.store import CaptionStore
 
@@ -27,13 +28,13 @@ def by_name(window):
 def test_window_title_toolbar_and_shortcuts(make_window):
     window = make_window()
     assert window.windowTitle() == "VisionCap"
-    keys = {a.text().replace("&", ""): [s.toString() for s in a.shortcuts()] for a in window.findChildren(type(window.open_action))}
+    keys = {a.text().replace("&", ""): [s.toString() for s in a.shortcuts()] for a in window.findChildren(type(window.window_actions.open_action))}
     assert "Ctrl+O" in keys["Open Folder..."]
     assert "Ctrl+E" in keys["Export CSV..."]
     assert "Esc" in keys["Cancel Run"]
     assert {"Ctrl+Y", "Ctrl+Shift+Z"} <= set(keys["Redo"])
     assert "Ctrl+Z" in keys["Undo"]
-    assert not window.cancel_action.isEnabled()
+    assert not window.window_actions.cancel_action.isEnabled()
 
 
 def test_caption_all_with_broken_files(qtbot, make_window, problem_folder):
@@ -75,7 +76,7 @@ def test_edits_survive_later_runs_and_undo_redo(qtbot, make_window, image_folder
     assert first.caption == "my own caption, with care"
     assert all(r.caption for r in window.gallery_model.records())
 
-    window.overwrite_action.setChecked(True)  # explicitly asked: now it is replaced
+    window.window_actions.overwrite_action.setChecked(True)  # explicitly asked: now it is replaced
     run_captions(qtbot, window)
     assert first.state is CaptionState.CAPTIONED and first.caption == machine_caption
 
@@ -186,13 +187,13 @@ def test_txt_files_ask_before_overwriting(qtbot, make_window, image_folder):
             return button
         return ask
 
-    window.ask = answer(QMessageBox.StandardButton.Cancel)
+    window.prompts.ask = answer(QMessageBox.StandardButton.Cancel)
     assert window.save_txt_files() is None
-    window.ask = answer(QMessageBox.StandardButton.No)
+    window.prompts.ask = answer(QMessageBox.StandardButton.No)
     report = window.save_txt_files()
     assert len(report.written) == 23 and report.skipped == [existing]
     assert existing.read_text(encoding="utf-8") == "keep me"
-    window.ask = answer(QMessageBox.StandardButton.Yes)
+    window.prompts.ask = answer(QMessageBox.StandardButton.Yes)
     window.save_txt_files()
     assert existing.read_text(encoding="utf-8") == first.caption
     assert len(questions) == 3 and "already exist" in questions[0]
@@ -207,15 +208,15 @@ def test_cancel_keeps_the_captions_made(qtbot, make_window, image_folder):
         assert window.caption("all")
         # the first batch is in; the worker waits at the gate before the second
         qtbot.waitUntil(lambda: sum(bool(r.caption) for r in window.gallery_model.records()) == 4, timeout=10000)
-        assert window.cancel_action.isEnabled() and window.is_running
-        window.cancel_action.trigger()  # Esc
+        assert window.window_actions.cancel_action.isEnabled() and window.run_control.is_running
+        window.window_actions.cancel_action.trigger()  # Esc
         gate.set()
     done, total, outcome = finished.args
     assert outcome == "cancelled" and total == 24 and done in (4, 8)
     captioned = [r for r in window.gallery_model.records() if r.caption]
     assert len(captioned) == done
     assert window.undo_stack.count() == 1  # the partial run is one undoable step
-    assert not window.cancel_action.isEnabled() and not window.is_running
+    assert not window.window_actions.cancel_action.isEnabled() and not window.run_control.is_running
     window.undo_stack.undo()
     assert not any(r.caption for r in window.gallery_model.records())
 
@@ -297,7 +298,7 @@ def test_settings_persist_across_windows(qtbot, make_window, image_folder, setti
     assert saved.get("recent_folders")[0] == str(image_folder.resolve())
     assert saved.get("window_geometry")
     again = make_window(settings=saved)
-    assert again.gallery_view.mode == "list" and again.subfolders_action.isChecked()
+    assert again.gallery_view.mode == "list" and again.window_actions.subfolders_action.isChecked()
 
 
 def test_subfolders_toggle(qtbot, make_window, image_folder):
@@ -305,7 +306,7 @@ def test_subfolders_toggle(qtbot, make_window, image_folder):
     window = make_window()
     assert open_folder(qtbot, window, image_folder) == 24
     with qtbot.waitSignal(window.folder_loaded, timeout=10000) as loaded:
-        window.subfolders_action.trigger()
+        window.window_actions.subfolders_action.trigger()
     assert loaded.args[1] == 26
     assert "nested/img_00100.jpg" in by_name(window)
 
@@ -354,7 +355,7 @@ def test_broken_model_gives_a_message_and_the_app_keeps_running(qtbot, make_wind
     assert run_captions(qtbot, window)[2] == "failed"
     assert any(title == "Could not load the model" and "no-such-bundle" in text
                for _, title, text in window.messages)
-    assert window.caption_all_action.isEnabled()
+    assert window.window_actions.caption_all_action.isEnabled()
 
 
 def test_cuda_oom_fallback_is_reported_in_the_window(qtbot, make_window, image_folder):

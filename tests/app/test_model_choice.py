@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QDialog, QMessageBox
 
-from tests.app.conftest import open_folder, run_captions
+from tests.app.window_steps import open_folder, run_captions
 from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog
 from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
 from visioncap_desktop.settings import Settings
@@ -55,7 +55,7 @@ def test_settings_dialog_values_are_remembered(qtbot, make_window, monkeypatch):
 
     monkeypatch.setattr(SettingsDialog, "exec", change)
     window = make_window()
-    window.open_settings()
+    window.model_choice.open_settings()
     saved = Settings.load()
     assert saved.get("generation")["strategy"] == "sample" and saved.get("generation")["temperature"] == 0.7
     assert saved.get("generation")["top_k"] == 40 and saved.get("generation")["max_new_tokens"] == 20
@@ -149,7 +149,7 @@ def test_download_worker_cancel(qtbot, monkeypatch, tmp_path):
 
 def test_offline_download_message_offers_the_other_choices(qtbot, make_window):
     window = make_window()
-    window.on_import_failed("cannot reach the model hub to download nlpconnect/vit-gpt2-image-captioning")
+    window.model_choice.on_import_failed("cannot reach the model hub to download nlpconnect/vit-gpt2-image-captioning")
     level, _title, text = window.messages[-1]
     assert level == "warning" and "cannot reach" in text and "demo model or a bundle folder" in text
 
@@ -159,8 +159,8 @@ def test_download_needs_confirmation(qtbot, make_window, monkeypatch):
     monkeypatch.setattr(ModelChooserDialog, "exec", lambda dialog: (dialog.download_radio.setChecked(True),
                                                                      QDialog.DialogCode.Accepted)[1])
     window = make_window(model=None)
-    window.ask = lambda title, text, *a: (asked.append(text), QMessageBox.StandardButton.No)[1]
-    assert not window.choose_model()
+    window.prompts.ask = lambda title, text, *a: (asked.append(text), QMessageBox.StandardButton.No)[1]
+    assert not window.model_choice.choose_model()
     assert "about 1 GB" in asked[0]
     assert Settings.load().get("model_source") == ""
 

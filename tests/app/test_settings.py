@@ -39,7 +39,8 @@ def test_bad_values_in_the_file_fall_back_to_defaults(app_home):
     path = Settings.default_path()
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"device": "tpu", "batch_size": "eight", "include_subfolders": 1,
-                                "generation": {"strategy": "magic", "top_k": 5, "temperature": 2},
+                                "generation": {"strategy": "magic", "top_k": 5, "temperature": 2, "top_p": 0.0,
+                                               "num_beams": 0},
                                 "unknown": 1}), encoding="utf-8")
     settings = Settings.load()
     assert settings.get("device") == DEFAULTS["device"]
@@ -69,3 +70,10 @@ def test_recent_folders_most_recent_first_without_duplicates(settings):
     recent = Settings.load().get("recent_folders")
     assert recent[0] == "/photos/5" and len(recent) == MAX_RECENT_FOLDERS and len(set(recent)) == len(recent)
     assert Settings.load().get("last_folder") == "/photos/5"
+
+
+def test_the_dialog_labels_every_strategy():
+    from core.generation_settings import STRATEGIES
+    from visioncap_desktop.dialogs.settings_dialog import STRATEGY_LABELS
+
+    assert tuple(STRATEGY_LABELS) == STRATEGIES

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from visioncap_desktop.models.records import CaptionSnapshot, CaptionState
+from visioncap_desktop.records import CaptionSnapshot, CaptionState
 from visioncap_desktop.store import STORE_FORMAT, STORE_VERSION, CaptionStore, store_path
 
 CAPTIONED = CaptionSnapshot('a dog, a "cat"\nand = signs, café 写真', CaptionState.CAPTIONED, "", "tiny")

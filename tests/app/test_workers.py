@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer, Signal
 
-from tests.app.conftest import FakeCaptioner
+from tests.app.fakes import FakeCaptioner
 from tests.app.images import make_images, make_problem_folder
 from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
 from visioncap_desktop.workers.folder_scanner import BATCH_FILES, FolderScanner
@@ -222,7 +222,7 @@ def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path):
 
 
 def test_scanner_applies_stored_captions_and_recurses(qtbot, in_thread, tmp_path):
-    from visioncap_desktop.models.records import CaptionSnapshot, CaptionState
+    from visioncap_desktop.records import CaptionSnapshot, CaptionState
 
     make_images(tmp_path / "f", 2, size=(8, 8))
     make_images(tmp_path / "f" / "sub", 1, size=(8, 8), start=5)

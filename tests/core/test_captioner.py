@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.captioner import Captioner, resolve_device, resolve_precision
+from core.captioner import Captioner
+from core.device import resolve_device, resolve_precision
 from core.generation import GenerationSettings
 
 

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from visioncap_desktop.models.gallery_model import ROLE_RECORD
-from visioncap_desktop.models.records import CaptionState, ImageRecord
+from visioncap_desktop.gallery.item_model import ROLE_RECORD
+from visioncap_desktop.records import CaptionState, ImageRecord
 
 GRID_SIZE = QSize(184, 226)
 LIST_HEIGHT = 80

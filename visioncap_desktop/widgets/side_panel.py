@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from visioncap_desktop.models.records import CaptionState, ImageRecord
+from visioncap_desktop.records import CaptionState, ImageRecord
 
 COMMIT_DELAY_MS = 700
 

@@ -126,7 +126,6 @@ class CaptionWorker(QObject):
 
         out_of_memory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
         settings = GenerationSettings.from_dict(request.generation)
-        settings.validate()
         paths = list(request.paths)
         batch_size = min(request.batch_size, self._batch_limit or request.batch_size)
         self.progress.emit(0, len(paths))

@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.images import scan_images
-from visioncap_desktop.models.records import CaptionSnapshot, ImageRecord
+from visioncap_desktop.records import CaptionSnapshot, ImageRecord
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Make docs/screenshot.png: the main window after captioning a folder of generated pictures.
 
-    python benchmarks/app_screenshot.py [--out docs/screenshot.png] [--offscreen]
+    python recipes/app_screenshot.py [--out docs/screenshot.png] [--offscreen]
 
 Writes a dozen pictures from the synthetic shapes set (drawn at 192 px, seed 11: what the
 built-in demo model was trained to describe) plus one broken file, to show the error state, into

@@ -1,7 +1,7 @@
 """The synthetic recipe: proof on a CPU that the captioner learns, and the demo bundle's source.
 
-    python benchmarks/train_synthetic.py --work runs/synthetic            # the full recipe
-    python benchmarks/train_synthetic.py --work runs/synthetic \\
+    python recipes/train_synthetic.py --work runs/synthetic            # the full recipe
+    python recipes/train_synthetic.py --work runs/synthetic \\
         --export-bundle core/assets/demo                                   # and make the demo
 
 Generates the synthetic shapes set (training images from --train-seed, a test set from a
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.__main__ import main as training_main
     from training.datasets import read_captions
     from training.evaluate import format_results, score
-    from training.runtime import Processes, resolve_device, resolve_precision
+    from training.runtime import Precision, Processes, process_device
 
     torch.set_num_threads(args.threads)
     data = ensure_dataset(args.work / f"train-{args.train_images}-seed{args.train_seed}",
@@ -137,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     from core.generation import GenerationSettings
 
     bundle = load_bundle(out / "bundle")
-    device = resolve_device("cpu", Processes())
+    device = process_device("cpu", Processes())
     records, _ = read_captions("csv", test / "captions.csv")
     started = time.perf_counter()
     results, _, _ = score(bundle.model, bundle.tokenizer, records, GenerationSettings(max_new_tokens=40),
-                          resolve_precision(args.precision, device), device, meteor=False)
+                          Precision.of(args.precision, device), device, meteor=False)
     history = json.loads((out / "checkpoints" / (out / "checkpoints" / "latest").read_text().strip()
                           / "state.json").read_text())["history"]
     summary = {

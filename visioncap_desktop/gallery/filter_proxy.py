@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRegularExpression, QSortFilterProxyModel, Qt
 
-from visioncap_desktop.models.gallery_model import ROLE_FILTER
-from visioncap_desktop.models.records import CaptionState, ImageRecord
+from visioncap_desktop.gallery.item_model import ROLE_FILTER
+from visioncap_desktop.records import CaptionState, ImageRecord
 
 STATE_FILTERS: dict[str, tuple[CaptionState, ...] | None] = {
     "all": None,

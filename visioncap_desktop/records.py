@@ -70,3 +70,15 @@ class ImageRecord:
         self.state = snapshot.state
         self.error = snapshot.error
         self.model = snapshot.model
+
+
+def edited_snapshot(record: ImageRecord, caption: str) -> CaptionSnapshot:
+    """What a user edit of `record` to `caption` leaves: state edited, no error, same model."""
+    return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model)
+
+
+def run_may_replace(record: ImageRecord, overwrite_edited: bool) -> bool:
+    """Whether a captioning run may change `record`: an edited caption is the user's and stays,
+    unless the user asked runs to overwrite edits. Checked when a run is requested and again
+    when each result arrives (the user may edit an image while it waits in the run)."""
+    return overwrite_edited or not record.edited

@@ -16,8 +16,16 @@ from collections.abc import Iterable, Mapping
 from operator import attrgetter
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QUndoStack
 
-from visioncap_desktop.models.records import CaptionSnapshot, CaptionState, ImageRecord
+from visioncap_desktop.gallery.undo_commands import EditCaptionCommand
+from visioncap_desktop.records import (
+    CaptionSnapshot,
+    CaptionState,
+    ImageRecord,
+    edited_snapshot,
+    run_may_replace,
+)
 
 ROLE_RECORD = Qt.ItemDataRole.UserRole + 1  # the ImageRecord itself (read-only use)
 ROLE_PATH = Qt.ItemDataRole.UserRole + 2
@@ -41,17 +49,17 @@ class GalleryModel(QAbstractListModel):
     records_changed = Signal()  # a caption, state or error changed: the store needs saving
     counts_changed = Signal()
 
-    def __init__(self, thumbnails=None, parent=None):
+    def __init__(self, thumbnails=None, parent=None, undo_stack: QUndoStack | None = None):
         """`thumbnails`: an object with `pixmap(path) -> QPixmap | None` and a
-        `thumbnail_ready(str, int, int)` signal (a ThumbnailLoader), or None."""
+        `thumbnail_ready(str, int, int)` signal (a ThumbnailLoader), or None. `undo_stack`:
+        where user edits through setData go as undoable commands (None: applied directly)."""
         super().__init__(parent)
         self._records: list[ImageRecord] = []
         self._rows: dict[str, int] = {}  # path -> row
         self._counts: Counter[CaptionState] = Counter()
         self._sort_key = "name"
         self._thumbnails = thumbnails
-        # set by the owner: user edits through setData become undoable commands
-        self.undo_stack = None
+        self.undo_stack = undo_stack
         if thumbnails is not None:
             thumbnails.thumbnail_ready.connect(self.on_thumbnail_ready)
 
@@ -92,9 +100,6 @@ class GalleryModel(QAbstractListModel):
         if value == record.caption:  # confirming a caption unchanged is not an edit
             return True
         if self.undo_stack is not None:
-            # imported here: undo.py imports this module
-            from visioncap_desktop.models.undo import EditCaptionCommand
-
             self.undo_stack.push(EditCaptionCommand(self, record.path, value))
         else:
             self.set_snapshot(record.path, edited_snapshot(record, value))
@@ -220,7 +225,7 @@ class GalleryModel(QAbstractListModel):
         """Apply a captioning result. An edited caption is kept unless `overwrite_edited`.
         Returns (before, after) when the record changed, for the run's undo command."""
         record = self.record_for_path(path)
-        if record is None or (record.edited and not overwrite_edited):
+        if record is None or not run_may_replace(record, overwrite_edited):
             return None
         before = record.snapshot()
         if before == snapshot or not self.set_snapshot(path, snapshot):
@@ -240,8 +245,3 @@ class GalleryModel(QAbstractListModel):
                 self.set_dimensions(path, width, height)
             index = self.index(row)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
-
-
-def edited_snapshot(record: ImageRecord, caption: str) -> CaptionSnapshot:
-    """What a user edit of `record` to `caption` leaves: state edited, no error, same model."""
-    return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model)

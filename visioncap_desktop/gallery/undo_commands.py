@@ -1,22 +1,36 @@
-"""Undoable changes to captions: one user edit, or one whole captioning run."""
+"""Undoable changes to captions: one user edit, or one whole captioning run.
+
+The commands change records through a `CaptionTarget` (the gallery's item model is one), so this
+module does not import the item model, which imports it to turn edits into commands."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import PurePosixPath
+from typing import Protocol
 
 from PySide6.QtGui import QUndoCommand
 
-from visioncap_desktop.models.gallery_model import GalleryModel, edited_snapshot
-from visioncap_desktop.models.records import CaptionSnapshot
+from visioncap_desktop.records import CaptionSnapshot, ImageRecord, edited_snapshot
 
 EDIT_COMMAND_ID = 1001
+
+
+class CaptionTarget(Protocol):
+    """What the commands need from the records' owner."""
+
+    def record_for_path(self, path: str) -> ImageRecord | None: ...
+
+    def set_snapshot(self, path: str, snapshot: CaptionSnapshot) -> bool: ...
+
+    def set_snapshots(self, snapshots: Mapping[str, CaptionSnapshot]) -> int: ...
 
 
 class EditCaptionCommand(QUndoCommand):
     """The user changed one caption. Consecutive edits of the same image (typing in the side
     panel) merge into one undo step."""
 
-    def __init__(self, model: GalleryModel, path: str, caption: str):
+    def __init__(self, model: CaptionTarget, path: str, caption: str):
         record = model.record_for_path(path)
         if record is None:
             raise KeyError(path)
@@ -49,7 +63,7 @@ class CaptionRunCommand(QUndoCommand):
     its first redo() (called by QUndoStack.push) has nothing left to do.
     """
 
-    def __init__(self, model: GalleryModel):
+    def __init__(self, model: CaptionTarget):
         super().__init__("Caption images")
         self._model = model
         self._before: dict[str, CaptionSnapshot] = {}

@@ -1,0 +1,47 @@
+"""A captioner that stands in for the real one where weights are not the point."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+
+class FakeResult:
+    def __init__(self, source, caption=None, error=None):
+        self.source, self.caption, self.error = source, caption, error
+
+
+class FakeCaptioner:
+    """Stands in for core.captioner.Captioner where real weights are not the point.
+
+    `oom_above`: on devices starting with `oom_on`, batches larger than this raise
+    torch.OutOfMemoryError (0: always).
+    `gate`: if set, every batch after the first waits for it (to cancel mid-run reliably).
+    """
+
+    def __init__(self, device: str = "cpu", oom_above: int | None = None, gate: threading.Event | None = None,
+                 oom_on: str = "cuda"):
+        self.name = "fake-captioner"
+        self.device = device
+        self.oom_above = oom_above
+        self.oom_on = oom_on
+        self.gate = gate
+        self.batch_sizes: list[tuple[str, int]] = []
+        self.moves: list[str] = []
+
+    def to(self, device):
+        self.moves.append(str(device))
+        self.device = str(device)
+        return self
+
+    def caption_batches(self, images, settings, batch_size=8):
+        import torch
+
+        images = [str(i) for i in images]
+        for start in range(0, len(images), batch_size):
+            self.batch_sizes.append((self.device, batch_size))
+            if self.device.startswith(self.oom_on) and self.oom_above is not None and batch_size > self.oom_above:
+                raise torch.OutOfMemoryError("CUDA out of memory (fake)")
+            if start and self.gate is not None:
+                assert self.gate.wait(10), "test never released the gate"
+            yield [FakeResult(p, caption=f"fake caption of {Path(p).name}") for p in images[start:start + batch_size]]

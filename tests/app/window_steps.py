@@ -1,0 +1,17 @@
+"""Steps the window tests take and wait for: open a folder, run captions."""
+
+from __future__ import annotations
+
+
+def open_folder(qtbot, window, folder, **kwargs) -> int:
+    """Open `folder` and wait for the scan; returns the number of images."""
+    with qtbot.waitSignal(window.folder_loaded, timeout=15000) as blocker:
+        assert window.open_folder(folder, **kwargs)
+    return blocker.args[1]
+
+
+def run_captions(qtbot, window, scope: str = "all", timeout: int = 30000) -> tuple[int, int, str]:
+    """Start a run and wait for it; returns (done, total, outcome)."""
+    with qtbot.waitSignal(window.run_completed, timeout=timeout) as blocker:
+        assert window.caption(scope)
+    return tuple(blocker.args)

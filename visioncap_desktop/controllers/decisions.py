@@ -1,0 +1,81 @@
+"""Decisions the controllers take that need no Qt: which records a run captions, which bundle the
+settings name, what a save keeps, what the status bar says. Plain functions, tested in
+tests/app/test_decisions.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord, run_may_replace
+
+CAPTION_SCOPES = ("all", "selected", "uncaptioned")
+
+
+def records_to_caption(scope: str, records: Sequence[ImageRecord], selected: Sequence[ImageRecord],
+                       overwrite_edited: bool) -> list[ImageRecord]:
+    """What a run over `scope` captions: every record, the selected ones, or those without a
+    caption (never captioned, or failed last time), less those the run may not replace."""
+    if scope not in CAPTION_SCOPES:
+        raise ValueError(f"scope must be one of {CAPTION_SCOPES}, got {scope!r}")
+    chosen = selected if scope == "selected" else records
+    if scope == "uncaptioned":
+        chosen = [r for r in chosen if r.needs_caption]
+    return [r for r in chosen if run_may_replace(r, overwrite_edited)]
+
+
+def chosen_bundle(override: str | None, source: str, model_path: str, demo: Path | None,
+                  downloaded: Path | None) -> str | None:
+    """The bundle folder to caption with, or None when no usable model is chosen.
+
+    `override`: `--model` (a folder, or "demo"), which wins over the saved choice `source`
+    ("demo", "folder" with `model_path`, "download", or "" for not chosen yet). `demo`: the
+    shipped demo bundle if there is one; `downloaded`: the downloaded bundle if it is complete.
+    """
+    if override:
+        source, model_path = ("demo", "") if override == "demo" else ("folder", override)
+    if source == "demo":
+        return str(demo) if demo else None
+    if source == "folder":
+        return model_path or None
+    if source == "download":
+        return str(downloaded) if downloaded else None
+    return None
+
+
+def folder_of_drop(paths: Iterable[Path]) -> Path | None:
+    """The folder to open for dropped paths: the first folder, or the folder of the first file."""
+    for path in paths:
+        if path.is_dir():
+            return path
+        if path.is_file():
+            return path.parent
+    return None
+
+
+def entries_to_save(stored: Mapping[str, CaptionSnapshot],
+                    records: Iterable[ImageRecord]) -> dict[str, CaptionSnapshot]:
+    """A folder's caption store after a save: the records listed now (those with something to
+    keep), and the stored captions of files not listed now (a subfolder toggled off, a scan
+    still running), which are kept, not dropped."""
+    records = list(records)
+    names = {r.name for r in records}
+    entries = {name: s for name, s in stored.items() if name not in names}
+    entries.update((r.name, r.snapshot()) for r in records if r.state is not CaptionState.PENDING)
+    return entries
+
+
+def run_summary(outcome: str, done: int, total: int, elapsed: str) -> str:
+    """The status bar's line when a run ends ("completed", "cancelled" or "failed")."""
+    if outcome == "completed":
+        return f"Captioned {done:,} image(s) in {elapsed}."
+    if outcome == "cancelled":
+        return f"Cancelled after {done:,} of {total:,} image(s); the captions made are kept."
+    return f"Captioning stopped after {done:,} of {total:,} image(s)."
+
+
+def counts_text(total: int, shown: int, counts: Mapping[CaptionState, int]) -> str:
+    """The status bar's count of images, with the filter's share and the states."""
+    text = f"{total:,} images" if shown == total else f"Showing {shown:,} of {total:,} images"
+    return (text + f"  |  {counts[CaptionState.CAPTIONED]:,} captioned, {counts[CaptionState.EDITED]:,} edited, "
+            f"{counts[CaptionState.ERROR]:,} errors, {counts[CaptionState.PENDING]:,} pending")

@@ -1,0 +1,182 @@
+"""Captioning runs: one at a time, in the caption worker's thread.
+
+A run is requested with the records to caption and the bundle; the worker gets a snapshot (paths
+and settings) and answers by path. Results go into the item model as they arrive (an edited
+caption is kept unless the run may overwrite it) and into one undo command, pushed when the run
+ends, so a whole run, even a cancelled one, is one undo step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
+from PySide6.QtGui import QUndoStack
+
+from visioncap_desktop.controllers.decisions import run_summary
+from visioncap_desktop.controllers.message import Message
+from visioncap_desktop.gallery.item_model import GalleryModel
+from visioncap_desktop.gallery.undo_commands import CaptionRunCommand
+from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord
+from visioncap_desktop.settings import Settings
+from visioncap_desktop.widgets.run_progress import format_duration
+from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
+
+
+@dataclass
+class _ActiveRun:
+    run_id: int
+    total: int
+    overwrite_edited: bool
+    command: CaptionRunCommand
+    started: float
+
+
+class RunController(QObject):
+    run_started = Signal(int)  # number of images
+    progress = Signal(int, int)  # done, total
+    run_cancelling = Signal()
+    run_completed = Signal(int, int, str)  # done, total, outcome ("completed", "cancelled", "failed")
+    running_changed = Signal()
+    status = Signal(str, int)  # status bar text, milliseconds to show it (0: until replaced)
+    message = Signal(object)  # Message
+    # the worker's model events, for whoever shows the model's state
+    model_loading = Signal(str)  # bundle
+    model_loaded = Signal(str, str)  # model name, device label
+    model_failed = Signal(str)  # message
+    # requests to the worker (queued to its thread)
+    run_requested = Signal(object)
+    model_load_requested = Signal(str, str)
+
+    def __init__(self, gallery_model: GalleryModel, undo_stack: QUndoStack, settings: Settings,
+                 captioner_factory=None, parent: QObject | None = None):
+        """`captioner_factory`: see CaptionWorker (tests pass fakes)."""
+        super().__init__(parent)
+        self._model = gallery_model
+        self._undo_stack = undo_stack
+        self._settings = settings
+        self._run: _ActiveRun | None = None
+        self._run_counter = 0
+        self._model_name = ""
+        self._shut_down = False
+
+        self.thread = QThread(self)
+        self.thread.setObjectName("visioncap-captioner")
+        self.worker = CaptionWorker(captioner_factory)
+        self.worker.moveToThread(self.thread)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.connect_worker_signals()
+        self.thread.start()
+
+    def connect_worker_signals(self) -> None:
+        worker = self.worker
+        self.run_requested.connect(worker.start_run)
+        self.model_load_requested.connect(worker.load_model)
+        worker.model_loading.connect(self.model_loading)
+        worker.model_loaded.connect(self._on_model_loaded)
+        worker.model_failed.connect(self._on_model_failed)
+        worker.caption_ready.connect(self._on_caption_ready)
+        worker.caption_failed.connect(self._on_caption_failed)
+        worker.progress.connect(self.progress)
+        worker.notice.connect(lambda text: self.message.emit(Message("info", "Captioning", text, popup=False)))
+        worker.run_failed.connect(
+            lambda text: self.message.emit(Message("warning", "Captioning stopped", text)))
+        worker.run_finished.connect(self._on_run_finished)
+
+    @property
+    def is_running(self) -> bool:
+        return self._run is not None
+
+    def load_model(self, bundle: str, device: str) -> None:
+        """Load a model in the worker now, so the next run starts at once. Ignored during a run
+        (the worker is busy; each run loads the bundle it names) and after shutdown."""
+        if bundle and self._run is None and not self._shut_down:
+            self.model_load_requested.emit(bundle, device)
+
+    def start(self, records: list[ImageRecord], bundle: str, overwrite_edited: bool) -> bool:
+        """Caption `records` with `bundle` and the saved device and generation settings.
+        False if a run is on already or there is nothing to caption."""
+        if self._run is not None or not records:
+            return False
+        self._run_counter += 1
+        request = RunRequest(
+            run_id=self._run_counter,
+            paths=tuple(r.path for r in records),
+            bundle=bundle,
+            device=self._settings.get("device"),
+            generation=self._settings.get("generation"),
+            batch_size=self._settings.get("batch_size"),
+        )
+        self._run = _ActiveRun(request.run_id, len(records), overwrite_edited, CaptionRunCommand(self._model),
+                               time.monotonic())
+        self.run_started.emit(len(records))
+        self.running_changed.emit()
+        self.run_requested.emit(request)
+        return True
+
+    def cancel(self) -> None:
+        """Stop after the current batch; the captions made so far are kept."""
+        if self._run is not None:
+            self.worker.cancel(self._run.run_id)
+            self.run_cancelling.emit()
+            self.status.emit("Cancelling after the current batch...", 0)
+
+    def abandon(self) -> None:
+        """Cancel and end the run now, keeping what arrived (its records are about to go)."""
+        if self._run is not None:
+            self.cancel()
+            self._end_run("cancelled", len(self._run.command))
+
+    def shutdown(self) -> None:
+        """Stop the worker and keep every caption it sent before it stopped. Idempotent."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if self._run is not None:
+            self.worker.cancel(self._run.run_id)
+        self.thread.quit()
+        self.thread.wait()
+        # deliver results the worker sent before it stopped, so the folder's save includes them
+        QCoreApplication.sendPostedEvents(self)
+        if self._run is not None:
+            self._end_run("cancelled", len(self._run.command))
+
+    # --- the worker's answers -------------------------------------------------------------------
+
+    def _on_model_loaded(self, name: str, device: str) -> None:
+        self._model_name = name
+        self.model_loaded.emit(name, device)
+
+    def _on_model_failed(self, text: str) -> None:
+        self._model_name = ""
+        self.model_failed.emit(text)
+
+    def _on_caption_ready(self, path: str, caption: str) -> None:
+        if self._run is not None:
+            self._apply(path, CaptionSnapshot(caption, CaptionState.CAPTIONED, "", self._model_name))
+
+    def _on_caption_failed(self, path: str, reason: str) -> None:
+        record = self._model.record_for_path(path)
+        if self._run is not None and record is not None:
+            # an earlier caption stays visible next to the error; nothing the user had is lost
+            self._apply(path, CaptionSnapshot(record.caption, CaptionState.ERROR, reason, record.model))
+
+    def _apply(self, path: str, snapshot: CaptionSnapshot) -> None:
+        change = self._model.apply_result(path, snapshot, self._run.overwrite_edited)
+        if change is not None:
+            self._run.command.add(path, *change)
+
+    def _on_run_finished(self, run_id: int, done: int, total: int, outcome: str) -> None:
+        if self._run is not None and run_id == self._run.run_id:
+            self._end_run(outcome, done)
+
+    def _end_run(self, outcome: str, done: int) -> None:
+        run, self._run = self._run, None
+        if len(run.command):
+            run.command.finish(f"Caption {len(run.command):,} image(s)")
+            self._undo_stack.push(run.command)
+        elapsed = format_duration(time.monotonic() - run.started)
+        self.status.emit(run_summary(outcome, done, run.total, elapsed), 15000)
+        self.running_changed.emit()
+        self.run_completed.emit(done, run.total, outcome)

@@ -1,0 +1,165 @@
+"""The window's commands: QActions with their shortcuts and icons, the menus and the toolbar that
+show them, and which of them are enabled. The window connects each action's `triggered` to the
+controller that does the work (MainWindow.connect_action_signals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QApplication, QMenu, QMenuBar, QStyle, QToolBar, QToolButton, QWidget
+
+from visioncap_desktop.settings import Settings
+
+
+@dataclass(frozen=True)
+class ActionState:
+    """What decides which actions are enabled."""
+
+    has_folder: bool
+    has_records: bool
+    has_selection: bool
+    running: bool
+
+
+class WindowActions(QObject):
+    recent_folder_chosen = Signal(str)
+
+    def __init__(self, settings: Settings, parent: QObject | None = None):
+        super().__init__(parent)
+        self._settings = settings
+        sp = QStyle.StandardPixmap
+        self.open_action = self._action("&Open Folder...", sp.SP_DirOpenIcon, QKeySequence.StandardKey.Open,
+                                        "Open a folder of images")
+        self.reload_action = self._action("&Reload Folder", sp.SP_BrowserReload, "F5", "Scan the folder again")
+        self.subfolders_action = self._action("Include &Subfolders", sp.SP_DirLinkIcon, None,
+                                              "Also show images in subfolders", checkable=True)
+        self.subfolders_action.setChecked(settings.get("include_subfolders"))
+        self.export_action = self._action("&Export CSV...", sp.SP_DialogSaveButton, "Ctrl+E",
+                                          "Export captions to a CSV file")
+        self.txt_action = self._action("Save Captions as .&txt Files...", sp.SP_FileIcon, None,
+                                       "Write photo.txt next to photo.jpg for every captioned image")
+        self.quit_action = self._action("&Quit", None, QKeySequence.StandardKey.Quit)
+
+        self.undo_action = self._action("&Undo", sp.SP_ArrowBack, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo", sp.SP_ArrowForward, ["Ctrl+Y", "Ctrl+Shift+Z"])
+        self.edit_action = self._action("&Edit Caption", None, "F2", "Edit the caption of the current image")
+        self.find_action = self._action("&Find", None, QKeySequence.StandardKey.Find)
+
+        self.caption_all_action = self._action("Caption &All", sp.SP_MediaPlay, None,
+                                               "Caption every image (edited captions are kept)")
+        self.caption_selected_action = self._action("Caption &Selected", None, "Ctrl+Shift+R",
+                                                    "Caption the selected images")
+        self.caption_missing_action = self._action("Caption &Uncaptioned", None, "Ctrl+R",
+                                                   "Caption the images without a caption")
+        self.overwrite_action = self._action("&Overwrite Edited Captions", None, None,
+                                             "Let runs replace captions you edited", checkable=True)
+        self.cancel_action = self._action("&Cancel Run", sp.SP_MediaStop, "Esc",
+                                          "Stop after the current batch; captions made so far are kept")
+        self.settings_action = self._action("&Settings...", sp.SP_FileDialogDetailedView,
+                                            QKeySequence.StandardKey.Preferences,
+                                            "Model, device and generation settings")
+        self.model_action = self._action("Choose &Model...", sp.SP_ComputerIcon, None, "Choose the captioning model")
+
+        self.grid_action = self._action("&Grid", sp.SP_FileDialogContentsView, None, "Show images as tiles",
+                                        checkable=True)
+        self.list_action = self._action("&List", sp.SP_FileDialogListView, None, "Show images as rows",
+                                        checkable=True)
+        self.view_group = QActionGroup(self)
+        self.view_group.addAction(self.grid_action)
+        self.view_group.addAction(self.list_action)
+        self.about_action = self._action("&About VisionCap", None)
+        self.recent_menu: QMenu | None = None
+
+    def _action(self, text: str, icon: QStyle.StandardPixmap | None = None, shortcut=None, tip: str = "",
+                checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if icon is not None:
+            action.setIcon(QApplication.style().standardIcon(icon))
+        if shortcut is not None:
+            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.setCheckable(checkable)
+        return action
+
+    def fill_menu_bar(self, bar: QMenuBar) -> None:
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = QMenu("Open &Recent", bar)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        _add(file_menu, self.reload_action, self.subfolders_action, None, self.export_action, self.txt_action, None,
+             self.quit_action)
+        _add(bar.addMenu("&Edit"), self.undo_action, self.redo_action, None, self.edit_action, self.find_action)
+        _add(bar.addMenu("&Caption"), self.caption_all_action, self.caption_selected_action,
+             self.caption_missing_action, None, self.overwrite_action, self.cancel_action, None, self.model_action,
+             self.settings_action)
+        _add(bar.addMenu("&View"), self.grid_action, self.list_action)
+        _add(bar.addMenu("&Help"), self.about_action)
+
+    def fill_toolbar(self, toolbar: QToolBar, button_parent: QWidget) -> None:
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        _add(toolbar, self.open_action, self.subfolders_action, None)
+        caption_button = QToolButton(button_parent)
+        caption_button.setDefaultAction(self.caption_all_action)
+        caption_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        run_menu = QMenu(caption_button)
+        _add(run_menu, self.caption_all_action, self.caption_selected_action, self.caption_missing_action, None,
+             self.overwrite_action)
+        caption_button.setMenu(run_menu)
+        caption_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        toolbar.addWidget(caption_button)
+        _add(toolbar, self.cancel_action, None, self.undo_action, self.redo_action, None, self.export_action, None,
+             self.grid_action, self.list_action, None, self.settings_action)
+
+    def update_enabled(self, state: ActionState, undo_stack: QUndoStack) -> None:
+        """Enable what can be done now."""
+        idle_with_records = state.has_records and not state.running
+        for action in (self.caption_all_action, self.caption_missing_action):
+            action.setEnabled(idle_with_records)
+        self.caption_selected_action.setEnabled(idle_with_records and state.has_selection)
+        self.cancel_action.setEnabled(state.running)
+        self.undo_action.setEnabled(undo_stack.canUndo() and not state.running)
+        self.redo_action.setEnabled(undo_stack.canRedo() and not state.running)
+        self.undo_action.setText(f"&Undo {undo_stack.undoText()}".rstrip())
+        self.redo_action.setText(f"&Redo {undo_stack.redoText()}".rstrip())
+        self.undo_action.setIconText("Undo")  # the toolbar keeps the short label
+        self.redo_action.setIconText("Redo")
+        self.export_action.setEnabled(state.has_records)
+        self.txt_action.setEnabled(state.has_records)
+        self.reload_action.setEnabled(state.has_folder)
+
+    def show_view_mode(self, mode: str) -> None:
+        (self.grid_action if mode == "grid" else self.list_action).setChecked(True)
+
+    def show_subfolders(self, checked: bool) -> None:
+        """Show the setting without triggering a reload."""
+        self.subfolders_action.blockSignals(True)
+        self.subfolders_action.setChecked(checked)
+        self.subfolders_action.blockSignals(False)
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        recent = self._settings.get("recent_folders")
+        for folder in recent:
+            action = menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self.recent_folder_chosen.emit(f))
+        if recent:
+            menu.addSeparator()
+            menu.addAction("Clear Recent Folders", lambda: self._settings.set("recent_folders", []))
+        else:
+            menu.addAction("No recent folders").setEnabled(False)
+
+
+def _add(target: QMenu | QToolBar, *actions: QAction | None) -> None:
+    """Add actions in order; None adds a separator."""
+    for action in actions:
+        if action is None:
+            target.addSeparator()
+        else:
+            target.addAction(action)

@@ -1,1 +1,0 @@
-"""Qt item models over the image records (and the records themselves, which are Qt-free)."""
