@@ -47,10 +47,11 @@ def identity(path: str | Path) -> str:
 
 
 def _header(out: Path) -> list[str] | None:
-    """The first CSV row of `out`, or None if it is not UTF-8 text."""
+    """The first CSV row of `out`, or None if its first line is not UTF-8 text."""
+    with open(out, "rb") as stream:
+        line = stream.readline(4096)
     try:
-        with open(out, encoding="utf-8-sig", newline="") as stream:
-            return next(csv.reader([stream.readline(4096)]), [])
+        return next(csv.reader([line.decode("utf-8-sig")]), [])
     except UnicodeDecodeError:
         return None
 
