@@ -62,6 +62,8 @@ def check_target(out: Path) -> None:
         raise OutputRefused(out, "--out must name a .csv file (VisionCap only ever overwrites caption CSVs)")
     if out.is_dir():
         raise OutputRefused(out, "is a folder; --out must name a .csv file")
+    if not out.parent.is_dir():
+        raise OutputRefused(out, f"the folder {out.parent} does not exist")
     if not out.exists() or out.stat().st_size == 0:
         return
     if not out.is_file():

@@ -162,8 +162,10 @@ def _load_captioner(args):
         return Captioner.load(
             resolve_model(args.model), device=args.device, precision=args.precision, verify_hashes=not args.no_verify
         )
-    except (VisionCapError, ValueError, OSError) as exc:
+    except (VisionCapError, ValueError, OSError) as exc:  # the bundle or the device asked for
         raise CommandError(f"cannot load the model: {exc}", EXIT_USAGE) from exc
+    except Exception as exc:  # a driver or PyTorch failure
+        raise CommandError(f"cannot load the model: {_one_line(exc)}", EXIT_RUNTIME) from exc
 
 
 def run_caption(args) -> int:
