@@ -48,6 +48,12 @@ def test_out_that_is_not_a_caption_csv_is_refused_untouched(tmp_path, tiny_bundl
     assert name in capsys.readouterr().err
 
 
+def test_out_in_a_folder_that_does_not_exist_is_a_usage_error(tmp_path, tiny_bundle, capsys):
+    photo(tmp_path / "in" / "a.png")
+    assert caption(tmp_path / "in", "--out", tmp_path / "nowhere" / "o.csv", model=tiny_bundle) == 2
+    assert "nowhere does not exist" in capsys.readouterr().err
+
+
 def test_new_or_empty_csv_is_written(tmp_path, tiny_bundle):
     photo(tmp_path / "in" / "a.png")
     (tmp_path / "empty.csv").touch()
