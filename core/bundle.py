@@ -5,7 +5,8 @@
     tokenizer.json     the `tokenizers` tokenizer
     manifest.json      name, description, provenance, licence, and each file's size and SHA-256
 
-Loading checks every file and raises one `BundleError` naming the file and the problem.
+Loading checks every file and raises one `BundleError` naming the file and the problem; each
+file's SHA-256 is checked the first time it is loaded (core/verification.py remembers it).
 The model is built on the meta device and the loaded tensors are assigned, so no time is
 spent on a random initialisation that would be overwritten.
 """
@@ -13,7 +14,6 @@ spent on a random initialisation that would be overwritten.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,8 +26,10 @@ from safetensors.torch import load_file, save_file
 from core.atomic import atomic_write, atomic_write_text
 from core.config import CaptionerConfig
 from core.errors import BundleError
+from core.jsonfile import read_json_object
 from core.model import VisionGPT2
 from core.tokenizer import CaptionTokenizer
+from core.verification import sha256_file, verify_files
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -57,14 +59,6 @@ class Bundle:
     model: VisionGPT2
     tokenizer: CaptionTokenizer
     manifest: Manifest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 BUNDLE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -116,7 +110,7 @@ def save_bundle(
         provenance=provenance or {},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         files={
-            f: {"bytes": (out / f).stat().st_size, "sha256": _sha256(out / f)}
+            f: {"bytes": (out / f).stat().st_size, "sha256": sha256_file(out / f)}
             for f in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
         },
     )
@@ -124,25 +118,9 @@ def save_bundle(
     return out
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise BundleError(path, "missing")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BundleError(path, f"not UTF-8 text ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise BundleError(path, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-    except OSError as exc:
-        raise BundleError(path, f"unreadable ({exc.strerror or exc})") from exc
-    if not isinstance(data, dict):
-        raise BundleError(path, "expected a JSON object")
-    return data
-
-
 def read_manifest(bundle_dir: str | Path) -> Manifest:
     path = Path(bundle_dir) / MANIFEST_FILE
-    data = _read_json(path)
+    data = read_json_object(path, BundleError)
     try:
         manifest = Manifest(**data)
     except TypeError as exc:
@@ -159,12 +137,14 @@ def read_manifest(bundle_dir: str | Path) -> Manifest:
 def read_config(bundle_dir: str | Path) -> CaptionerConfig:
     path = Path(bundle_dir) / CONFIG_FILE
     try:
-        return CaptionerConfig.from_dict(_read_json(path))
+        return CaptionerConfig.from_dict(read_json_object(path, BundleError))
     except (TypeError, ValueError) as exc:
         raise BundleError(path, f"invalid config: {exc}") from exc
 
 
-def _check_sizes(bundle: Path, manifest: Manifest, verify_hashes: bool) -> None:
+def _check_files(bundle: Path, manifest: Manifest, verify_hashes: bool) -> None:
+    """Every file the manifest lists exists with its recorded size and, if `verify_hashes`, its
+    SHA-256 (remembered per file in the user cache, so only a new or changed file is hashed)."""
     for name, info in manifest.files.items():
         path = bundle / name
         if not path.is_file():
@@ -173,8 +153,15 @@ def _check_sizes(bundle: Path, manifest: Manifest, verify_hashes: bool) -> None:
         if "bytes" in info and size != info["bytes"]:
             hint = "truncated" if size < info["bytes"] else "larger than recorded"
             raise BundleError(path, f"{hint}: {size:,} bytes, the manifest records {info['bytes']:,}")
-        if verify_hashes and "sha256" in info and _sha256(path) != info["sha256"]:
-            raise BundleError(path, "corrupt: its SHA-256 does not match the manifest")
+    if not verify_hashes:
+        return
+    expected = {bundle / name: info["sha256"] for name, info in manifest.files.items() if "sha256" in info}
+    try:
+        corrupt = verify_files(expected)
+    except OSError as exc:
+        raise BundleError(Path(exc.filename or bundle), f"unreadable ({exc.strerror or exc})") from exc
+    if corrupt is not None:
+        raise BundleError(corrupt, "corrupt: its SHA-256 does not match the manifest (the file changed after the bundle was written)")
 
 
 def _load_weights(path: Path, model: VisionGPT2, device: torch.device) -> dict[str, torch.Tensor]:
@@ -204,13 +191,17 @@ def _load_weights(path: Path, model: VisionGPT2, device: torch.device) -> dict[s
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
-def load_bundle(bundle_dir: str | Path, device: str | torch.device = "cpu", verify_hashes: bool = False) -> Bundle:
-    """Load and check a bundle. Raises BundleError naming the file and the problem."""
+def load_bundle(bundle_dir: str | Path, device: str | torch.device = "cpu", verify_hashes: bool = True) -> Bundle:
+    """Load and check a bundle. Raises BundleError naming the file and the problem.
+
+    `verify_hashes` checks each file's SHA-256 against the manifest the first time this file (by
+    path, size and modification time) is loaded; False checks sizes only.
+    """
     bundle = Path(bundle_dir)
     if not bundle.is_dir():
         raise BundleError(bundle, "not a model bundle folder (it does not exist or is not a folder)")
     manifest = read_manifest(bundle)
-    _check_sizes(bundle, manifest, verify_hashes)
+    _check_files(bundle, manifest, verify_hashes)
     config = read_config(bundle)
     tokenizer_path = bundle / TOKENIZER_FILE
     if not tokenizer_path.is_file():

@@ -30,6 +30,7 @@ from core.model import VisionGPT2
 from core.onednn import pack_decoder, unpack_decoder
 
 ImageSource = str | Path | Image.Image
+NO_TEXT = "model produced no text"  # an empty caption is a failure, never a success
 
 
 @dataclass
@@ -76,6 +77,10 @@ def precision_context(precision: str, device: torch.device):
     return torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
 
 
+def _caption_result(source: str, caption: str) -> CaptionResult:
+    return CaptionResult(source, caption=caption) if caption.strip() else CaptionResult(source, error=NO_TEXT)
+
+
 class Captioner:
     def __init__(self, bundle: Bundle, device: torch.device, precision: str = "auto"):
         self.bundle = bundle
@@ -89,10 +94,17 @@ class Captioner:
         self._std = torch.tensor(self.config.image_std).view(3, 1, 1)
 
     @classmethod
-    def load(cls, bundle_dir: str | Path, device: str | torch.device = "auto", precision: str = "auto") -> Captioner:
-        """Load a bundle onto `device` ("auto", "cpu", "cuda", "cuda:1"). Raises BundleError."""
+    def load(
+        cls,
+        bundle_dir: str | Path,
+        device: str | torch.device = "auto",
+        precision: str = "auto",
+        verify_hashes: bool = True,
+    ) -> Captioner:
+        """Load a bundle onto `device` ("auto", "cpu", "cuda", "cuda:1"). Raises BundleError.
+        `verify_hashes`: see `load_bundle`."""
         device = resolve_device(device)
-        return cls(load_bundle(bundle_dir, device=device), device, precision)
+        return cls(load_bundle(bundle_dir, device=device, verify_hashes=verify_hashes), device, precision)
 
     @property
     def name(self) -> str:
@@ -160,7 +172,7 @@ class Captioner:
                 good = [a for a in arrays if a is not None]
                 captions = iter(self.caption_arrays(good, settings) if good else [])
                 yield [
-                    CaptionResult(names[start + i], caption=None if err else next(captions), error=err)
+                    CaptionResult(names[start + i], error=err) if err else _caption_result(names[start + i], next(captions))
                     for i, err in enumerate(errors)
                 ]
 

@@ -1,13 +1,20 @@
 """Headless commands: `visioncap caption ...` and `visioncap import-hf ...`.
 
-Exit status: 0 every image captioned; 1 some images failed (the rest are written);
-2 a usage or model error, reported in one line without a traceback; 130 interrupted.
-Heavy imports (torch) happen inside the commands so `visioncap --help` stays quick.
+Exit status (EXIT_CODES): 0 every image captioned; 1 some images failed (their rows say why,
+the rest are written); 2 the command cannot be carried out as given (a bad option, a missing
+input, an --out that is not a caption CSV or that another run is writing, a model that cannot
+be loaded); 3 a runtime error stopped the run (a full disk, out of memory on the CPU, a bug),
+rows already written are kept; 130 interrupted. Errors are one line, without a traceback.
+
+Arguments and the output file are checked before torch is imported (several seconds), so a
+mistake is reported at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 import sys
 from pathlib import Path
 
@@ -15,11 +22,32 @@ from core.device import PRECISIONS
 from core.generation_settings import STRATEGIES
 
 COMMANDS = ("caption", "import-hf")
-CSV_COLUMNS = ("path", "caption", "error")
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# GenerationSettings fields -> the options that set them, for error messages.
+SETTING_OPTIONS = {
+    "strategy": "--strategy",
+    "max_new_tokens": "--max-tokens",
+    "temperature": "--temperature",
+    "top_k": "--top-k",
+    "top_p": "--top-p",
+    "num_beams": "--beams",
+    "seed": "--seed",
+    "no_repeat_ngram_size": "--no-repeat-ngram",
+    "repetition_penalty": "--repetition-penalty",
+}
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 class UsageError(Exception):
     """A problem with the arguments, reported like argparse's own errors (exit 2)."""
+
+
+class CommandError(Exception):
+    """A failure reported as one line with its exit code."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -41,12 +69,16 @@ def shard_slice(items: list, index: int, count: int) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.resources import PUBLIC_COCO_CAPTIONER
+
     parser = argparse.ArgumentParser(prog="visioncap", description="Caption photos with a VisionGPT2 model.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     cap = sub.add_parser("caption", help="caption image files and folders, write CSV")
+    cap.set_defaults(parser=cap)
     cap.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     cap.add_argument("--model", required=True, help='a bundle folder, or "demo" for the built-in model')
+    cap.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check of the bundle's files")
     cap.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
     cap.add_argument("--strategy", choices=STRATEGIES, default="greedy")
     cap.add_argument("--temperature", type=float, default=1.0)
@@ -61,99 +93,137 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--precision", choices=PRECISIONS, default="auto")
     cap.add_argument("--seed", type=int, help="makes sampling reproducible")
     cap.add_argument("--recursive", action="store_true", help="include subfolders")
-    cap.add_argument("--resume", action="store_true", help="keep the rows already in --out, caption the rest")
+    cap.add_argument(
+        "--resume", action="store_true", help="keep the captioned rows already in --out, caption the rest and retry failures"
+    )
     cap.add_argument("--shard", type=parse_shard, metavar="I/N", help="caption only slice I (from 0) of N")
 
     imp = sub.add_parser("import-hf", help="import a HF VisionEncoderDecoder (ViT + GPT-2) checkpoint")
-    imp.add_argument("src", help="a local checkpoint folder, or a hub id such as nlpconnect/vit-gpt2-image-captioning")
+    imp.set_defaults(parser=imp)
+    imp.add_argument("src", help=f"a local checkpoint folder, or a hub id such as {PUBLIC_COCO_CAPTIONER}")
     imp.add_argument("--out", type=Path, required=True, help="bundle folder to write")
     imp.add_argument("--name", help="bundle name (default: the source's last path part)")
     return parser
 
 
 def _settings(args):
-    from core.generation import GenerationSettings
+    """The decoding settings, validated; errors name the command-line options. No torch."""
+    from core.generation_settings import GenerationSettings
 
-    return GenerationSettings(
-        strategy=args.strategy,
-        max_new_tokens=args.max_tokens,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        num_beams=args.beams,
-        seed=args.seed,
-        no_repeat_ngram_size=args.no_repeat_ngram,
-        repetition_penalty=args.repetition_penalty,
-    )
-
-
-def _already_done(out: Path) -> list[dict[str, str]]:
-    """Rows of an earlier run, rewritten cleanly (a line cut off by a crash is dropped)."""
-    from core.csvio import read_csv_rows, write_csv_atomic
-
-    if not out.is_file():
-        return []
-    columns, rows = read_csv_rows(out)
-    if columns and columns != list(CSV_COLUMNS):
-        raise UsageError(f"{out}: cannot resume, its columns are {columns}, expected {list(CSV_COLUMNS)}")
-    write_csv_atomic(out, CSV_COLUMNS, rows, bom=False, guard_formulas=False)
-    return rows
+    try:
+        return GenerationSettings(
+            strategy=args.strategy,
+            max_new_tokens=args.max_tokens,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            num_beams=args.beams,
+            seed=args.seed,
+            no_repeat_ngram_size=args.no_repeat_ngram,
+            repetition_penalty=args.repetition_penalty,
+        )
+    except ValueError as exc:
+        field, _, rest = str(exc).partition(" ")
+        raise UsageError(f"{SETTING_OPTIONS.get(field, field)} {rest}") from None
 
 
-def run_caption(args) -> int:
-    from tqdm import tqdm
-
-    from core.captioner import Captioner
-    from core.csvio import CsvRowWriter
-    from core.images import collect_images
-    from core.resources import resolve_model
-
+def _check_caption_args(args):
+    """Everything about the arguments that can be checked without torch; returns the settings."""
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out")
     if args.batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
-    settings = _settings(args)
-    items = collect_images(args.paths, recursive=args.recursive)
-    if args.shard:
-        items = shard_slice(items, *args.shard)
-    done_rows = _already_done(args.out) if args.resume else []
-    done = {row["path"] for row in done_rows}
-    todo = [(path, name) for path, name in items if name not in done]
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not DEVICE_PATTERN.fullmatch(args.device):
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}")
+    return _settings(args)
 
-    captioner = Captioner.load(resolve_model(args.model), device=args.device, precision=args.precision)
-    failures = sum(1 for row in done_rows if row.get("error"))
-    stream = (
-        open(args.out, "a" if args.resume else "w", encoding="utf-8", newline="")  # noqa: SIM115
-        if args.out
-        else sys.stdout
-    )
+
+def _collect(args) -> list[tuple[str, str]]:
+    """(path as given, identity) for each image, each image once, in a stable order."""
+    from core.caption_csv import identity
+    from core.images import collect_images
+
     try:
-        writer = CsvRowWriter(stream, CSV_COLUMNS)
-        if not done_rows:
-            writer.write_header()
-        names = [name for _, name in todo]
-        progress = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=None, desc="captioning")
-        position = 0
-        for batch in captioner.caption_batches([path for path, _ in todo], settings, args.batch_size):
-            rows = []
-            for result in batch:
-                rows.append({"path": names[position], "caption": result.caption, "error": result.error})
-                position += 1
-                failures += not result.ok
-            writer.write_rows(rows)
-            progress.update(len(batch))
-        progress.close()
-    finally:
-        if stream is not sys.stdout:
-            stream.close()
-    total = len(done_rows) + len(todo)
+        items = collect_images(args.paths, recursive=args.recursive)
+    except FileNotFoundError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    unique = {}
+    for path, _ in items:
+        unique.setdefault(identity(path), str(path))
+    found = [(path, key) for key, path in unique.items()]
+    return shard_slice(found, *args.shard) if args.shard else found
+
+
+def _load_captioner(args):
+    from core.captioner import Captioner
+    from core.errors import VisionCapError
+    from core.resources import resolve_model
+
+    try:
+        return Captioner.load(
+            resolve_model(args.model), device=args.device, precision=args.precision, verify_hashes=not args.no_verify
+        )
+    except (VisionCapError, ValueError, OSError) as exc:  # the bundle or the device asked for
+        raise CommandError(f"cannot load the model: {exc}", EXIT_USAGE) from exc
+    except Exception as exc:  # a driver or PyTorch failure
+        raise CommandError(f"cannot load the model: {_one_line(exc)}", EXIT_RUNTIME) from exc
+
+
+def run_caption(args) -> int:
+    from core.caption_csv import check_target, locked, rows_to_keep
+
+    settings = _check_caption_args(args)
+    if args.out is not None:
+        check_target(args.out)
+    with locked(args.out) if args.out is not None else contextlib.nullcontext():
+        items = _collect(args)
+        kept, done = rows_to_keep(args.out, [key for _, key in items]) if args.resume else ([], set())
+        todo = [(path, key) for path, key in items if key not in done]
+        captioner = _load_captioner(args)
+        failures = _caption(captioner, todo, kept, settings, args)
+    failures += sum(1 for row in kept if row["error"])
+    total = len(kept) + len(todo)
     print(
         f"captioned {total - failures} of {total} images on {captioner.device} ({captioner.precision})"
         + (f"; {failures} failed" if failures else "")
-        + (f"; {len(done_rows)} kept from {args.out}" if done_rows else ""),
+        + (f"; {len(kept)} kept from {args.out}" if kept else ""),
         file=sys.stderr,
     )
-    return 1 if failures else 0
+    return EXIT_SOME_FAILED if failures else EXIT_OK
+
+
+def _caption(captioner, todo, kept, settings, args) -> int:
+    """Caption `todo`, streaming rows to the output after the kept rows; returns the failures."""
+    from tqdm import tqdm
+
+    from core.caption_csv import CsvOutput, OutputWriteError
+    from core.oom_fallback import OutOfMemoryFallback
+
+    output = CsvOutput(args.out, kept)
+    progress = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=None, desc="captioning")
+    fallback = OutOfMemoryFallback(captioner, notify=lambda message: progress.write(f"visioncap: {message}", sys.stderr))
+    failures = position = 0
+    try:
+        for batch in fallback.caption_batches([path for path, _ in todo], settings, args.batch_size):
+            rows = []
+            for result in batch:
+                path, key = todo[position]
+                rows.append({"path": path, "absolute_path": key, "caption": result.caption, "error": result.error})
+                position += 1
+                failures += not result.ok
+            output.write(rows)
+            progress.update(len(batch))
+    except OutputWriteError:
+        raise
+    except Exception as exc:  # out of memory on the CPU, a bug: one line naming the image reached
+        kept_note = f"; the {position} rows before it are kept in {output.name}" if args.out else ""
+        raise CommandError(
+            f"captioning stopped at image {position + 1} of {len(todo)}: {_one_line(exc)}{kept_note}", EXIT_RUNTIME
+        ) from exc
+    finally:
+        progress.close()
+        output.close()
+    return failures
 
 
 def run_import(args) -> int:
@@ -161,25 +231,43 @@ def run_import(args) -> int:
 
     out = import_hf(args.src, args.out, progress=lambda message: print(message, file=sys.stderr), name=args.name)
     print(f"wrote bundle {out}", file=sys.stderr)
-    return 0
+    return EXIT_OK
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _report(exc: BaseException) -> int:
+    """Print one line for `exc`; return its exit code."""
+    from core.caption_csv import OutputWriteError
+    from core.errors import VisionCapError
+
+    if isinstance(exc, CommandError):
+        message, code = str(exc), exc.code
+    elif isinstance(exc, OutputWriteError):
+        message, code = str(exc), EXIT_RUNTIME
+    elif isinstance(exc, VisionCapError):
+        message, code = str(exc), EXIT_USAGE
+    else:
+        message, code = _one_line(exc), EXIT_RUNTIME
+    print(f"visioncap: error: {message}", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from core.errors import VisionCapError
-
+    args = build_parser().parse_args(argv)
     try:
         return run_caption(args) if args.command == "caption" else run_import(args)
     except UsageError as exc:
-        parser.error(str(exc))  # exits 2 with the usage line
-    except (VisionCapError, OSError, ValueError) as exc:
-        print(f"visioncap: error: {exc}", file=sys.stderr)
-        return 2
+        args.parser.error(str(exc))  # exits 2 with the usage line
     except KeyboardInterrupt:
         print("visioncap: interrupted; finished rows are saved", file=sys.stderr)
-        return 130
-    return 2
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # one line, never a traceback: see _report
+        return _report(exc)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

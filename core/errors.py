@@ -9,13 +9,17 @@ class VisionCapError(Exception):
     """Base class: anything `core` reports to a user as one line."""
 
 
-class BundleError(VisionCapError):
-    """A model bundle file is missing, truncated, corrupt or does not match the config."""
+class FileError(VisionCapError):
+    """A file is missing, unreadable, unwritable, or does not hold what it should."""
 
     def __init__(self, path: str | Path, problem: str):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class BundleError(FileError):
+    """A model bundle file is missing, truncated, corrupt or does not match the config."""
 
 
 class ImportFormatError(VisionCapError):

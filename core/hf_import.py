@@ -7,19 +7,24 @@ the layout of the public ViT-GPT2 COCO captioner, as a VisionCap bundle in "fina
 Both ViT key layouts are understood: transformers 4's (`encoder.encoder.layer.i.attention.
 attention.query`; the public checkpoint's, and what transformers 5's save_pretrained still
 writes) and transformers 5's module names (`encoder.layers.i.attention.q_proj`, a state dict
-saved directly). Weights are read from safetensors only; the tokenizer and image-processor
-settings are carried over.
+saved directly). The tokenizer and image-processor settings are carried over.
+
+Weights are read from safetensors; a checkpoint that has only `pytorch_model.bin` (the public
+COCO captioner's case) is read with PyTorch's weights-only unpickler, which rebuilds tensors and
+plain containers and refuses any other object without creating it, and is converted at once:
+the bundle holds safetensors only. Nothing else in VisionCap unpickles.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import pickle
 import re
 import socket
 import tempfile
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -27,8 +32,10 @@ import torch
 
 from core.bundle import save_bundle
 from core.config import CaptionerConfig
-from core.errors import ImportFormatError, VisionCapError
+from core.errors import FileError, ImportFormatError, VisionCapError
+from core.jsonfile import read_json_object
 from core.model import VisionGPT2
+from core.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
 from core.tokenizer import CaptionTokenizer
 from core.weights import (
     GPT2_IGNORED,
@@ -37,17 +44,21 @@ from core.weights import (
     map_gpt2,
     read_safetensors,
     strip_prefix,
+    take,
 )
 
 log = logging.getLogger(__name__)
 
-PUBLIC_COCO_CAPTIONER = "nlpconnect/vit-gpt2-image-captioning"
 HUB_FILES = (
     "config.json", "preprocessor_config.json", "generation_config.json",
-    "model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors",
     "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
     "README.md",
 )
+SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
+PICKLED_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*-of-*.bin")
+# The first release whose torch.load defaults to weights_only=True, with the fix for
+# CVE-2025-32434 (code execution through the weights-only unpickler of 2.5.1 and older).
+SAFE_TORCH_LOAD = (2, 6)
 
 # ViT block parameters: ours (timm names) <- transformers 4 / transformers 5 names.
 VIT_V4 = {
@@ -68,6 +79,10 @@ TANH_GELU = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
 
 class OfflineError(VisionCapError):
     """The hub could not be reached."""
+
+
+class ImportFileError(FileError, ImportFormatError):
+    """A checkpoint file is missing, unreadable or not what it should be."""
 
 
 def config_from_hf(hf_config: Mapping, preprocessor: Mapping | None, source: str) -> CaptionerConfig:
@@ -149,13 +164,7 @@ def _map_vit(state: Mapping[str, torch.Tensor], cfg: CaptionerConfig, mapper: Ke
     v4 = any(k.startswith("encoder.layer.") for k in state)
     names, qkv = (VIT_V4, VIT_QKV_V4) if v4 else (VIT_V5, VIT_QKV_V5)
     block = "encoder.layer.{}." if v4 else "layers.{}."
-
-    def get(key: str) -> torch.Tensor:
-        if key not in state:
-            raise ImportFormatError(f"{mapper.source}: missing tensor encoder.{key}")
-        used.add(key)
-        return state[key]
-
+    get = partial(take, state, used=used, source=mapper.source, shown="encoder.")
     mapper.put("encoder.cls_token", get("embeddings.cls_token"))
     mapper.put("encoder.pos_embed", get("embeddings.position_embeddings"))
     mapper.put("encoder.patch_embed.proj.weight", get("embeddings.patch_embeddings.projection.weight"))
@@ -183,29 +192,21 @@ def _map_cross_attention(
     If the pair has an `enc_to_dec_proj` (encoder and decoder widths differ), it is folded into
     the key/value projection: W_kv (W_p e + b_p) + b_kv = (W_kv W_p) e + (W_kv b_p + b_kv).
     """
+    get = partial(take, state, used=used, source=mapper.source, shown="decoder.")
     for i in range(cfg.gpt_depth):
-        src = f"transformer.h.{i}."
-
-        def get(name: str, src: str = src) -> torch.Tensor:
-            key = src + name
-            if key not in state:
-                raise ImportFormatError(f"{mapper.source}: missing tensor decoder.{key}")
-            used.add(key)
-            return state[key]
-
-        dst = f"decoder.h.{i}."
-        mapper.put(dst + "ln_cross.weight", get("ln_cross_attn.weight"))
-        mapper.put(dst + "ln_cross.bias", get("ln_cross_attn.bias"))
-        mapper.put(dst + "cross_attn.q_proj.weight", get("crossattention.q_attn.weight").t())
-        mapper.put(dst + "cross_attn.q_proj.bias", get("crossattention.q_attn.bias"))
-        kv_w, kv_b = get("crossattention.c_attn.weight").t(), get("crossattention.c_attn.bias")
+        src, dst = f"transformer.h.{i}.", f"decoder.h.{i}."
+        mapper.put(dst + "ln_cross.weight", get(src + "ln_cross_attn.weight"))
+        mapper.put(dst + "ln_cross.bias", get(src + "ln_cross_attn.bias"))
+        mapper.put(dst + "cross_attn.q_proj.weight", get(src + "crossattention.q_attn.weight").t())
+        mapper.put(dst + "cross_attn.q_proj.bias", get(src + "crossattention.q_attn.bias"))
+        kv_w, kv_b = get(src + "crossattention.c_attn.weight").t(), get(src + "crossattention.c_attn.bias")
         if projection is not None:
             proj_w, proj_b = projection
             kv_w, kv_b = kv_w @ proj_w, kv_w @ proj_b + kv_b
         mapper.put(dst + "cross_attn.kv_proj.weight", kv_w)
         mapper.put(dst + "cross_attn.kv_proj.bias", kv_b)
-        mapper.put(dst + "cross_attn.c_proj.weight", get("crossattention.c_proj.weight").t())
-        mapper.put(dst + "cross_attn.c_proj.bias", get("crossattention.c_proj.bias"))
+        mapper.put(dst + "cross_attn.c_proj.weight", get(src + "crossattention.c_proj.weight").t())
+        mapper.put(dst + "cross_attn.c_proj.bias", get(src + "crossattention.c_proj.bias"))
 
 
 def convert_state(state: Mapping[str, torch.Tensor], cfg: CaptionerConfig, source: str) -> dict[str, torch.Tensor]:
@@ -261,45 +262,36 @@ def _special_tokens(folder: Path) -> list[str]:
     found = {"<|endoftext|>"}
     path = folder / "special_tokens_map.json"
     if path.is_file():
-        for value in json.loads(path.read_text(encoding="utf-8")).values():
+        for value in read_json_object(path, ImportFileError).values():
             content = value.get("content") if isinstance(value, dict) else value
             if isinstance(content, str):
                 found.add(content)
     return sorted(found)
 
 
-def _read_json(path: Path, required: bool = True) -> dict | None:
-    if not path.is_file():
-        if required:
-            raise ImportFormatError(f"{path}: missing")
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ImportFormatError(f"{path}: invalid JSON ({exc})") from exc
-
-
 def fetch_from_hub(repo_id: str, cache_dir: Path, progress: Callable[[str], None] | None = None) -> Path:
-    """Download the files an import needs (safetensors weights only) into `cache_dir`."""
+    """Download the files an import needs into `cache_dir`: safetensors weights when the
+    repository has them, otherwise its `pytorch_model.bin` (read with the weights-only loader)."""
     try:
         from huggingface_hub import HfApi, snapshot_download
     except ImportError as exc:
-        raise VisionCapError("downloading needs the huggingface_hub package") from exc
+        raise VisionCapError(
+            "downloading a model needs the huggingface_hub package, which this installation lacks "
+            "(pip install huggingface_hub)"
+        ) from exc
     _check_hub_reachable(repo_id)
-    api = HfApi()
     try:
-        files = set(api.list_repo_files(repo_id))
-        revision = None
-        if not any(f.endswith(".safetensors") for f in files):
-            revision = _safetensors_pr(api, repo_id)
-            if revision is None:
-                raise ImportFormatError(
-                    f"{repo_id}: the hub has no safetensors weights for it, only pickle files, "
-                    "which VisionCap never loads (unpickling runs code)"
-                )
+        files = HfApi().list_repo_files(repo_id)
+        if any(f.endswith(".safetensors") for f in files):
+            weights = SAFETENSORS_FILES
+        elif any(f.startswith("pytorch_model") and f.endswith(".bin") for f in files):
+            weights = PICKLED_FILES
+        else:
+            raise ImportFormatError(f"{repo_id}: the hub has neither model.safetensors nor pytorch_model.bin for it")
         if progress:
-            progress(f"Downloading {repo_id} (about 1 GB)...")
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(HUB_FILES), cache_dir=cache_dir))
+            size = f" ({PUBLIC_COCO_CAPTIONER_SIZE})" if repo_id == PUBLIC_COCO_CAPTIONER else ""
+            progress(f"Downloading {repo_id}{size}...")
+        return Path(snapshot_download(repo_id, allow_patterns=[*HUB_FILES, *weights], cache_dir=cache_dir))
     except VisionCapError:
         raise
     except Exception as exc:  # requests, httpx or httpx2 errors, by huggingface_hub's version
@@ -318,13 +310,41 @@ def _check_hub_reachable(repo_id: str) -> None:
         raise OfflineError(f"cannot download {repo_id}: the model hub ({host}) is unreachable; are you offline?") from exc
 
 
-def _safetensors_pr(api, repo_id: str) -> str | None:
-    """The hub's conversion bot opens pull requests adding model.safetensors to old repos."""
-    for discussion in api.get_repo_discussions(repo_id, discussion_type="pull_request"):
-        revision = f"refs/pr/{discussion.num}"
-        if "model.safetensors" in api.list_repo_files(repo_id, revision=revision):
-            return revision
-    return None
+def read_checkpoint_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The folder's safetensors weights, or else its pytorch_model.bin (or shards of it)."""
+    if (folder / "model.safetensors").is_file() or any(folder.glob("model-*-of-*.safetensors")):
+        return read_safetensors(folder)
+    single = folder / "pytorch_model.bin"
+    pickled = [single] if single.is_file() else sorted(folder.glob("pytorch_model-*-of-*.bin"))
+    return read_pickled_weights(pickled) if pickled else read_safetensors(folder)
+
+
+def read_pickled_weights(files: list[Path]) -> dict[str, torch.Tensor]:
+    """Tensors from PyTorch pickle files, through torch.load's weights-only unpickler: it builds
+    tensors and plain containers only and refuses any other object (a pickle that would run code
+    is refused before anything in it runs)."""
+    if tuple(int(part) for part in torch.__version__.split(".")[:2]) < SAFE_TORCH_LOAD:
+        raise ImportFormatError(
+            f"{files[0]}: reading pickled weights safely needs PyTorch 2.6 or newer (this is {torch.__version__})"
+        )
+    state: dict[str, torch.Tensor] = {}
+    for file in files:
+        try:
+            loaded = torch.load(file, weights_only=True, map_location="cpu")
+        except pickle.UnpicklingError as exc:
+            reason = next((line.strip() for line in str(exc).splitlines() if "Unsupported" in line), "")
+            raise ImportFormatError(
+                f"{file}: refused: it holds objects other than tensors, which could run code when "
+                f"loaded{f' ({reason})' if reason else ''}"
+            ) from exc
+        except Exception as exc:  # torch raises RuntimeError, EOFError, zipfile or OS errors
+            raise ImportFormatError(f"{file}: not a readable PyTorch weights file ({exc})") from exc
+        if not isinstance(loaded, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in loaded.items()
+        ):
+            raise ImportFormatError(f"{file}: not a state dict of named tensors")
+        state.update(loaded)
+    return state
 
 
 def _model_card_licence(folder: Path) -> str | None:
@@ -353,16 +373,17 @@ def import_hf(
         else:
             raise ImportFormatError(f"{src}: not a checkpoint folder, nor a hub id like owner/name")
         say("Reading the checkpoint...")
+        hf_config = read_json_object(folder / "config.json", ImportFileError)
+        preprocessor = folder / "preprocessor_config.json"
         cfg = config_from_hf(
-            _read_json(folder / "config.json"), _read_json(folder / "preprocessor_config.json", required=False), str(src)
+            hf_config, read_json_object(preprocessor, ImportFileError) if preprocessor.is_file() else None, str(src)
         )
-        state = convert_state(read_safetensors(folder), cfg, str(src))
+        state = convert_state(read_checkpoint_weights(folder), cfg, str(src))
         tokenizer = tokenizer_from_folder(folder)
         with torch.device("meta"):
             model = VisionGPT2(cfg)
         model.load_state_dict(state, strict=True, assign=True)
         say("Writing the bundle...")
-        hf_config = _read_json(folder / "config.json")
         return save_bundle(
             out_dir,
             model,

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 DEMO_MODEL = "demo"  # the name `--model demo` resolves
+# The public ViT-GPT2 COCO captioner on the Hugging Face hub, and the size of its download.
+PUBLIC_COCO_CAPTIONER = "nlpconnect/vit-gpt2-image-captioning"
+PUBLIC_COCO_CAPTIONER_SIZE = "about 1 GB"
 
 
 def resource_root() -> Path:

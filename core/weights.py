@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -64,9 +65,13 @@ class KeyMapper:
         self.out[key] = tensor.detach().to(torch.float32).contiguous()
 
 
-def take(state: Mapping[str, torch.Tensor], key: str, source: str) -> torch.Tensor:
+def take(state: Mapping[str, torch.Tensor], key: str, *, used: set[str], source: str, shown: str = "") -> torch.Tensor:
+    """state[key], recorded in `used` for `check_all_used`. A missing key is an error naming
+    `source` and the key (after `shown`, the part of the checkpoint the state came from).
+    Mapping functions bind it once: `get = partial(take, state, used=used, source=...)`."""
     if key not in state:
-        raise ImportFormatError(f"{source}: missing tensor {key}")
+        raise ImportFormatError(f"{source}: missing tensor {shown}{key}")
+    used.add(key)
     return state[key]
 
 
@@ -92,16 +97,12 @@ def map_gpt2(
 ) -> None:
     """GPT-2 (GPT2Model or GPT2LMHeadModel keys, `transformer.` prefix optional) -> decoder.*"""
     prefix = "transformer." if any(k.startswith("transformer.") for k in state) else ""
-
-    def get(key: str) -> torch.Tensor:
-        used.add(prefix + key)
-        return take(state, prefix + key, mapper.source)
-
+    get = partial(take, state, used=used, source=mapper.source)
     for name in ("wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"):
-        mapper.put(f"decoder.{name}", get(name))
+        mapper.put(f"decoder.{name}", get(prefix + name))
     for i in range(cfg.gpt_depth):
         for name in GPT2_BLOCK_KEYS:
-            tensor = get(f"h.{i}.{name}")
+            tensor = get(f"{prefix}h.{i}.{name}")
             mapper.put(f"decoder.h.{i}.{name}", tensor.t() if name in GPT2_CONV1D else tensor)
     if "lm_head.weight" in state:
         used.add("lm_head.weight")
@@ -119,11 +120,7 @@ def map_timm_vit(
     used: set[str],
 ) -> None:
     """timm VisionTransformer keys -> encoder.* (the names are timm's; only the prefix changes)."""
-
-    def get(key: str) -> torch.Tensor:
-        used.add(key)
-        return take(state, key, mapper.source)
-
+    get = partial(take, state, used=used, source=mapper.source)
     for name in ("cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias"):
         mapper.put(f"encoder.{name}", get(name))
     for i in range(cfg.vit_depth):

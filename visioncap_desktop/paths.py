@@ -1,36 +1,25 @@
 """Where the app keeps its files: settings (config), caption stores and models (data), thumbnails
-(cache).
-
-platformdirs picks the right folder on each OS. Setting VISIONCAP_HOME moves all three under one
-folder, which is how tests, benchmarks and portable installs keep away from the real home folder.
+(cache). The three user folders (and VISIONCAP_HOME) are core's (core/user_dirs.py), shared with
+the bundle verification cache; this module names what the app keeps in them.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import platformdirs
+from core.user_dirs import APP_NAME, HOME_ENV, user_cache_dir, user_config_dir, user_data_dir
 
-APP_NAME = "VisionCap"
-HOME_ENV = "VISIONCAP_HOME"
-
-
-def _override(kind: str) -> Path | None:
-    home = os.environ.get(HOME_ENV)
-    return Path(home) / kind if home else None
-
-
-def user_config_dir() -> Path:
-    return _override("config") or platformdirs.user_config_path(APP_NAME, appauthor=False)
-
-
-def user_data_dir() -> Path:
-    return _override("data") or platformdirs.user_data_path(APP_NAME, appauthor=False)
-
-
-def user_cache_dir() -> Path:
-    return _override("cache") or platformdirs.user_cache_path(APP_NAME, appauthor=False)
+__all__ = [
+    "APP_NAME",
+    "HOME_ENV",
+    "captions_dir",
+    "log_file",
+    "models_dir",
+    "thumbnails_dir",
+    "user_cache_dir",
+    "user_config_dir",
+    "user_data_dir",
+]
 
 
 def captions_dir() -> Path:

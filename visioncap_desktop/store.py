@@ -92,7 +92,7 @@ def dump_store(folder: Path, entries: Mapping[str, CaptionSnapshot]) -> str:
         "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "images": images,
     }
-    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=1, ensure_ascii=True) + "\n"
 
 
 class CaptionStore:

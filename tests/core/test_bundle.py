@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import core.bundle
+import core.verification
 from core.bundle import load_bundle, save_bundle
 from core.errors import BundleError
 from core.tokenizer import CaptionTokenizer
@@ -69,14 +70,58 @@ def test_truncated_weights_without_manifest_sizes_are_still_caught(bundle):
         load_bundle(bundle)
 
 
-def test_flipped_bytes_are_caught_by_hash_verification(bundle):
-    path = bundle / "model.safetensors"
+def corrupt_in_the_middle(path):
+    """Flip bytes in the middle of a file, keeping its size: a bad disk or copy."""
     data = bytearray(path.read_bytes())
-    data[-10] ^= 0xFF
+    for i in range(len(data) // 2, len(data) // 2 + 64):
+        data[i] ^= 0xFF
     path.write_bytes(bytes(data))
-    load_bundle(bundle)  # sizes match: the cheap check passes
-    with pytest.raises(BundleError, match="SHA-256"):
-        load_bundle(bundle, verify_hashes=True)
+
+
+def test_weights_corrupted_in_the_middle_fail_naming_the_file(bundle):
+    """Defect 4: same size, so the size check passes; the SHA-256 check catches it by default."""
+    corrupt_in_the_middle(bundle / "model.safetensors")
+    with pytest.raises(BundleError, match=r"model\.safetensors: corrupt: its SHA-256"):
+        load_bundle(bundle)
+    load_bundle(bundle, verify_hashes=False)  # sizes match: the cheap check alone passes
+
+
+@pytest.fixture
+def hashed(monkeypatch):
+    """Records the files hashed."""
+    calls = []
+    original = core.verification.sha256_file
+    monkeypatch.setattr(core.verification, "sha256_file", lambda path: calls.append(path.name) or original(path))
+    return calls
+
+
+def test_verification_is_remembered_until_a_file_changes(bundle, hashed):
+    load_bundle(bundle)
+    assert sorted(hashed) == ["config.json", "model.safetensors", "tokenizer.json"]
+    hashed.clear()
+    load_bundle(bundle)
+    assert hashed == [], "a verified, unchanged bundle is not hashed again"
+    corrupt_in_the_middle(bundle / "model.safetensors")  # a new modification time
+    with pytest.raises(BundleError, match=r"model\.safetensors: corrupt"):
+        load_bundle(bundle)
+    assert hashed == ["model.safetensors"]
+    with pytest.raises(BundleError, match=r"model\.safetensors: corrupt"):
+        load_bundle(bundle)  # a failed check is not remembered as a pass
+
+
+def test_verification_cache_lives_in_the_user_cache_folder(bundle, hashed, tmp_path, monkeypatch):
+    monkeypatch.setenv("VISIONCAP_HOME", str(tmp_path / "home"))
+    load_bundle(bundle)
+    assert (tmp_path / "home" / "cache" / "verified-files.json").is_file()
+    (tmp_path / "home" / "cache" / "verified-files.json").write_text("{broken")
+    hashed.clear()
+    load_bundle(bundle)  # an unreadable cache only costs a re-hash
+    assert len(hashed) == 3
+
+
+def test_no_verify_hashes_nothing(bundle, hashed):
+    load_bundle(bundle, verify_hashes=False)
+    assert hashed == []
 
 
 def forget_size(bundle, name):

@@ -1,4 +1,5 @@
 import csv
+import os
 import subprocess
 import sys
 
@@ -31,10 +32,11 @@ def test_caption_folder_writes_csv_and_exits_1_when_some_fail(photos, tiny_bundl
     rows = read(out)
     assert code == 1
     assert [r["path"] for r in rows] == sorted(r["path"] for r in rows)
-    assert "sub/deep.webp" not in {r["path"] for r in rows}
-    broken = [r for r in rows if r["path"] == "broken.jpg"]
+    assert str(photos / "sub" / "deep.webp") not in {r["path"] for r in rows}
+    assert all(r["absolute_path"] == os.path.abspath(r["path"]) for r in rows)
+    broken = [r for r in rows if r["path"] == str(photos / "broken.jpg")]
     assert broken[0]["error"] and not broken[0]["caption"]
-    assert all(r["caption"] for r in rows if r["path"] != "broken.jpg")
+    assert all(r["caption"] for r in rows if r is not broken[0])
 
 
 def test_all_good_exits_0_and_recursive_finds_subfolders(photos, tiny_bundle, tmp_path):
@@ -43,7 +45,7 @@ def test_all_good_exits_0_and_recursive_finds_subfolders(photos, tiny_bundle, tm
     assert main(["caption", *files, "--model", str(tiny_bundle), "--out", str(out), "--max-tokens", "4"]) == 0
     assert [r["path"] for r in read(out)] == files
     main(["caption", str(photos), "--recursive", "--model", str(tiny_bundle), "--out", str(out), "--max-tokens", "4"])
-    assert "sub/deep.webp" in {r["path"] for r in read(out)}
+    assert str(photos / "sub" / "deep.webp") in {r["path"] for r in read(out)}
 
 
 def test_usage_and_model_errors_exit_2_with_one_line(photos, tmp_path, capsys):
@@ -96,7 +98,7 @@ def test_stdout_output_and_beam_search(photos, tiny_bundle, capsys):
     code = main(["caption", str(photos / "img0.png"), "--model", str(tiny_bundle), "--strategy", "beam",
                  "--beams", "3", "--max-tokens", "4"])
     out = capsys.readouterr().out
-    assert code == 0 and out.startswith("path,caption,error")
+    assert code == 0 and out.startswith("path,caption,error,absolute_path")
 
 
 def test_visioncap_command_runs_headless_without_qt(photos, tiny_bundle, tmp_path):

@@ -4,7 +4,15 @@ import os
 
 import pytest
 
-from core.csvio import CsvRowWriter, neutralise_formula, read_csv_rows, write_csv_atomic
+from core.csvio import (
+    CsvRowWriter,
+    escape_text,
+    neutralise_formula,
+    read_csv_rows,
+    unescape_text,
+    write_csv_atomic,
+)
+from core.errors import FileError
 
 TRICKY = [
     {"path": "a,b.jpg", "caption": 'she said "hi", then left', "edited": True},
@@ -72,3 +80,39 @@ def test_streamed_rows_and_a_line_cut_by_a_crash(tmp_path):
     assert columns == ["path", "caption", "error"]
     assert [r["path"] for r in rows] == ["a.jpg", "b.jpg"]
     assert rows[1]["caption"] == "two\nlines"
+
+
+@pytest.mark.parametrize("text", [
+    "caf\udce9.png",  # a Latin-1 byte in a Linux file name, as Python holds it
+    "\udcff\udcfe",
+    "x\ud800y",  # a lone surrogate, possible in Windows names
+    "C:\\Photos\\xab.jpg",  # a literal backslash-x-hex stays itself
+    "\\x5c\\u00e9\\ud800",
+    "plain \\ back\\slash \\x4",
+])
+def test_escaping_round_trips_and_writes_valid_utf8(tmp_path, text):
+    out = tmp_path / "c.csv"
+    write_csv_atomic(out, ["path", "caption"], [{"path": text, "caption": "ok"}], bom=False, guard_formulas=False)
+    out.read_bytes().decode("utf-8")
+    _, rows = read_csv_rows(out)
+    assert rows[0]["path"] == text
+    assert escape_text(text).encode("utf-8") and unescape_text(escape_text(text)) == text
+
+
+def test_escaping_leaves_ordinary_text_alone():
+    for text in ("two cats on a sofa", "C:\\Photos\\2024\\IMG_1.jpg", "两只猫", "a\r\nb"):
+        assert escape_text(text) == text
+
+
+def test_carriage_returns_in_cells_are_read_back_exactly(tmp_path):
+    out = tmp_path / "c.csv"
+    rows = [{"path": "a\rb.png"}, {"path": "c\r\nd.png"}, {"path": "e\nf.png"}]
+    write_csv_atomic(out, ["path"], rows, bom=False, guard_formulas=False)
+    assert read_csv_rows(out)[1] == rows
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path):
+    out = tmp_path / "c.csv"
+    out.write_bytes(b"path\r\ncaf\xe9\r\n")
+    with pytest.raises(FileError, match=r"c\.csv: not UTF-8 text \(byte 0xe9"):
+        read_csv_rows(out)

@@ -1,6 +1,7 @@
 """Importing HF VisionEncoderDecoder checkpoints, built from tiny configs and saved locally."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -108,12 +109,49 @@ def test_cli_import_hf(tmp_path):
     assert manifest["name"] == "tiny" and manifest["provenance"]["importer"] == "visioncap import-hf"
 
 
-def test_pickle_only_checkpoint_is_refused_without_unpickling(tmp_path):
+def test_checkpoint_with_only_pytorch_model_bin_is_converted_to_safetensors(tmp_path):
+    """Defect 11: the public COCO captioner has only pickled weights. They are read with the
+    weights-only unpickler and the bundle holds safetensors only."""
+    hf = hf_captioner()
+    save_checkpoint(hf, tmp_path / "hf")
+    (tmp_path / "hf" / "model.safetensors").unlink()
+    torch.save(hf.state_dict(), tmp_path / "hf" / "pytorch_model.bin")
+    assert cli_main(["import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "bundle")]) == 0
+    assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == [
+        "config.json", "manifest.json", "model.safetensors", "tokenizer.json"]
+    assert_same_model(hf, tmp_path / "bundle")
+
+
+class RunsCode:
+    """Unpickling this calls os.mkdir(marker): what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def test_pickle_carrying_code_is_refused_without_running_it(tmp_path):
     save_checkpoint(hf_captioner(), tmp_path / "hf")
-    (tmp_path / "hf" / "model.safetensors").rename(tmp_path / "hf" / "pytorch_model.bin")
-    with pytest.raises(ImportFormatError, match="pickle"):
+    weights = tmp_path / "hf" / "model.safetensors"
+    state = load_file(weights)
+    weights.unlink()
+    marker = tmp_path / "the-pickle-ran"
+    torch.save({**state, "payload": RunsCode(marker)}, tmp_path / "hf" / "pytorch_model.bin")
+    with pytest.raises(ImportFormatError, match=r"pytorch_model\.bin: refused"):
         import_hf(tmp_path / "hf", tmp_path / "bundle")
     assert cli_main(["import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "b")]) == 2
+    assert not marker.exists() and not (tmp_path / "bundle").exists()
+    torch.load(tmp_path / "hf" / "pytorch_model.bin", weights_only=False)  # the unsafe loader...
+    assert marker.exists(), "...does run it, so the test above is not vacuous"
+
+
+def test_folder_without_weights_names_what_is_missing(tmp_path):
+    save_checkpoint(hf_captioner(), tmp_path / "hf")
+    (tmp_path / "hf" / "model.safetensors").rename(tmp_path / "hf" / "model.pth")
+    with pytest.raises(ImportFormatError, match=r"no model\.safetensors"):
+        import_hf(tmp_path / "hf", tmp_path / "bundle")
 
 
 def test_unexpected_tensor_is_reported_not_dropped(tmp_path):
@@ -126,10 +164,10 @@ def test_unexpected_tensor_is_reported_not_dropped(tmp_path):
 
 
 class FakeHub:
-    """Stands in for huggingface_hub's HfApi: files per revision, pull requests."""
+    """Stands in for huggingface_hub's HfApi: the files of each revision, or a failure."""
 
-    def __init__(self, files, pulls=(), fail=None):
-        self.files, self.pulls, self.fail = files, pulls, fail
+    def __init__(self, files, fail=None):
+        self.files, self.fail = files, fail
 
     def __call__(self):
         return self
@@ -139,13 +177,10 @@ class FakeHub:
             raise self.fail
         return self.files.get(revision, [])
 
-    def get_repo_discussions(self, repo_id, discussion_type=None):
-        return [type("PR", (), {"num": n}) for n in self.pulls]
-
 
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
-    """A checkpoint folder served by a fake hub; records the revision asked for."""
+    """A checkpoint folder served by a fake hub; records the files asked for."""
     import huggingface_hub
 
     import core.hf_import as hf_import
@@ -153,8 +188,8 @@ def hub(monkeypatch, tmp_path):
     save_checkpoint(hf_captioner(), tmp_path / "served")
     asked = {}
 
-    def snapshot_download(repo_id, revision=None, allow_patterns=None, cache_dir=None):
-        asked["revision"], asked["patterns"] = revision, allow_patterns
+    def snapshot_download(repo_id, allow_patterns=None, cache_dir=None):
+        asked["patterns"] = allow_patterns
         return str(tmp_path / "served")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
@@ -162,30 +197,34 @@ def hub(monkeypatch, tmp_path):
     return asked
 
 
-def test_hub_import_downloads_safetensors_only(hub, monkeypatch, tmp_path):
+def test_hub_import_downloads_safetensors_only_when_there_are_some(hub, monkeypatch, tmp_path):
     import huggingface_hub
 
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub({None: ["config.json", "model.safetensors"]}))
+    files = {None: ["config.json", "model.safetensors", "pytorch_model.bin"]}
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub(files))
     import_hf("owner/model", tmp_path / "bundle")
-    assert hub["revision"] is None
     assert not any(p.endswith((".bin", ".pth", ".h5", ".msgpack")) for p in hub["patterns"])
     assert load_bundle(tmp_path / "bundle").manifest.provenance["source"] == "owner/model"
 
 
-def test_hub_repo_with_only_pickles_uses_the_safetensors_conversion_pull_request(hub, monkeypatch, tmp_path):
+def test_hub_repo_with_only_pickles_downloads_pytorch_model_bin(hub, monkeypatch, tmp_path):
     import huggingface_hub
 
-    files = {None: ["config.json", "pytorch_model.bin"], "refs/pr/3": ["config.json", "model.safetensors"]}
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub(files, pulls=[2, 3]))
+    hf = hf_captioner()
+    served = tmp_path / "served"
+    (served / "model.safetensors").unlink()
+    torch.save(hf.state_dict(), served / "pytorch_model.bin")
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub({None: ["config.json", "pytorch_model.bin"]}))
     import_hf("owner/model", tmp_path / "bundle")
-    assert hub["revision"] == "refs/pr/3"
+    assert "pytorch_model.bin" in hub["patterns"] and "model.safetensors" not in hub["patterns"]
+    assert_same_model(hf, tmp_path / "bundle")
 
 
-def test_hub_repo_without_any_safetensors_is_refused(hub, monkeypatch, tmp_path):
+def test_hub_repo_without_weights_is_refused(hub, monkeypatch, tmp_path):
     import huggingface_hub
 
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub({None: ["pytorch_model.bin"]}, pulls=[1]))
-    with pytest.raises(ImportFormatError, match="never loads"):
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub({None: ["config.json", "flax_model.msgpack"]}))
+    with pytest.raises(ImportFormatError, match=r"neither model\.safetensors nor pytorch_model\.bin"):
         import_hf("owner/model", tmp_path / "bundle")
 
 

@@ -9,15 +9,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
+from core.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
 from visioncap_desktop import paths
 from visioncap_desktop.controllers.decisions import chosen_bundle
 from visioncap_desktop.controllers.message import Message
-from visioncap_desktop.dialogs.model_chooser import (
-    DOWNLOAD_SIZE_TEXT,
-    HUB_ID,
-    ModelChooserDialog,
-    is_bundle,
-)
+from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog, is_bundle
 from visioncap_desktop.dialogs.prompts import Prompts
 from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
 from visioncap_desktop.resources import demo_bundle_path
@@ -82,7 +78,7 @@ class ModelChoice(QObject):
         if source == "download" and not is_bundle(self.download_target()):
             answer = self._prompts.ask(
                 "Download the model?",
-                f"This downloads {HUB_ID} from the Hugging Face hub ({DOWNLOAD_SIZE_TEXT}) and converts it "
+                f"This downloads {PUBLIC_COCO_CAPTIONER} from the Hugging Face hub ({PUBLIC_COCO_CAPTIONER_SIZE}) and converts it "
                 "for VisionCap. Continue?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
             if answer == QMessageBox.StandardButton.Yes:
@@ -147,7 +143,7 @@ class ModelChoice(QObject):
         dialog.canceled.connect(self._import_worker.cancel)
         dialog.show()
         self._import_dialog = dialog
-        self.import_requested.emit(HUB_ID, str(self.download_target()))
+        self.import_requested.emit(PUBLIC_COCO_CAPTIONER, str(self.download_target()))
 
     def on_import_progress(self, text: str) -> None:
         if self._import_dialog is not None:

@@ -18,8 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-HUB_ID = "nlpconnect/vit-gpt2-image-captioning"
-DOWNLOAD_SIZE_TEXT = "about 1 GB"
+from core.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
 
 
 def is_bundle(folder: Path | None) -> bool:
@@ -56,9 +55,9 @@ class ModelChooserDialog(QDialog):
         downloaded = is_bundle(download_target)
         self.download_radio = QRadioButton(
             "The public ViT-GPT2 COCO captioner (already downloaded)" if downloaded else
-            f"Download the public ViT-GPT2 COCO captioner ({DOWNLOAD_SIZE_TEXT})", self)
+            f"Download the public ViT-GPT2 COCO captioner ({PUBLIC_COCO_CAPTIONER_SIZE})", self)
         download_note = QLabel(
-            f"{HUB_ID} from the Hugging Face hub, converted once into {download_target}. "
+            f"{PUBLIC_COCO_CAPTIONER} from the Hugging Face hub, converted once into {download_target}. "
             "Needs an internet connection the first time.", self)
         download_note.setWordWrap(True)
         download_note.setIndent(24)
