@@ -23,10 +23,10 @@ import io
 import mmap
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import exiv2
 from PIL import Image, ImageSequence
@@ -43,6 +43,8 @@ IPTC_LIMIT = 2000  # bytes: the longest Caption-Abstract IPTC IIM allows
 IPTC_UTF8 = "\x1b%G"  # ISO 2022 escape for UTF-8, the value of 1:90 CodedCharacterSet
 # Photoshop image resources in a JPEG's APP13: the IPTC block and the digest stored with it
 IRB_IPTC, IRB_IPTC_DIGEST = 0x0404, 0x0425
+T = TypeVar("T")
+HEADER_BYTES = 4 << 20  # JPEG metadata segments are at most 64 KiB each
 
 # Descriptions cameras fill in by themselves; they are not captions (digiKam ignores them too).
 CAMERA_PLACEHOLDERS = frozenset(
@@ -143,8 +145,8 @@ def xmp_default(alternatives: dict[str, str]) -> str | None:
 def _jpeg_iptc_in_sync(data) -> bool:
     """True unless a JPEG's Photoshop resources store an IPTC digest that no longer matches its
     IPTC block. Other formats keep no digest where we look, and count as in sync."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
+    try:  # the APP13 segment sits in the header: no need to copy the whole file
+        with Image.open(io.BytesIO(data[:HEADER_BYTES])) as image:
             resources = image.info.get("photoshop") or {}
     except (OSError, ValueError):
         return True
@@ -152,10 +154,20 @@ def _jpeg_iptc_in_sync(data) -> bool:
     return stored is None or block is None or hashlib.md5(block).digest() == stored
 
 
-@contextmanager
-def mapped(path: str | Path) -> Iterator[mmap.mmap]:
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        yield data
+def read_mapped(path: str | Path, read: Callable[[mmap.mmap], T], what: str) -> T:
+    """`read(buffer)` on a read-only memory map of the file: exiv2 then reads only the pages
+    holding metadata. Raises MetadataError "PATH: could not read WHAT: ..." for any failure."""
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            try:
+                return read(data)
+            except exiv2.Exiv2Error as exc:
+                # keep only the text: the traceback holds exiv2's view of the map, which must
+                # be gone before the map can close
+                reason = str(exc)
+            raise MetadataError(path, f"could not read {what}: {reason}")
+    except (OSError, ValueError) as exc:  # ValueError: mmap of an empty file
+        raise MetadataError(path, f"could not read {what}: {exc}") from exc
 
 
 def _fields(buffer) -> tuple[str | None, str | None, str | None, bool, bool]:
@@ -178,11 +190,7 @@ def _fields(buffer) -> tuple[str | None, str | None, str | None, bool, bool]:
 def read_embedded(path: str | Path) -> EmbeddedCaption | None:
     """The photo's description by the MWG rule, or None when it has none (or only a camera's
     placeholder). Raises MetadataError when exiv2 cannot read the file."""
-    try:
-        with mapped(path) as data:
-            exif, iptc, xmp, present, in_sync = _fields(data)
-    except (OSError, ValueError, exiv2.Exiv2Error) as exc:  # ValueError: an empty file
-        raise MetadataError(path, f"could not read its metadata: {exc}") from exc
+    exif, iptc, xmp, present, in_sync = read_mapped(path, _fields, "its metadata")
     text = mwg_description(exif, iptc, xmp, iptc_present=present, iptc_in_sync=in_sync)
     if text is None:
         return None
@@ -229,6 +237,8 @@ def _writable(image, metadata) -> bool:
 
 # pointers to IFDs, strips, tiles and the thumbnail: rewritten wherever the data lands
 _MOVING_EXIF = ("Offsets", "ByteCounts", "Tag", "JPEGInterchangeFormat", "JPEGInterchangeFormatLength", "SubIFDs")
+# in TIFF, the tags that carry the IPTC and XMP blocks: compared entry by entry instead
+_CONTAINERS = {"Exif.Image.IPTCNAA", "Exif.Image.XMLPacket", "Exif.Image.ImageResources"}
 
 
 def _snapshot(image) -> list[tuple[str, str, str]]:
@@ -238,7 +248,7 @@ def _snapshot(image) -> list[tuple[str, str, str]]:
     for data in (image.exifData(), image.iptcData(), image.xmpData()):
         for datum in data:
             key = datum.key()
-            if key.startswith("Exif.") and key.endswith(_MOVING_EXIF):
+            if key in _CONTAINERS or (key.startswith("Exif.") and key.endswith(_MOVING_EXIF)):
                 continue
             entries.append((key, datum.typeName() or "", datum.toString()))
     return sorted(entries)
@@ -350,9 +360,8 @@ def embed_description(
 def can_embed(path: str | Path) -> bool:
     """Whether exiv2 can write XMP and EXIF into this file's format (reads the header only)."""
     try:
-        with mapped(path) as data:
-            return _can_embed(data)
-    except (OSError, ValueError, exiv2.Exiv2Error):
+        return read_mapped(path, _can_embed, "its format")
+    except MetadataError:
         return False
 
 

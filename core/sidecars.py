@@ -27,8 +27,8 @@ from core.photo_metadata import (
     MetadataError,
     image_bytes,
     lang_alternatives,
-    mapped,
     meaningful,
+    read_mapped,
     set_xmp_description,
     xmp_default,
 )
@@ -62,11 +62,7 @@ def _sidecar_description(buffer) -> str | None:
 
 def read_sidecar(path: str | Path) -> str | None:
     """The dc:description of one XMP sidecar (None if it has none). Raises MetadataError."""
-    try:
-        with mapped(path) as data:
-            return meaningful(_sidecar_description(data))
-    except (OSError, ValueError, exiv2.Exiv2Error) as exc:
-        raise MetadataError(path, f"not a readable XMP sidecar: {exc}") from exc
+    return meaningful(read_mapped(path, _sidecar_description, "this XMP sidecar"))
 
 
 def _sidecar_with_description(old: bytes | None, path: Path, text: str) -> bytes:
