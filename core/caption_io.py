@@ -261,9 +261,9 @@ class WriteReport:
 
 def dataset_root(path: Path, name: str) -> tuple[Path, str]:
     """(folder, file_name) of an image for metadata.jsonl: the folder `name` is relative to
-    when `path` ends with `name`, else the image's own folder."""
+    when `path` ends with the relative `name`, else the image's own folder."""
     parts = PurePosixPath(name).parts
-    if len(parts) <= len(path.parts) and tuple(path.parts[-len(parts):]) == parts:
+    if not Path(name).is_absolute() and ".." not in parts and len(parts) <= len(path.parts) and tuple(path.parts[-len(parts):]) == parts:
         return Path(*path.parts[: -len(parts)]) if len(parts) < len(path.parts) else Path("."), name
     return path.parent, path.name
 
