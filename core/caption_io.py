@@ -335,6 +335,19 @@ def write_captions(
     return report
 
 
+def write_rows_out(
+    items: Iterable[tuple[str | Path, str]], rows: Iterable[Mapping[str, str]], options: WriteOptions
+) -> WriteReport:
+    """Write out the rows of `visioncap caption` (path = the name, caption, error): `items` are
+    the (image path, name) pairs of the run. Rows with an error or no caption are left out."""
+    paths = {name: Path(path) for path, name in items}
+    return write_captions(
+        ((paths[row["path"]], row["path"], row.get("caption", "")) for row in rows
+         if row.get("path") in paths and not row.get("error")),
+        options,
+    )
+
+
 def _sidecar(image: Path, caption: str, options: WriteOptions, report: WriteReport) -> None:
     try:
         target = write_sidecar(image, caption, options.sidecar_naming)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 COMMANDS = ("caption", "import-hf")
 CSV_COLUMNS = ("path", "caption", "error")
+WRITE_WAYS = ("xmp", "embed", "txt", "jsonl")  # core.caption_io.WAYS, without importing exiv2 for --help
 
 
 class UsageError(Exception):
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--recursive", action="store_true", help="include subfolders")
     cap.add_argument("--resume", action="store_true", help="keep the rows already in --out, caption the rest")
     cap.add_argument("--shard", type=parse_shard, metavar="I/N", help="caption only slice I (from 0) of N")
+    cap.add_argument("--write", action="append", default=[], choices=WRITE_WAYS, metavar="WAY",
+                     help="also write the captions where other tools read them: xmp (sidecar), embed "
+                          "(into the photo), txt, jsonl (metadata.jsonl); repeatable")
+    cap.add_argument("--sidecar-name", choices=("photo.jpg.xmp", "photo.xmp"), default="photo.jpg.xmp",
+                     help="how XMP sidecars are named")
+    cap.add_argument("--keep-mtime", action="store_true", help="--write embed keeps each photo's modification time")
 
     imp = sub.add_parser("import-hf", help="import a HF VisionEncoderDecoder (ViT + GPT-2) checkpoint")
     imp.add_argument("src", help="a local checkpoint folder, or a hub id such as nlpconnect/vit-gpt2-image-captioning")
@@ -131,6 +138,7 @@ def run_caption(args) -> int:
         if not done_rows:
             writer.write_header()
         names = [name for _, name in todo]
+        captioned: list[dict[str, str]] = []
         progress = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=None, desc="captioning")
         position = 0
         for batch in captioner.caption_batches([path for path, _ in todo], settings, args.batch_size):
@@ -140,6 +148,7 @@ def run_caption(args) -> int:
                 position += 1
                 failures += not result.ok
             writer.write_rows(rows)
+            captioned.extend(rows)
             progress.update(len(batch))
         progress.close()
     finally:
@@ -152,6 +161,13 @@ def run_caption(args) -> int:
         + (f"; {len(done_rows)} kept from {args.out}" if done_rows else ""),
         file=sys.stderr,
     )
+    if args.write:
+        from core.caption_io import WriteOptions, write_rows_out
+
+        options = WriteOptions(tuple(dict.fromkeys(args.write)), args.sidecar_name, args.keep_mtime)
+        report = write_rows_out(items, done_rows + captioned, options)
+        print(report.summary(), file=sys.stderr)
+        failures += len(report.read_only) + len(report.failed)
     return 1 if failures else 0
 
 
