@@ -207,17 +207,7 @@ def read_embedded(path: str | Path) -> EmbeddedCaption | None:
 
 def image_bytes(image) -> bytes:
     """The whole file of an exiv2 image opened from memory, after writeMetadata."""
-    memory = image.io()
-    memory.open()
-    try:
-        view = memory.mmap()
-        try:
-            return bytes(view)
-        finally:
-            view.release()
-            memory.munmap()
-    finally:
-        memory.close()
+    return bytes(image.io().data())
 
 
 def set_xmp_description(xmp_data, text: str) -> None:

@@ -55,13 +55,7 @@ def make_photo(
     for key, value in (iptc or {}).items():
         photo.iptcData()[key] = value
     photo.writeMetadata()
-    memory = photo.io()
-    memory.open()
-    view = memory.mmap()
-    path.write_bytes(bytes(view))
-    view.release()
-    memory.munmap()
-    memory.close()
+    path.write_bytes(bytes(photo.io().data()))
     return path
 
 
