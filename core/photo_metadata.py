@@ -314,8 +314,12 @@ def with_description(data: bytes, path: Path, text: str, verify_pixels: bool = T
     if exif != meaningful(text) or xmp != meaningful(text) or (IPTC_KEY in changed and iptc_back != meaningful(iptc_text)):
         problems.append("the caption did not read back")
     del check
-    if verify_pixels and not same_pixels(data, written):
-        problems.append("the image data changed")
+    if verify_pixels:
+        try:
+            if not same_pixels(data, written):
+                problems.append("the image data changed")
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            problems.append(f"its pixels could not be decoded to check them ({exc})")
     if problems:
         raise MetadataError(path, "not written: " + ", ".join(problems))
     return written

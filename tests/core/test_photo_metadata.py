@@ -121,6 +121,17 @@ def test_a_failed_check_writes_nothing(tmp_path, monkeypatch):
     assert photo.read_bytes() == original
 
 
+def test_a_photo_too_large_to_check_is_not_written(tmp_path, monkeypatch):
+    photo = make_photo(tmp_path / "p.jpg")
+    original = photo.read_bytes()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the photo is 3,072 pixels: a "bomb"
+    with pytest.raises(MetadataError, match="could not be decoded"):
+        embed_description(photo, "a caption")
+    assert photo.read_bytes() == original
+    embed_description(photo, "a caption", verify_pixels=False)
+    assert read_embedded(photo).text == "a caption"
+
+
 def test_keep_mtime(tmp_path):
     photo = make_photo(tmp_path / "p.jpg")
     os.utime(photo, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
