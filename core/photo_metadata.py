@@ -225,8 +225,10 @@ def _writable(image, metadata) -> bool:
     return bool(int(image.checkMode(metadata)) & int(exiv2.AccessMode.amWrite))
 
 
-# pointers to IFDs, strips, tiles and the thumbnail: rewritten wherever the data lands
-_MOVING_EXIF = ("Offsets", "ByteCounts", "Tag", "JPEGInterchangeFormat", "JPEGInterchangeFormatLength", "SubIFDs")
+# pointers to IFDs, strips, tiles, the maker note and the thumbnail: rewritten wherever the
+# data lands
+_MOVING_EXIF = ("Offset", "Offsets", "ByteCounts", "Tag", "JPEGInterchangeFormat", "JPEGInterchangeFormatLength",
+                "SubIFDs")
 # in TIFF, the tags that carry the IPTC and XMP blocks: compared entry by entry instead
 _CONTAINERS = {"Exif.Image.IPTCNAA", "Exif.Image.XMLPacket", "Exif.Image.ImageResources"}
 
@@ -306,8 +308,11 @@ def with_description(data: bytes, path: Path, text: str, verify_pixels: bool = T
     check.readMetadata()
     after = _snapshot(check)
     problems = []
-    if [e for e in before if e[0] not in changed] != [e for e in after if e[0] not in changed]:
-        problems.append("other metadata fields changed")
+    kept_before = [e for e in before if e[0] not in changed]
+    kept_after = [e for e in after if e[0] not in changed]
+    if kept_before != kept_after:
+        keys = sorted({e[0] for e in set(kept_before) ^ set(kept_after)}) or ["a repeated value"]
+        problems.append("other metadata fields would change (" + ", ".join(keys[:3]) + ")")
     if _icc(check) != icc:
         problems.append("the ICC profile changed")
     exif, iptc_back, xmp, _, _ = _fields(written)

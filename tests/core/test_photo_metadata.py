@@ -121,6 +121,23 @@ def test_a_failed_check_writes_nothing(tmp_path, monkeypatch):
     assert photo.read_bytes() == original
 
 
+def test_a_field_exiv2_would_change_stops_the_write_and_is_named(tmp_path, monkeypatch):
+    photo = make_photo(tmp_path / "p.jpg")
+    original = photo.read_bytes()
+    real_snapshot = pm._snapshot
+    calls = []
+
+    def drifting(image):
+        entries = real_snapshot(image)
+        calls.append(1)
+        return entries if len(calls) == 1 else [e if e[0] != "Exif.Image.Model" else (e[0], e[1], "other") for e in entries]
+
+    monkeypatch.setattr(pm, "_snapshot", drifting)
+    with pytest.raises(MetadataError, match=r"would change \(Exif\.Image\.Model\)"):
+        embed_description(photo, "a caption")
+    assert photo.read_bytes() == original
+
+
 def test_a_photo_too_large_to_check_is_not_written(tmp_path, monkeypatch):
     photo = make_photo(tmp_path / "p.jpg")
     original = photo.read_bytes()
