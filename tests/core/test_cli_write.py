@@ -57,3 +57,19 @@ def test_write_choices_are_checked():
         build_parser().parse_args(["caption", "x", "--model", "demo", "--write", "exif"])
     args = build_parser().parse_args(["caption", "x", "--model", "demo"])
     assert args.write == [] and args.sidecar_name == "photo.jpg.xmp" and not args.keep_mtime
+
+
+def test_a_photo_that_cannot_be_written_makes_the_run_exit_1_and_is_named(tmp_path, tiny_bundle, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    locked = make_photo(folder / "locked.jpg")
+    original = locked.read_bytes()
+    locked.chmod(0o444)
+    try:
+        code = main(["caption", str(folder), "--model", str(tiny_bundle), "--out", str(tmp_path / "o.csv"),
+                     "--max-tokens", "4", "--write", "embed"])
+    finally:
+        locked.chmod(0o644)
+    assert code == 1
+    assert "read-only photos left unchanged: locked.jpg" in capsys.readouterr().err
+    assert locked.read_bytes() == original
