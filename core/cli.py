@@ -36,6 +36,7 @@ SETTING_OPTIONS = {
     "repetition_penalty": "--repetition-penalty",
 }
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+WRITE_WAYS = ("xmp", "embed", "txt", "jsonl")  # core.caption_io.WAYS, without importing exiv2 for --help
 
 
 class UsageError(Exception):
@@ -97,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="keep the captioned rows already in --out, caption the rest and retry failures"
     )
     cap.add_argument("--shard", type=parse_shard, metavar="I/N", help="caption only slice I (from 0) of N")
+    cap.add_argument("--write", action="append", default=[], choices=WRITE_WAYS, metavar="WAY",
+                     help="also write the captions where other tools read them: xmp (sidecar), embed "
+                          "(into the photo), txt, jsonl (metadata.jsonl); repeatable")
+    cap.add_argument("--sidecar-name", choices=("photo.jpg.xmp", "photo.xmp"), default="photo.jpg.xmp",
+                     help="how XMP sidecars are named")
+    cap.add_argument("--keep-mtime", action="store_true", help="--write embed keeps each photo's modification time")
 
     imp = sub.add_parser("import-hf", help="import a HF VisionEncoderDecoder (ViT + GPT-2) checkpoint")
     imp.set_defaults(parser=imp)
@@ -148,9 +155,9 @@ def _collect(args) -> list[tuple[str, str]]:
     except FileNotFoundError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     unique = {}
-    for path, _ in items:
-        unique.setdefault(identity(path), str(path))
-    found = [(path, key) for key, path in unique.items()]
+    for path, name in items:
+        unique.setdefault(identity(path), (str(path), name))
+    found = [(path, key, name) for key, (path, name) in unique.items()]
     return shard_slice(found, *args.shard) if args.shard else found
 
 
@@ -177,10 +184,10 @@ def run_caption(args) -> int:
         check_target(args.out)
     with locked(args.out) if args.out is not None else contextlib.nullcontext():
         items = _collect(args)
-        kept, done = rows_to_keep(args.out, [key for _, key in items]) if args.resume else ([], set())
-        todo = [(path, key) for path, key in items if key not in done]
+        kept, done = rows_to_keep(args.out, [key for _, key, _ in items]) if args.resume else ([], set())
+        todo = [(path, key) for path, key, _ in items if key not in done]
         captioner = _load_captioner(args)
-        failures = _caption(captioner, todo, kept, settings, args)
+        failures, rows = _caption(captioner, todo, kept, settings, args)
     failures += sum(1 for row in kept if row["error"])
     total = len(kept) + len(todo)
     print(
@@ -189,11 +196,19 @@ def run_caption(args) -> int:
         + (f"; {len(kept)} kept from {args.out}" if kept else ""),
         file=sys.stderr,
     )
+    if args.write:
+        from core.caption_io import WriteOptions, write_rows_out
+
+        options = WriteOptions(tuple(dict.fromkeys(args.write)), args.sidecar_name, args.keep_mtime)
+        report = write_rows_out(items, kept + rows, options)
+        print(report.summary(), file=sys.stderr)
+        failures += len(report.read_only) + len(report.failed)
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
-def _caption(captioner, todo, kept, settings, args) -> int:
-    """Caption `todo`, streaming rows to the output after the kept rows; returns the failures."""
+def _caption(captioner, todo, kept, settings, args) -> tuple[int, list[dict[str, str]]]:
+    """Caption `todo`, streaming rows to the output after the kept rows; returns the failures
+    and the new rows."""
     from tqdm import tqdm
 
     from core.caption_csv import CsvOutput, OutputWriteError
@@ -203,6 +218,7 @@ def _caption(captioner, todo, kept, settings, args) -> int:
     progress = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=None, desc="captioning")
     fallback = OutOfMemoryFallback(captioner, notify=lambda message: progress.write(f"visioncap: {message}", sys.stderr))
     failures = position = 0
+    written: list[dict[str, str]] = []
     try:
         for batch in fallback.caption_batches([path for path, _ in todo], settings, args.batch_size):
             rows = []
@@ -212,6 +228,7 @@ def _caption(captioner, todo, kept, settings, args) -> int:
                 position += 1
                 failures += not result.ok
             output.write(rows)
+            written.extend(rows)
             progress.update(len(batch))
     except OutputWriteError:
         raise
@@ -223,7 +240,7 @@ def _caption(captioner, todo, kept, settings, args) -> int:
     finally:
         progress.close()
         output.close()
-    return failures
+    return failures, written
 
 
 def run_import(args) -> int:

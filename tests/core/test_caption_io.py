@@ -1,0 +1,214 @@
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from core.caption_io import (
+    Action,
+    FoundCaption,
+    Source,
+    StoredCaption,
+    WriteOptions,
+    dataset_root,
+    find_captions,
+    load_table,
+    reconcile,
+    source_key,
+    write_captions,
+)
+from core.csvio import write_csv_atomic
+from core.fingerprint import FileState
+from core.photo_metadata import read_embedded
+from core.sidecars import read_jsonl, read_sidecar, write_sidecar
+from tests.core.photos import make_photo, pixels
+
+SECOND = 1_000_000_000
+
+
+def test_find_captions_in_order_of_preference(tmp_path):
+    photo = make_photo(tmp_path / "a.jpg", xmp_description={"x-default": "embedded"})
+    (tmp_path / "a.txt").write_text("from txt", encoding="utf-8")
+    write_sidecar(photo, "from darktable", "photo.jpg.xmp")
+    write_sidecar(photo, "from lightroom", "photo.xmp")
+    csv_path = tmp_path / "captions.csv"
+    write_csv_atomic(csv_path, ("path", "caption", "error"), [{"path": "a.jpg", "caption": "from csv"}])
+    findings = find_captions(photo, "a.jpg", [load_table(csv_path, tmp_path)])
+    assert [(f.source, f.text) for f in findings.found] == [
+        (Source.CSV, "from csv"),
+        (Source.TXT, "from txt"),
+        (Source.SIDECAR, "from darktable"),
+        (Source.SIDECAR, "from lightroom"),
+        (Source.EMBEDDED, "embedded"),
+    ]
+    assert findings.best.file == csv_path
+    assert findings.found[-1].detail == "XMP dc:description"
+    assert findings.found[1].state.size == len("from txt")
+    assert not findings.problems
+
+
+def test_unreadable_files_are_problems_and_the_rest_is_still_read(tmp_path):
+    photo = make_photo(tmp_path / "a.jpg", exif_description="embedded")
+    (tmp_path / "a.jpg.xmp").write_bytes(b"garbage")
+    findings = find_captions(photo, "a.jpg")
+    assert [f.text for f in findings.found] == ["embedded"]
+    assert len(findings.problems) == 1 and "a.jpg.xmp" in findings.problems[0]
+    broken = tmp_path / "b.jpg"
+    broken.write_bytes(b"\xff\xd8 nope")
+    assert find_captions(broken, "b.jpg").found == []
+
+
+def test_jsonl_table(tmp_path):
+    (tmp_path / "metadata.jsonl").write_text(json.dumps({"file_name": "sub/a.png", "text": "hf"}) + "\n")
+    table = load_table(tmp_path / "metadata.jsonl", tmp_path)
+    assert table.source is Source.JSONL and table.captions == {"sub/a.png": "hf"}
+
+
+# ---- the conflict rule ---------------------------------------------------------------------
+
+
+def found(text, mtime_s, file="a.txt", size=None, fp=None, folder=Path("/photos")):
+    state = FileState(size if size is not None else len(text), mtime_s * SECOND, fp or f"v1:{text}")
+    return FoundCaption(text, Source.TXT, folder / file, state)
+
+
+FOLDER = Path("/photos")
+
+
+def test_nothing_found_keeps_the_store():
+    assert reconcile(StoredCaption("mine", 10 * SECOND), [], FOLDER).action is Action.KEEP
+
+
+def test_no_caption_in_store_takes_the_most_preferred():
+    first, second = found("one", 5), found("two", 50, "a.jpg.xmp")
+    for stored in (None, StoredCaption("", 0)):
+        decision = reconcile(stored, [first, second], FOLDER)
+        assert decision.action is Action.TAKE and decision.found is first and not decision.conflict
+
+
+def test_agreeing_files_are_in_sync():
+    same = found("mine", 500)
+    decision = reconcile(StoredCaption("mine", 10 * SECOND), [same], FOLDER)
+    assert decision.action is Action.KEEP and decision.in_sync == (same,) and not decision.conflict
+
+
+def test_a_file_already_seen_never_overrides_a_later_edit_even_when_copied():
+    txt = found("imported", 100)
+    # the store saw this file; the folder was copied since, so its mtime is new
+    stored = StoredCaption("edited after import", 50 * SECOND,
+                           {"a.txt": FileState(txt.state.size, 1 * SECOND, txt.state.fingerprint)})
+    decision = reconcile(stored, [txt], FOLDER)
+    assert decision.action is Action.KEEP and not decision.conflict
+
+
+def test_a_file_changed_since_and_newer_wins_and_says_so():
+    stored = StoredCaption("mine", 10 * SECOND, {"a.txt": FileState(3, 5 * SECOND, "v1:old")})
+    newer = found("edited in another tool", 20)
+    decision = reconcile(stored, [newer], FOLDER)
+    assert decision.action is Action.TAKE and decision.found is newer and decision.conflict
+    assert "took the caption from a.txt" in decision.message("a.jpg") and "Undo" in decision.message("a.jpg")
+
+
+def test_a_file_changed_since_but_older_loses_and_says_so():
+    older = found("something else", 5)
+    agree = found("mine", 6, "a.jpg.xmp")
+    decision = reconcile(StoredCaption("mine", 10 * SECOND), [older, agree], FOLDER)
+    assert decision.action is Action.KEEP and decision.found is older and decision.conflict
+    assert decision.in_sync == (agree,)
+    assert "kept VisionCap's caption" in decision.message("a.jpg")
+
+
+def test_the_newest_of_several_changed_files_is_the_one_that_counts():
+    txt, sidecar = found("from txt", 20), found("from sidecar", 30, "a.jpg.xmp")
+    decision = reconcile(StoredCaption("mine", 10 * SECOND), [txt, sidecar], FOLDER)
+    assert decision.action is Action.TAKE and decision.found is sidecar
+
+
+def test_source_key_is_relative_inside_the_folder():
+    assert source_key(Path("/photos/sub/a.txt"), Path("/photos")) == "sub/a.txt"
+    assert source_key(Path("/elsewhere/c.csv"), Path("/photos")) == str(Path("/elsewhere/c.csv"))
+
+
+# ---- writing out ---------------------------------------------------------------------------
+
+
+def test_write_every_way(tmp_path):
+    jpg = make_photo(tmp_path / "a.jpg", iptc={"Iptc.Application2.City": "Oslo"})
+    (tmp_path / "sub").mkdir()
+    png = make_photo(tmp_path / "sub" / "b.png")
+    bmp = make_photo(tmp_path / "c.bmp")
+    items = [(jpg, "a.jpg", "caption a"), (png, "sub/b.png", "caption b"), (bmp, "c.bmp", "caption c"),
+             (tmp_path / "d.jpg", "d.jpg", "")]  # no caption: left out
+    png_pixels = pixels(png)
+    report = write_captions(items, WriteOptions(ways=("xmp", "embed", "txt", "jsonl")))
+    assert report.ok, report.summary()
+    assert read_sidecar(tmp_path / "a.jpg.xmp") == "caption a"
+    assert read_embedded(jpg).text == "caption a" and read_embedded(png).text == "caption b"
+    assert pixels(png) == png_pixels
+    assert (tmp_path / "sub" / "b.txt").read_text(encoding="utf-8") == "caption b"
+    assert read_jsonl(tmp_path / "metadata.jsonl") == {"a.jpg": "caption a", "sub/b.png": "caption b",
+                                                       "c.bmp": "caption c"}
+    assert [p for p, _ in report.sidecar_instead] == [bmp]
+    assert "got an XMP sidecar instead" in report.summary() and ".bmp" in report.summary()
+    assert report.states[jpg].size == jpg.stat().st_size
+    assert not (tmp_path / "d.txt").exists()
+
+
+def test_embed_only_gives_unwritable_formats_a_sidecar_in_the_chosen_naming(tmp_path):
+    gif = make_photo(tmp_path / "anim.gif")
+    report = write_captions([(gif, "anim.gif", "a gif")], WriteOptions(ways=("embed",), sidecar_naming="photo.xmp"))
+    assert read_sidecar(tmp_path / "anim.xmp") == "a gif"
+    assert report.written["xmp"] == [tmp_path / "anim.xmp"] and report.written["embed"] == []
+
+
+def test_read_only_photo_reported_never_half_written_and_the_rest_goes_on(tmp_path):
+    locked = make_photo(tmp_path / "locked.jpg")
+    free = make_photo(tmp_path / "free.jpg", seed=1)
+    original = locked.read_bytes()
+    locked.chmod(stat.S_IRUSR)
+    try:
+        report = write_captions([(locked, "locked.jpg", "x"), (free, "free.jpg", "y")], WriteOptions(ways=("embed",)))
+    finally:
+        locked.chmod(0o644)
+    assert report.read_only == [locked] and not report.ok
+    assert locked.read_bytes() == original
+    assert read_embedded(free).text == "y"
+    assert "read-only" in report.summary() and "locked.jpg" in report.summary()
+
+
+def test_two_photos_sharing_a_caption_file_are_reported(tmp_path):
+    a, b = make_photo(tmp_path / "p.jpg"), make_photo(tmp_path / "p.png")
+    report = write_captions([(a, "p.jpg", "jpg"), (b, "p.png", "png")], WriteOptions(ways=("txt",)))
+    assert (tmp_path / "p.txt").read_text(encoding="utf-8") == "jpg"
+    assert report.failed and "also the caption file of p.jpg" in report.failed[0][1]
+
+
+def test_cancel_stops_between_images(tmp_path):
+    photos = [make_photo(tmp_path / f"{i}.jpg", seed=i) for i in range(3)]
+    seen = []
+    report = write_captions(
+        [(p, p.name, "c") for p in photos], WriteOptions(ways=("txt",)),
+        progress=seen.append, cancelled=lambda: len(seen) >= 2)
+    assert seen == [1, 2] and len(report.written["txt"]) == 2
+
+
+def test_unknown_way_is_refused():
+    with pytest.raises(ValueError, match="unknown ways"):
+        WriteOptions(ways=("exif",))
+
+
+def test_dataset_root():
+    assert dataset_root(Path("/data/set/sub/a.jpg"), "sub/a.jpg") == (Path("/data/set"), "sub/a.jpg")
+    assert dataset_root(Path("/data/x/a.jpg"), "/data/x/a.jpg") == (Path("/data/x"), "a.jpg")
+    assert dataset_root(Path("a.jpg"), "a.jpg") == (Path("."), "a.jpg")
+
+
+def test_failed_file_does_not_stop_the_run(tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 nope")
+    good = make_photo(tmp_path / "good.jpg")
+    report = write_captions([(broken, "broken.jpg", "x"), (good, "good.jpg", "y")], WriteOptions(ways=("embed",)))
+    assert [p for p, _ in report.failed] == [broken] and report.written["embed"] == [good]
+    assert broken.read_bytes() == b"\xff\xd8 nope"
+    assert sorted(os.listdir(tmp_path)) == ["broken.jpg", "good.jpg"]  # no temporary file left
