@@ -1,6 +1,7 @@
 """Headless commands: `visioncap caption ...` and `visioncap import-hf ...`.
 
-Exit status: 0 every image captioned; 1 some images failed (the rest are written);
+Exit status: 0 every image captioned; 1 some images failed (the rest are written) or a
+folder held files that were left out (listed on stderr);
 2 a usage or model error, reported in one line without a traceback; 130 interrupted.
 Heavy imports (torch) happen inside the commands so `visioncap --help` stays quick.
 """
@@ -104,7 +105,7 @@ def run_caption(args) -> int:
 
     from core.captioner import Captioner
     from core.csvio import CsvRowWriter
-    from core.images import collect_images
+    from core.images import ScanReport, collect_images
     from core.resources import resolve_model
 
     if args.resume and args.out is None:
@@ -112,7 +113,8 @@ def run_caption(args) -> int:
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     settings = _settings(args)
-    items = collect_images(args.paths, recursive=args.recursive)
+    scan = ScanReport()
+    items = collect_images(args.paths, recursive=args.recursive, report=scan)
     if args.shard:
         items = shard_slice(items, *args.shard)
     done_rows = _already_done(args.out) if args.resume else []
@@ -152,7 +154,9 @@ def run_caption(args) -> int:
         + (f"; {len(done_rows)} kept from {args.out}" if done_rows else ""),
         file=sys.stderr,
     )
-    return 1 if failures else 0
+    for line in scan.lines():
+        print(line, file=sys.stderr)
+    return 1 if failures or scan.skipped else 0
 
 
 def run_import(args) -> int:
