@@ -78,12 +78,12 @@ def _too_long(path: str, path_max: int | None) -> str | None:
     return None
 
 
-def _folder_problem(exc: OSError, path: str) -> str:
+def _problem(exc: OSError, path: str, what: str) -> str:
     if exc.errno == errno.ENAMETOOLONG or (os.name == "nt" and len(path) >= 260):
         return f"path too long to open ({len(path)} characters)"
     if isinstance(exc, PermissionError):
-        return "folder not readable (permission denied)"
-    return f"folder not readable ({exc.strerror or exc})"
+        return f"{what} not readable (permission denied)"
+    return f"{what} not readable ({exc.strerror or exc})"
 
 
 def _key(path: str) -> tuple[int, int]:
@@ -117,7 +117,7 @@ def scan_images(
         except OSError as exc:
             if current == root:
                 raise
-            skipped.append(Skipped(current, prefix, _folder_problem(exc, current)))
+            skipped.append(Skipped(current, prefix, _problem(exc, current, "folder")))
             continue
         with entries:
             subdirs = []
@@ -126,24 +126,27 @@ def scan_images(
                 if name.startswith("."):
                     continue
                 extension = os.path.splitext(name)[1].lower()
+                shown = prefix + name
                 try:
                     if entry.is_dir():
+                        shown += "/"
                         if recursive and _new_folder(entry, real_root, visited):
-                            subdirs.append((entry.path, f"{prefix}{name}/"))
+                            subdirs.append((entry.path, shown))
                     elif extension not in KNOWN_EXTENSIONS:
                         continue
                     elif entry.is_file():
                         problem = format_problem(extension) or _too_long(entry.path, path_max)
                         if problem is None:
-                            yield entry.path, prefix + name
+                            yield entry.path, shown
                         else:
-                            skipped.append(Skipped(entry.path, prefix + name, problem))
+                            skipped.append(Skipped(entry.path, shown, problem))
                     else:
                         reason = "broken link (its target is missing)" if entry.is_symlink() else "not a regular file"
-                        skipped.append(Skipped(entry.path, prefix + name, reason))
-                except OSError as exc:
+                        skipped.append(Skipped(entry.path, shown, reason))
+                except OSError as exc:  # from stat
                     if recursive or extension in KNOWN_EXTENSIONS:
-                        skipped.append(Skipped(entry.path, prefix + name, f"could not be read ({exc.strerror or exc})"))
+                        what = "folder" if shown.endswith("/") else "file"
+                        skipped.append(Skipped(entry.path, shown, _problem(exc, entry.path, what)))
             stack.extend(sorted(subdirs, reverse=True))
 
 
