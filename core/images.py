@@ -176,7 +176,7 @@ def _decode(name: str, min_size: int | None, max_pixels: int) -> tuple[Image.Ima
 
 
 def _limit_decode(name: str, opened: Image.Image, min_size: int | None, max_pixels: int) -> None:
-    """Set a JPEG to decode at the smallest scale that still gives `min_size` and fits in
+    """Set a JPEG to decode as small as `min_size` allows and at least small enough for
     `max_pixels`; refuse any other format larger than `max_pixels`."""
     width, height = opened.size
     if opened.format in _DRAFT_FORMATS:
