@@ -83,7 +83,7 @@ def measure(reader: str, path: str) -> None:
                 image.load()
                 result = f"{image.size[0]}x{image.size[1]}"
         else:
-            image, original, error = decode_thumbnail(path, 128 if reader == "thumbnail" else 768)
+            image, _, error = decode_thumbnail(path, 128 if reader == "thumbnail" else 768)
             result = error or f"{image.width()}x{image.height()}"
     except ImageError as exc:
         result = f"refused: {exc.reason}"
