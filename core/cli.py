@@ -4,7 +4,9 @@ Exit status (EXIT_CODES): 0 every image captioned; 1 some images failed (their r
 the rest are written); 2 the command cannot be carried out as given (a bad option, a missing
 input, an --out that is not a caption CSV or that another run is writing, a model that cannot
 be loaded); 3 a runtime error stopped the run (a full disk, out of memory on the CPU, a bug),
-rows already written are kept; 130 interrupted. Errors are one line, without a traceback.
+rows already written are kept; 130 interrupted. Files a scanned folder held but that were left
+out (a format VisionCap cannot read, an unreadable folder) are listed on stderr and make the
+status 1 as well. Errors are one line, without a traceback.
 
 Arguments and the output file are checked before torch is imported (several seconds), so a
 mistake is reported at once.
@@ -145,13 +147,14 @@ def _check_caption_args(args):
     return _settings(args)
 
 
-def _collect(args) -> list[tuple[str, str]]:
-    """(path as given, identity) for each image, each image once, in a stable order."""
+def _collect(args, scan) -> list[tuple[str, str, str]]:
+    """(path as given, identity, name within its folder argument) for each image, each image
+    once, in a stable order; what the scan left out goes to `scan` (a ScanReport)."""
     from core.caption_csv import identity
     from core.images import collect_images
 
     try:
-        items = collect_images(args.paths, recursive=args.recursive)
+        items = collect_images(args.paths, recursive=args.recursive, report=scan)
     except FileNotFoundError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     unique = {}
@@ -178,12 +181,14 @@ def _load_captioner(args):
 
 def run_caption(args) -> int:
     from core.caption_csv import check_target, locked, rows_to_keep
+    from core.scan import ScanReport
 
     settings = _check_caption_args(args)
+    scan = ScanReport()
     if args.out is not None:
         check_target(args.out)
     with locked(args.out) if args.out is not None else contextlib.nullcontext():
-        items = _collect(args)
+        items = _collect(args, scan)
         kept, done = rows_to_keep(args.out, [key for _, key, _ in items]) if args.resume else ([], set())
         todo = [(path, key) for path, key, _ in items if key not in done]
         captioner = _load_captioner(args)
@@ -203,7 +208,9 @@ def run_caption(args) -> int:
         report = write_rows_out(items, kept + rows, options)
         print(report.summary(), file=sys.stderr)
         failures += len(report.read_only) + len(report.failed)
-    return EXIT_SOME_FAILED if failures else EXIT_OK
+    for line in scan.lines():
+        print(line, file=sys.stderr)
+    return EXIT_SOME_FAILED if failures or scan.skipped else EXIT_OK
 
 
 def _caption(captioner, todo, kept, settings, args) -> tuple[int, list[dict[str, str]]]:

@@ -1,23 +1,62 @@
-"""Finding image files and turning any image into the model's input tensor.
+"""Turning any image file into the model's input: RGB, upright, and no larger than needed.
 
 Reading is strict: a truncated file, a non-image or a decompression bomb raises `ImageError`
-with a short reason instead of producing a half-grey picture.
+with a short reason instead of producing a half-grey picture. Finding files is `core.scan`,
+the format plug-ins (HEIC, AVIF, camera RAW) are `core.decoders`; their public names are
+importable from here too.
+
+Size limits, per format rather than Pillow's one process-wide number: a JPEG of any size is
+decoded at reduced scale (DCT scaling, `Image.draft`), so its memory does not grow with the
+size it claims; every other format decodes at full size and is refused above `PIXEL_BUDGET`
+pixels, checked on the size the file claims before anything is decoded. Pillow's own guard
+stays as the backstop, raised (once, when this module is imported) only as far as the largest
+picture a JPEG can declare.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import warnings
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core import decoders
+from core.decoders import IMAGE_EXTENSIONS
 from core.errors import ImageError
+from core.scan import (
+    ScanReport,
+    Skipped,
+    collect_images,
+    is_image_file,
+    iter_image_files,
+    scan_images,
+)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "PIXEL_BUDGET",
+    "ScanReport",
+    "Skipped",
+    "collect_images",
+    "image_to_array",
+    "is_image_file",
+    "iter_image_files",
+    "load_image",
+    "load_image_sized",
+    "scan_images",
+    "to_rgb",
+]
+
+PIXEL_BUDGET = 250_000_000  # full-size decodes: about 750 MB as 8-bit RGB
+REDUCE_ABOVE = 50_000_000  # a full-size decode this large is shrunk at once (see load_image_sized)
+JPEG_MAX_PIXELS = 65535 * 65535  # JPEG stores each side in 16 bits
+_DRAFT_FORMATS = ("JPEG", "MPO")  # MPO: a JPEG with extra frames, as many phones write
+_REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F")  # what Image.reduce takes
+
+if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < JPEG_MAX_PIXELS:
+    Image.MAX_IMAGE_PIXELS = JPEG_MAX_PIXELS
 
 _RESAMPLE = {
     "bilinear": Image.Resampling.BILINEAR,
@@ -25,65 +64,6 @@ _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
     "lanczos": Image.Resampling.LANCZOS,
 }
-
-
-def is_image_file(path: str | Path) -> bool:
-    """True for the supported extensions, in any letter case."""
-    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
-
-
-def scan_images(folder: str | Path, recursive: bool = False) -> Iterator[tuple[str, str]]:
-    """Yield (path, name relative to `folder` with forward slashes) for each image file, as
-    found (no sorting, so a caller can show progress on huge folders). Plain strings: building
-    a Path per file would double the cost of scanning 100,000 files. Hidden entries and
-    unreadable subfolders are skipped; an unreadable `folder` raises OSError."""
-    root = os.fspath(folder)
-    stack = [(root, "")]
-    while stack:
-        current, prefix = stack.pop()
-        try:
-            entries = os.scandir(current)
-        except OSError:
-            if current == root:
-                raise
-            continue
-        with entries:
-            subdirs = []
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if recursive:
-                            subdirs.append((entry.path, f"{prefix}{entry.name}/"))
-                    elif entry.is_file() and is_image_file(entry.name):
-                        yield entry.path, prefix + entry.name
-                except OSError:
-                    continue
-            stack.extend(sorted(subdirs, reverse=True))
-
-
-def iter_image_files(folder: str | Path, recursive: bool = False) -> Iterator[Path]:
-    """`scan_images` as Paths."""
-    return (Path(path) for path, _ in scan_images(folder, recursive))
-
-
-def collect_images(paths: Iterable[str | Path], recursive: bool = False) -> list[tuple[Path, str]]:
-    """Expand files and folders into (path, display name) pairs in a stable order.
-
-    The display name is relative to the folder argument (forward slashes), or the file as given.
-    Raises FileNotFoundError naming a path that does not exist.
-    """
-    found: list[tuple[Path, str]] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend((Path(p), name) for p, name in sorted(scan_images(path, recursive), key=lambda e: e[1]))
-        elif path.is_file():
-            found.append((path, str(raw)))
-        else:
-            raise FileNotFoundError(f"{raw}: no such file or folder")
-    return found
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -114,46 +94,105 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(source: str | Path | Image.Image, min_size: int | None = None) -> Image.Image:
-    """Open, decode fully, apply EXIF orientation and convert to RGB.
+def load_image(
+    source: str | Path | Image.Image, min_size: int | None = None, max_pixels: int | None = None
+) -> Image.Image:
+    """Open, decode, turn upright (EXIF orientation) and convert to RGB.
 
-    `min_size` lets JPEG decode at a reduced scale (DCT scaling) while staying at least that
-    large: a 24-megapixel photo decodes several times faster for a 224 px model.
+    `min_size` lets a large picture decode smaller while staying at least that large on its
+    short side: a 24-megapixel JPEG decodes several times faster for a 224 px model.
+    `max_pixels` (default `PIXEL_BUDGET`) is the limit for formats that decode at full size.
     Raises ImageError with a reason: not found, not an image, truncated, too many pixels.
     """
-    name = str(source) if not isinstance(source, Image.Image) else "<image>"
+    return load_image_sized(source, min_size, max_pixels)[0]
+
+
+def load_image_sized(
+    source: str | Path | Image.Image, min_size: int | None = None, max_pixels: int | None = None
+) -> tuple[Image.Image, tuple[int, int]]:
+    """`load_image`, and the picture's full size as displayed (upright), which a reduced-scale
+    decode or a camera's embedded preview does not show."""
     if isinstance(source, Image.Image):
-        image = source
+        image, full, upright = source, source.size, False
     else:
-        with contextlib.suppress(OSError):
-            if Path(source).stat().st_size == 0:
-                raise ImageError(name, "empty file (0 bytes)")
+        image, full, upright = _decode(str(source), min_size, max_pixels or PIXEL_BUDGET)
+    if not upright:
+        size = image.size
+        with contextlib.suppress(Exception):  # a malformed EXIF block is no reason to lose the picture
+            image = ImageOps.exif_transpose(image) or image
+        if image.size != size:
+            full = full[::-1]
+    return to_rgb(image), full
+
+
+def _decode(name: str, min_size: int | None, max_pixels: int) -> tuple[Image.Image, tuple[int, int], bool]:
+    """-> (decoded picture, its full stored size, whether it is upright already)."""
+    try:
+        if os.stat(name).st_size == 0:
+            raise ImageError(name, "empty file (0 bytes)")
+    except FileNotFoundError as exc:
+        raise ImageError(name, "file not found") from exc
+    except OSError:
+        pass  # opening it says what is wrong
+    extension = decoders.extension(name)
+    if extension in decoders.PLUGIN_EXTENSIONS:
+        problem = decoders.format_problem(extension)
+        if problem is not None:
+            raise ImageError(name, problem)
+        if extension in decoders.RAW_EXTENSIONS:
+            image, full = decoders.read_raw(name, min_size)
+            return image, full, True
+    try:
         try:
-            with warnings.catch_warnings():
-                # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; we refuse both.
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(source) as opened:
-                    if min_size and opened.format == "JPEG":
-                        opened.draft("RGB", (min_size, min_size))
-                    opened.load()  # decode now, inside the guards; pixels outlive the file
-                    image = opened
-        except FileNotFoundError as exc:
-            raise ImageError(name, "file not found") from exc
-        except IsADirectoryError as exc:
-            raise ImageError(name, "is a folder, not an image") from exc
-        except PermissionError as exc:
-            raise ImageError(name, "permission denied") from exc
-        except UnidentifiedImageError as exc:
-            raise ImageError(name, "not an image or an unsupported format") from exc
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageError(name, f"too many pixels (limit {Image.MAX_IMAGE_PIXELS:,})") from exc
-        except (OSError, SyntaxError, ValueError) as exc:
-            text = str(exc)
-            reason = "truncated image" if "truncated" in text else f"unreadable image ({text})"
-            raise ImageError(name, reason) from exc
-    with contextlib.suppress(Exception):  # a malformed EXIF block is no reason to lose the picture
-        image = ImageOps.exif_transpose(image) or image
-    return to_rgb(image)
+            opened = Image.open(name)
+        except UnidentifiedImageError:
+            if not decoders.register_for_content(name):
+                raise
+            opened = Image.open(name)
+        with opened:
+            full = opened.size
+            _limit_decode(name, opened, min_size, max_pixels)
+            opened.load()  # decode now, inside the guards; pixels outlive the file
+            image = opened
+    except FileNotFoundError as exc:
+        raise ImageError(name, "file not found") from exc
+    except IsADirectoryError as exc:
+        raise ImageError(name, "is a folder, not an image") from exc
+    except PermissionError as exc:
+        raise ImageError(name, "permission denied") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError(name, "not an image or an unsupported format") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(name, f"too many pixels (over Pillow's limit of {2 * Image.MAX_IMAGE_PIXELS:,})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        text = str(exc)
+        reason = "truncated image" if "truncated" in text else f"unreadable image ({text})"
+        raise ImageError(name, reason) from exc
+    if min_size and image.width * image.height > REDUCE_ABOVE and image.mode in _REDUCIBLE_MODES:
+        factor = min(image.size) // min_size
+        if factor >= 2:  # later copies (orientation, RGB) then cost a fraction of the memory
+            image = image.reduce(factor)
+    return image, full, False
+
+
+def _limit_decode(name: str, opened: Image.Image, min_size: int | None, max_pixels: int) -> None:
+    """Set a JPEG to decode as small as `min_size` allows and at least small enough for
+    `max_pixels`; refuse any other format larger than `max_pixels`."""
+    width, height = opened.size
+    if opened.format in _DRAFT_FORMATS:
+        scale = next((s for s in (1, 2, 4, 8) if (width // s) * (height // s) <= max_pixels), 8)
+        target = (width // scale, height // scale)
+        if min_size:
+            target = (min(min_size, target[0]), min(min_size, target[1]))
+        if target != opened.size:
+            opened.draft("RGB", target)
+        return
+    if width * height > max_pixels:
+        raise ImageError(
+            name,
+            f"too many pixels: {width:,} x {height:,} ({width * height / 1e6:,.0f} MP) in a "
+            f"{opened.format} file, which decodes at full size; the limit is {max_pixels / 1e6:,.0f} MP",
+        )
 
 
 def image_to_array(image: Image.Image, size: int, interpolation: str = "bilinear") -> np.ndarray:

@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core import images
 from core.errors import ImageError
-from core.images import collect_images, image_to_array, iter_image_files, load_image
+from core.images import (
+    collect_images,
+    image_to_array,
+    iter_image_files,
+    load_image,
+    load_image_sized,
+)
+from tests.photo_files import save_png_claiming
 
 
 def save(image, path, **kwargs):
@@ -78,11 +86,51 @@ def test_missing_file(tmp_path):
         load_image(tmp_path / "nope.png")
 
 
-def test_decompression_bomb_guard_is_kept(tmp_path, monkeypatch):
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    path = save_png_claiming(tmp_path / "bomb.png", 30000, 30000)  # 900 MP in a few hundred bytes
+    assert path.stat().st_size < 1000
+    with pytest.raises(ImageError, match=r"too many pixels: 30,000 x 30,000 \(900 MP\) in a PNG"):
+        load_image(path, min_size=224)
+
+
+def test_pillow_guard_stays_as_a_backstop(tmp_path, monkeypatch):
+    assert Image.MAX_IMAGE_PIXELS >= images.JPEG_MAX_PIXELS  # raised only as far as JPEG goes
     path = save(Image.new("RGB", (100, 100)), tmp_path / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(ImageError, match="too many pixels"):
         load_image(path)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".webp"])
+def test_full_size_formats_are_accepted_up_to_the_budget(tmp_path, suffix):
+    path = save(Image.effect_noise((400, 300), 30).convert("RGB"), tmp_path / f"photo{suffix}")
+    assert load_image(path, max_pixels=120_000).size == (400, 300)
+    with pytest.raises(ImageError, match=r"400 x 300 .* decodes at full size; the limit is 0 MP"):
+        load_image(path, max_pixels=119_999)
+
+
+def test_jpeg_over_the_budget_decodes_at_reduced_scale(tmp_path):
+    path = save(Image.effect_noise((800, 600), 30).convert("RGB"), tmp_path / "huge.jpg", quality=90)
+    image, full = load_image_sized(path, max_pixels=100_000)  # 480,000 px: 1/4 scale fits
+    assert image.size == (200, 150) and full == (800, 600)
+    image, full = load_image_sized(path, min_size=50, max_pixels=100_000)
+    assert image.size == (100, 75) and full == (800, 600)  # min_size may shrink it further
+    assert load_image(path, min_size=100, max_pixels=100_000).size == (200, 150)  # not below it
+
+
+def test_full_size_is_reported_upright_when_decoded_smaller(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = save(Image.effect_noise((1600, 800), 30).convert("RGB"), tmp_path / "turned.jpg", exif=exif)
+    image, full = load_image_sized(path, min_size=100)
+    assert full == (800, 1600) and image.height > image.width and image.width < 800
+
+
+def test_large_full_size_decodes_are_shrunk_at_once(tmp_path, monkeypatch):
+    path = save(Image.new("RGBA", (1000, 600), (255, 0, 0, 255)), tmp_path / "large.png")
+    monkeypatch.setattr(images, "REDUCE_ABOVE", 500_000)
+    assert load_image(path, min_size=100).size == (167, 100)  # reduced by 6, never below 100
+    assert load_image(path).size == (1000, 600)  # no min_size: the whole picture
 
 
 def test_jpeg_draft_decodes_large_photos_smaller_but_not_below_the_model_size(tmp_path):

@@ -20,6 +20,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QImageIOHandler, QImageReader, QPainter, QPixmap
 
+from core.decoders import PLUGIN_EXTENSIONS, extension
+
 log = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 128
@@ -39,27 +41,31 @@ def disk_cache_file(cache_dir: Path, path: str, size: int) -> Path | None:
     return cache_dir / digest[:2] / f"{digest}.jpg"
 
 
-def _pil_fallback(path: str, size: int) -> tuple[QImage, QSize, str]:
-    """Let Pillow try what Qt could not read; its errors name the reason."""
+def _pil_decode(path: str, size: int) -> tuple[QImage, QSize, str]:
+    """Decode with core's reader (what Qt cannot read: HEIC, AVIF, camera RAW, huge PNGs); its
+    errors name the reason."""
     from core.errors import ImageError
-    from core.images import load_image
+    from core.images import load_image_sized
 
     try:
-        image = load_image(path, min_size=size)
+        image, (width, height) = load_image_sized(path, min_size=size)
     except ImageError as exc:
         return QImage(), QSize(), exc.reason
-    original = QSize(*image.size)
     image.thumbnail((size, size))
     data = image.tobytes()
     qimage = QImage(data, image.width, image.height, 3 * image.width, QImage.Format.Format_RGB888)
-    return qimage.copy(), original, ""  # copy: the QImage must not outlive `data`
+    return qimage.copy(), QSize(width, height), ""  # copy: the QImage must not outlive `data`
 
 
 def decode_thumbnail(path: str, size: int) -> tuple[QImage, QSize, str]:
     """Read `path` scaled to fit size x size, EXIF orientation applied.
 
     Returns (image, original size as displayed, error reason or "").
+    Qt reads the common formats; core's reader the rest (Qt would show a camera RAW file's
+    tiny TIFF thumbnail as if it were the photo).
     """
+    if extension(path) in PLUGIN_EXTENSIONS:
+        return _pil_decode(path, size)
     reader = QImageReader(path)
     reader.setAutoTransform(True)
     stored = reader.size()  # before the EXIF transformation
@@ -73,7 +79,7 @@ def decode_thumbnail(path: str, size: int) -> tuple[QImage, QSize, str]:
         original = QSize()
     image = reader.read()
     if image.isNull():
-        return _pil_fallback(path, size)
+        return _pil_decode(path, size)
     if image.width() > size or image.height() > size:
         image = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
     if not original.isValid():
