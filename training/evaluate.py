@@ -26,9 +26,9 @@ from torch.utils.data import SequentialSampler
 from core.generation import GenerationSettings, generate
 from core.model import VisionGPT2
 from core.tokenizer import CaptionTokenizer
+from training.annotations import KINDS, CaptionRecord
+from training.batches import IGNORE_INDEX, Batch, CaptionDataset, make_loader, unique_images
 from training.config import ATTENTION_BACKENDS
-from training.data import IGNORE_INDEX, Batch, CaptionDataset, make_loader, unique_images
-from training.datasets import KINDS, CaptionRecord
 from training.runtime import Precision
 
 logger = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.bundle import load_bundle
     from core.errors import VisionCapError
     from core.resources import resolve_model
-    from training.datasets import DatasetError, read_captions
+    from training.annotations import DatasetError, read_captions
     from training.runtime import Processes, resolve_device, resolve_precision
 
     if args.threads:

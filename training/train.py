@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from core.errors import VisionCapError
+    from training.annotations import DatasetError
     from training.checkpoint import CheckpointError
-    from training.datasets import DatasetError
     from training.model_init import InitError
     from training.trainer import resume_config, train
 

@@ -34,8 +34,8 @@ from core.generation import GenerationSettings
 from core.model import VisionGPT2
 from core.tokenizer import CaptionTokenizer
 from training import checkpoint as ckpt
-from training.config import Stage, TrainConfig
-from training.data import (
+from training.annotations import CaptionRecord, read_captions, split_by_image
+from training.batches import (
     IGNORE_INDEX,
     Batch,
     CaptionDataset,
@@ -44,7 +44,7 @@ from training.data import (
     flip_enabled,
     make_loader,
 )
-from training.datasets import CaptionRecord, read_captions, split_by_image
+from training.config import Stage, TrainConfig
 from training.evaluate import batch_nll, score, teacher_forced_nll
 from training.model_init import initial_model
 from training.report import write_metrics_csv, write_plot

@@ -12,7 +12,6 @@ from core.bundle import load_bundle
 from tests.training.trainkit import (
     final_weights,
     model_config_file,
-    restore_threads,
     shapes_dataset,
     tiny_run,
     write_csv,
@@ -22,7 +21,6 @@ from training.config import AugmentConfig, stage_preset
 from training.trainer import resume_config, train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-pytestmark = pytest.mark.usefixtures(restore_threads.__name__)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
-import torch
 from safetensors.torch import load_file
 
 from tests.tiny import tiny_config
@@ -68,11 +66,3 @@ def final_weights(out: Path) -> dict:
     """The model tensors of a run's newest checkpoint."""
     folder = out / "checkpoints" / (out / "checkpoints" / "latest").read_text().strip()
     return {k: v for k, v in load_file(str(folder / "tensors.safetensors")).items() if k.startswith("model.")}
-
-
-@pytest.fixture
-def restore_threads():
-    """Runs set torch's thread count for the whole process; put it back for other tests."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.datasets import (
+from training.annotations import (
     CaptionRecord,
     DatasetError,
     normalize_caption,

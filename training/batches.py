@@ -27,8 +27,8 @@ from core.config import CaptionerConfig
 from core.errors import ImageError
 from core.images import image_to_array, load_image
 from core.tokenizer import CaptionTokenizer
+from training.annotations import CaptionRecord
 from training.config import AugmentConfig
-from training.datasets import CaptionRecord
 
 logger = logging.getLogger(__name__)
 
