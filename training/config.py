@@ -99,7 +99,7 @@ class TrainConfig:
     recipe: ViT-B/16 + GPT-2 small backbones, 5 epochs, batch 32, Adam, OneCycle to 1e-4."""
 
     # --- data ---
-    kind: str = "csv"  # coco | flickr30k | flickr8k | csv (see training.annotations.read_captions)
+    kind: str = "auto"  # auto | coco | flickr30k | flickr8k | csv (training.annotations.read_captions)
     train: str = ""  # annotation file or dataset folder
     images_dir: str | None = None  # where the annotation's image names point; None: from the layout
     split: str = "train"  # COCO: which captions_{split}2017.json under a COCO root

@@ -26,7 +26,7 @@ from torch.utils.data import SequentialSampler
 from core.generation import GenerationSettings, generate
 from core.model import VisionGPT2
 from core.tokenizer import CaptionTokenizer
-from training.annotations import KINDS, CaptionRecord
+from training.annotations import KIND_CHOICES, CaptionRecord
 from training.batches import IGNORE_INDEX, Batch, CaptionDataset, make_loader, unique_images
 from training.config import ATTENTION_BACKENDS
 from training.runtime import Precision
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", required=True, help='a bundle folder, or "demo" for the built-in model')
     parser.add_argument("--captions", required=True, help="annotation file or dataset folder")
-    parser.add_argument("--kind", choices=KINDS, default="csv")
+    parser.add_argument("--kind", choices=KIND_CHOICES, default="auto", help="dataset layout (auto: detect)")
     parser.add_argument("--images-dir", help="where the annotation's image names point")
     parser.add_argument("--split", default="val", help="COCO split under a COCO root (default: val)")
     parser.add_argument("--limit", type=int, help="at most this many captions (whole images, seeded)")

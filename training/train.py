@@ -25,6 +25,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from training.annotations import KIND_CHOICES
 from training.config import ATTENTION_BACKENDS, HFLIP_MODES, PRECISIONS, TrainConfig, parse_stages
 
 S = argparse.SUPPRESS  # flags not given leave the config alone
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
     data = parser.add_argument_group("data")
-    data.add_argument("--kind", choices=("coco", "flickr30k", "flickr8k", "csv"))
+    data.add_argument("--kind", choices=KIND_CHOICES, help="dataset layout (default auto: detected)")
     data.add_argument("--train", help="annotation file or dataset folder")
     data.add_argument("--images-dir", help="where the annotation's image names point")
     data.add_argument("--split", help="COCO split of --train under a COCO root (default train)")
