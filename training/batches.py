@@ -14,6 +14,7 @@ file never ends an epoch.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from core.config import CaptionerConfig
 from core.errors import ImageError
@@ -223,6 +224,27 @@ class CaptionDataset(Dataset):
     def collate(self) -> Collate:
         cfg = self.config
         return Collate(cfg.pad_token_id, (cfg.in_chans, cfg.image_size, cfg.image_size))
+
+
+class ResumableSampler(DistributedSampler):
+    """DistributedSampler that can begin an epoch part-way: `set_epoch(epoch, start)` skips the
+    first `start` indices of this process's share of the (seed, epoch) permutation, so a resumed
+    run sees exactly the items the interrupted one had not reached (none of the skipped ones is
+    loaded)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.start = 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        super().set_epoch(epoch)
+        self.start = start
+
+    def __iter__(self):
+        return itertools.islice(super().__iter__(), self.start, None)
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
 
 
 class ShardSampler(Sampler[int]):

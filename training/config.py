@@ -150,6 +150,13 @@ class TrainConfig:
     val_generate: int = 0  # greedy-caption this many validation images per epoch for BLEU/exact match
     max_new_tokens: int = 40
     keep_checkpoints: int = 2
+    # Step checkpoints inside an epoch, besides the one at each epoch's end (0: off). Minutes
+    # bound what a kill loses in wall time: one COCO epoch on a GPU takes hours.
+    checkpoint_every_steps: int = 0
+    checkpoint_every_minutes: float = 15.0
+    log_every: int = 10  # optimiser steps per row of steps.csv / TensorBoard (each reads the loss)
+    tensorboard: bool = True  # when the tensorboard package is installed
+    patience: int = 0  # stop after this many epochs without a better val perplexity (0: never)
 
     # --- export ---
     out: str = "runs/train"
@@ -180,6 +187,10 @@ class TrainConfig:
             raise ValueError("init 'bundle' needs init_bundle")
         if self.init == "scratch" and not self.model_config:
             raise ValueError("init 'scratch' needs model_config (a CaptionerConfig JSON)")
+        if self.checkpoint_every_steps < 0 or self.checkpoint_every_minutes < 0 or self.patience < 0:
+            raise ValueError("checkpoint_every_steps, checkpoint_every_minutes and patience must be >= 0")
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be at least 1, got {self.log_every}")
         if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1:
             raise ValueError("epochs, batch_size and grad_accum must be at least 1")
         if self.stages is not None:

@@ -1,19 +1,35 @@
-"""Per-epoch metrics of a run: OUT/metrics.csv and a loss/perplexity plot, OUT/metrics.png."""
+"""What a run reports while it runs.
+
+    OUT/metrics.csv    one row per epoch (rewritten each epoch)
+    OUT/metrics.png    loss and perplexity per epoch (redrawn each epoch)
+    OUT/steps.csv      one row every `log_every` optimiser steps (appended; a resume drops the
+                       rows past its checkpoint)
+    OUT/tensorboard/   the same scalars for TensorBoard, when the `tensorboard` package is
+                       installed (`pip install tensorboard`; `tensorboard --logdir OUT`)
+"""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
+import logging
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tqdm import tqdm
+
 from core.atomic import atomic_write, atomic_write_text
+
+logger = logging.getLogger(__name__)
 
 COLUMNS = (
     "epoch", "stage", "train_loss", "train_ppl", "val_loss", "val_ppl", "lr",
     "seconds", "samples_per_s", "steps", "bad_images", "val_exact_match", "val_bleu4",
 )
+STEP_COLUMNS = ("step", "epoch", "loss", "lr", "samples_per_s", "elapsed_s")
 
 
 def write_metrics_csv(path: Path, history: Sequence[dict]) -> None:
@@ -32,6 +48,7 @@ def write_plot(path: Path, history: Sequence[dict]) -> None:
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     figure = Figure(figsize=(10, 4), layout="constrained")
@@ -44,6 +61,95 @@ def write_plot(path: Path, history: Sequence[dict]) -> None:
     if all(row["val_ppl"] > 0 and math.isfinite(row["val_ppl"]) for row in history):
         ppl_axes.set_yscale("log")
     for axes in (loss_axes, ppl_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs, not 0.5 steps
         axes.legend()
         axes.grid(alpha=0.3)
     atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+
+
+class StepLog:
+    """Per-step scalars to OUT/steps.csv and, if `tensorboard` is installed, OUT/tensorboard.
+
+    `resume_step`: the step of the checkpoint a run resumes from; rows logged after it by the
+    interrupted run are dropped (the CSV rewritten, TensorBoard's events purged past it).
+    """
+
+    def __init__(self, out: Path, resume_step: int = 0, tensorboard: bool = True):
+        self.path = out / "steps.csv"
+        kept = []
+        if resume_step and self.path.is_file():
+            with self.path.open(encoding="utf-8", newline="") as stream:
+                kept = [row for row in csv.DictReader(stream) if int(row["step"]) <= resume_step]
+        self._write(kept, "w")
+        self.writer = None
+        if tensorboard:
+            if importlib.util.find_spec("tensorboard") is None:
+                logger.info("TensorBoard logging off: the tensorboard package is not installed "
+                            "(pip install tensorboard); steps.csv has the same numbers")
+            else:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=resume_step + 1 if resume_step else None)
+
+    def _write(self, rows: list[dict], mode: str) -> None:
+        with self.path.open(mode, encoding="utf-8", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=STEP_COLUMNS, lineterminator="\n")
+            if mode == "w":
+                writer.writeheader()
+            writer.writerows(rows)
+
+    def step(self, row: dict) -> None:
+        """Append one row of STEP_COLUMNS; to TensorBoard as train/loss, train/lr, train/samples_per_s."""
+        self._write([{k: row[k] for k in STEP_COLUMNS}], "a")
+        if self.writer is not None:
+            for key in ("loss", "lr", "samples_per_s"):
+                self.writer.add_scalar(f"train/{key}", row[key], row["step"])
+
+    def epoch(self, row: dict) -> None:
+        """An epoch's metrics at the step it ended on (val/loss, val/perplexity, ...)."""
+        if self.writer is None:
+            return
+        for key, value in row.items():
+            if isinstance(value, (int, float)) and key not in ("epoch", "steps") and value is not None:
+                self.writer.add_scalar(f"epoch/{key}", value, row["steps"])
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class RunClock:
+    """The whole run's progress bar (its ETA covers every remaining epoch, validation pauses
+    included, since its rate is the average since this session began), the step log, and the
+    clock of timed step checkpoints."""
+
+    def __init__(self, total_steps: int, step: int, checkpoint_minutes: float, log: StepLog | None,
+                 progress: bool = True):
+        self.log = log
+        self.total_steps = total_steps
+        self.first_step = step
+        self.started = time.perf_counter()
+        self.every_s = checkpoint_minutes * 60
+        self.last_checkpoint = time.monotonic()
+        self.bar = tqdm(total=total_steps, initial=step, unit="step", smoothing=0, dynamic_ncols=True,
+                        disable=not progress)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def eta(self, step: int) -> float:
+        """Seconds to the end of the run at this session's average pace."""
+        done = step - self.first_step
+        return self.elapsed() / done * (self.total_steps - step) if done > 0 else 0.0
+
+    def checkpoint_due(self) -> bool:
+        return self.every_s > 0 and time.monotonic() - self.last_checkpoint >= self.every_s
+
+    def checkpointed(self) -> None:
+        self.last_checkpoint = time.monotonic()
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.log is not None:
+            self.log.close()

@@ -6,8 +6,8 @@
     # from scratch with a tokenizer trained on the captions
     python -m training train --train shapes/train.csv --val shapes/val.csv --from-scratch \\
         --model-config training/recipes/synthetic_tiny.json --stages all --out runs/shapes
-    # continue an interrupted run exactly
-    python -m training train --resume --out runs/shapes
+    # continue an interrupted run exactly (from its last epoch or step checkpoint), or longer
+    python -m training train --resume --out runs/shapes [--epochs 8]
     # several processes (GPUs: NCCL; CPU: gloo)
     torchrun --nproc-per-node 2 -m training train ...
 
@@ -92,7 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="torch CPU threads (0: default)")
     run.add_argument("--val-generate", type=int, help="caption this many val images per epoch")
     run.add_argument("--max-new-tokens", type=int)
-    run.add_argument("--keep-checkpoints", type=int)
+    run.add_argument("--keep-checkpoints", type=int, help="checkpoint folders kept (default 2)")
+    run.add_argument("--checkpoint-every-steps", type=int, help="also checkpoint every N steps in an epoch (0: off)")
+    run.add_argument("--checkpoint-every-minutes", type=float,
+                     help="also checkpoint when this long has passed since the last one (default 15; 0: off)")
+    run.add_argument("--stop-after-step", type=int, help="stop after this optimiser step, with a checkpoint")
+    run.add_argument("--patience", type=int, help="stop after N epochs without a better val perplexity (0: off)")
+    run.add_argument("--log-every", type=int, help="steps per row of steps.csv and TensorBoard (default 10)")
+    run.add_argument("--no-tensorboard", action="store_true", help="no OUT/tensorboard even if installed")
     run.add_argument("--no-progress", action="store_true")
 
     export = parser.add_argument_group("export")
@@ -108,8 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
 def overrides_from(args: argparse.Namespace) -> dict:
     """The TrainConfig fields the given flags set."""
     given = dict(vars(args))
-    for flag in ("config", "print_config", "resume", "stop_after_epoch", "no_progress"):
+    for flag in ("config", "print_config", "resume", "stop_after_epoch", "stop_after_step", "no_progress"):
         given.pop(flag, None)
+    if given.pop("no_tensorboard", False):
+        given["tensorboard"] = False
     if given.pop("from_scratch", False):
         given["init"] = "scratch"
     if "init_bundle" in given:
@@ -180,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "training", "train", *(sys.argv[1:] if argv is None else argv)])
     try:
         result = train(cfg, resume=resume, stop_after_epoch=getattr(args, "stop_after_epoch", None),
+                       stop_after_step=getattr(args, "stop_after_step", None),
                        progress=not getattr(args, "no_progress", False), command=command)
     except (ValueError, VisionCapError, DatasetError, InitError, CheckpointError) as exc:
         logging.getLogger("training").error("%s", exc)

@@ -72,8 +72,8 @@ def test_run_outputs_checkpoints_without_pickle_metrics_plot_and_bundle(shapes, 
     out = tmp_path / "run"
     result = train(tiny_run(shapes, out, keep_checkpoints=1), progress=False)
 
-    folders = sorted((out / "checkpoints").glob("epoch-*"))
-    assert [f.name for f in folders] == ["epoch-0002"]  # older ones pruned
+    folders = sorted((out / "checkpoints").glob("step-*"))
+    assert [f.name for f in folders] == [f"step-{result.history[-1]['steps']:08d}"]  # older ones pruned
     assert sorted(p.name for p in folders[0].iterdir()) == ["state.json", "tensors.safetensors", "tokenizer.json"]
     for path in folders[0].iterdir():
         data = path.read_bytes()
