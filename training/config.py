@@ -156,6 +156,7 @@ class TrainConfig:
     checkpoint_every_minutes: float = 15.0
     log_every: int = 10  # optimiser steps per row of steps.csv / TensorBoard (each reads the loss)
     tensorboard: bool = True  # when the tensorboard package is installed
+    plot: bool = True  # redraw OUT/metrics.png after every epoch (matplotlib, about a second)
     patience: int = 0  # stop after this many epochs without a better val perplexity (0: never)
 
     # --- export ---

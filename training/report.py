@@ -42,8 +42,8 @@ def write_metrics_csv(path: Path, history: Sequence[dict]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def write_plot(path: Path, history: Sequence[dict]) -> None:
-    """Train/val loss and perplexity per epoch, side by side (matplotlib, Agg, imported here)."""
+def plot_history(history: Sequence[dict]):
+    """A matplotlib Figure: train/val loss and perplexity per epoch, side by side (Agg)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,9 +61,18 @@ def write_plot(path: Path, history: Sequence[dict]) -> None:
     if all(row["val_ppl"] > 0 and math.isfinite(row["val_ppl"]) for row in history):
         ppl_axes.set_yscale("log")
     for axes in (loss_axes, ppl_axes):
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs, not 0.5 steps
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: no 0.5 ticks
         axes.legend()
         axes.grid(alpha=0.3)
+    return figure
+
+
+def write_plot(path: Path, history: Sequence[dict]) -> None:
+    """`plot_history` as a PNG, replaced atomically; a note instead without matplotlib."""
+    if importlib.util.find_spec("matplotlib") is None:
+        logger.info("no %s: matplotlib is not installed (pip install visioncap[training])", path.name)
+        return
+    figure = plot_history(history)
     atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
 
 

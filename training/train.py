@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--patience", type=int, help="stop after N epochs without a better val perplexity (0: off)")
     run.add_argument("--log-every", type=int, help="steps per row of steps.csv and TensorBoard (default 10)")
     run.add_argument("--no-tensorboard", action="store_true", help="no OUT/tensorboard even if installed")
+    run.add_argument("--no-plot", action="store_true", help="no OUT/metrics.png")
     run.add_argument("--no-progress", action="store_true")
 
     export = parser.add_argument_group("export")
@@ -119,6 +120,8 @@ def overrides_from(args: argparse.Namespace) -> dict:
         given.pop(flag, None)
     if given.pop("no_tensorboard", False):
         given["tensorboard"] = False
+    if given.pop("no_plot", False):
+        given["plot"] = False
     if given.pop("from_scratch", False):
         given["init"] = "scratch"
     if "init_bundle" in given:

@@ -75,7 +75,7 @@ logger = logging.getLogger(__name__)
 RUNTIME_FIELDS = frozenset({
     "device", "workers", "threads", "val_generate", "keep_checkpoints", "out",
     "export_bundle", "bundle_name", "bundle_description", "bundle_licence", "bundle_dtype",
-    "checkpoint_every_steps", "checkpoint_every_minutes", "log_every", "tensorboard", "patience",
+    "checkpoint_every_steps", "checkpoint_every_minutes", "log_every", "tensorboard", "plot", "patience",
 })
 # A resume may also extend (or shorten) the run: the OneCycle schedule is rebuilt for it.
 RESUME_FIELDS = RUNTIME_FIELDS | {"epochs"}
@@ -585,7 +585,8 @@ class Trainer:
                 self._export_best(epoch, row["val_ppl"])
         if self.processes.is_main:
             write_metrics_csv(self.out / "metrics.csv", self.history)
-            write_plot(self.out / "metrics.png", self.history)
+            if self.cfg.plot:
+                write_plot(self.out / "metrics.png", self.history)
             run.log.epoch(row)
         self._save_checkpoint(epoch + 1, stage, run)
 

@@ -42,7 +42,8 @@ def model_config_file(path: Path, **overrides) -> Path:
 
 
 def tiny_run(data: Path, out: Path, **overrides) -> TrainConfig:
-    """From scratch, fp32, no augmentation, no workers: fast and exactly reproducible."""
+    """From scratch, fp32, no augmentation, no workers, no plot or TensorBoard: fast and
+    exactly reproducible."""
     values = dict(
         train=str(data / "train.csv"),
         val=str(data / "val.csv"),
@@ -57,6 +58,8 @@ def tiny_run(data: Path, out: Path, **overrides) -> TrainConfig:
         threads=1,  # two spinning OpenMP threads on a busy 2-core machine are much slower
         augment=AugmentConfig(enabled=False),
         out=str(out),
+        plot=False,  # a second per epoch on a busy machine; the tests of live logging turn it on
+        tensorboard=False,
     )
     values.update(overrides)
     return TrainConfig(**values)
