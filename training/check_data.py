@@ -97,7 +97,9 @@ def check(args: argparse.Namespace) -> dict:
     present = [p for p in images if p.is_file()]
     broken = {p: why for p in present if (why := unreadable(p, args.decode)) is not None}
     usable = set(present) - set(broken)
-    kept = [r for r in records if Path(r.image) in usable]
+    # As train reads it: rows of missing files dropped, unreadable ones left to the loader.
+    found = set(present)
+    kept = [r for r in records if Path(r.image) in found]
     duplicates = duplicate_images(sorted(usable))
     report = {
         "path": str(args.path), "kind": stats.kind, "annotation_file": str(stats.source),
@@ -108,7 +110,7 @@ def check(args: argparse.Namespace) -> dict:
         "duplicate_images": [[str(p) for p in group] for group in duplicates],
         "duplicate_captions": len(records) - len({(r.image, r.caption) for r in records}),
         "caption_words": caption_lengths(records) if records else None,
-        "usable": {"captions": len(kept), "images": len(usable)},
+        "usable": {"captions": sum(Path(r.image) in usable for r in records), "images": len(usable)},
     }
     if args.val:
         val, _ = read_captions(args.kind, args.val, args.val_images_dir, split=args.val_split)
