@@ -247,6 +247,17 @@ class ResumableSampler(DistributedSampler):
         return self.num_samples - self.start
 
 
+def placeholder_batch(config: CaptionerConfig, device: torch.device) -> Batch:
+    """One grey image and a BOS input with no label: zero loss, zero gradients. DDP needs every
+    process to run forward and backward, also one whose micro-batch had only bad images."""
+    return Batch(
+        torch.zeros((1, config.in_chans, config.image_size, config.image_size), device=device),
+        torch.full((1, 1), config.bos_token_id, dtype=torch.long, device=device),
+        torch.full((1, 1), IGNORE_INDEX, dtype=torch.long, device=device),
+        [],
+    )
+
+
 class ShardSampler(Sampler[int]):
     """Every `num_replicas`-th index from `rank`, in order, without padding: each evaluation
     item is seen once over all processes."""

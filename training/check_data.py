@@ -179,12 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("training.annotations").setLevel(logging.ERROR)  # the report names skipped rows
+    readers = logging.getLogger("training.annotations")
+    level = readers.level
+    readers.setLevel(logging.ERROR)  # the report names the skipped rows itself
     try:
         report = check(args)
     except (DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        readers.setLevel(level)
     print(format_report(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

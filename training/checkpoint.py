@@ -29,6 +29,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from core.atomic import atomic_write, atomic_write_text
+from training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,15 @@ TOKENIZER_FILE = "tokenizer.json"
 LATEST_FILE = "latest"
 MODEL_PREFIX = "model."
 OPTIM_PREFIX = "optim."
+
+# Fields a resumed run may change: they do not alter what is computed.
+RUNTIME_FIELDS = frozenset({
+    "device", "workers", "threads", "val_generate", "keep_checkpoints", "out",
+    "export_bundle", "bundle_name", "bundle_description", "bundle_licence", "bundle_dtype",
+    "checkpoint_every_steps", "checkpoint_every_minutes", "log_every", "tensorboard", "plot", "patience",
+})
+# A resume may also extend (or shorten) the run: the OneCycle schedule is rebuilt for it.
+RESUME_FIELDS = RUNTIME_FIELDS | {"epochs"}
 
 
 class CheckpointError(Exception):
@@ -182,3 +192,22 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     model = {k[len(MODEL_PREFIX):]: v for k, v in tensors.items() if k.startswith(MODEL_PREFIX)}
     optimizer = optimizer_state_dict(tensors, state.pop("optimizer_param_groups"))
     return Checkpoint(folder, state, model, optimizer)
+
+
+# --- resume ---
+
+
+def resume_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """The checkpoint's training config with runtime fields (RUNTIME_FIELDS) and `epochs` replaced."""
+    saved = load_checkpoint(path).state["train_config"]
+    bad = sorted(set(overrides or {}) - RESUME_FIELDS)
+    if bad:
+        raise ValueError(f"a resumed run cannot change {', '.join(bad)}; only {', '.join(sorted(RESUME_FIELDS))}")
+    return TrainConfig.from_dict({**saved, **(overrides or {})})
+
+
+def check_resumable(cfg: TrainConfig, saved: dict) -> None:
+    current = cfg.to_dict()
+    changed = sorted(k for k in current if k not in RESUME_FIELDS and current[k] != saved.get(k))
+    if changed:
+        raise ValueError(f"the checkpoint was trained with different {', '.join(changed)}; resume with its config")

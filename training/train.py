@@ -166,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from core.errors import VisionCapError
     from training.annotations import DatasetError
-    from training.checkpoint import CheckpointError
+    from training.checkpoint import CheckpointError, resume_config
     from training.model_init import InitError
-    from training.trainer import resume_config, train
+    from training.trainer import train
 
     resume = getattr(args, "resume", None)
     try:

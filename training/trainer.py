@@ -37,7 +37,6 @@ from core.tokenizer import CaptionTokenizer
 from training import checkpoint as ckpt
 from training.annotations import CaptionRecord
 from training.batches import (
-    IGNORE_INDEX,
     Batch,
     CaptionDataset,
     ResumableSampler,
@@ -45,6 +44,7 @@ from training.batches import (
     build_augmentation,
     flip_enabled,
     make_loader,
+    placeholder_batch,
 )
 from training.config import Stage, TrainConfig
 from training.evaluate import batch_nll, score, teacher_forced_nll
@@ -71,14 +71,6 @@ from training.stages import apply_stage, stage_at, trainable_names
 
 logger = logging.getLogger(__name__)
 
-# Fields a resumed run may change: they do not alter what is computed.
-RUNTIME_FIELDS = frozenset({
-    "device", "workers", "threads", "val_generate", "keep_checkpoints", "out",
-    "export_bundle", "bundle_name", "bundle_description", "bundle_licence", "bundle_dtype",
-    "checkpoint_every_steps", "checkpoint_every_minutes", "log_every", "tensorboard", "plot", "patience",
-})
-# A resume may also extend (or shorten) the run: the OneCycle schedule is rebuilt for it.
-RESUME_FIELDS = RUNTIME_FIELDS | {"epochs"}
 MAX_BAD_IMAGE_WARNINGS = 5  # per epoch; all are counted
 VAL_METRICS_FILE = "val_metrics.json"  # the best bundle scored on splits/val.csv, beside bundle/
 
@@ -115,25 +107,6 @@ def _step_batches(loader, accum: int):
         yield group
 
 
-# --- resume ---
-
-
-def resume_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
-    """The checkpoint's training config with runtime fields (RUNTIME_FIELDS) and `epochs` replaced."""
-    saved = ckpt.load_checkpoint(path).state["train_config"]
-    bad = sorted(set(overrides or {}) - RESUME_FIELDS)
-    if bad:
-        raise ValueError(f"a resumed run cannot change {', '.join(bad)}; only {', '.join(sorted(RESUME_FIELDS))}")
-    return TrainConfig.from_dict({**saved, **(overrides or {})})
-
-
-def _check_resumable(cfg: TrainConfig, saved: dict) -> None:
-    current = cfg.to_dict()
-    changed = sorted(k for k in current if k not in RESUME_FIELDS and current[k] != saved.get(k))
-    if changed:
-        raise ValueError(f"the checkpoint was trained with different {', '.join(changed)}; resume with its config")
-
-
 # --- the loop ---
 
 
@@ -158,7 +131,7 @@ class Trainer:
             raise ValueError(f"{self.out} already holds a run; resume it (--resume) or train into another --out")
         checkpoint = ckpt.load_checkpoint(resume) if resume is not None else None
         if checkpoint is not None:
-            _check_resumable(cfg, checkpoint.state["train_config"])
+            ckpt.check_resumable(cfg, checkpoint.state["train_config"])
         # Each process its own dropout stream; rank 0's equals a single process's.
         rank = self.processes.rank
         random.seed(cfg.seed + rank)
@@ -365,7 +338,7 @@ class Trainer:
                 else:
                     # Every image of this micro-batch was bad, yet DDP needs this process
                     # to run forward and backward too: a placeholder row that adds nothing.
-                    loss = batch_nll(net, self._placeholder_batch(), self.precision) * 0.0
+                    loss = batch_nll(net, placeholder_batch(self.model.config, self.device), self.precision) * 0.0
                 self.scaler.scale(loss).backward()  # outside autocast
         self.scaler.unscale_(self.optimizer)
         if cfg.clip_grad > 0:
@@ -390,16 +363,6 @@ class Trainer:
                 logger.info("epoch %d: step %d/%d, loss %.4f, run ETA %s", epoch, self.step,
                             run.total_steps, loss, _clock(run.eta(self.step)))
         return nll, tokens, samples, now
-
-    def _placeholder_batch(self) -> Batch:
-        """One grey image and a BOS input with no label: zero loss, zero gradients."""
-        cfg = self.model.config
-        return Batch(
-            torch.zeros((1, cfg.in_chans, cfg.image_size, cfg.image_size), device=self.device),
-            torch.full((1, 1), cfg.bos_token_id, dtype=torch.long, device=self.device),
-            torch.full((1, 1), IGNORE_INDEX, dtype=torch.long, device=self.device),
-            [],
-        )
 
     def _validate(self) -> dict:
         nll, tokens, bad = teacher_forced_nll(self.model, self.val_loader, self.precision, self.device)

@@ -23,9 +23,9 @@ from tests.training.trainkit import (
     write_csv,
 )
 from training.__main__ import main as training_main
-from training.checkpoint import load_checkpoint
+from training.checkpoint import load_checkpoint, resume_config
 from training.config import AugmentConfig, stage_preset
-from training.trainer import resume_config, train
+from training.trainer import train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
