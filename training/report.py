@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from tqdm import tqdm
@@ -128,6 +129,11 @@ class StepLog:
             self.writer.close()
 
 
+def clock(seconds: float) -> str:
+    """H:MM:SS."""
+    return str(timedelta(seconds=round(seconds)))
+
+
 class RunClock:
     """The whole run's progress bar (its ETA covers every remaining epoch, validation pauses
     included, since its rate is the average since this session began), the step log, and the
@@ -143,6 +149,29 @@ class RunClock:
         self.last_checkpoint = time.monotonic()
         self.bar = tqdm(total=total_steps, initial=step, unit="step", smoothing=0, dynamic_ncols=True,
                         disable=not progress)
+
+    def mark(self, nll: float, tokens: int, samples: int) -> None:
+        """Where an epoch's running sums stand: its start, or the last row logged."""
+        self._last = (nll, tokens, samples, time.perf_counter())
+
+    def log_step(self, step: int, epoch: int, nll: float, tokens: int, samples: int, lr: float,
+                 line: bool) -> None:
+        """A steps.csv / TensorBoard row over the steps since the last mark (the loss from this
+        process's sums, samples/s from `samples` counted over all processes); with `line` and
+        no progress bar, also a log line with the run's ETA."""
+        nll0, tokens0, samples0, then = self._last
+        now = time.perf_counter()
+        self.mark(nll, tokens, samples)
+        if tokens <= tokens0 or self.log is None:
+            return
+        loss = (nll - nll0) / (tokens - tokens0)
+        self.log.step({"step": step, "epoch": epoch, "loss": loss, "lr": lr,
+                       "samples_per_s": round((samples - samples0) / max(now - then, 1e-9), 2),
+                       "elapsed_s": round(self.elapsed(), 2)})
+        self.bar.set_postfix_str(f"loss {loss:.3f}, lr {lr:.2e}")
+        if line and self.bar.disable:
+            logger.info("epoch %d: step %d/%d, loss %.4f, run ETA %s", epoch, step, self.total_steps, loss,
+                        clock(self.eta(step)))
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -20,7 +20,6 @@ import random
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +48,7 @@ from training.batches import (
 from training.config import Stage, TrainConfig
 from training.evaluate import batch_nll, score, teacher_forced_nll
 from training.model_init import initial_model
-from training.report import RunClock, StepLog, write_metrics_csv, write_plot
+from training.report import RunClock, StepLog, clock, write_metrics_csv, write_plot
 from training.runtime import (
     Precision,
     Processes,
@@ -91,10 +90,6 @@ def _exp(loss: float) -> float:
     return math.exp(min(loss, 700.0))
 
 
-def _clock(seconds: float) -> str:
-    return str(timedelta(seconds=round(seconds)))
-
-
 def _step_batches(loader, accum: int):
     """Group a loader's micro-batches into the lists that make one optimiser step each."""
     group = []
@@ -131,7 +126,9 @@ class Trainer:
             raise ValueError(f"{self.out} already holds a run; resume it (--resume) or train into another --out")
         checkpoint = ckpt.load_checkpoint(resume) if resume is not None else None
         if checkpoint is not None:
-            ckpt.check_resumable(cfg, checkpoint.state["train_config"])
+            # absolute_paths: checkpoints before format 2 stored paths as typed
+            saved = absolute_paths(TrainConfig.from_dict(checkpoint.state["train_config"]))
+            ckpt.check_resumable(cfg, saved.to_dict())
         # Each process its own dropout stream; rank 0's equals a single process's.
         rank = self.processes.rank
         random.seed(cfg.seed + rank)
@@ -281,7 +278,7 @@ class Trainer:
         tokens_total, samples, bad = mine.get("tokens", 0), mine.get("samples", 0), mine.get("bad", 0)
         seconds_before = resumed["seconds"] if resumed else 0.0
         started = time.perf_counter()
-        logged = (nll_sum.item(), tokens_total, samples, time.perf_counter())
+        run.mark(nll_sum.item(), tokens_total, samples * processes.world_size)
         for group in _step_batches(self.train_loader, cfg.grad_accum):
             for item in (item for batch in group for item in batch.bad):
                 if bad < MAX_BAD_IMAGE_WARNINGS:
@@ -301,7 +298,9 @@ class Trainer:
             done += 1
             run.bar.update()
             if self.step % cfg.log_every == 0:
-                logged = self._log_step(epoch, run, nll_sum, tokens_total, samples, logged)
+                line = self.step % max(1, self.steps_per_epoch // 10) < cfg.log_every  # ~10 per epoch
+                run.log_step(self.step, epoch, nll_sum.item(), tokens_total, samples * processes.world_size,
+                             self.scheduler.get_last_lr()[0], line)
             stopping = stop_after_step is not None and self.step >= stop_after_step
             every = cfg.checkpoint_every_steps
             if done < self.steps_per_epoch and (stopping or timed or (every and self.step % every == 0)):
@@ -348,21 +347,6 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self._last_nll = step_nll
 
-    def _log_step(self, epoch: int, run: RunClock, nll_sum: torch.Tensor, tokens: int, samples: int,
-                  last: tuple) -> tuple:
-        """A steps.csv / TensorBoard row over the steps since `last`; returns the new `last`."""
-        now, nll = time.perf_counter(), nll_sum.item()
-        nll0, tokens0, samples0, then = last
-        if tokens > tokens0 and run.log is not None:
-            rate = (samples - samples0) * self.processes.world_size / max(now - then, 1e-9)
-            loss = (nll - nll0) / (tokens - tokens0)
-            run.log.step({"step": self.step, "epoch": epoch, "loss": loss, "lr": self.scheduler.get_last_lr()[0],
-                          "samples_per_s": round(rate, 2), "elapsed_s": round(run.elapsed(), 2)})
-            run.bar.set_postfix_str(f"loss {loss:.3f}, lr {self.scheduler.get_last_lr()[0]:.2e}")
-            if run.bar.disable and self.step % max(1, self.steps_per_epoch // 10) < self.cfg.log_every:
-                logger.info("epoch %d: step %d/%d, loss %.4f, run ETA %s", epoch, self.step,
-                            run.total_steps, loss, _clock(run.eta(self.step)))
-        return nll, tokens, samples, now
 
     def _validate(self) -> dict:
         nll, tokens, bad = teacher_forced_nll(self.model, self.val_loader, self.precision, self.device)
@@ -541,7 +525,7 @@ class Trainer:
                  if row["val_exact_match"] is not None else "")
         logger.info("epoch %d (%s): train loss %.4f (ppl %.2f), val loss %.4f (ppl %.2f), %.0f samples/s, "
                     "%d bad images%s; run ETA %s", epoch, stage.name, train_loss, row["train_ppl"], val_loss,
-                    row["val_ppl"], row["samples_per_s"], row["bad_images"], extra, _clock(run.eta(self.step)))
+                    row["val_ppl"], row["samples_per_s"], row["bad_images"], extra, clock(run.eta(self.step)))
         if row["val_ppl"] < self.best_val_ppl:
             self.best_val_ppl, self.best_epoch = row["val_ppl"], epoch
             if self.processes.is_main:
