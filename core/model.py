@@ -324,17 +324,14 @@ class VisionGPT2(nn.Module):
         self,
         images: torch.Tensor,
         input_ids: torch.Tensor,
-        labels: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Teacher-forced pass: images (B, 3, H, W), input_ids (B, T) -> logits (B, T, V), loss.
+    ) -> tuple[torch.Tensor, None]:
+        """Teacher-forced pass: images (B, 3, H, W), input_ids (B, T) -> (logits (B, T, V), None).
 
-        Labels (B, T) hold the next token at each position and -100 where there is none.
+        The loss is the trainer's, not the model's; the second item stays None so that
+        callers unpacking `logits, _` are unchanged.
         """
         logits = self.decoder(input_ids, self.cross_kv(images))
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
-        return logits, loss
+        return logits, None
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from training.__main__ import main as training_main
-    from training.datasets import read_captions
+    from training.annotations import read_captions
     from training.evaluate import format_results, score
     from training.runtime import Precision, Processes, process_device
 

@@ -1,14 +1,15 @@
-"""`python -m training COMMAND ...`: train, evaluate, synthetic (see each command's --help)."""
+"""`python -m training COMMAND ...`: train, check-data, evaluate, synthetic (see each command's --help)."""
 
 from __future__ import annotations
 
 import sys
 
-USAGE = """usage: python -m training {train,evaluate,synthetic} ...
+USAGE = """usage: python -m training {train,check-data,evaluate,synthetic} ...
 
-  train      train a captioner (from backbones, from scratch, or a bundle); see train --help
-  evaluate   score a bundle on captioned images: BLEU, METEOR, ROUGE-L, CIDEr, perplexity
-  synthetic  write the synthetic shapes captioning dataset
+  train       train a captioner (from backbones, from scratch, or a bundle); see train --help
+  check-data  report a dataset's images, captions, missing/unreadable files and the split
+  evaluate    score a bundle on captioned images: BLEU, METEOR, ROUGE-L, CIDEr, perplexity
+  synthetic   write the synthetic shapes captioning dataset
 """
 
 
@@ -20,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "train":
         from training.train import main as run
+    elif command == "check-data":
+        from training.check_data import main as run
     elif command == "evaluate":
         from training.evaluate import main as run
     elif command == "synthetic":

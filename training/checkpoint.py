@@ -1,11 +1,13 @@
 """Training checkpoints without pickle: tensors in safetensors, everything else in JSON.
 
-    OUT/checkpoints/epoch-0003/
+    OUT/checkpoints/step-00001234/     (optimiser steps done; at an epoch's end or part-way)
         tensors.safetensors   model.<name> (the state dict) and optim.<index>.<key> (Adam's
                               per-parameter state, index as in the optimiser's param list)
         tokenizer.json
-        state.json            configs, epoch, step, stage, optimiser param groups, scheduler,
-                              grad scaler, every process's RNG states, metrics history, best epoch
+        state.json            configs, epochs done, the position in an unfinished epoch and
+                              its running sums, step, stage, optimiser param groups, scheduler,
+                              grad scaler, every process's RNG states, the data's fingerprint,
+                              metrics history, best epoch, the commands that ran
     OUT/checkpoints/latest    the name of the newest complete checkpoint folder
 
 Each file is written atomically and `latest` last, so a crash mid-save leaves the previous
@@ -27,16 +29,26 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from core.atomic import atomic_write, atomic_write_text
+from training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: step-named folders, epoch_progress, data, commands
 TENSORS_FILE = "tensors.safetensors"
 STATE_FILE = "state.json"
 TOKENIZER_FILE = "tokenizer.json"
 LATEST_FILE = "latest"
 MODEL_PREFIX = "model."
 OPTIM_PREFIX = "optim."
+
+# Fields a resumed run may change: they do not alter what is computed.
+RUNTIME_FIELDS = frozenset({
+    "device", "workers", "threads", "val_generate", "keep_checkpoints", "out",
+    "export_bundle", "bundle_name", "bundle_description", "bundle_licence", "bundle_dtype",
+    "checkpoint_every_steps", "checkpoint_every_minutes", "log_every", "tensorboard", "plot", "patience",
+})
+# A resume may also extend (or shorten) the run: the OneCycle schedule is rebuilt for it.
+RESUME_FIELDS = RUNTIME_FIELDS | {"epochs"}
 
 
 class CheckpointError(Exception):
@@ -124,10 +136,10 @@ def save_checkpoint(
     tokenizer_file: Path,
     keep: int = 2,
 ) -> Path:
-    """Write OUT/checkpoints/epoch-NNNN (NNNN = epochs done), point `latest` at it, and keep
-    only the newest `keep` checkpoint folders. `state` must be JSON data."""
+    """Write OUT/checkpoints/step-NNNNNNNN (optimiser steps done), point `latest` at it, and
+    keep only the newest `keep` checkpoint folders. `state` must be JSON data."""
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"epoch-{state['epochs_done']:04d}"
+    target = folder / f"step-{state['step']:08d}"
     target.mkdir(exist_ok=True)
     optim = optimizer.state_dict()
     tensors = {MODEL_PREFIX + k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -142,8 +154,10 @@ def save_checkpoint(
     atomic_write(target / TOKENIZER_FILE, lambda p: shutil.copyfile(tokenizer_file, p))
     atomic_write_text(target / STATE_FILE, text)
     atomic_write_text(folder / LATEST_FILE, target.name + "\n")
-    older = sorted(p for p in folder.glob("epoch-*") if p.is_dir() and p != target)
-    for stale in older[: max(0, len(older) - (keep - 1))]:
+    others = sorted(p for p in folder.glob("step-*") if p.is_dir() and p != target)
+    older = [p for p in others if p.name < target.name]
+    # Newer ones exist only when a run was resumed from an older checkpoint: an abandoned future.
+    for stale in older[: max(0, len(older) - (keep - 1))] + [p for p in others if p.name > target.name]:
         shutil.rmtree(stale, ignore_errors=True)
     return target
 
@@ -178,3 +192,22 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     model = {k[len(MODEL_PREFIX):]: v for k, v in tensors.items() if k.startswith(MODEL_PREFIX)}
     optimizer = optimizer_state_dict(tensors, state.pop("optimizer_param_groups"))
     return Checkpoint(folder, state, model, optimizer)
+
+
+# --- resume ---
+
+
+def resume_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """The checkpoint's training config with runtime fields (RUNTIME_FIELDS) and `epochs` replaced."""
+    saved = load_checkpoint(path).state["train_config"]
+    bad = sorted(set(overrides or {}) - RESUME_FIELDS)
+    if bad:
+        raise ValueError(f"a resumed run cannot change {', '.join(bad)}; only {', '.join(sorted(RESUME_FIELDS))}")
+    return TrainConfig.from_dict({**saved, **(overrides or {})})
+
+
+def check_resumable(cfg: TrainConfig, saved: dict) -> None:
+    current = cfg.to_dict()
+    changed = sorted(k for k in current if k not in RESUME_FIELDS and current[k] != saved.get(k))
+    if changed:
+        raise ValueError(f"the checkpoint was trained with different {', '.join(changed)}; resume with its config")

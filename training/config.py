@@ -100,7 +100,7 @@ class TrainConfig:
     recipe: ViT-B/16 + GPT-2 small backbones, 5 epochs, batch 32, Adam, OneCycle to 1e-4."""
 
     # --- data ---
-    kind: str = "csv"  # coco | flickr30k | flickr8k | csv (see training.datasets.read_captions)
+    kind: str = "auto"  # auto | coco | flickr30k | flickr8k | csv (training.annotations.read_captions)
     train: str = ""  # annotation file or dataset folder
     images_dir: str | None = None  # where the annotation's image names point; None: from the layout
     split: str = "train"  # COCO: which captions_{split}2017.json under a COCO root
@@ -151,6 +151,14 @@ class TrainConfig:
     val_generate: int = 0  # greedy-caption this many validation images per epoch for BLEU/exact match
     max_new_tokens: int = 40
     keep_checkpoints: int = 2
+    # Step checkpoints inside an epoch, besides the one at each epoch's end (0: off). Minutes
+    # bound what a kill loses in wall time: one COCO epoch on a GPU takes hours.
+    checkpoint_every_steps: int = 0
+    checkpoint_every_minutes: float = 15.0
+    log_every: int = 10  # optimiser steps per row of steps.csv / TensorBoard (each reads the loss)
+    tensorboard: bool = True  # when the tensorboard package is installed
+    plot: bool = True  # redraw OUT/metrics.png after every epoch (matplotlib, about a second)
+    patience: int = 0  # stop after this many epochs without a better val perplexity (0: never)
 
     # --- export ---
     out: str = "runs/train"
@@ -181,6 +189,10 @@ class TrainConfig:
             raise ValueError("init 'bundle' needs init_bundle")
         if self.init == "scratch" and not self.model_config:
             raise ValueError("init 'scratch' needs model_config (a CaptionerConfig JSON)")
+        if self.checkpoint_every_steps < 0 or self.checkpoint_every_minutes < 0 or self.patience < 0:
+            raise ValueError("checkpoint_every_steps, checkpoint_every_minutes and patience must be >= 0")
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be at least 1, got {self.log_every}")
         if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1:
             raise ValueError("epochs, batch_size and grad_accum must be at least 1")
         if self.stages is not None:

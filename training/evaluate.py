@@ -28,9 +28,9 @@ from core.generation import GenerationSettings, generate
 from core.generation_settings import STRATEGIES
 from core.model import VisionGPT2
 from core.tokenizer import CaptionTokenizer
+from training.annotations import KIND_CHOICES, CaptionRecord
+from training.batches import IGNORE_INDEX, Batch, CaptionDataset, make_loader, unique_images
 from training.config import ATTENTION_BACKENDS
-from training.data import IGNORE_INDEX, Batch, CaptionDataset, make_loader, unique_images
-from training.datasets import KINDS, CaptionRecord
 from training.runtime import Precision
 
 logger = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", required=True, help='a bundle folder, or "demo" for the built-in model')
     parser.add_argument("--captions", required=True, help="annotation file or dataset folder")
-    parser.add_argument("--kind", choices=KINDS, default="csv")
+    parser.add_argument("--kind", choices=KIND_CHOICES, default="auto", help="dataset layout (auto: detect)")
     parser.add_argument("--images-dir", help="where the annotation's image names point")
     parser.add_argument("--split", default="val", help="COCO split under a COCO root (default: val)")
     parser.add_argument("--limit", type=int, help="at most this many captions (whole images, seeded)")
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.bundle import load_bundle
     from core.errors import VisionCapError
     from core.resources import resolve_model
-    from training.datasets import DatasetError, read_captions
+    from training.annotations import DatasetError, read_captions
     from training.runtime import Processes, process_device
 
     if args.threads:

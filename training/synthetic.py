@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from training.datasets import CaptionRecord, split_by_image
+from training.annotations import CaptionRecord, split_by_image
 
 logger = logging.getLogger(__name__)
 

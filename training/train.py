@@ -6,8 +6,8 @@
     # from scratch with a tokenizer trained on the captions
     python -m training train --train shapes/train.csv --val shapes/val.csv --from-scratch \\
         --model-config training/recipes/synthetic_tiny.json --stages all --out runs/shapes
-    # continue an interrupted run exactly
-    python -m training train --resume --out runs/shapes
+    # continue an interrupted run exactly (from its last epoch or step checkpoint), or longer
+    python -m training train --resume --out runs/shapes [--epochs 8]
     # several processes (GPUs: NCCL; CPU: gloo)
     torchrun --nproc-per-node 2 -m training train ...
 
@@ -25,6 +25,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from training.annotations import KIND_CHOICES
 from training.config import ATTENTION_BACKENDS, HFLIP_MODES, PRECISIONS, TrainConfig, parse_stages
 
 S = argparse.SUPPRESS  # flags not given leave the config alone
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
     data = parser.add_argument_group("data")
-    data.add_argument("--kind", choices=("coco", "flickr30k", "flickr8k", "csv"))
+    data.add_argument("--kind", choices=KIND_CHOICES, help="dataset layout (default auto: detected)")
     data.add_argument("--train", help="annotation file or dataset folder")
     data.add_argument("--images-dir", help="where the annotation's image names point")
     data.add_argument("--split", help="COCO split of --train under a COCO root (default train)")
@@ -91,7 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, help="torch CPU threads (0: default)")
     run.add_argument("--val-generate", type=int, help="caption this many val images per epoch")
     run.add_argument("--max-new-tokens", type=int)
-    run.add_argument("--keep-checkpoints", type=int)
+    run.add_argument("--keep-checkpoints", type=int, help="checkpoint folders kept (default 2)")
+    run.add_argument("--checkpoint-every-steps", type=int, help="also checkpoint every N steps in an epoch (0: off)")
+    run.add_argument("--checkpoint-every-minutes", type=float,
+                     help="also checkpoint when this long has passed since the last one (default 15; 0: off)")
+    run.add_argument("--stop-after-step", type=int, help="stop after this optimiser step, with a checkpoint")
+    run.add_argument("--patience", type=int, help="stop after N epochs without a better val perplexity (0: off)")
+    run.add_argument("--log-every", type=int, help="steps per row of steps.csv and TensorBoard (default 10)")
+    run.add_argument("--no-tensorboard", action="store_true", help="no OUT/tensorboard even if installed")
+    run.add_argument("--no-plot", action="store_true", help="no OUT/metrics.png")
     run.add_argument("--no-progress", action="store_true")
 
     export = parser.add_argument_group("export")
@@ -107,8 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
 def overrides_from(args: argparse.Namespace) -> dict:
     """The TrainConfig fields the given flags set."""
     given = dict(vars(args))
-    for flag in ("config", "print_config", "resume", "stop_after_epoch", "no_progress"):
+    for flag in ("config", "print_config", "resume", "stop_after_epoch", "stop_after_step", "no_progress"):
         given.pop(flag, None)
+    if given.pop("no_tensorboard", False):
+        given["tensorboard"] = False
+    if given.pop("no_plot", False):
+        given["plot"] = False
     if given.pop("from_scratch", False):
         given["init"] = "scratch"
     if "init_bundle" in given:
@@ -152,10 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from core.errors import VisionCapError
-    from training.checkpoint import CheckpointError
-    from training.datasets import DatasetError
+    from training.annotations import DatasetError
+    from training.checkpoint import CheckpointError, resume_config
     from training.model_init import InitError
-    from training.trainer import resume_config, train
+    from training.trainer import train
 
     resume = getattr(args, "resume", None)
     try:
@@ -179,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "training", "train", *(sys.argv[1:] if argv is None else argv)])
     try:
         result = train(cfg, resume=resume, stop_after_epoch=getattr(args, "stop_after_epoch", None),
+                       stop_after_step=getattr(args, "stop_after_step", None),
                        progress=not getattr(args, "no_progress", False), command=command)
     except (ValueError, VisionCapError, DatasetError, InitError, CheckpointError) as exc:
         logging.getLogger("training").error("%s", exc)

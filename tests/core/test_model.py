@@ -6,16 +6,14 @@ from tests.tiny import tiny_config, tiny_model
 
 
 @pytest.mark.parametrize("mode", ["per_layer", "final"])
-def test_forward_shapes_loss_and_a_gradient_for_every_parameter(mode):
+def test_forward_shapes_and_a_gradient_for_every_parameter(mode):
     model = tiny_model(cross_attention=mode).train()
     images = torch.randn(2, 3, 32, 32)
     ids = torch.randint(0, 320, (2, 7))
-    labels = ids.clone()
-    labels[1, 5:] = -100
-    logits, loss = model(images, ids, labels)
+    logits, _ = model(images, ids)
     assert logits.shape == (2, 7, 320)
-    assert torch.isfinite(logits).all() and torch.isfinite(loss)
-    loss.backward()
+    assert torch.isfinite(logits).all()
+    logits.float().logsumexp(-1).mean().backward()
     no_grad = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert no_grad == []
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.datasets import read_captions
+from training.annotations import read_captions
 from training.synthetic import COLOURS, SceneConfig, generate_dataset, main, sample_scene
 
 SPLITS = ("train", "val", "test")

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from tests.tiny import tiny_config
-from tests.training.trainkit import restore_threads, shapes_dataset, write_csv
+from tests.training.trainkit import shapes_dataset, write_csv
 from training.__main__ import main
 from training.config import TrainConfig
 
@@ -55,7 +55,6 @@ def test_unknown_command_and_help(capsys):
     assert "evaluate" in capsys.readouterr().out
 
 
-@pytest.mark.usefixtures(restore_threads.__name__)
 def test_train_command_trains_and_exports_a_named_bundle(tmp_path):
     data = shapes_dataset(tmp_path / "data", 24, seed=1)
     model_json = tmp_path / "model.json"

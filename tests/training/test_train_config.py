@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from training.config import AugmentConfig, Stage, TrainConfig, parse_stages, stage_preset
@@ -57,3 +59,23 @@ def test_flags_override_the_config_file(tmp_path):
     assert (cfg.train, cfg.epochs, cfg.lr) == ("a.csv", 3, 5e-4)
     assert cfg.init == "scratch" and cfg.stages == stage_preset("all")
     assert not cfg.augment.enabled and cfg.augment.hflip == "off"
+
+
+def test_the_readme_states_the_defaults_and_the_precision_policy_the_code_has(monkeypatch):
+    import torch
+
+    from training.runtime import resolve_precision
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Training your own captioner"):readme.index("### Proof that it learns")]
+    section = " ".join(section.split())  # phrases across line breaks
+    cfg = TrainConfig(train="t.csv")
+    assert cfg.clip_grad == 1.0 and "Gradient clipping at global norm 1.0 by default" in section
+    assert cfg.kind == "auto" and "`--kind auto` (the default)" in section
+    assert cfg.checkpoint_every_minutes == 15 and "`--checkpoint-every-minutes` (default 15" in section
+    assert cfg.precision == "auto" and "bf16 autocast wherever the GPU supports bf16" in section
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_precision("auto", cuda).name == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_precision("auto", cuda).name == "fp16" and "otherwise fp16 autocast with a GradScaler" in section

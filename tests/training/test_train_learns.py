@@ -4,16 +4,13 @@ VisionGPT2 never trained because its captions had no BOS."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch.utils.data import SequentialSampler
 
-from tests.training.trainkit import colour_first_dataset, restore_threads, tiny_run
-from training.data import make_loader
+from tests.training.trainkit import colour_first_dataset, tiny_run
+from training.batches import make_loader
 from training.evaluate import teacher_forced_nll
 from training.trainer import Trainer
-
-pytestmark = pytest.mark.usefixtures(restore_threads.__name__)
 
 
 def test_a_tiny_model_learns_the_first_word_from_bos(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from core.weights import NEW_CROSS_ATTENTION_KEYS
 from tests.tiny import tiny_model
 from training.config import Stage, stage_preset
-from training.trainer import apply_stage, stage_at
+from training.stages import apply_stage, stage_at
 
 
 def _trainable(model) -> set[str]:

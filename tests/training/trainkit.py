@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
-import torch
 from safetensors.torch import load_file
 
 from tests.tiny import tiny_config
@@ -44,7 +42,8 @@ def model_config_file(path: Path, **overrides) -> Path:
 
 
 def tiny_run(data: Path, out: Path, **overrides) -> TrainConfig:
-    """From scratch, fp32, no augmentation, no workers: fast and exactly reproducible."""
+    """From scratch, fp32, no augmentation, no workers, no plot or TensorBoard: fast and
+    exactly reproducible."""
     values = dict(
         train=str(data / "train.csv"),
         val=str(data / "val.csv"),
@@ -59,6 +58,8 @@ def tiny_run(data: Path, out: Path, **overrides) -> TrainConfig:
         threads=1,  # two spinning OpenMP threads on a busy 2-core machine are much slower
         augment=AugmentConfig(enabled=False),
         out=str(out),
+        plot=False,  # a second per epoch on a busy machine; the tests of live logging turn it on
+        tensorboard=False,
     )
     values.update(overrides)
     return TrainConfig(**values)
@@ -68,11 +69,3 @@ def final_weights(out: Path) -> dict:
     """The model tensors of a run's newest checkpoint."""
     folder = out / "checkpoints" / (out / "checkpoints" / "latest").read_text().strip()
     return {k: v for k, v in load_file(str(folder / "tensors.safetensors")).items() if k.startswith("model.")}
-
-
-@pytest.fixture
-def restore_threads():
-    """Runs set torch's thread count for the whole process; put it back for other tests."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)

@@ -23,7 +23,10 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 KINDS = ("coco", "flickr30k", "flickr8k", "csv")
-MAX_EXAMPLES = 5  # skipped rows quoted in ReadStats.examples; the counts cover all of them
+KIND_CHOICES = ("auto", *KINDS)  # "auto": detect_kind
+MAX_EXAMPLES = 5  # skipped rows named per reason in ReadStats.examples; the counts cover all
+MAX_PROBLEM = 300  # characters of a DatasetError's problem text (a quoted header, a row)
+HEAD_BYTES = 64 * 1024  # what detect_kind reads of a file
 
 # Annotation files tried, in order, when a Flickr reader is given a folder, and the image folders
 # tried next to the annotation file (and one level up). "Flicker8k_Dataset" is the official
@@ -55,7 +58,7 @@ class DatasetError(Exception):
 
     def __init__(self, path: str | Path, problem: str):
         self.path = Path(path)
-        self.problem = problem
+        self.problem = _shorten(problem, MAX_PROBLEM)  # a 68 MB JSON quoted as a "header" fits
         super().__init__(f"{self.path}: {problem}")
 
 
@@ -73,28 +76,34 @@ class ReadStats:
 
     `rows` counts caption rows (lines, CSV rows, COCO annotations); `kept` those that became
     records before any subsetting; `skipped` counts skips by reason (COCO's bad `images` entries
-    are counted too, though they are not caption rows); `examples` quotes the first few.
+    are counted too, though they are not caption rows); `examples` names the first few rows of
+    each reason ("file:line (what)"); `kind` is the layout read (after "auto").
     """
 
     source: Path
+    kind: str = ""
     rows: int = 0
     kept: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    examples: list[str] = field(default_factory=list)
+    examples: dict[str, list[str]] = field(default_factory=dict)
 
     def skip(self, where: str, reason: str, row: object = None) -> None:
         self.skipped[reason] += 1
-        if len(self.examples) < MAX_EXAMPLES:
-            detail = "" if row is None else f" ({_shorten(repr(row))})"
-            self.examples.append(f"{where}: {reason}{detail}")
+        named = self.examples.setdefault(reason, [])
+        if len(named) < MAX_EXAMPLES:
+            detail = "" if row is None else f" ({_shorten(row if isinstance(row, str) else repr(row))})"
+            named.append(f"{where}{detail}")
 
     def summary(self) -> str:
-        """One line for a log: counts, then skip reasons."""
-        line = f"{self.source}: {self.rows} rows, {self.kept} kept"
+        """A line of counts, then one line per skip reason naming its first rows."""
+        lines = [f"{self.source}: {self.rows} rows, {self.kept} kept"]
         if self.skipped:
-            reasons = ", ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
-            line += f"; skipped {reasons}"
-        return line
+            lines[0] += f", {sum(self.skipped.values())} skipped"
+        for reason, count in self.skipped.most_common():
+            named = self.examples.get(reason, [])
+            more = f", and {count - len(named)} more" if count > len(named) else ""
+            lines.append(f"  skipped {count} {reason}: {', '.join(named)}{more}")
+        return "\n".join(lines)
 
 
 def _shorten(text: str, width: int = 80) -> str:
@@ -222,7 +231,9 @@ def _parse_csv(path: Path, text: str, stats: ReadStats) -> list[Row]:
     except csv.Error as exc:
         raise DatasetError(path, f"not a readable CSV header: {exc}") from exc
     if "image" not in header or "caption" not in header:
-        raise DatasetError(path, f"needs columns 'image' and 'caption', found {header}")
+        if text.lstrip().startswith(("{", "[")):
+            raise DatasetError(path, "is JSON, not CSV (a COCO captions file? use kind coco or auto)")
+        raise DatasetError(path, f"needs columns 'image' and 'caption', found {_shorten(str(header))}")
     image_col, caption_col = header.index("image"), header.index("caption")
     caption_is_last = caption_col == len(header) - 1
 
@@ -320,6 +331,60 @@ def _flickr_images_dir(annotation: Path, kind: str, names: Sequence[str]) -> Pat
     return best
 
 
+# --- telling the layouts apart ---
+
+
+def _read_head(path: Path) -> str:
+    """The first HEAD_BYTES of a file as text (undecodable bytes replaced), or DatasetError."""
+    if not path.exists():
+        raise DatasetError(path, "annotation file not found")
+    try:
+        with path.open("rb") as stream:
+            return stream.read(HEAD_BYTES).decode("utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _flickr_kind(path: Path) -> str:
+    # The two Flickr readers differ only in the image folders they try; the name decides.
+    return "flickr30k" if "30k" in path.as_posix().lower() else "flickr8k"
+
+
+def detect_kind(path: str | Path) -> str:
+    """The dataset kind of an annotation file or dataset folder, from names and the first
+    64 KB (never the whole file). Raises DatasetError naming the path when nothing fits."""
+    path = Path(path)
+    if path.is_dir():
+        if any(path.glob("annotations/captions_*.json")) or any(path.glob("captions_*.json")):
+            return "coco"
+        names = dict.fromkeys(name for kind in ("flickr30k", "flickr8k") for name in FLICKR_ANNOTATIONS[kind])
+        for name in names:
+            if (path / name).is_file():
+                only_30k = name not in FLICKR_ANNOTATIONS["flickr8k"]  # results.csv, *.token of 30k
+                return "flickr30k" if only_30k else _flickr_kind(path / name)
+        raise DatasetError(
+            path, f"cannot tell the dataset kind: no captions_*.json, annotations/ or {', '.join(names)} in it"
+        )
+    head = _read_head(path)
+    if path.suffix.lower() == ".json" or head.lstrip().startswith(("{", "[")):
+        return "coco"
+    lines = [line for line in _lines(head) if line.strip()]
+    first = lines[0] if lines else ""
+    if "\t" in first or "|" in first:
+        return _flickr_kind(path)
+    header = [cell.strip().lower() for cell in next(csv.reader([first]), [])]
+    if "image" in header and "caption" in header:
+        # A plain CSV names images beside itself; Kaggle's Flickr captions.txt names them in Images/.
+        row = next(csv.reader(lines[1:2]), [])
+        name = row[header.index("image")].strip() if len(row) > header.index("image") else ""
+        beside = bool(name) and (path.parent / name).is_file()
+        flickr_dirs = {d for kind in ("flickr30k", "flickr8k") for d in FLICKR_IMAGE_DIRS[kind]}
+        if not beside and any((path.parent / d).is_dir() for d in flickr_dirs):
+            return _flickr_kind(path)
+        return "csv"
+    raise DatasetError(path, f"cannot tell the dataset kind from its first line {_shorten(first)!r}; pass kind")
+
+
 # --- the entry point ---
 
 
@@ -336,7 +401,7 @@ def read_captions(
 ) -> tuple[list[CaptionRecord], ReadStats]:
     """Read one caption dataset -> (records in file order, stats).
 
-    kind: "coco" (path: a captions_*.json, or the COCO root holding annotations/, in which case
+    kind: "auto" (`detect_kind`), "coco" (path: a captions_*.json, or the COCO root holding annotations/, in which case
     `split` picks captions_{split}2017.json), "flickr30k" / "flickr8k" (path: the caption file
     or the folder holding it), "csv" (columns image,caption; images relative to the CSV's folder).
     images_dir: where image names point; found from the layout when None (not for "csv").
@@ -345,16 +410,19 @@ def read_captions(
     Raises DatasetError naming the file for a missing or unreadable file, a file without the
     expected overall shape, or an image folder that cannot be found; ValueError for a bad kind.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if kind not in KIND_CHOICES:
+        raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KIND_CHOICES)}")
     path = Path(path)
+    if kind == "auto":
+        kind = detect_kind(path)
+        logger.info("%s: read as %s", path, kind)
     if kind == "coco":
         source = _coco_annotation(path, split)
     elif kind == "csv":
         source = path
     else:
         source = _flickr_annotation(path, kind)
-    stats = ReadStats(source=source)
+    stats = ReadStats(source=source, kind=kind)
     if kind == "coco":
         rows = _parse_coco(source, stats)
     elif kind == "csv":
@@ -390,7 +458,7 @@ def read_captions(
             if image not in exists:
                 exists[image] = image.is_file()
             if not exists[image]:
-                stats.skip(where, "missing image file", str(image))
+                stats.skip(where, "missing image file", name)
                 continue
         records.append(CaptionRecord(image, caption))
     stats.kept = len(records)

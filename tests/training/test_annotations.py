@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from training.datasets import (
+from training.annotations import (
     CaptionRecord,
     DatasetError,
+    detect_kind,
     normalize_caption,
     read_captions,
     split_by_image,
@@ -80,7 +81,7 @@ def test_coco_reads_captions_and_counts_malformed_entries(tmp_path):
         "missing image file": 1,
         "bad annotation entry": 1,
     }
-    assert len(stats.examples) == 5
+    assert sum(map(len, stats.examples.values())) == 7  # every skip named (at most 5 per reason)
     assert "captions_val2017.json" in stats.summary()
 
 
@@ -167,7 +168,7 @@ def test_flickr30k_results_csv_in_kaggle_layout(tmp_path):
     ]
     assert stats.rows == 7
     assert stats.skipped == {"missing field": 1, "empty caption": 1, "missing image file": 1}
-    assert any("results.csv:6" in example for example in stats.examples)
+    assert any("results.csv:6" in example for example in stats.examples["missing field"])
 
 
 def test_flickr30k_captions_txt_with_images_folder(tmp_path):
@@ -339,3 +340,59 @@ def test_split_by_image_keeps_train_non_empty_and_checks_fractions():
     assert split_by_image([], 0.1) == ([], [], [])
     with pytest.raises(ValueError, match="sum below 1"):
         split_by_image(_records(3), val_fraction=0.6, test_fraction=0.4)
+
+
+# --- telling the layouts apart, and errors that fit on a screen ---
+
+
+def test_detect_kind_recognises_every_layout(tmp_path):
+    coco = _coco(tmp_path / "coco")
+    assert detect_kind(coco) == detect_kind(tmp_path / "coco") == "coco"
+    kaggle30k = tmp_path / "flickr30k_images"
+    _touch_images(kaggle30k / "flickr30k_images", "1000092795.jpg")
+    _write(kaggle30k / "results.csv", RESULTS_CSV)
+    assert detect_kind(kaggle30k) == detect_kind(kaggle30k / "results.csv") == "flickr30k"
+    token = _write(tmp_path / "f8k" / "Flickr8k.token.txt", "a.jpg#0\tA dog .\n")
+    assert detect_kind(token) == detect_kind(tmp_path / "f8k") == "flickr8k"
+    _touch_images(tmp_path / "kaggle8k" / "Images", "a.jpg")
+    captions_txt = _write(tmp_path / "kaggle8k" / "captions.txt", "image,caption\na.jpg,A dog .\n")
+    assert detect_kind(captions_txt) == "flickr8k"  # images in Images/, not beside the file
+    assert read_captions("auto", captions_txt)[1].kind == "flickr8k"
+    _touch_images(tmp_path / "mine", "a.jpg")
+    plain = _write(tmp_path / "mine" / "captions.csv", "image,caption\na.jpg,A dog .\n")
+    assert detect_kind(plain) == "csv"
+    records, stats = read_captions("auto", plain)
+    assert stats.kind == "csv" and records == [CaptionRecord(tmp_path / "mine" / "a.jpg", "A dog .")]
+    with pytest.raises(DatasetError, match="cannot tell the dataset kind") as info:
+        detect_kind(_write(tmp_path / "notes.txt", "just some words\n"))
+    assert "notes.txt" in str(info.value)
+
+
+def test_a_coco_json_read_as_csv_gives_a_short_error_naming_the_file(tmp_path):
+    coco = _coco(tmp_path)
+    data = json.loads(coco.read_text())
+    data["annotations"] += [{"image_id": 1, "id": 100 + i, "caption": "x" * 200} for i in range(5000)]
+    coco.write_text(json.dumps(data))  # about 1 MB on one line
+    with pytest.raises(DatasetError, match="is JSON, not CSV") as info:
+        read_captions("csv", coco)
+    assert len(str(info.value)) < 500 and str(coco) in str(info.value)
+    records, stats = read_captions("auto", coco)  # the default kind reads it
+    assert stats.kind == "coco" and len(records) == 5003
+    long_header = _write(tmp_path / "wide.csv", ",".join(f"column{i}" for i in range(10_000)) + "\n")
+    with pytest.raises(DatasetError, match="needs columns") as info:
+        read_captions("csv", long_header)
+    assert len(str(info.value)) < 500 and "wide.csv" in str(info.value)
+
+
+def test_skipped_rows_are_named_first_then_counted(tmp_path):
+    _touch_images(tmp_path, "there.png")
+    rows = "".join(f"gone{i}.png,caption {i}\n" for i in range(8))
+    csv_path = _write(tmp_path / "captions.csv", "image,caption\nthere.png,kept\n" + rows + "lonely\n")
+    _, stats = read_captions("csv", csv_path)
+    assert stats.skipped == {"missing image file": 8, "wrong number of cells": 1}
+    summary = stats.summary()
+    assert "10 rows, 1 kept, 9 skipped" in summary
+    line = next(line for line in summary.splitlines() if "missing image file" in line)
+    assert "captions.csv:3 (gone0.png), captions.csv:4 (gone1.png)" in line and "(gone4.png)" in line
+    assert "gone5.png" not in line and line.endswith("and 3 more")
+    assert "captions.csv:11 (['lonely'])" in summary

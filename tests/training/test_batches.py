@@ -9,8 +9,8 @@ from PIL import Image
 from core.images import image_to_array, load_image
 from core.tokenizer import CaptionTokenizer
 from tests.tiny import tiny_config, train_tokenizer
-from training.config import AugmentConfig
-from training.data import (
+from training.annotations import CaptionRecord
+from training.batches import (
     IGNORE_INDEX,
     BadImage,
     CaptionDataset,
@@ -19,7 +19,7 @@ from training.data import (
     flip_enabled,
     unique_images,
 )
-from training.datasets import CaptionRecord
+from training.config import AugmentConfig
 
 BOS = EOS = 0
 

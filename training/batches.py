@@ -14,6 +14,7 @@ file never ends an epoch.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Sequence
@@ -21,14 +22,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from core.config import CaptionerConfig
 from core.errors import ImageError
 from core.images import image_to_array, load_image
 from core.tokenizer import CaptionTokenizer
+from training.annotations import CaptionRecord
 from training.config import AugmentConfig
-from training.datasets import CaptionRecord
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +224,38 @@ class CaptionDataset(Dataset):
     def collate(self) -> Collate:
         cfg = self.config
         return Collate(cfg.pad_token_id, (cfg.in_chans, cfg.image_size, cfg.image_size))
+
+
+class ResumableSampler(DistributedSampler):
+    """DistributedSampler that can begin an epoch part-way: `set_epoch(epoch, start)` skips the
+    first `start` indices of this process's share of the (seed, epoch) permutation, so a resumed
+    run sees exactly the items the interrupted one had not reached (none of the skipped ones is
+    loaded)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.start = 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        super().set_epoch(epoch)
+        self.start = start
+
+    def __iter__(self):
+        return itertools.islice(super().__iter__(), self.start, None)
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
+
+
+def placeholder_batch(config: CaptionerConfig, device: torch.device) -> Batch:
+    """One grey image and a BOS input with no label: zero loss, zero gradients. DDP needs every
+    process to run forward and backward, also one whose micro-batch had only bad images."""
+    return Batch(
+        torch.zeros((1, config.in_chans, config.image_size, config.image_size), device=device),
+        torch.full((1, 1), config.bos_token_id, dtype=torch.long, device=device),
+        torch.full((1, 1), IGNORE_INDEX, dtype=torch.long, device=device),
+        [],
+    )
 
 
 class ShardSampler(Sampler[int]):
