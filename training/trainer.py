@@ -346,7 +346,6 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self._last_nll = step_nll
 
-
     def _validate(self) -> dict:
         nll, tokens, bad = teacher_forced_nll(self.model, self.val_loader, self.precision, self.device)
         nll, tokens, bad = all_reduce_sum([nll, tokens, bad], self.processes, self.device)
