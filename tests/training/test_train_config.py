@@ -64,7 +64,7 @@ def test_flags_override_the_config_file(tmp_path):
 def test_the_readme_states_the_defaults_and_the_precision_policy_the_code_has(monkeypatch):
     import torch
 
-    from training.runtime import resolve_precision
+    from training.runtime import Precision
 
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Training your own captioner"):readme.index("### Proof that it learns")]
@@ -76,6 +76,6 @@ def test_the_readme_states_the_defaults_and_the_precision_policy_the_code_has(mo
     assert cfg.precision == "auto" and "bf16 autocast wherever the GPU supports bf16" in section
     cuda = torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert resolve_precision("auto", cuda).name == "bf16"
+    assert Precision.of("auto", cuda).name == "bf16"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert resolve_precision("auto", cuda).name == "fp16" and "otherwise fp16 autocast with a GradScaler" in section
+    assert Precision.of("auto", cuda).name == "fp16" and "otherwise fp16 autocast with a GradScaler" in section
