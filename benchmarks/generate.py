@@ -22,10 +22,11 @@ import time
 import warnings
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import core  # noqa: F401, I001  (before torch: OpenMP threads that sleep when they wait, core/threads.py)
 import torch
 from torch import nn
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.captioner import cpu_has_fast_bf16, precision_context, resolve_precision, set_precision
 from core.generation import GenerationSettings, generate

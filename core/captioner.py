@@ -27,6 +27,7 @@ from core.generation import GenerationSettings, generate
 from core.images import image_to_array, load_image
 from core.model import VisionGPT2
 from core.onednn import pack_decoder, unpack_decoder
+from core.threads import ThreadPolicy
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -114,6 +115,7 @@ class Captioner:
         self.device = device
         self.precision = resolve_precision(precision, device)
         set_precision(self.model, self.precision, device)
+        self.threads = ThreadPolicy()  # CPU threads: adaptive unless fixed (set_fixed)
         self._mean = torch.tensor(self.config.image_mean).view(3, 1, 1)
         self._std = torch.tensor(self.config.image_std).view(3, 1, 1)
 
@@ -188,7 +190,9 @@ class Captioner:
                     else None
                 )
                 good = [a for a in arrays if a is not None]
+                self.threads.before_batch()
                 captions = iter(self.caption_arrays(good, settings) if good else [])
+                self.threads.after_batch(len(good))
                 yield [
                     CaptionResult(names[start + i], caption=None if err else next(captions), error=err)
                     for i, err in enumerate(errors)

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--batch-size", type=int, default=8)
     cap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     cap.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    cap.add_argument("--threads", type=int, help="CPU threads for the model (default: adapts to the load)")
     cap.add_argument("--seed", type=int, help="makes sampling reproducible")
     cap.add_argument("--recursive", action="store_true", help="include subfolders")
     cap.add_argument("--resume", action="store_true", help="keep the rows already in --out, caption the rest")
@@ -111,6 +112,8 @@ def run_caption(args) -> int:
         raise UsageError("--resume needs --out")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be at least 1")
     settings = _settings(args)
     items = collect_images(args.paths, recursive=args.recursive)
     if args.shard:
@@ -120,6 +123,7 @@ def run_caption(args) -> int:
     todo = [(path, name) for path, name in items if name not in done]
 
     captioner = Captioner.load(resolve_model(args.model), device=args.device, precision=args.precision)
+    captioner.threads.set_fixed(args.threads)
     failures = sum(1 for row in done_rows if row.get("error"))
     stream = (
         open(args.out, "a" if args.resume else "w", encoding="utf-8", newline="")  # noqa: SIM115
