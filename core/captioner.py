@@ -84,8 +84,8 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
     are identical to plain autocast, without casting 200M weights per batch, in half the memory.
     Embeddings, norms, the class token and position embedding stay float32, as autocast leaves
     them. On the CPU, bf16 runs the encoder's attention as explicit matmuls (timm's fused kernel
-    is 1.7x slower there; in fp32 and on CUDA the fused one wins), and fp32 decodes through
-    oneDNN (core/onednn.py).
+    is 1.7x slower there; in fp32 and on CUDA the fused one wins), and decode steps run through
+    oneDNN with prepacked weights (core/onednn.py).
     """
     unpack_decoder(model)
     model.to(device)
@@ -96,7 +96,7 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
     on_cpu = device.type == "cpu"
     for block in model.encoder.blocks:
         block.attn.fused_attn = not (on_cpu and precision == "bf16")
-    if on_cpu and precision == "fp32":
+    if on_cpu and precision in ("fp32", "bf16"):
         pack_decoder(model)
 
 
