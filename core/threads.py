@@ -8,12 +8,15 @@ things fix that:
 - `configure_openmp` asks OpenMP threads to sleep instead of spinning when they wait
   (OMP_WAIT_POLICY=PASSIVE; KMP_BLOCKTIME=0 for Intel's and LLVM's OpenMP). OpenMP reads these
   when torch loads it, so this must run before `import torch`: `core/__init__.py` calls it.
-- `ThreadPolicy` starts from the cores that are free (`initial_threads`), leaves the app's own
-  threads a core when there are several, and during a run moves the count one step at a time
-  when batch times say another count is faster (`Tuner`). A fixed count (`--threads N`, the
-  app's setting) overrides it.
+- `ThreadPolicy` starts with a thread per CPU, less a core for the app's own threads when there
+  are several (`thread_limit`), and during a run moves the count one step at a time when batch
+  times say another count is faster (`Tuner`). A fixed count (`--threads N`, the app's
+  setting) overrides it. It does not start lower under load: once waiting threads sleep, a
+  thread per core was the fastest fixed count under every load benchmarks/under_load.py
+  measured (each thread also wins its share of a busy CPU), and the load average is a minute
+  late.
 
-The decisions are plain functions of numbers (cores, load, batch times) so tests can feed them
+The decisions are plain functions of numbers (cores, batch times) so tests can feed them
 any machine; `ThreadPolicy` is the small part that reads the machine and calls torch.
 """
 
@@ -49,12 +52,7 @@ def usable_cpus() -> int:
     return max(1, os.cpu_count() or 1)  # Windows, macOS
 
 
-def load_average() -> float | None:
-    """Runnable processes over the last minute, where the OS reports it (not on Windows)."""
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
+APP_RESERVE = 1  # cores the app keeps for its GUI and thumbnails: ThreadPolicy(reserve=APP_RESERVE)
 
 
 def thread_limit(cpus: int, reserve: int = 0) -> int:
@@ -63,29 +61,27 @@ def thread_limit(cpus: int, reserve: int = 0) -> int:
     return max(1, cpus - reserve if cpus - reserve >= 2 else cpus)
 
 
-def initial_threads(cpus: int, load: float | None, reserve: int = 0) -> int:
-    """Threads to start a run with: the CPUs other processes leave free, within `thread_limit`,
-    never fewer than one. `load` is the load average (None: unknown, taken as idle)."""
-    free = cpus if load is None else cpus - load
-    return max(1, min(thread_limit(cpus, reserve), int(free + 0.5)))
+def thumbnail_threads(cpus: int, captioning: bool) -> int:
+    """Threads the app may give thumbnail decoding: up to 4 (leaving a core for the GUI) while
+    no run is going, one while the model captions, so that thumbnails never starve it."""
+    return 1 if captioning else max(1, min(4, cpus - 1))
 
 
 @dataclass
 class Tuner:
     """Moves the thread count one step at a time towards the fastest, from batch times.
 
-    Every `explore_every` batches, or at once when a batch takes `slowdown` times longer than
-    the previous one at the same count (another program just took cores), one batch runs with a
-    neighbouring count; the tuner keeps that count if its batch was `margin` faster per image
-    (and tries one more step the same way), and goes back otherwise (and tries the other way
-    next time).
+    Every `explore_every` batches one batch runs with a neighbouring count; the tuner keeps that
+    count if its batch was `margin` faster per image than the batch before (and tries one more
+    step the same way), and goes back otherwise (and tries the other way next time). Comparing
+    neighbouring batches keeps a change of background load from counting as a change of
+    thread count for longer than a batch.
     """
 
     limit: int  # most threads
     threads: int  # the count for the next batch
     explore_every: int = 6
     margin: float = 0.1
-    slowdown: float = 1.5
     cost: dict[int, float] = field(default_factory=dict)  # latest seconds per image, per count
     home: int | None = None  # during a trial batch: the count it is compared with
     batches_since_trial: int = 0
@@ -97,7 +93,6 @@ class Tuner:
         if images < 1 or seconds <= 0:
             return self.threads
         n, cost = self.threads, seconds / images
-        previous = self.cost.get(n)
         self.cost[n] = cost
         if self.home is not None:  # that was a trial
             home, self.home = self.home, None
@@ -109,9 +104,7 @@ class Tuner:
                 self.direction = -self.direction
             return self.threads
         self.batches_since_trial += 1
-        if n > 1 and previous is not None and cost > previous * self.slowdown:
-            self.direction = -1  # others just took cores
-        elif self.batches_since_trial < self.explore_every:
+        if self.batches_since_trial < self.explore_every:
             return n
         if not 1 <= n + self.direction <= self.limit:
             self.direction = -self.direction
@@ -127,17 +120,16 @@ class ThreadPolicy:
     """The thread count of one captioner, applied before each batch on the thread that runs the
     model (torch's count is per calling thread under OpenMP).
 
-    `fixed` pins the count (`--threads N`, the app's setting); otherwise it starts from
-    `initial_threads` and a `Tuner` adapts it. `reserve` is what the app keeps for itself.
+    `fixed` pins the count (`--threads N`, the app's setting); otherwise it starts at
+    `thread_limit` and a `Tuner` adapts it. `reserve` is what the app keeps for itself.
     """
 
     def __init__(self, fixed: int | None = None, reserve: int = 0):
         if fixed is not None and fixed < 1:
             raise ValueError(f"threads must be at least 1, got {fixed}")
-        cpus = usable_cpus()
         self.fixed = fixed
-        limit = thread_limit(cpus, reserve)
-        self.tuner = Tuner(limit=limit, threads=initial_threads(cpus, load_average(), reserve))
+        limit = thread_limit(usable_cpus(), reserve)
+        self.tuner = Tuner(limit=limit, threads=limit)
         self._started: float | None = None
 
     @property

@@ -8,33 +8,36 @@ from core.threads import (
     ThreadPolicy,
     Tuner,
     configure_openmp,
-    initial_threads,
     thread_limit,
+    thumbnail_threads,
 )
 
 
 @pytest.mark.parametrize(
-    ("cpus", "load", "reserve", "expected"),
+    ("cpus", "reserve", "expected"),
     [
-        (2, 0.0, 0, 2),  # idle: every core
-        (2, None, 0, 2),  # no load average (Windows): taken as idle
-        (2, 1.0, 0, 1),  # one core busy
-        (2, 5.7, 0, 1),  # overloaded: never below one thread
-        (8, 2.4, 0, 6),  # load rounds to whole cores
-        (8, 0.0, 1, 7),  # the app keeps a core for its GUI and thumbnails
-        (2, 0.0, 1, 2),  # ... unless that would leave one: two cores stay two
-        (3, 0.0, 1, 2),
-        (1, 0.0, 1, 1),
-        (16, 30.0, 1, 1),
+        (2, 0, 2),  # a thread per core
+        (8, 1, 7),  # the app keeps a core for its GUI and thumbnails
+        (2, 1, 2),  # ... unless that would leave one: two cores stay two
+        (3, 1, 2),
+        (1, 0, 1),
+        (1, 1, 1),
     ],
 )
-def test_initial_threads(cpus, load, reserve, expected):
-    assert initial_threads(cpus, load, reserve) == expected
+def test_thread_limit(cpus, reserve, expected):
+    assert thread_limit(cpus, reserve) == expected
 
 
 def test_thread_limit_never_below_one():
     assert thread_limit(1, 4) == 1
     assert thread_limit(4, 1) == 3
+
+
+def test_thumbnail_threads_shrink_to_one_during_a_run():
+    assert thumbnail_threads(8, captioning=False) == 4
+    assert thumbnail_threads(2, captioning=False) == 1
+    assert thumbnail_threads(16, captioning=True) == 1
+    assert thumbnail_threads(1, captioning=False) == 1
 
 
 def feed(tuner: Tuner, seconds_for) -> list[int]:
@@ -65,13 +68,15 @@ def test_tuner_keeps_a_count_that_is_not_clearly_beaten():
     assert used.count(2) >= 25
 
 
-def test_tuner_reacts_at_once_to_a_sudden_slowdown():
-    tuner = Tuner(limit=2, threads=2, explore_every=100)
-    for _ in range(3):
-        tuner.record(1.0, 8)
-    assert tuner.threads == 2
-    assert tuner.record(3.0, 8) == 1  # others took a core: try one thread next batch
-    assert tuner.record(1.2, 8) == 1  # and keep it, it is faster than 3.0 now
+def test_tuner_follows_a_change_of_load():
+    """Two threads are best until other programs make one thread faster, then two again."""
+    tuner = Tuner(limit=2, threads=2)
+    busy = {2: 3.0, 1: 1.5}
+    idle = {2: 1.0, 1: 1.8}
+    used = feed(tuner, idle.get) + feed(tuner, busy.get) + feed(tuner, idle.get)
+    assert used[20:30].count(2) >= 8
+    assert used[50:60].count(1) >= 8
+    assert used[80:90].count(2) >= 8
 
 
 def test_tuner_goes_back_when_the_trial_loses():
