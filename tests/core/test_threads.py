@@ -129,3 +129,22 @@ def test_importing_core_sets_the_wait_policy_before_torch():
     env["OMP_WAIT_POLICY"] = "ACTIVE"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "ACTIVE"
+
+
+def test_cli_threads_option(tiny_bundle, tmp_path, capsys):
+    from PIL import Image
+
+    from core.cli import main
+
+    image = tmp_path / "a.png"
+    Image.new("RGB", (40, 40), "red").save(image)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["caption", str(image), "--model", str(tiny_bundle), "--threads", "0"])
+    assert exit_info.value.code == 2 and "--threads must be at least 1" in capsys.readouterr().err
+    before = torch.get_num_threads()
+    try:
+        assert main(["caption", str(image), "--model", str(tiny_bundle), "--threads", "1",
+                     "--out", str(tmp_path / "out.csv")]) == 0
+        assert torch.get_num_threads() == 1  # the batch ran on this thread with one thread
+    finally:
+        torch.set_num_threads(before)
