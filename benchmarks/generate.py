@@ -22,14 +22,15 @@ import time
 import warnings
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import core  # noqa: F401, I001  (before torch: OpenMP threads that sleep when they wait, core/threads.py)
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from core.captioner import precision_context, set_precision
 from core.device import cpu_has_fast_bf16, resolve_precision
-from core.generation import GenerationSettings, generate
+from core.generation import CachedDecoder, GenerationSettings, generate
 from core.hf_import import config_from_hf, convert_state
 from core.model import VisionGPT2
 
@@ -64,7 +65,7 @@ def int8_copy(model: VisionGPT2) -> nn.Module:
         return quantize_dynamic(copy.deepcopy(model), {nn.Linear}, dtype=torch.qint8)
 
 
-def make_modes(hf, ours, tokens: int, bf16: bool):
+def make_modes(hf, ours, tokens: int, bf16: bool, reference: bool):
     settings = GenerationSettings(max_new_tokens=tokens, min_new_tokens=tokens)
 
     def hf_generate(x):
@@ -86,20 +87,34 @@ def make_modes(hf, ours, tokens: int, bf16: bool):
         with precision_context("bf16", torch.device("cpu")):
             return generate(low, x, settings)
 
-    quantised = int8_copy(ours)
-
-    def ours_int8(x):
-        return generate(quantised, x, settings)
-
     def recompute(x):
         return generate(ours, x, settings, cached=False)
 
     modes = {"HF generate fp32": hf_generate, "VisionCap fp32": ours_fp32}
     if bf16:
         modes["VisionCap bf16 autocast"] = ours_bf16
-    modes["VisionCap int8 dynamic"] = ours_int8
-    modes["recompute loop fp32 (original)"] = recompute
-    return modes
+    if reference:
+        quantised = int8_copy(ours)
+        modes["VisionCap int8 dynamic"] = lambda x: generate(quantised, x, settings)
+        modes["recompute loop fp32 (original)"] = recompute
+    steps = {"VisionCap fp32": (fast32, "fp32")}
+    if bf16:
+        steps["VisionCap bf16 autocast"] = (low, "bf16")
+    return modes, steps
+
+
+def step_ms(model, precision: str, images: torch.Tensor, steps: int = 10) -> float:
+    """Median time of one cached decode step (every row alive) after two warm-up steps."""
+    with torch.no_grad(), precision_context(precision, torch.device("cpu")):
+        decoder = CachedDecoder(model, images, steps + 2)
+        tokens = torch.full((images.size(0),), model.config.bos_token_id)
+        times = []
+        for i in range(steps + 2):
+            start = time.perf_counter()
+            decoder.step(tokens)
+            if i >= 2:
+                times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
 
 
 def agreement(a: list[list[int]], b: list[list[int]]) -> float:
@@ -115,7 +130,7 @@ def run(args) -> None:
     hf, ours = build_models(args.tiny)
     size = ours.config.image_size
     bf16 = cpu_has_fast_bf16() or args.force_bf16
-    modes = make_modes(hf, ours, args.tokens, bf16)
+    modes, steps = make_modes(hf, ours, args.tokens, bf16, not args.no_reference)
     print(f"torch {torch.__version__}, {args.threads} threads, {args.tokens} new tokens, greedy, "
           f"{ours.num_parameters() / 1e6:.0f}M parameters, CPU bf16 {'yes' if bf16 else 'no'}")
     recompute_per_caption = None
@@ -146,7 +161,9 @@ def run(args) -> None:
             rate = batch / seconds
             agree = agreement(outputs[name], outputs["VisionCap fp32"])
             print(f"| {label} | {seconds:.3f} | {rate:.2f} | {rate / hf_rate:.2f}x | {agree:.1%} |")
-        recompute = times["recompute loop fp32 (original)"]
+        for name, (model, precision) in steps.items():
+            print(f"{name}: {step_ms(model, precision, images):.1f} ms a decode step at batch {batch}")
+        recompute = times.get("recompute loop fp32 (original)")
         if recompute:
             recompute_per_caption = statistics.median(recompute) / batch
             print(f"recompute loop: {recompute_per_caption:.2f} s per caption at batch {batch}")
@@ -202,6 +219,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny random models: a smoke run")
     parser.add_argument("--force-bf16", action="store_true", help="measure bf16 even without native support")
     parser.add_argument("--startup", action="store_true", help="also measure process start to first caption")
+    parser.add_argument("--no-reference", action="store_true", help="skip the int8 and recompute-loop modes")
     args = parser.parse_args()
     run(args)
     if args.startup:

@@ -1,0 +1,10 @@
+"""VisionCap's Qt-free core.
+
+Importing it first lets idle OpenMP threads sleep instead of spinning (see core/threads.py):
+OpenMP reads that setting once, when torch is imported, and spinning threads are what makes a
+busy desktop several times slower.
+"""
+
+from core.threads import configure_openmp
+
+configure_openmp()

@@ -28,6 +28,7 @@ from core.generation import GenerationSettings, generate
 from core.images import image_to_array, load_image
 from core.model import VisionGPT2
 from core.onednn import pack_decoder, unpack_decoder
+from core.threads import ThreadPolicy
 
 ImageSource = str | Path | Image.Image
 NO_TEXT = "model produced no text"  # an empty caption is a failure, never a success
@@ -55,8 +56,8 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
     are identical to plain autocast, without casting 200M weights per batch, in half the memory.
     Embeddings, norms, the class token and position embedding stay float32, as autocast leaves
     them. On the CPU, bf16 runs the encoder's attention as explicit matmuls (timm's fused kernel
-    is slower there; in fp32 and on CUDA the fused one wins), and fp32 decodes through
-    oneDNN (core/onednn.py).
+    is slower there; in fp32 and on CUDA the fused one wins), and decode steps run through
+    oneDNN with prepacked weights (core/onednn.py).
     """
     unpack_decoder(model)
     model.to(device)
@@ -67,7 +68,7 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
     on_cpu = device.type == "cpu"
     for block in model.encoder.blocks:
         block.attn.fused_attn = not (on_cpu and precision == "bf16")
-    if on_cpu and precision == "fp32":
+    if on_cpu and precision in ("fp32", "bf16"):
         pack_decoder(model)
 
 
@@ -90,6 +91,7 @@ class Captioner:
         self.device = device
         self.precision = resolve_precision(precision, device)
         set_precision(self.model, self.precision, device)
+        self.threads = ThreadPolicy()  # CPU threads: adaptive unless fixed (set_fixed)
         self._mean = torch.tensor(self.config.image_mean).view(3, 1, 1)
         self._std = torch.tensor(self.config.image_std).view(3, 1, 1)
 
@@ -170,7 +172,9 @@ class Captioner:
                     else None
                 )
                 good = [a for a in arrays if a is not None]
+                self.threads.before_batch()
                 captions = iter(self.caption_arrays(good, settings) if good else [])
+                self.threads.after_batch(len(good))
                 yield [
                     CaptionResult(names[start + i], error=err) if err else _caption_result(names[start + i], next(captions))
                     for i, err in enumerate(errors)

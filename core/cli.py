@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--batch-size", type=int, default=8)
     cap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     cap.add_argument("--precision", choices=PRECISIONS, default="auto")
+    cap.add_argument("--threads", type=int, help="CPU threads for the model (default: adapts to the load)")
     cap.add_argument("--seed", type=int, help="makes sampling reproducible")
     cap.add_argument("--recursive", action="store_true", help="include subfolders")
     cap.add_argument(
@@ -144,6 +145,8 @@ def _check_caption_args(args):
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not DEVICE_PATTERN.fullmatch(args.device):
         raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
     return _settings(args)
 
 
@@ -192,6 +195,7 @@ def run_caption(args) -> int:
         kept, done = rows_to_keep(args.out, [key for _, key, _ in items]) if args.resume else ([], set())
         todo = [(path, key) for path, key, _ in items if key not in done]
         captioner = _load_captioner(args)
+        captioner.threads.set_fixed(args.threads)
         failures, rows = _caption(captioner, todo, kept, settings, args)
     failures += sum(1 for row in kept if row["error"])
     total = len(kept) + len(todo)
