@@ -1,7 +1,7 @@
 """VisionGPT2: a timm ViT encoder and a GPT-2 decoder whose blocks gain cross-attention.
 
 Ordered bottom-up: the attention function and KV cache, attention layers, MLP, decoder block,
-the ViT's parts, encoder, decoder, captioner.
+encoder, decoder, captioner.
 Parameter names are the checkpoint keys: the encoder's are timm's VisionTransformer keys,
 the decoder's follow HF GPT-2 (`wte`, `h.i.ln_1`, `attn.c_attn`, ...), so weight import is a
 key map, not a rewrite.
@@ -12,9 +12,12 @@ Shapes: B batch, T text positions, S image tokens (patches + cls), C width, nh h
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
+from timm.layers import Mlp, PatchEmbed
+from timm.models.vision_transformer import Block
 from torch import nn
 
 from core.config import CaptionerConfig
@@ -180,93 +183,45 @@ class DecoderBlock(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
-class ViTAttention(nn.Module):
-    """timm's ViT `Attention` (qkv packed, no q/k norm), computed in the same order, so its
-    outputs equal timm's bit for bit (tests/core/test_encoder_blocks.py)."""
-
-    def __init__(self, dim: int, num_heads: int, qkv_bias: bool, dropout: float):
-        super().__init__()
-        self.num_heads = num_heads
-        self.scale = (dim // num_heads) ** -0.5
-        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
-        self.dropout = dropout
-        self.proj_drop = nn.Dropout(dropout)
-        self.fused_attn = True  # F.scaled_dot_product_attention, else explicit matmuls
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, S, C = x.shape
-        qkv = self.qkv(x).reshape(B, S, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)  # (B, nh, S, hs)
-        dropout = self.dropout if self.training else 0.0
-        if self.fused_attn:
-            x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
-        else:
-            weights = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, nh, S, S)
-            x = (F.dropout(weights, dropout) if dropout else weights) @ v
-        return self.proj_drop(self.proj(x.transpose(1, 2).reshape(B, S, C)))
-
-
-class ViTMlp(nn.Module):
-    def __init__(self, cfg: CaptionerConfig):
-        super().__init__()
-        self.fc1 = nn.Linear(cfg.vit_width, int(cfg.vit_width * cfg.vit_mlp_ratio))
-        self.fc2 = nn.Linear(int(cfg.vit_width * cfg.vit_mlp_ratio), cfg.vit_width)
-        self.dropout = nn.Dropout(cfg.vit_dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # exact (erf) GELU, as ViT-B/16 was trained
-        return self.dropout(self.fc2(self.dropout(F.gelu(self.fc1(x)))))
-
-
-class ViTBlock(nn.Module):
-    """timm's ViT `Block` without LayerScale or drop-path: pre-norm attention, then pre-norm
-    MLP, with timm's names (norm1, attn, norm2, mlp)."""
-
-    def __init__(self, cfg: CaptionerConfig):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(cfg.vit_width, eps=cfg.vit_ln_eps)
-        self.attn = ViTAttention(cfg.vit_width, cfg.vit_heads, cfg.vit_qkv_bias, cfg.vit_dropout)
-        self.norm2 = nn.LayerNorm(cfg.vit_width, eps=cfg.vit_ln_eps)
-        self.mlp = ViTMlp(cfg)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
-
-
-class PatchEmbed(nn.Module):
-    """Non-overlapping patches to tokens with one strided convolution (timm's `patch_embed.proj`)."""
-
-    def __init__(self, cfg: CaptionerConfig):
-        super().__init__()
-        self.image_size = cfg.image_size
-        self.proj = nn.Conv2d(cfg.in_chans, cfg.vit_width, kernel_size=cfg.patch_size, stride=cfg.patch_size)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        size = tuple(images.shape[-2:])
-        if size != (self.image_size, self.image_size):
-            raise ValueError(f"images must be {self.image_size}x{self.image_size} pixels, got {size[0]}x{size[1]}")
-        return self.proj(images).flatten(2).transpose(1, 2)  # (B, S-1, C)
-
-
 class ImageEncoder(nn.Module):
-    """A ViT with timm's `VisionTransformer` parameter names, so timm checkpoints load as they
-    are; built here rather than from timm because importing timm (and the torchvision it
-    imports) doubled the caption path's start-up time and added 200 MB.
+    """ViT from timm's parts, with timm's `VisionTransformer` parameter names.
 
-    In "per_layer" mode the final norm is unused and is an Identity.
+    Every behavioural argument of timm's `Block` is spelled out: its defaults have changed
+    across timm 1.0.x releases. In "per_layer" mode the final norm is unused and is an Identity.
     """
 
     def __init__(self, cfg: CaptionerConfig):
         super().__init__()
-        self.patch_embed = PatchEmbed(cfg)
+        norm_layer = partial(nn.LayerNorm, eps=cfg.vit_ln_eps)
+        self.patch_embed = PatchEmbed(
+            img_size=cfg.image_size,
+            patch_size=cfg.patch_size,
+            in_chans=cfg.in_chans,
+            embed_dim=cfg.vit_width,
+            bias=True,
+        )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.vit_width))
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_patches + 1, cfg.vit_width))
         self.pos_drop = nn.Dropout(cfg.vit_dropout)
-        self.blocks = nn.ModuleList(ViTBlock(cfg) for _ in range(cfg.vit_depth))
-        final = cfg.cross_attention == "final"
-        self.norm = nn.LayerNorm(cfg.vit_width, eps=cfg.vit_ln_eps) if final else nn.Identity()
+        self.blocks = nn.ModuleList(
+            Block(
+                dim=cfg.vit_width,
+                num_heads=cfg.vit_heads,
+                mlp_ratio=cfg.vit_mlp_ratio,
+                qkv_bias=cfg.vit_qkv_bias,
+                qk_norm=False,
+                proj_bias=True,
+                proj_drop=cfg.vit_dropout,
+                attn_drop=cfg.vit_dropout,
+                init_values=None,  # no LayerScale
+                drop_path=0.0,
+                act_layer=nn.GELU,  # exact (erf) GELU, as ViT-B/16 was trained
+                norm_layer=norm_layer,
+                mlp_layer=Mlp,
+            )
+            for _ in range(cfg.vit_depth)
+        )
+        self.norm = norm_layer(cfg.vit_width) if cfg.cross_attention == "final" else nn.Identity()
         self.per_layer = cfg.cross_attention == "per_layer"
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
