@@ -31,6 +31,8 @@ log = logging.getLogger("visioncap_desktop")
 SCREENSHOT_SIZE = (1360, 860)
 # registered when fontconfig finds no font at all (a bare system), so labels are not boxes
 FALLBACK_FONT = ("assets", "fonts", "DejaVuSans.ttf")
+# the aliases Qt lists even when fontconfig has no font file behind them
+GENERIC_FAMILIES = frozenset({"Sans Serif", "Serif", "Monospace"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,8 +124,9 @@ def install_exception_hook(log_path: Path | None):
 
 
 def needs_fallback_font(families: list[str]) -> bool:
-    """Whether Qt found no font on the system (fontconfig without fonts or without its config)."""
-    return not families
+    """Whether Qt found no font on the system (fontconfig without fonts or without its config):
+    nothing but the generic aliases."""
+    return not set(families) - GENERIC_FAMILIES
 
 
 def install_fallback_font(app, families: list[str] | None = None) -> str | None:

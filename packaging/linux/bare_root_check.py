@@ -83,12 +83,17 @@ def in_root(root: Path, script: str, env: dict[str, str] | None = None, timeout:
     return result.returncode, result.stdout + result.stderr
 
 
-def missing_by_ldd(root: Path) -> str:
-    """The sonames no bundled library can find, each with how many bundled files need it."""
+def missing_by_ldd(root: Path, app: Path) -> str:
+    """The sonames that no bundled library can find and the bundle does not hold either (ldd
+    misses some bundled ones that are found at run time through the libraries' own RPATH), each
+    with how many bundled files need it."""
     script = (f"find {APP}/_internal -name '*.so*' -type f | while read -r f; do "
-              f"LD_LIBRARY_PATH={APP}/_internal ldd \"$f\" 2>/dev/null | sed -n 's/^\\t*\\(.*\\) => not found/\\1/p'; "
+              f"LD_LIBRARY_PATH={APP}/_internal ldd \"$f\" 2>/dev/null | awk '/=> not found/ {{print $1}}'; "
               "done | sort | uniq -c | sort -rn")
-    return in_root(root, script)[1].strip() or "(none)"
+    bundled = {path.name for path in app.rglob("*.so*")}
+    lines = [line for line in in_root(root, script)[1].splitlines()
+             if line.split() and line.split()[-1] not in bundled]
+    return "\n".join(lines) or "(none)"
 
 
 def phase(name: str, base: Path, app: Path, work: Path, out: Path, packages: list[str]) -> dict:
@@ -110,8 +115,8 @@ def phase(name: str, base: Path, app: Path, work: Path, out: Path, packages: lis
             print(output[-3000:])
             if code != 0:
                 sys.exit(f"bare_root_check: apt-get install {' '.join(packages)} failed")
-        report["ldd"] = missing_by_ldd(root)
-        print(f"--- libraries no bundled file finds (count of files needing each):\n{report['ldd']}")
+        report["ldd"] = missing_by_ldd(root, app)
+        print(f"--- system libraries the bundle lacks (ldd; count of bundled files needing each):\n{report['ldd']}")
         for key, script, env in (
             ("check-system", f"{APP}/VisionCap --check-system", {"QT_QPA_PLATFORM": "xcb"}),
             ("self-test", f"{APP}/visioncap-cli --self-test", {"QT_QPA_PLATFORM": "offscreen"}),

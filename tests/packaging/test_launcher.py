@@ -169,7 +169,29 @@ def test_self_test_fails_when_one_demo_caption_of_four_differs(qapp, monkeypatch
 
 def test_fallback_font_decision():
     assert app_module.needs_fallback_font([])
-    assert not app_module.needs_fallback_font(["DejaVu Sans"])
+    # what Qt lists on a system without fonts (seen in a minimal Debian root)
+    assert app_module.needs_fallback_font(["Monospace", "Sans Serif", "Serif"])
+    assert not app_module.needs_fallback_font(["DejaVu Sans", "Monospace", "Sans Serif", "Serif"])
+
+
+def test_fallback_font_on_a_system_without_fonts(tmp_path):
+    """fontconfig with a configuration that names no font folder: Qt then lists only generic
+    aliases and draws boxes; the app's own font must take over."""
+    config = tmp_path / "fonts.conf"
+    config.write_text('<?xml version="1.0"?><fontconfig></fontconfig>')
+    code = """
+from PySide6.QtGui import QFontDatabase, QFontInfo
+from PySide6.QtWidgets import QApplication
+from visioncap_desktop.app import install_fallback_font
+app = QApplication([])
+print("before:", sorted(QFontDatabase.families()), repr(QFontInfo(app.font()).family()))
+print("fallback:", install_fallback_font(app), QFontInfo(app.font()).family())
+"""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FONTCONFIG_FILE": str(config), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "before: ['Monospace', 'Sans Serif', 'Serif'] ''" in result.stdout
+    assert "fallback: DejaVu Sans DejaVu Sans" in result.stdout
 
 
 def test_fallback_font_is_bundled_with_its_licence():
