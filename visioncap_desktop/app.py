@@ -123,6 +123,17 @@ def install_exception_hook(log_path: Path | None):
     return reporter
 
 
+def install_logging_exception_hook() -> None:
+    """For the non-interactive modes: uncaught exceptions (any thread) go to the log and to
+    stderr, and no dialog waits for a person."""
+
+    def hook(exc_type, exc, tb) -> None:
+        log.critical("unhandled exception\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
+
+    sys.excepthook = hook
+    threading.excepthook = lambda args: hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+
 def needs_fallback_font(families: list[str]) -> bool:
     """Whether Qt found no font on the system (fontconfig without fonts or without its config):
     nothing but the generic aliases."""
@@ -192,7 +203,10 @@ def _run_gui(args: argparse.Namespace, qt_args: list[str], log_path: Path | None
     app.setDesktopFileName("visioncap")  # Wayland docks match the window to visioncap.desktop
     app.setWindowIcon(QIcon(str(resource_path("assets", "visioncap.png"))))
     install_fallback_font(app)
-    install_exception_hook(log_path)
+    if args.screenshot:
+        install_logging_exception_hook()
+    else:
+        install_exception_hook(log_path)
     settings = Settings.load()
     window = MainWindow(settings, model_override=args.model, first_run_prompt=not args.screenshot)
     if args.screenshot:

@@ -234,6 +234,25 @@ def test_screenshot_without_model_uses_the_demo_model_with_a_fresh_home(tmp_path
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VISIONCAP_HOME": str(tmp_path / "home"),
            "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-m", "visioncap_desktop", "--screenshot", str(out), str(folder),
-                             "--timeout", "60"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                             "--timeout", "240"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert Path(out).is_file()
+
+
+def test_screenshot_errors_are_logged_not_shown(qapp, monkeypatch, caplog):
+    import logging
+    import threading
+
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    app_module.install_logging_exception_hook()
+    try:
+        raise RuntimeError("boom during a screenshot")
+    except RuntimeError:
+        with caplog.at_level(logging.CRITICAL):
+            sys.excepthook(*sys.exc_info())
+    qapp.processEvents()
+    assert "boom during a screenshot" in caplog.text and "Traceback" in caplog.text
+    assert not [w for w in qapp.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
