@@ -8,23 +8,31 @@
     python packaging/build.py --skip-pyinstaller      # wrap the existing dist/VisionCap again
 
 Step 1 runs PyInstaller with packaging/visioncap.spec: a one-folder app in dist/VisionCap with two
-executables, `VisionCap` (windowed) and `visioncap-cli` (console), sharing one _internal folder.
+executables, `VisionCap` (windowed) and `visioncap-cli` (console), sharing one _internal folder; on
+Linux, where the two would be identical, `visioncap-cli` is a link to `VisionCap`.
 Step 2 wraps that folder the way the OS expects:
 
-- Linux:   dist/VisionCap-<version>-linux-<arch>-<variant>.tar.gz holding the folder, install.sh,
-           uninstall.sh, a .desktop file and the icon;
+- Linux:   dist/VisionCap-<version>-linux-<arch>-<variant>.tar.zst (or .tar.gz with --archive gz)
+           holding the folder, install.sh, uninstall.sh, a .desktop file and the icon;
 - Windows: an Inno Setup installer from packaging/windows/visioncap.iss when ISCC.exe is found,
            otherwise a .zip of the folder;
 - macOS:   dist/VisionCap.app (the spec's BUNDLE), packed into a .dmg with hdiutil.
 
 PyInstaller keeps its cache in build/pyinstaller; both variants share it (they differ only after
 the analysis), so the second variant and a rebuild after small changes are much quicker.
+
+Built with a CUDA torch (the default wheel on Linux), even the CPU variant carries the CUDA
+libraries torch links; the build says how much of the folder they are, and how to build from
+PyTorch's CPU-only wheels instead (CPU_ONLY_TORCH), which is the release procedure for the CPU
+variant.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
+import io
 import json
 import os
 import platform
@@ -108,6 +116,21 @@ EXCLUDED_MODULES = (
     "PySide6.QtHelp",
 )
 
+# Packages with native libraries that the app imports where they are installed (HEIC/AVIF
+# decoding, camera RAW, photo metadata, CSV locking). The spec collects each one that is
+# importable on the build machine, with its shared libraries and data files; absent ones are skipped.
+OPTIONAL_PACKAGES = ("pillow_heif", "rawpy", "exiv2", "pyexiv2", "filelock")
+
+# Files no variant uses (matched against the destination path under _internal): protobuf's
+# compiler, which the torch wheel ships as a tool; torchvision's image codecs and the nvJPEG
+# library they link (the app decodes images with Pillow and Qt).
+ALWAYS_DROPPED = (
+    "torch/bin/protoc*",
+    "torchvision/image_stable*.so",
+    "*/libnvjpeg*.so*",
+    "libnvjpeg*.so*",
+)
+
 # Shared libraries a CPU-only build leaves out (matched against the file name). torch's own
 # libraries link the core CUDA libraries (cudart, cuBLAS, cuFFT, cuSPARSE, NCCL, ...), so those
 # must stay even without a GPU; these are only loaded on first GPU use (dlopen), so a CPU run
@@ -123,16 +146,32 @@ CPU_DROPPED_LIBS = (
     "libnvperf_*.so",  # CUPTI's profiling helpers
     "libpcsamplingutil.so",
     "libcheckpoint.so",
+    "libcaffe2_nvrtc.so",  # torch's NVRTC wrapper for GPU kernels compiled at run time
 )
+# ... and whole folders under _internal a CPU-only build leaves out (matched against the path):
+# cuda-python's bindings, which torch.cuda imports only behind a guard
+CPU_DROPPED_PATHS = ("cuda/bindings/*",)
+
+# What a CUDA torch adds to a build: the parts CUDA_BYTES sums (paths under _internal).
+CUDA_PATHS = ("nvidia/*", "cuda/*", "torch/lib/*cuda*", "torch/lib/libcaffe2_nvrtc*", "torch/lib/libnvrtc*")
+# The release procedure for the small CPU variant: a build environment with PyTorch's CPU wheels.
+CPU_ONLY_TORCH = (
+    "python -m venv build/venv-cpu",
+    "build/venv-cpu/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu",
+    'build/venv-cpu/bin/pip install -e ".[packaging]"',
+    "build/venv-cpu/bin/python packaging/build.py --self-test",
+)
+ARCHIVE_FORMATS = ("zst", "gz")
+ZSTD_LEVEL = 6  # benchmarks/packaging_archive.py compares the levels
 
 # Qt plug-ins left out of every build. The GTK3 platform theme would load the desktop's own GTK3
 # against the GLib, cairo and pango copies bundled from the build machine, which crashes or fails
 # when their versions differ; without it Qt uses its Fusion style and the XDG portal for dialogs.
 DROPPED_PLUGINS = ("libqgtk3.so",)
 
-# The libraries Qt's xcb platform plug-in needs beyond what every X11 desktop has, as Debian
-# packages and as sonames. PyInstaller bundles them when the build machine has them installed;
-# otherwise the user's system must provide them.
+# Libraries Qt's xcb platform plug-in needs that few systems have, as Debian packages and as
+# sonames. PyInstaller bundles them when the build machine has them installed; otherwise the
+# user's system must provide them (the launcher's library check then names them).
 LINUX_SYSTEM_LIBS = {
     "libxcb-cursor0": "libxcb-cursor.so.0",
     "libxcb-icccm4": "libxcb-icccm.so.4",
@@ -183,13 +222,30 @@ def bundle_files(bundle: Path) -> list[Path]:
 
 
 def keep_binary(dest_name: str, variant: str) -> bool:
-    """Whether a collected shared library belongs in this variant (see CPU_DROPPED_LIBS)."""
+    """Whether a collected file belongs in this variant (see ALWAYS_DROPPED, CPU_DROPPED_LIBS and
+    CPU_DROPPED_PATHS); `dest_name` is its path under _internal."""
     if variant not in VARIANTS:
         raise BuildError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    dest = dest_name.replace("\\", "/")
+    if any(fnmatch.fnmatch(dest, pattern) for pattern in ALWAYS_DROPPED):
+        return False
     if variant == "cuda":
         return True
-    name = Path(dest_name).name
-    return not any(fnmatch.fnmatch(name, pattern) for pattern in CPU_DROPPED_LIBS)
+    name = Path(dest).name
+    return not (any(fnmatch.fnmatch(name, pattern) for pattern in CPU_DROPPED_LIBS)
+                or any(fnmatch.fnmatch(dest, pattern) for pattern in CPU_DROPPED_PATHS))
+
+
+def link_cli(folder: Path, system: str | None = None) -> bool:
+    """On Linux make `visioncap-cli` a relative link to `VisionCap` (the spec builds one
+    executable there: without a console flag the two would be identical). True if linked."""
+    if not (system or sys.platform).startswith("linux"):
+        return False
+    cli = folder / CLI_EXE
+    if cli.is_symlink() or cli.exists():
+        cli.unlink()
+    cli.symlink_to(GUI_EXE)
+    return True
 
 
 def elf_needed(path: Path) -> list[str]:
@@ -278,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clean", action="store_true", help="empty PyInstaller's cache (build/pyinstaller) first")
     parser.add_argument("--self-test", action="store_true",
                         help="run the frozen `visioncap-cli --self-test` with a throw-away home folder")
+    parser.add_argument("--archive", choices=ARCHIVE_FORMATS, default="zst",
+                        help="Linux archive compression: zst (default; smaller, packs and unpacks several times "
+                             "faster) or gz (unpacks where zstd is not installed)")
     parser.add_argument("--dist", type=Path, default=DIST, help="output folder (default: dist)")
     return parser
 
@@ -354,6 +413,33 @@ def report_size(folder: Path) -> None:
         print(f"  {human(size):>10}  {key}")
 
 
+def cuda_bytes(folder: Path) -> int:
+    """Bytes of the CUDA parts of a one-folder build (CUDA_PATHS): what a CPU-only torch drops."""
+    internal = folder / "_internal"
+    if not internal.is_dir():
+        return 0
+    return sum(p.lstat().st_size for p in internal.rglob("*")
+               if p.is_file() and not p.is_symlink()
+               and any(fnmatch.fnmatch(p.relative_to(internal).as_posix(), pattern) for pattern in CUDA_PATHS))
+
+
+def cuda_report(folder: Path, variant: str, archive_bytes: int | None = None) -> str:
+    """How much of a build the CUDA libraries are and, for a CPU variant that has them, how to
+    build from CPU-only torch wheels, with the sizes that gives (estimated: the rest unchanged,
+    the archive shrinking in proportion)."""
+    total, cuda = folder_size(folder), cuda_bytes(folder)
+    if not cuda:
+        return f"CUDA libraries: none in {folder.name} (torch without CUDA)"
+    lines = [f"CUDA libraries: {human(cuda)} of {human(total)} ({cuda / total:.0%}) come from a CUDA build of torch"]
+    if variant == "cpu":
+        estimate = f"folder about {human(total - cuda)}"
+        if archive_bytes:
+            estimate += f", archive about {human(archive_bytes * (total - cuda) / total)}"
+        lines += [f"A CPU-only torch leaves them out ({estimate}). The CPU release is built that way:",
+                  *(f"    {command}" for command in CPU_ONLY_TORCH)]
+    return "\n".join(lines)
+
+
 # --- step 2: installers -----------------------------------------------------------------------
 
 
@@ -377,31 +463,49 @@ def desktop_entry(exec_path: str, icon: str) -> str:
     ])
 
 
-def make_linux_archive(folder: Path, out_dir: Path, base_name: str) -> Path:
-    """`base_name.tar.gz`: the one-folder app plus install.sh, uninstall.sh, .desktop file and icon.
-
-    Everything sits under one top folder `base_name/`; symlinks and file modes are kept.
-    """
-    archive = out_dir / f"{base_name}.tar.gz"
-    partial = archive.with_name(archive.name + ".partial")
-    extras = {
+def linux_archive_extras() -> dict[str, bytes]:
+    """The files next to the app folder in the Linux archive."""
+    return {
         "install.sh": (LINUX_FILES / "install.sh").read_bytes(),
         "uninstall.sh": (LINUX_FILES / "uninstall.sh").read_bytes(),
         "visioncap.desktop": desktop_entry("@INSTALL_DIR@/" + GUI_EXE, "visioncap").encode(),
         "visioncap.png": APP_ICON_PNG.read_bytes(),
         "README.txt": linux_readme().encode(),
     }
-    with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+
+
+def make_linux_archive(folder: Path, out_dir: Path, base_name: str, archive_format: str = "zst") -> Path:
+    """`base_name.tar.zst` (or `.tar.gz`): the one-folder app plus install.sh, uninstall.sh,
+    .desktop file and icon.
+
+    Everything sits under one top folder `base_name/`; symlinks and file modes are kept. zstd
+    compresses on every core (the `zstandard` package); `tar xf` unpacks it where `zstd` is
+    installed.
+    """
+    if archive_format not in ARCHIVE_FORMATS:
+        raise BuildError(f"unknown archive format {archive_format!r}; choose from {', '.join(ARCHIVE_FORMATS)}")
+    archive = out_dir / f"{base_name}.tar.{archive_format}"
+    partial = archive.with_name(archive.name + ".partial")
+    with contextlib.ExitStack() as stack:
+        if archive_format == "gz":
+            tar = stack.enter_context(tarfile.open(partial, "w:gz", compresslevel=6))
+        else:
+            try:
+                import zstandard
+            except ImportError as exc:
+                raise BuildError("writing .tar.zst needs the zstandard package "
+                                 "(pip install -e \".[packaging]\"), or pass --archive gz") from exc
+            raw = stack.enter_context(open(partial, "wb"))
+            compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1)
+            stream = stack.enter_context(compressor.stream_writer(raw, closefd=False))
+            tar = stack.enter_context(tarfile.open(fileobj=stream, mode="w|"))
         tar.add(folder, arcname=f"{base_name}/{APP_NAME}")
-        for name, data in extras.items():
+        for name, data in linux_archive_extras().items():
             info = tarfile.TarInfo(f"{base_name}/{name}")
             info.size = len(data)
             info.mode = 0o755 if name.endswith(".sh") else 0o644
             info.mtime = int(time.time())
-            with tempfile.TemporaryFile() as tmp:
-                tmp.write(data)
-                tmp.seek(0)
-                tar.addfile(info, tmp)
+            tar.addfile(info, io.BytesIO(data))
     partial.replace(archive)
     return archive
 
@@ -428,9 +532,13 @@ def linux_readme() -> str:
         "    sudo ./install.sh\n"
         "Or run it from this folder without installing:\n"
         f"    ./{APP_NAME}/{GUI_EXE}\n\n"
-        "If the window does not open and the terminal mentions the Qt platform plugin \"xcb\", install\n"
-        f"    Debian/Ubuntu: sudo apt install {' '.join(LINUX_SYSTEM_LIBS)}\n"
-        "    Fedora:        sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms\n\n"
+        "Unpack .tar.zst archives with `tar xf FILE` (needs zstd: `sudo apt install zstd`, `sudo dnf\n"
+        "install zstd` or `sudo zypper install zstd`).\n\n"
+        "Besides what it bundles, VisionCap needs the graphics libraries libGL and libEGL and, for an X11\n"
+        "window, libxcb (on a Wayland desktop the Wayland client libraries). Desktops have them; install.sh\n"
+        f"checks, and `./{APP_NAME}/{CLI_EXE} --check-system` prints what is missing with the command that\n"
+        "installs it, for example on a minimal Debian or Ubuntu:\n"
+        "    sudo apt install libgl1 libegl1 libxcb1\n\n"
         f"Check an installation without a window:  ./{APP_NAME}/{CLI_EXE} --self-test\n\n"
         "Uninstall: ~/.local/opt/VisionCap/uninstall.sh (or sudo /opt/VisionCap/uninstall.sh);\n"
         "add --purge to delete your settings, caption stores and downloaded models too.\n"
@@ -551,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.self_test:
             run_frozen_self_test(dist)
         if args.no_installer:
+            print(cuda_report(folder, info["variant"]))
             return 0
         base_name = artifact_name(info["version"], info["variant"], info["model"] is not None)
         started = time.monotonic()
@@ -559,9 +668,10 @@ def main(argv: list[str] | None = None) -> int:
         elif sys.platform == "darwin":
             artifact = make_dmg(dist, base_name)
         else:
-            artifact = make_linux_archive(folder, dist, base_name)
+            artifact = make_linux_archive(folder, dist, base_name, args.archive)
         size = artifact.stat().st_size
         print(f"{artifact}: {human(size)} ({size / 2**30:.2f} GiB), {time.monotonic() - started:.0f} s")
+        print(cuda_report(folder, info["variant"], size))
     except BuildError as exc:
         print(f"build.py: {exc}", file=sys.stderr)
         return 1

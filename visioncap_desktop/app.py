@@ -4,8 +4,11 @@
     visioncap --model BUNDLE [FOLDER]           use this bundle instead of the saved choice
     visioncap --screenshot out.png FOLDER       caption FOLDER, save a picture of the window, exit
     visioncap --self-test [--model BUNDLE]      check an installation without opening a window
+    visioncap --check-system                    say which system libraries Qt needs and lacks
 
-Nothing here imports torch: the window is up before the worker thread loads the model.
+Nothing here imports torch: the window is up before the worker thread loads the model. On Linux
+the system libraries Qt needs are checked before Qt is imported (launcher.missing_libraries).
+The non-interactive modes (--screenshot, --self-test) never open a dialog.
 """
 
 from __future__ import annotations
@@ -13,17 +16,23 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 import traceback
 from pathlib import Path
 
 from visioncap_desktop import paths
-from visioncap_desktop.resources import resource_path
+from visioncap_desktop.launcher import check_system, qt_platforms
+from visioncap_desktop.resources import demo_bundle_path, resource_path
 
 log = logging.getLogger("visioncap_desktop")
 
 SCREENSHOT_SIZE = (1360, 860)
+# registered when fontconfig finds no font at all (a bare system), so labels are not boxes
+FALLBACK_FONT = ("assets", "fonts", "DejaVuSans.ttf")
+# the aliases Qt lists even when fontconfig has no font file behind them
+GENERIC_FAMILIES = frozenset({"Sans Serif", "Serif", "Monospace"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self-test", action="store_true",
                         help="caption the bundled sample images and write a CSV without opening a window")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds --screenshot may take (default 600)")
+    parser.add_argument("--check-system", action="store_true",
+                        help="check for the system libraries the window needs (Linux), print what is missing and exit")
     return parser
 
 
@@ -112,17 +123,71 @@ def install_exception_hook(log_path: Path | None):
     return reporter
 
 
+def install_logging_exception_hook() -> None:
+    """For the non-interactive modes: uncaught exceptions (any thread) go to the log and to
+    stderr, and no dialog waits for a person."""
+
+    def hook(exc_type, exc, tb) -> None:
+        log.critical("unhandled exception\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
+
+    sys.excepthook = hook
+    threading.excepthook = lambda args: hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def needs_fallback_font(families: list[str]) -> bool:
+    """Whether Qt found no font on the system (fontconfig without fonts or without its config):
+    nothing but the generic aliases."""
+    return not set(families) - GENERIC_FAMILIES
+
+
+def install_fallback_font(app, families: list[str] | None = None) -> str | None:
+    """Register the bundled DejaVu Sans and make it the app's font when the system has no font;
+    the family name, or None when nothing was needed (or the font could not be loaded)."""
+    from PySide6.QtGui import QFont, QFontDatabase
+
+    if not needs_fallback_font(QFontDatabase.families() if families is None else families):
+        return None
+    path = resource_path(*FALLBACK_FONT)
+    font_id = QFontDatabase.addApplicationFont(str(path))
+    registered = QFontDatabase.applicationFontFamilies(font_id) if font_id >= 0 else []
+    if not registered:
+        log.warning("no fonts on this system and the bundled %s could not be loaded", path)
+        return None
+    log.info("no fonts on this system: using the bundled %s", registered[0])
+    app.setFont(QFont(registered[0]))
+    return registered[0]
+
+
+def screenshot_model(model: str | None) -> str | None:
+    """The bundle --screenshot captions with: --model, else the built-in demo model; None when
+    there is neither (the run then fails at once instead of asking)."""
+    if model:
+        return model
+    return "demo" if demo_bundle_path() is not None else None
+
+
 def run_app(argv: list[str]) -> int:
     parser = build_parser()
     args, qt_args = parser.parse_known_args(argv)
     if args.screenshot and not args.folder:
         parser.error("--screenshot needs a FOLDER to caption")
-    log_path = setup_logging()
+    if args.check_system:
+        return check_system(qt_platforms(os.environ, qt_args), quiet=False)
     if args.self_test:
+        setup_logging()
         from visioncap_desktop.selftest import run_self_test
 
         return run_self_test(args.model)
-    return _run_gui(args, qt_args, log_path)
+    if args.screenshot:
+        args.model = screenshot_model(args.model)
+        if args.model is None:
+            sys.stderr.write("visioncap --screenshot failed: no model: pass --model BUNDLE "
+                             "(this installation has no built-in demo model)\n")
+            return 2
+    code = check_system(qt_platforms(os.environ, qt_args))
+    if code:
+        return code
+    return _run_gui(args, qt_args, setup_logging())
 
 
 def _run_gui(args: argparse.Namespace, qt_args: list[str], log_path: Path | None) -> int:
@@ -137,7 +202,11 @@ def _run_gui(args: argparse.Namespace, qt_args: list[str], log_path: Path | None
     app.setApplicationName("VisionCap")
     app.setDesktopFileName("visioncap")  # Wayland docks match the window to visioncap.desktop
     app.setWindowIcon(QIcon(str(resource_path("assets", "visioncap.png"))))
-    install_exception_hook(log_path)
+    install_fallback_font(app)
+    if args.screenshot:
+        install_logging_exception_hook()
+    else:
+        install_exception_hook(log_path)
     settings = Settings.load()
     window = MainWindow(settings, model_override=args.model, first_run_prompt=not args.screenshot)
     if args.screenshot:

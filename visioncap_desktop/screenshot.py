@@ -1,5 +1,9 @@
 """`visioncap --screenshot out.png FOLDER`: open FOLDER, caption everything, wait for the run and
-the visible thumbnails, save the window as PNG, quit. Works on the offscreen platform too."""
+the visible thumbnails, save the window as PNG, quit. Works on the offscreen platform too.
+
+Nothing waits for a person: app.py picks the model before the window exists (--model or the demo
+model), and a question about the model fails the screenshot at once instead of opening a dialog.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,12 @@ class ScreenshotDriver(QObject):
         self._poll = QTimer(self, interval=100)
         self._poll.timeout.connect(self._grab_when_settled)
         self._settle_until = 0.0
+        self._finished = False
+        window.model_choice.choose_model = self._refuse_model_dialog
+
+    def _refuse_model_dialog(self, first_run: bool = False) -> bool:
+        self._fail("no usable model: pass --model BUNDLE")
+        return False
 
     def start(self) -> None:
         self._deadline.start()
@@ -39,11 +49,8 @@ class ScreenshotDriver(QObject):
     def _on_folder_loaded(self, folder: str, count: int) -> None:
         if count == 0:
             self._fail(f"no images in {folder}")
-        elif not self.window.caption("all"):
-            if self.window.bundle_path() is None:
-                self._fail("no model chosen: pass --model BUNDLE")
-            else:  # everything was already captioned or edited
-                self._wait_for_thumbnails()
+        elif not self.window.caption("all") and not self._finished:
+            self._wait_for_thumbnails()  # everything was already captioned or edited
 
     def _on_run_completed(self, done: int, total: int, outcome: str) -> None:
         if outcome != "completed":
@@ -75,11 +82,14 @@ class ScreenshotDriver(QObject):
         self._quit()
 
     def _fail(self, reason: str) -> None:
+        if self._finished:
+            return
         sys.stderr.write(f"visioncap --screenshot failed: {reason}\n")
         self.exit_code = 2
         self._quit()
 
     def _quit(self) -> None:
+        self._finished = True
         self._deadline.stop()
         self._poll.stop()
         self.window.close()

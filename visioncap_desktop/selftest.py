@@ -1,8 +1,10 @@
 """`visioncap --self-test`: check an installation (a frozen build above all) without a window.
 
-Decodes the bundled sample images with Qt's image plugins, loads the demo bundle (or --model),
-captions the samples, writes a CSV and reads it back. Prints one line per step; exits 0, or
-non-zero with a line naming what failed.
+Checks the system libraries Qt needs, decodes the bundled sample images with Qt's image plugins,
+loads the demo bundle (or --model), captions the samples, writes a CSV and reads it back. Prints
+one line per step; exits 0, or non-zero with one `self-test FAILED at STEP: ...` line. Every error
+inside a step, whatever its type (an ImportError from a missing library included), becomes that
+line: the self-test never ends with a traceback.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from visioncap_desktop import export
+from visioncap_desktop.launcher import MISSING_LIBRARIES_EXIT, missing_libraries
 from visioncap_desktop.records import CaptionState, ImageRecord
 from visioncap_desktop.resources import demo_bundle_path, resource_path, sample_images
 
@@ -26,9 +31,28 @@ class SelfTestError(Exception):
         self.code = code
 
 
+@contextmanager
+def _step(name: str, code: int) -> Iterator[None]:
+    """Any error raised inside becomes a SelfTestError for this step."""
+    try:
+        yield
+    except SelfTestError:
+        raise
+    except Exception as exc:  # naming every failure, whatever its type, is this module's whole job
+        raise SelfTestError(name, f"{type(exc).__name__}: {exc}", code) from exc
+
+
 def _say(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _check_system_libraries() -> None:
+    # the self-test runs Qt without a window, so only what QtGui itself links is needed
+    missing = missing_libraries(["offscreen"])
+    if missing:
+        lines = "\n  ".join(lib.advice() for lib in missing)
+        raise SelfTestError("system libraries", f"{len(missing)} missing:\n  {lines}", MISSING_LIBRARIES_EXIT)
 
 
 def _check_qt_images(samples: list[Path]) -> None:
@@ -56,6 +80,16 @@ def _expected_demo_captions() -> dict[str, str]:
         return {row["image"]: row["caption"] for row in csv.DictReader(f)}
 
 
+def check_expected(captions: dict[str, str], expected: dict[str, str]) -> None:
+    """Every expected caption must match exactly: greedy decoding of the demo model is
+    deterministic, so a single difference means a broken torch, preprocessing or bundle."""
+    wrong = [name for name in sorted(expected) if captions.get(name) != expected[name]]
+    _say(f"captions as expected for the demo model: {len(expected) - len(wrong)} of {len(expected)}")
+    if wrong:
+        details = "; ".join(f"{name}: got {captions.get(name)!r}, expected {expected[name]!r}" for name in wrong)
+        raise SelfTestError("captioning", f"{len(wrong)} of {len(expected)} demo captions differ ({details})", 5)
+
+
 def _caption_and_export(captioner, samples: list[Path], work: Path, expected: dict[str, str]) -> None:
     """Caption the samples, compare with `expected` (name -> caption) where given, export a CSV
     and read it back."""
@@ -63,20 +97,19 @@ def _caption_and_export(captioner, samples: list[Path], work: Path, expected: di
 
     images = [Path(shutil.copy2(s, work / s.name)) for s in samples]
     records = []
-    for image, result in zip(images, captioner.caption(images)):
-        if result.error:
-            raise SelfTestError("captioning", f"{image.name}: {result.error}", 5)
-        _say(f"  {image.name}: {result.caption}")
-        records.append(ImageRecord(str(image), image.name, result.caption or "", CaptionState.CAPTIONED,
-                                   model=captioner.name))
+    with _step("captioning", 5):
+        for image, result in zip(images, captioner.caption(images)):
+            if result.error:
+                raise SelfTestError("captioning", f"{image.name}: {result.error}", 5)
+            _say(f"  {image.name}: {result.caption}")
+            records.append(ImageRecord(str(image), image.name, result.caption or "", CaptionState.CAPTIONED,
+                                       model=captioner.name))
     if expected:
-        right = sum(expected.get(r.name) == r.caption for r in records)
-        _say(f"captions as expected for the demo model: {right} of {len(expected)}")
-        if not right:  # a broken torch or preprocessing; a rounding difference would miss one
-            raise SelfTestError("captioning", "the demo model got none of the sample captions right", 5)
+        check_expected({r.name: r.caption for r in records}, expected)
     csv_path = work / "captions.csv"
-    export.write_csv(csv_path, records)
-    columns, rows = read_csv_rows(csv_path)
+    with _step("CSV", 6):
+        export.write_csv(csv_path, records)
+        columns, rows = read_csv_rows(csv_path)
     if tuple(columns) != export.CSV_COLUMNS or len(rows) != len(records):
         raise SelfTestError("CSV", f"{csv_path} reads back as {len(rows)} rows with columns {columns}", 6)
     _say(f"CSV: {len(rows)} rows written to {csv_path} and read back (the folder is then removed)")
@@ -85,11 +118,14 @@ def _caption_and_export(captioner, samples: list[Path], work: Path, expected: di
 def run_self_test(model: str | None = None) -> int:
     started = time.monotonic()
     try:
+        _check_system_libraries()
+        _say("system libraries: ok")
         samples = sample_images()
         if not samples:
             raise SelfTestError("sample images", f"none found in {resource_path('assets', 'samples')}", 2)
         _say(f"sample images: {len(samples)} in {samples[0].parent}")
-        _check_qt_images(samples)
+        with _step("Qt image plugins", 3):
+            _check_qt_images(samples)
         _say("Qt image plugins: ok")
 
         expected: dict[str, str] = {}
@@ -100,16 +136,13 @@ def run_self_test(model: str | None = None) -> int:
             expected = _expected_demo_captions()
         else:
             bundle = Path(model)
-        from core.captioner import Captioner  # torch: only now
-        from core.errors import VisionCapError
+        with _step("model", 4):
+            from core.captioner import Captioner  # torch: only now
 
-        try:
             captioner = Captioner.load(bundle)
-        except (VisionCapError, ValueError, OSError) as exc:
-            raise SelfTestError("model", str(exc), 4) from exc
         _say(f"model: {captioner.name} from {bundle} on {captioner.device}")
 
-        with tempfile.TemporaryDirectory(prefix="visioncap-self-test-") as tmp:
+        with _step("temporary folder", 6), tempfile.TemporaryDirectory(prefix="visioncap-self-test-") as tmp:
             _caption_and_export(captioner, samples, Path(tmp), expected)
     except SelfTestError as exc:
         sys.stderr.write(f"self-test FAILED at {exc}\n")

@@ -5,14 +5,18 @@
 #                                 visioncap-cli in ~/.local/bin
 #   sudo ./install.sh             for everyone: /opt/VisionCap, /usr/share/applications, /usr/local/bin
 #   ./install.sh --prefix DIR     into DIR/VisionCap instead
+#   ./install.sh --no-self-test   skip the self-test at the end
 #
 # Installing again replaces the previous installation. Your settings, caption stores and models
 # live in your own folders (~/.config/VisionCap, ~/.local/share/VisionCap, ~/.cache/VisionCap) and
-# are never touched. To remove VisionCap: <install folder>/uninstall.sh [--purge].
+# are never touched. Then it checks for the system libraries the window needs (the app's own
+# --check-system) and runs the self-test with a throw-away home folder; it exits 1 when that fails.
+# To remove VisionCap: <install folder>/uninstall.sh [--purge].
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 app_name=VisionCap
+self_test=yes
 
 if [ "$(id -u)" = 0 ]; then
     prefix=/opt
@@ -29,7 +33,8 @@ while [ $# -gt 0 ]; do
         --prefix) prefix=$2; shift 2 ;;
         --bin-dir) bin_dir=$2; shift 2 ;;
         --share-dir) share_dir=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --no-self-test) self_test=no; shift ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -45,6 +50,27 @@ if [ -e "$target" ] && [ ! -x "$target/$app_name" ]; then
     exit 1
 fi
 
+# menu entry and icon; what did not exist before is recorded, so that uninstall.sh --purge
+# removes exactly what this made (folders, the icon-theme and MIME caches)
+icons=$share_dir/icons/hicolor
+created=""
+for dir in "$prefix" "$share_dir/applications" "$icons/256x256/apps" "$bin_dir"; do
+    while [ ! -d "$dir" ]; do  # the folder and each parent that mkdir -p will make
+        created="$dir
+$created"
+        dir=$(dirname "$dir")
+    done
+done
+icon_cache=no mime_cache=no
+[ -e "$icons/icon-theme.cache" ] || icon_cache=yes
+[ -e "$share_dir/applications/mimeinfo.cache" ] || mime_cache=yes
+old=$target/.install-locations
+if [ -f "$old" ]; then  # installed before: what that install made is still this one's to remove
+    [ "$(sed -n 's/^created_icon_cache=//p' "$old")" = yes ] && icon_cache=yes
+    [ "$(sed -n 's/^created_mime_cache=//p' "$old")" = yes ] && mime_cache=yes
+    created="$created$(sed -n 's/^created_dir=//p' "$old")"
+fi
+
 echo "Installing $app_name into $target"
 mkdir -p "$prefix"
 rm -rf "$target.new"
@@ -55,8 +81,8 @@ rm -rf "$target"
 mv "$target.new" "$target"
 
 # menu entry and icon
-mkdir -p "$share_dir/applications" "$share_dir/icons/hicolor/256x256/apps"
-cp "$here/visioncap.png" "$share_dir/icons/hicolor/256x256/apps/visioncap.png"
+mkdir -p "$share_dir/applications" "$icons/256x256/apps"
+cp "$here/visioncap.png" "$icons/256x256/apps/visioncap.png"
 sed "s|@INSTALL_DIR@|$target|g" "$here/visioncap.desktop" > "$share_dir/applications/visioncap.desktop"
 chmod 644 "$share_dir/applications/visioncap.desktop"
 
@@ -64,31 +90,38 @@ chmod 644 "$share_dir/applications/visioncap.desktop"
 mkdir -p "$bin_dir"
 ln -sf "$target/visioncap-cli" "$bin_dir/visioncap-cli"
 
-# the uninstaller needs to know where the menu entry and the link went
-cat > "$target/.install-locations" <<EOF
-share_dir=$share_dir
-bin_dir=$bin_dir
-EOF
-
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$share_dir/applications" || true
-command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q -t "$share_dir/icons/hicolor" || true
+command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q -t "$icons" || true
+[ -e "$icons/icon-theme.cache" ] || icon_cache=no
+[ -e "$share_dir/applications/mimeinfo.cache" ] || mime_cache=no
 
-# the Qt xcb platform plug-in needs these; warn rather than fail (a Wayland session may not)
-missing=""
-for lib in libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1; do
-    if ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q "$lib"; then
-        missing="$missing $lib"
-    fi
-done
-if [ -n "$missing" ]; then
-    echo "Note: the window needs system libraries that are not installed:$missing"
-    echo "  Debian/Ubuntu: sudo apt install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1"
-    echo "  Fedora:        sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms"
-    echo "  openSUSE:      sudo zypper install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1"
-fi
+# the uninstaller needs to know where the menu entry and the link went, and what was new
+{
+    echo "share_dir=$share_dir"
+    echo "bin_dir=$bin_dir"
+    echo "created_icon_cache=$icon_cache"
+    echo "created_mime_cache=$mime_cache"
+    printf '%s\n' "$created" | sort -u | sed -n 's/^\(.\)/created_dir=\1/p'
+} > "$target/.install-locations"
 
-echo "Done. Start VisionCap from the application menu, or run $target/$app_name"
+echo "Installed. Start VisionCap from the application menu, or run $target/$app_name"
 case ":${PATH}:" in
     *":$bin_dir:"*) echo "Command line: visioncap-cli caption FOLDER --model demo --out captions.csv" ;;
     *) echo "Command line: $bin_dir/visioncap-cli (add $bin_dir to PATH to type just visioncap-cli)" ;;
 esac
+
+# the libraries the window needs and no build can bring (libGL, libEGL, libxcb or Wayland's):
+# the app's own check prints each missing one with its install command
+"$target/visioncap-cli" --check-system || echo "VisionCap is installed, but the window needs the libraries above."
+
+if [ "$self_test" = yes ]; then
+    echo "Running the self-test (a few seconds; it writes only to a temporary folder)..."
+    home=$(mktemp -d)
+    if VISIONCAP_HOME=$home QT_QPA_PLATFORM=offscreen "$target/visioncap-cli" --self-test; then
+        rm -rf "$home"
+    else
+        rm -rf "$home"
+        echo "install.sh: the self-test failed (see the FAILED line above); VisionCap is installed in $target" >&2
+        exit 1
+    fi
+fi

@@ -102,10 +102,51 @@ def test_build_leaves_out_what_its_variant_does_not_use(build_module, dist):
         assert not (internal / package).exists(), package
     names = [p.name for p in internal.rglob("*")]
     assert not [n for n in names if n in build_module.DROPPED_PLUGINS]
+    paths = [p.relative_to(internal).as_posix() for p in internal.rglob("*")]
+    assert not [p for p in paths if not build_module.keep_binary(p, info["variant"])]  # protoc, nvJPEG, ...
     if info["variant"] == "cpu":
         dropped = [n for n in names if any(fnmatch.fnmatch(n, p) for p in build_module.CPU_DROPPED_LIBS)]
         assert not dropped
+        assert not (internal / "cuda" / "bindings").exists()
     assert (internal / "core" / "assets" / "demo" / "manifest.json").is_file() == (info["model"] is not None)
+    assert (internal / "visioncap_desktop" / "assets" / "fonts" / "DejaVuSans.ttf").is_file()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="one executable and a link on Linux")
+def test_linux_build_has_one_executable_and_a_link(build_module, dist):
+    cli = dist / build_module.APP_NAME / build_module.CLI_EXE
+    assert cli.is_symlink() and str(cli.readlink()) == build_module.GUI_EXE
+
+
+@pytest.mark.parametrize(("package", "native"), [
+    ("pillow_heif", "_pillow_heif*.so"),  # HEIC/AVIF, with libheif in pillow_heif.libs
+    ("rawpy", "rawpy/_rawpy*.so"),  # camera RAW (LibRaw)
+    ("exiv2", "exiv2/_*.so"),  # photo metadata, with libexiv2 in exiv2.libs
+])
+def test_optional_native_packages_are_carried_when_installed(build_module, dist, package, native):
+    pytest.importorskip(package)
+    internal = dist / build_module.APP_NAME / "_internal"
+    assert list(internal.glob(native)), f"{package}: nothing matches {native}"
+    libs = internal / f"{package}.libs"
+    if libs.is_dir():  # the wheel's own copies of its libraries, which its extensions link
+        assert list(libs.iterdir())
+
+
+def test_check_system_passes_on_the_build_machine(build_module, dist, tmp_path):
+    result = run_frozen(build_module, dist, build_module.CLI_EXE, ["--check-system"], tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "system libraries: all found" in result.stdout
+
+
+def test_screenshot_without_model_uses_the_builtin_model(build_module, dist, tmp_path):
+    if not (dist / build_module.APP_NAME / "_internal" / "core" / "assets" / "demo").is_dir():
+        pytest.skip("built without a model")
+    images = shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("*.csv"))
+    out = tmp_path / "shot.png"
+    result = run_frozen(build_module, dist, build_module.GUI_EXE,
+                        ["--screenshot", str(out), str(images), "--timeout", "120"], tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert out.is_file()
 
 
 def test_cli_imports_a_local_hf_checkpoint_without_transformers(build_module, dist, tmp_path):

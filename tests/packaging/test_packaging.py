@@ -41,15 +41,32 @@ def string_constants(node: ast.AST) -> set[str]:
 def test_spec_names_the_hidden_imports_torchvision_needs():
     (analysis,) = calls(spec_tree(), "Analysis")
     hidden = string_constants(keyword(analysis, "hiddenimports"))
-    assert {"torchvision._C_stable", "torchvision.image_stable"} <= hidden
-    collected = {c.args[0].value for c in calls(keyword(analysis, "hiddenimports"), "collect_submodules")}
-    assert collected == {"core", "visioncap_desktop"}
+    assert "torchvision._C_stable" in hidden
+    assert "torchvision.image_stable" not in hidden  # its codecs are left out (ALWAYS_DROPPED)
+    collected = {ast.unparse(c.args[0]) for c in calls(keyword(analysis, "hiddenimports"), "collect_submodules")}
+    assert collected == {"'core'", "'visioncap_desktop'", "name"}
+
+
+def test_spec_carries_each_optional_native_package_that_is_installed(build_module):
+    """pillow-heif, rawpy, exiv2 (or pyexiv2) and filelock: modules, shared libraries and data
+    files, for those importable on the build machine only."""
+    assert {"pillow_heif", "rawpy", "exiv2", "pyexiv2", "filelock"} <= set(build_module.OPTIONAL_PACKAGES)
+    tree = spec_tree()
+    (guard,) = [node for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                and ast.unparse(node.targets[0]) == "optional"]
+    assert "vc.OPTIONAL_PACKAGES" in ast.unparse(guard.value)
+    assert "importlib.util.find_spec(name) is not None" in ast.unparse(guard.value)
+    (analysis,) = calls(tree, "Analysis")
+    for argument, collector in (("binaries", "collect_dynamic_libs"), ("datas", "collect_data_files"),
+                                ("hiddenimports", "collect_submodules")):
+        comprehension = ast.unparse(keyword(analysis, argument))
+        assert "for name in optional for" in comprehension and f"{collector}(name)" in comprehension
 
 
 def test_spec_collects_the_data_files():
     (analysis,) = calls(spec_tree(), "Analysis")
     datas = keyword(analysis, "datas")
-    assert {c.args[0].value for c in calls(datas, "collect_data_files")} >= {"timm", "tokenizers"}
+    assert {ast.unparse(c.args[0]) for c in calls(datas, "collect_data_files")} >= {"'timm'", "'tokenizers'"}
     assert "visioncap_desktop/assets" in string_constants(datas)
     # the model bundle lands where core.resources.demo_bundle_path() looks under sys._MEIPASS
     assert any(s.startswith("core/assets/demo/") for s in string_constants(spec_tree()))
@@ -61,9 +78,24 @@ def test_spec_makes_a_windowed_app_and_a_console_cli_in_one_folder(build_module)
     executables = {ast.unparse(keyword(c, "name")): keyword(c, "console").value for c in calls(tree, "EXE")}
     assert executables == {"vc.GUI_EXE": False, "vc.CLI_EXE": True}
     (collect,) = calls(tree, "COLLECT")
-    assert [ast.unparse(a) for a in collect.args[:2]] == ["gui", "cli"]
+    assert ast.unparse(collect.args[0]) == "*executables"
+    # on Linux the console twin is not built but linked (build.link_cli) after COLLECT
+    source = SPEC.read_text(encoding="utf-8")
+    assert "if not sys.platform.startswith(\"linux\"):\n    executables.append(EXE(" in source
+    assert "vc.link_cli(Path(DISTPATH) / vc.APP_NAME)" in source
     assert len(calls(tree, "BUNDLE")) == 1  # the .app on macOS
     assert (build_module.GUI_EXE, build_module.CLI_EXE) == ("VisionCap", "visioncap-cli")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_link_cli_makes_the_console_twin_a_link_on_linux_only(build_module, tmp_path):
+    app = fake_app(tmp_path / "VisionCap")
+    assert not build_module.link_cli(app, "darwin")
+    assert not (app / "visioncap-cli").is_symlink()
+    assert build_module.link_cli(app, "linux")
+    assert (app / "visioncap-cli").is_symlink()
+    assert str((app / "visioncap-cli").readlink()) == "VisionCap"  # relative: the folder can move
+    assert build_module.link_cli(app, "linux")  # again: replaces its own link
 
 
 def test_excluded_modules_leave_out_training_tests_and_unused_qt(build_module):
@@ -136,6 +168,18 @@ def test_artifact_names(build_module):
     ("nvidia/cu13/lib/libcusolver.so.12", False, True),
     ("nvidia/cu13/lib/libnvrtc-builtins.so.13.0", False, True),
     ("PySide6/Qt/plugins/platforms/libqxcb.so", True, True),
+    ("torch/lib/libcaffe2_nvrtc.so", False, True),
+    ("cuda/bindings/runtime.cpython-311-x86_64-linux-gnu.so", False, True),
+    ("cuda/bindings/_internal/nvjitlink.cpython-311-x86_64-linux-gnu.so", False, True),
+    ("torch/lib/libc10_cuda.so", True, True),
+    # never used: protobuf's compiler, torchvision's image codecs and the nvJPEG they link
+    ("torch/bin/protoc", False, False),
+    ("torch/bin/protoc-3.13.0.0", False, False),
+    ("torchvision/image_stable.so", False, False),
+    ("torchvision.libs/libnvjpeg.36e11081.so.13", False, False),
+    ("libnvjpeg.36e11081.so.13", False, False),
+    ("torchvision/_C_stable.so", True, True),
+    ("pillow_heif.libs/libheif-e72ea93c.so.1.23.6", True, True),
 ])
 def test_cpu_variant_drops_only_libraries_loaded_on_first_gpu_use(build_module, name, cpu, cuda):
     assert build_module.keep_binary(name, "cpu") is cpu
@@ -229,35 +273,111 @@ def fake_app(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the Linux archive keeps POSIX modes and links")
-def test_linux_archive_holds_app_scripts_desktop_file_and_icon(build_module, tmp_path):
-    app = fake_app(tmp_path / "dist" / "VisionCap")
-    archive = build_module.make_linux_archive(app, tmp_path, "VisionCap-0-linux-x86_64-cpu")
+def read_archive(archive: Path) -> dict[str, tarfile.TarInfo]:
+    """The members of a .tar.gz or .tar.zst archive by name."""
+    if archive.name.endswith(".zst"):
+        import zstandard
+
+        with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream, \
+                tarfile.open(fileobj=stream, mode="r|") as tar:
+            return {m.name: m for m in tar}
     with tarfile.open(archive) as tar:
-        members = {m.name: m for m in tar.getmembers()}
+        return {m.name: m for m in tar.getmembers()}
+
+
+def unpack(archive: Path, into: Path) -> None:
+    subprocess.run(["tar", "-xf", str(archive), "-C", str(into)], check=True)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the Linux archive keeps POSIX modes and links")
+@pytest.mark.parametrize("archive_format", ["zst", "gz"])
+def test_linux_archive_holds_app_scripts_desktop_file_and_icon(build_module, tmp_path, archive_format):
+    pytest.importorskip("zstandard")
+    app = fake_app(tmp_path / "dist" / "VisionCap")
+    build_module.link_cli(app, "linux")
+    archive = build_module.make_linux_archive(app, tmp_path, "VisionCap-0-linux-x86_64-cpu", archive_format)
+    assert archive.name == f"VisionCap-0-linux-x86_64-cpu.tar.{archive_format}"
+    members = read_archive(archive)
     base = "VisionCap-0-linux-x86_64-cpu/"
-    for name in ("install.sh", "uninstall.sh", "visioncap.desktop", "visioncap.png", "README.txt",
-                 "VisionCap/VisionCap", "VisionCap/visioncap-cli", "VisionCap/_internal/core/data.txt"):
-        assert base + name in members, name
+    expected = {base + name for name in (
+        "install.sh", "uninstall.sh", "visioncap.desktop", "visioncap.png", "README.txt", "VisionCap",
+        "VisionCap/VisionCap", "VisionCap/visioncap-cli", "VisionCap/_internal", "VisionCap/_internal/core",
+        "VisionCap/_internal/core/data.txt", "VisionCap/_internal/link.so")}
+    assert set(members) == expected
     assert members[base + "install.sh"].mode & 0o111
     assert members[base + "VisionCap/VisionCap"].mode & 0o111
     assert members[base + "VisionCap/_internal/link.so"].issym()
-    assert not any(name.endswith(".partial") for name in members)
+    cli = members[base + "VisionCap/visioncap-cli"]
+    assert cli.issym() and cli.linkname == "VisionCap"  # one executable, not two copies
+    readme = members[base + "README.txt"]
+    assert readme.size > 0
+    if shutil.which("zstd") or archive_format == "gz":  # what users run: GNU tar (+ zstd)
+        unpack(archive, tmp_path)
+        unpacked = tmp_path / "VisionCap-0-linux-x86_64-cpu"
+        assert (unpacked / "VisionCap" / "visioncap-cli").resolve() == (unpacked / "VisionCap" / "VisionCap").resolve()
+        text = (unpacked / "README.txt").read_text()
+        assert "sudo apt install libgl1 libegl1 libxcb1" in text and "--check-system" in text
+        assert "libxcb-cursor0" not in text and "libxcb-icccm4" not in text
+
+
+def test_linux_archive_refuses_an_unknown_format(build_module, tmp_path):
+    with pytest.raises(build_module.BuildError, match="unknown archive format 'xz'"):
+        build_module.make_linux_archive(fake_app(tmp_path / "VisionCap"), tmp_path, "x", "xz")
+    assert build_module.parse_args([]).archive == "zst"
+    assert build_module.parse_args(["--archive", "gz"]).archive == "gz"
+
+
+def test_cuda_report_measures_the_cuda_libraries(build_module, tmp_path):
+    app = fake_app(tmp_path / "VisionCap")
+    internal = app / "_internal"
+    assert build_module.cuda_report(app, "cpu") == "CUDA libraries: none in VisionCap (torch without CUDA)"
+    for rel, size in (("nvidia/cu13/lib/libcublasLt.so.13", 6000), ("torch/lib/libtorch_cuda.so", 3000),
+                      ("torch/lib/libtorch_cpu.so", 900), ("cuda/bindings/runtime.so", 100)):
+        (internal / rel).parent.mkdir(parents=True, exist_ok=True)
+        (internal / rel).write_bytes(b"x" * size)
+    total = build_module.folder_size(app)
+    assert build_module.cuda_bytes(app) == 9100
+    report = build_module.cuda_report(app, "cpu", archive_bytes=total // 2)
+    lines = report.splitlines()
+    assert lines[0] == (f"CUDA libraries: 9 KB of {build_module.human(total)} ({9100 / total:.0%}) "
+                        "come from a CUDA build of torch")
+    assert f"folder about {build_module.human(total - 9100)}" in lines[1]
+    assert f"archive about {build_module.human((total // 2) * (total - 9100) / total)}" in lines[1]
+    assert "--index-url https://download.pytorch.org/whl/cpu" in report
+    assert "download.pytorch.org" not in build_module.cuda_report(app, "cuda")
+
+
+def fake_tools(folder: Path) -> Path:
+    """gtk-update-icon-cache and update-desktop-database stand-ins that make their caches."""
+    folder.mkdir()
+    tools = {
+        "gtk-update-icon-cache": 'for a; do d=$a; done; touch "$d/icon-theme.cache"',
+        "update-desktop-database": 'for a; do d=$a; done; touch "$d/mimeinfo.cache"',
+    }
+    for name, body in tools.items():
+        (folder / name).write_text(f"#!/bin/sh\necho {name} \"$@\" >> {folder}/calls.log\n{body}\n")
+        (folder / name).chmod(0o755)
+    return folder
+
+
+def install(tmp_path: Path, build_module, env: dict[str, str], *options: str) -> Path:
+    app = fake_app(tmp_path / "dist" / "VisionCap")
+    archive = build_module.make_linux_archive(app, tmp_path, "pkg", "gz")
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="tar")
+    subprocess.run(["sh", str(tmp_path / "unpacked" / "pkg" / "install.sh"), *options], env=env, check=True,
+                   capture_output=True, text=True)
+    return tmp_path / "unpacked" / "pkg"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="install.sh is for Linux")
 def test_install_and_uninstall_scripts(build_module, tmp_path):
     """Unpack an archive of a fake app, install it as a user would, then uninstall with --purge."""
-    app = fake_app(tmp_path / "dist" / "VisionCap")
-    archive = build_module.make_linux_archive(app, tmp_path, "pkg")
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp_path / "unpacked", filter="tar")
     home = tmp_path / "home"
     home.mkdir()
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
     prefix, share, bin_dir = home / "opt", home / "share", home / "bin"
-    subprocess.run(["sh", str(tmp_path / "unpacked" / "pkg" / "install.sh"), "--prefix", str(prefix),
-                    "--share-dir", str(share), "--bin-dir", str(bin_dir)], env=env, check=True)
+    install(tmp_path, build_module, env, "--prefix", str(prefix), "--share-dir", str(share), "--bin-dir", str(bin_dir))
     target = prefix / "VisionCap"
     assert (target / "VisionCap").is_file() and (target / "uninstall.sh").is_file()
     desktop = (share / "applications" / "visioncap.desktop").read_text()
@@ -272,7 +392,85 @@ def test_install_and_uninstall_scripts(build_module, tmp_path):
     assert not (share / "applications" / "visioncap.desktop").exists()
     assert not (bin_dir / "visioncap-cli").exists()
     assert not data.exists()
-    assert prefix.is_dir()  # only VisionCap's own folder goes
+    # everything install.sh created is gone: the prefix, share and bin folders did not exist
+    assert sorted(p.name for p in home.iterdir()) == [".local"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="install.sh is for Linux")
+def test_install_runs_the_library_check_and_the_self_test(build_module, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
+    unpacked = install(tmp_path, build_module, env, "--prefix", str(home / "opt"), "--share-dir",
+                       str(home / "share"), "--bin-dir", str(home / "bin"))
+    result = subprocess.run(["sh", str(unpacked / "install.sh"), "--prefix", str(home / "opt"), "--share-dir",
+                             str(home / "share"), "--bin-dir", str(home / "bin")],
+                            env=env, check=True, capture_output=True, text=True)
+    # the fake executables echo their arguments: first the check, then the self-test
+    calls = [line for line in result.stdout.splitlines() if line.startswith("frozen ")]
+    assert [line.split()[-1] for line in calls] == ["--check-system", "--self-test"]
+    assert all(line.split()[1].endswith("/opt/VisionCap/visioncap-cli") for line in calls)
+    result = subprocess.run(["sh", str(unpacked / "install.sh"), "--no-self-test", "--prefix", str(home / "opt"),
+                             "--share-dir", str(home / "share"), "--bin-dir", str(home / "bin")],
+                            env=env, check=True, capture_output=True, text=True)
+    assert "--self-test" not in result.stdout
+    # a failing self-test fails the install, which stays in place
+    failing = home / "opt" / "VisionCap" / "visioncap-cli"
+    (unpacked / "VisionCap" / "visioncap-cli").write_text('#!/bin/sh\n[ "$1" = --self-test ] && exit 5\nexit 0\n')
+    result = subprocess.run(["sh", str(unpacked / "install.sh"), "--prefix", str(home / "opt"), "--share-dir",
+                             str(home / "share"), "--bin-dir", str(home / "bin")], env=env, capture_output=True, text=True)
+    assert result.returncode == 1 and "the self-test failed" in result.stderr
+    assert failing.is_file()
+    assert not list(home.glob("tmp*"))  # the self-test's home went to $TMPDIR and was removed
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="install.sh is for Linux")
+@pytest.mark.parametrize("existing", [False, True])
+def test_uninstall_refreshes_caches_and_purge_removes_only_what_install_made(build_module, tmp_path, existing):
+    home = tmp_path / "home"
+    share, bin_dir = home / ".local" / "share", home / ".local" / "bin"
+    icons = share / "icons" / "hicolor"
+    tools = fake_tools(tmp_path / "tools")
+    env = {"HOME": str(home), "PATH": f"{tools}:/usr/bin:/bin:/usr/sbin:/sbin"}
+    if existing:  # another app made the folders and caches first: they must stay
+        (share / "applications").mkdir(parents=True)
+        (share / "applications" / "mimeinfo.cache").write_text("theirs")
+        icons.mkdir(parents=True)
+        (icons / "icon-theme.cache").write_text("theirs")
+        bin_dir.mkdir(parents=True)
+        (home / ".local" / "opt").mkdir()
+    else:
+        home.mkdir()
+    # the per-user locations, named (as root, the defaults would be the system's)
+    install(tmp_path, build_module, env, "--prefix", str(home / ".local" / "opt"), "--share-dir", str(share),
+            "--bin-dir", str(bin_dir))
+    target = home / ".local" / "opt" / "VisionCap"
+    assert (icons / "icon-theme.cache").is_file() and (share / "applications" / "mimeinfo.cache").is_file()
+    locations = (target / ".install-locations").read_text()
+    assert f"created_icon_cache={'no' if existing else 'yes'}" in locations
+
+    # a plain uninstall refreshes both caches and keeps them
+    kept = tmp_path / "kept"
+    shutil.copytree(home, kept, symlinks=True)
+    (tools / "calls.log").unlink()
+    subprocess.run(["sh", str(target / "uninstall.sh")], env=env, check=True, capture_output=True)
+    calls = (tools / "calls.log").read_text().splitlines()
+    assert f"gtk-update-icon-cache -q -t {icons}" in calls
+    assert f"update-desktop-database -q {share / 'applications'}" in calls
+    assert (icons / "icon-theme.cache").is_file()
+    assert not (icons / "256x256" / "apps" / "visioncap.png").exists()
+
+    # --purge from the same installed state: what install made goes, the rest stays
+    shutil.rmtree(home)
+    shutil.copytree(kept, home, symlinks=True)
+    subprocess.run(["sh", str(target / "uninstall.sh"), "--purge"], env=env, check=True, capture_output=True)
+    if existing:
+        assert (icons / "icon-theme.cache").read_text() != ""  # refreshed, not removed
+        assert (share / "applications" / "mimeinfo.cache").exists()
+        assert (home / ".local" / "opt").is_dir() and bin_dir.is_dir()
+        assert not (icons / "256x256").exists()  # install made this one
+    else:
+        assert not (home / ".local").exists(), sorted(str(p) for p in home.rglob("*"))
 
 
 def test_shell_scripts_parse():
@@ -333,7 +531,7 @@ def test_main_wraps_an_existing_build_named_after_its_build_info(build_module, t
     info = {"version": "9.9", "variant": "cuda", "model": None}
     (app / "_internal" / build_module.BUILD_INFO).write_text(json.dumps(info))
     assert build_module.main(["--skip-pyinstaller", "--dist", str(tmp_path)]) == 0
-    assert (tmp_path / (build_module.artifact_name("9.9", "cuda", False) + ".tar.gz")).is_file()
+    assert (tmp_path / (build_module.artifact_name("9.9", "cuda", False) + ".tar.zst")).is_file()
 
 
 def test_main_reports_a_folder_not_built_by_the_spec(build_module, tmp_path, capsys):
