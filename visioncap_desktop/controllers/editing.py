@@ -226,9 +226,10 @@ class EditController(QObject):
         if self._drafts_file is None:
             return
         self._mark_committed()
-        for path in [p for p, d in self._drafts.items() if d.committed_at is not None]:
+        committed = [p for p, d in self._drafts.items() if d.committed_at is not None]
+        for path in committed:
             del self._drafts[path]
-        self._drafts_dirty = True
+        self._drafts_dirty |= bool(committed)
         self.write_drafts()
 
     def _mark_committed(self) -> None:
