@@ -34,7 +34,7 @@ from visioncap_desktop.store import StoreFormatError, drafts_path, read_drafts, 
 log = logging.getLogger(__name__)
 
 DRAFT_QUIET_MS = 300  # a draft is written this long after the last keystroke...
-DRAFT_MAX_WAIT_MS = 800  # ...and never later than this after the first keystroke not yet written
+DRAFT_MAX_WAIT_MS = 600  # ...and never later than this after the first keystroke not yet written
 # a draft that became the caption stays on disk this long, beyond the store's SAVE_DELAY_MS
 KEEP_COMMITTED_S = 2.0
 
