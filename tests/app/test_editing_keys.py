@@ -59,6 +59,15 @@ def test_two_enter_commits_in_the_gallery_are_two_undo_steps(qtbot, make_window,
     qtbot.keyClick(view, Qt.Key.Key_Y, CTRL)
     assert record.caption == "second words"
 
+    # Ctrl+Z in the open inline editor: what is typed is committed, then undone, like anywhere else
+    qtbot.keyClick(view, Qt.Key.Key_F2)
+    editor = inline_editor(view)
+    retype(qtbot, editor, "third words")
+    qtbot.keyClick(editor, Qt.Key.Key_Z, CTRL)
+    assert record.caption == "second words" and view.state() != QAbstractItemView.State.EditingState
+    qtbot.keyClick(view, Qt.Key.Key_Y, CTRL)
+    assert record.caption == "third words" and window.undo_stack.count() == 3
+
 
 def test_side_panel_commits_are_separate_steps_and_ctrl_z_is_the_apps_undo(qtbot, make_window, image_folder):
     window = make_window()
