@@ -38,7 +38,8 @@ class Reference:
 
     states: list[State]
     index: int = 0
-    session: str | None = None  # path of the side-panel typing session that owns the last step
+    session: str | None = None  # path of the open side-panel typing session
+    session_step: int | None = None  # the step that session made (its applications merge into it)
     run_step: int | None = None  # the run's step, once it has one
     run_expected: dict[str, tuple[str, CaptionState]] = field(default_factory=dict)
     running: bool = False
@@ -54,7 +55,9 @@ class Reference:
         self.index += 1
 
     def edit(self, path: str, text: str, session: bool, final: bool) -> None:
-        merging = session and self.session == path and self.index == len(self.states) - 1 and self.index > 0
+        if session and self.session != path:  # a new typing session
+            self.session_step = None
+        merging = session and self.session == path and self.session_step == self.index == len(self.states) - 1
         if text != self.current[path][0]:
             state = dict(self.current)
             state[path] = (text, CaptionState.EDITED)
@@ -62,11 +65,17 @@ class Reference:
                 if state == self.states[self.index - 1]:  # typed back to what it was: no step
                     self.states.pop()
                     self.index -= 1
+                    self.session_step = None
                 else:
                     self.states[self.index] = state
             else:
                 self._new_step(state)
-        self.session = path if session and not final else None
+                if session:
+                    self.session_step = self.index
+        if session:
+            self.session = None if final else path
+            if final:
+                self.session_step = None
 
     def start_run(self, overwrite: bool) -> None:
         self.running, self.overwrite, self.run_step = True, overwrite, None
@@ -82,7 +91,7 @@ class Reference:
         if self.run_step is None:
             self._new_step(dict(self.current))
             self.run_step = self.index
-            self.session = None
+            self.session = self.session_step = None
         for state_ in self.states[self.run_step:]:
             state_[path] = new
         self.run_expected[path] = new
@@ -93,12 +102,12 @@ class Reference:
 
     def undo(self) -> None:
         if not self.running:
-            self.session = None
+            self.session = self.session_step = None
             self.index = max(0, self.index - 1)
 
     def redo(self) -> None:
         if not self.running:
-            self.session = None
+            self.session = self.session_step = None
             self.index = min(len(self.states) - 1, self.index + 1)
 
 
@@ -117,7 +126,7 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps)
 def test_no_sequence_of_edits_runs_undos_and_redos_loses_an_edit(qapp, sequence):
     stack = QUndoStack()
