@@ -226,7 +226,10 @@ class EditController(QObject):
         if self._drafts_file is None:
             return
         self._mark_committed()
-        committed = [p for p, d in self._drafts.items() if d.committed_at is not None]
+        # the editors committed their text when the folder closed; the records of a folder
+        # already closed are gone from the model
+        committed = [p for p, d in self._drafts.items()
+                     if d.committed_at is not None or self._model.record_for_path(p) is None]
         for path in committed:
             del self._drafts[path]
         self._drafts_dirty |= bool(committed)
