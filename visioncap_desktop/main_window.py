@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         self.session = FolderSession(self.gallery_model, settings, self)
         self.run_control = RunController(self.gallery_model, self.undo_stack, settings, captioner_factory, self)
         self.model_choice = ModelChoice(settings, self.prompts, model_override, self)
-        self.editing = EditController(self.gallery_model, self.undo_stack, self)
+        self.editing = EditController(self.gallery_model, self.undo_stack, self.prompts, self)
         self.exports = ExportController(settings, self.prompts, self)
 
         self._build_central()
@@ -187,6 +187,12 @@ class MainWindow(QMainWindow):
         selection.currentChanged.connect(self._on_current_changed)
         selection.selectionChanged.connect(self._update_actions)
         self.side_panel.caption_committed.connect(self.editing.commit_caption)
+        self.side_panel.draft_changed.connect(self.editing.set_draft)
+        self.side_panel.step_requested.connect(self.gallery_view.step_current)
+        self.gallery_view.delegate.draft_changed.connect(self.editing.set_draft)
+        self.gallery_view.accept_focus_from(self.search_edit)
+        self.editing.typing_to_finish.connect(self.side_panel.commit)
+        self.editing.typing_to_finish.connect(self.gallery_view.commit_editor)
         self.search_edit.textChanged.connect(self._search_timer.start)
         self._search_timer.timeout.connect(lambda: self.proxy_model.set_search_text(self.search_edit.text()))
         self.filter_combo.currentIndexChanged.connect(
@@ -209,10 +215,12 @@ class MainWindow(QMainWindow):
         # finish what belongs to the folder being closed, so its save includes it
         session.folder_closing.connect(self.run_control.abandon)
         session.folder_closing.connect(self.side_panel.commit)
+        session.folder_closing.connect(self.gallery_view.commit_editor)
         session.folder_opened.connect(self._on_folder_opened)
         session.records_added.connect(self._update_actions)
         session.scan_ended.connect(self._update_actions)
         session.folder_loaded.connect(self._on_folder_loaded)
+        session.folder_loaded.connect(self.editing.offer_drafts)
         session.folder_loaded.connect(self.folder_loaded)
 
     def connect_run_signals(self) -> None:
@@ -221,6 +229,7 @@ class MainWindow(QMainWindow):
         run.progress.connect(self.progress_widget.set_progress)
         run.run_cancelling.connect(self.progress_widget.cancelling)
         run.running_changed.connect(self._update_actions)
+        run.running_changed.connect(lambda: self.editing.set_locked(run.is_running))
         run.run_completed.connect(self.progress_widget.finish)
         run.run_completed.connect(self.run_completed)
         self.progress_widget.cancel_requested.connect(run.cancel)
@@ -257,7 +266,7 @@ class MainWindow(QMainWindow):
         a.about_action.triggered.connect(self._show_about)
 
     def connect_message_signals(self) -> None:
-        for controller in (self.session, self.run_control, self.model_choice, self.exports):
+        for controller in (self.session, self.run_control, self.model_choice, self.exports, self.editing):
             controller.message.connect(self.notify)
         for controller in (self.session, self.run_control, self.exports):
             controller.status.connect(self.show_status)
@@ -336,7 +345,7 @@ class MainWindow(QMainWindow):
             self.open_folder(folder)
 
     def _on_folder_opened(self, folder: str) -> None:
-        self.editing.clear()
+        self.editing.open_folder(folder)
         self.side_panel.show_record(None)
         self.thumbnails.forget_waiting()
         self.previews.forget_waiting()
@@ -446,8 +455,10 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.side_panel.commit()
+        self.gallery_view.commit_editor()
         self.run_control.shutdown()  # before the save: the run's last results go in
         self.session.shutdown()
+        self.editing.shutdown()  # after the save: drafts that became captions go
         self.model_choice.shutdown()
         self.thumbnails.shutdown()
         self.previews.shutdown()

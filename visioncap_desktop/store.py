@@ -6,7 +6,9 @@ the user data folder.
      "images": {"day1/beach.jpg": {"caption": "...", "state": "edited", "model": "...", "error": ""}}}
 
 Keys are file names relative to the folder. Writes are atomic (core.atomic), so a crash leaves
-the previous file or the new one. A store that cannot be read (corrupt, or written by a newer
+the previous file or the new one. Text typed but not yet committed goes to a small drafts file
+beside the store (`<store name>.drafts.json`, {"drafts": {name: text}}), which the store's
+format leaves alone. A store that cannot be read (corrupt, or written by a newer
 version) is renamed to `*.corrupt-<timestamp>.json` and reported, never overwritten. Qt-free.
 """
 
@@ -148,3 +150,47 @@ class CaptionStore:
             raise OSError(f"{self.path}: not saving over a store that could not be read")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path, dump_store(self.folder, entries))
+
+
+# --- drafts: text typed but not yet committed as a caption ------------------------------------
+
+DRAFTS_FORMAT = "visioncap-drafts"
+DRAFTS_VERSION = 1
+
+
+def drafts_path(folder: str | Path, root: Path | None = None) -> Path:
+    """The drafts file of `folder`, beside its caption store: `<store name>.drafts.json`."""
+    store = store_path(folder, root)
+    return store.with_name(f"{store.stem}.drafts.json")
+
+
+def read_drafts(path: Path) -> dict[str, str]:
+    """{file name: typed text} from a drafts file; {} if there is none. Raises StoreFormatError
+    naming the file and the problem, OSError if it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise StoreFormatError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != DRAFTS_FORMAT:
+        raise StoreFormatError(f"{path}: not a VisionCap drafts file")
+    if not isinstance(data.get("version"), int) or data["version"] > DRAFTS_VERSION:
+        raise StoreFormatError(f"{path}: unknown drafts version {data.get('version')!r}")
+    drafts = data.get("drafts")
+    if not isinstance(drafts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in drafts.items()):
+        raise StoreFormatError(f"{path}: malformed drafts table")
+    return drafts
+
+
+def write_drafts(path: Path, folder: Path, drafts: Mapping[str, str]) -> None:
+    """Write the drafts atomically; no drafts: remove the file. Raises OSError."""
+    if not drafts:
+        path.unlink(missing_ok=True)
+        return
+    data = {"format": DRAFTS_FORMAT, "version": DRAFTS_VERSION, "folder": str(folder),
+            "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"), "drafts": dict(sorted(drafts.items()))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")

@@ -105,14 +105,17 @@ def test_set_data_is_an_undoable_edit(qtbot):
         assert model.setData(index, "a blue bus")
     record = model.record_for_path("/p/img10.jpg")
     assert (record.caption, record.state, record.model) == ("a blue bus", CaptionState.EDITED, "m")
-    model.setData(index, "a blue bus, parked")  # merges with the previous edit
-    assert stack.count() == 1
+    model.setData(index, "a blue bus, parked")  # a second committed edit is its own step (issue 15)
+    assert stack.count() == 2
+    stack.undo()
+    assert record.caption == "a blue bus"
     stack.undo()
     assert (record.caption, record.state) == ("a red bus", CaptionState.CAPTIONED)
     stack.redo()
+    stack.redo()
     assert record.caption == "a blue bus, parked"
     assert model.setData(index, "a blue bus, parked")  # unchanged: no new command
-    assert stack.count() == 1
+    assert stack.count() == 2
     assert model.counts()[CaptionState.EDITED] == 2
 
 

@@ -11,7 +11,7 @@ import time
 
 from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QMessageBox
+from PySide6.QtWidgets import QAbstractItemView, QMessageBox
 
 from tests.app.fakes import FakeCaptioner
 from tests.app.images import make_images
@@ -19,6 +19,7 @@ from tests.app.window_steps import open_folder, run_captions
 from visioncap_desktop.records import CaptionState
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.store import CaptionStore
+from visioncap_desktop.widgets.caption_edit import CaptionEdit
 
 
 def by_name(window):
@@ -103,7 +104,7 @@ def test_keyboard_edit_and_undo(qtbot, make_window, image_folder):
     assert view.currentIndex().row() == 1
     qtbot.keyClick(view, Qt.Key.Key_Return)
     assert view.state() == QAbstractItemView.State.EditingState
-    editor = view.viewport().findChild(QLineEdit)
+    editor = view.viewport().findChild(CaptionEdit)
     editor.selectAll()
     qtbot.keyClicks(editor, "typed by hand")
     qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next event loop turn

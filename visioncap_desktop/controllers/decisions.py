@@ -65,13 +65,19 @@ def entries_to_save(stored: Mapping[str, CaptionSnapshot],
     return entries
 
 
-def run_summary(outcome: str, done: int, total: int, elapsed: str) -> str:
-    """The status bar's line when a run ends ("completed", "cancelled" or "failed")."""
+def run_summary(outcome: str, done: int, total: int, elapsed: str, failed: int = 0, skipped: int = 0) -> str:
+    """The status bar's line when a run ends ("completed", "cancelled" or "failed"). `done`
+    images had an answer: `failed` of them could not be captioned, `skipped` were edited during
+    the run and kept the user's caption; the rest were captioned."""
+    captioned = done - failed - skipped
+    parts = [f"{n:,} {what}" for n, what in ((failed, "failed"), (skipped, "skipped (edited during the run)")) if n]
     if outcome == "completed":
-        return f"Captioned {done:,} image(s) in {elapsed}."
+        return f"Captioned {captioned:,} image(s) in {elapsed}" + ("; " + ", ".join(parts) if parts else "") + "."
     if outcome == "cancelled":
-        return f"Cancelled after {done:,} of {total:,} image(s); the captions made are kept."
-    return f"Captioning stopped after {done:,} of {total:,} image(s)."
+        text = f"Cancelled after {done:,} of {total:,} image(s); the captions made are kept"
+    else:
+        text = f"Captioning stopped after {done:,} of {total:,} image(s)"
+    return text + (f": {captioned:,} captioned, " + ", ".join(parts) if parts else "") + "."
 
 
 def counts_text(total: int, shown: int, counts: Mapping[CaptionState, int]) -> str:

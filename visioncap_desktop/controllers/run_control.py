@@ -2,14 +2,14 @@
 
 A run is requested with the records to caption and the bundle; the worker gets a snapshot (paths
 and settings) and answers by path. Results go into the item model as they arrive (an edited
-caption is kept unless the run may overwrite it) and into one undo command, pushed when the run
-ends, so a whole run, even a cancelled one, is one undo step.
+caption is kept unless the run may overwrite it; anything the user does to an image during the
+run wins over its result) and into one undo command, pushed with the run's first change, so a
+whole run, even a cancelled one, is one undo step and edits made during it are later steps.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 from PySide6.QtGui import QUndoStack
@@ -18,19 +18,72 @@ from visioncap_desktop.controllers.decisions import run_summary
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.gallery.item_model import GalleryModel
 from visioncap_desktop.gallery.undo_commands import CaptionRunCommand
-from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord
+from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord, run_may_replace
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.widgets.run_progress import format_duration
 from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
 
 
-@dataclass
-class _ActiveRun:
-    run_id: int
-    total: int
-    overwrite_edited: bool
-    command: CaptionRunCommand
-    started: float
+class ActiveRun:
+    """One run's results as they arrive: applied to the model, recorded in the run's undo
+    command, counted for the summary.
+
+    A result is applied only while the image is as the run left it (as it was when the run
+    started, or as the run's last result for it set it): an image the user edited, or whose
+    edit was undone, during the run keeps what the user did, and the result counts as skipped.
+    """
+
+    def __init__(self, run_id: int, records: list[ImageRecord], overwrite_edited: bool, model: GalleryModel,
+                 undo_stack: QUndoStack):
+        self.run_id = run_id
+        self.total = len(records)
+        self.started = time.monotonic()
+        self.command = CaptionRunCommand(model)
+        self.captioned = self.failed = self.skipped = 0
+        self._overwrite_edited = overwrite_edited
+        self._model = model
+        self._undo_stack = undo_stack
+        self._started_with = {r.path: r.snapshot() for r in records}
+        self._pushed = False
+
+    def caption_ready(self, path: str, caption: str, model_name: str) -> None:
+        if self._apply(path, CaptionSnapshot(caption, CaptionState.CAPTIONED, "", model_name)):
+            self.captioned += 1
+        else:
+            self.skipped += 1
+
+    def caption_failed(self, path: str, reason: str) -> None:
+        self.failed += 1
+        record = self._model.record_for_path(path)
+        if record is not None:
+            # an earlier caption stays visible next to the error; nothing the user had is lost
+            self._apply(path, CaptionSnapshot(record.caption, CaptionState.ERROR, reason, record.model))
+
+    def _apply(self, path: str, snapshot: CaptionSnapshot) -> bool:
+        """False if the result may not replace what the image has now."""
+        record = self._model.record_for_path(path)
+        if record is None or not run_may_replace(record, self._overwrite_edited):
+            return False
+        expected = self.command.after(path) or self._started_with.get(path)
+        if record.snapshot() != expected:
+            return False
+        change = self._model.apply_result(path, snapshot, self._overwrite_edited)
+        if change is not None:
+            if not self._pushed:
+                self._pushed = True
+                self._undo_stack.push(self.command)
+            self.command.add(path, *change)
+        return True
+
+    def finish(self) -> None:
+        """Name the run's undo step (it is on the stack if the run changed anything)."""
+        if self._pushed:
+            self.command.finish(f"Caption {len(self.command):,} image(s)")
+
+    def summary(self, outcome: str) -> str:
+        elapsed = format_duration(time.monotonic() - self.started)
+        done = self.captioned + self.failed + self.skipped
+        return run_summary(outcome, done, self.total, elapsed, self.failed, self.skipped)
 
 
 class RunController(QObject):
@@ -56,7 +109,7 @@ class RunController(QObject):
         self._model = gallery_model
         self._undo_stack = undo_stack
         self._settings = settings
-        self._run: _ActiveRun | None = None
+        self._run: ActiveRun | None = None
         self._run_counter = 0
         self._model_name = ""
         self._shut_down = False
@@ -108,8 +161,7 @@ class RunController(QObject):
             generation=self._settings.get("generation"),
             batch_size=self._settings.get("batch_size"),
         )
-        self._run = _ActiveRun(request.run_id, len(records), overwrite_edited, CaptionRunCommand(self._model),
-                               time.monotonic())
+        self._run = ActiveRun(request.run_id, records, overwrite_edited, self._model, self._undo_stack)
         self.run_started.emit(len(records))
         self.running_changed.emit()
         self.run_requested.emit(request)
@@ -154,18 +206,11 @@ class RunController(QObject):
 
     def _on_caption_ready(self, path: str, caption: str) -> None:
         if self._run is not None:
-            self._apply(path, CaptionSnapshot(caption, CaptionState.CAPTIONED, "", self._model_name))
+            self._run.caption_ready(path, caption, self._model_name)
 
     def _on_caption_failed(self, path: str, reason: str) -> None:
-        record = self._model.record_for_path(path)
-        if self._run is not None and record is not None:
-            # an earlier caption stays visible next to the error; nothing the user had is lost
-            self._apply(path, CaptionSnapshot(record.caption, CaptionState.ERROR, reason, record.model))
-
-    def _apply(self, path: str, snapshot: CaptionSnapshot) -> None:
-        change = self._model.apply_result(path, snapshot, self._run.overwrite_edited)
-        if change is not None:
-            self._run.command.add(path, *change)
+        if self._run is not None:
+            self._run.caption_failed(path, reason)
 
     def _on_run_finished(self, run_id: int, done: int, total: int, outcome: str) -> None:
         if self._run is not None and run_id == self._run.run_id:
@@ -173,10 +218,7 @@ class RunController(QObject):
 
     def _end_run(self, outcome: str, done: int) -> None:
         run, self._run = self._run, None
-        if len(run.command):
-            run.command.finish(f"Caption {len(run.command):,} image(s)")
-            self._undo_stack.push(run.command)
-        elapsed = format_duration(time.monotonic() - run.started)
-        self.status.emit(run_summary(outcome, done, run.total, elapsed), 15000)
+        run.finish()
+        self.status.emit(run.summary(outcome), 15000)
         self.running_changed.emit()
         self.run_completed.emit(done, run.total, outcome)

@@ -27,16 +27,18 @@ class CaptionTarget(Protocol):
 
 
 class EditCaptionCommand(QUndoCommand):
-    """The user changed one caption. Consecutive edits of the same image (typing in the side
-    panel) merge into one undo step."""
+    """The user changed one caption. Each committed edit is its own undo step; only the
+    provisional applications of one typing session (`session`, the side panel applying text
+    after a pause, until Enter or leaving the editor) merge into one step."""
 
-    def __init__(self, model: CaptionTarget, path: str, caption: str):
+    def __init__(self, model: CaptionTarget, path: str, caption: str, session: int | None = None):
         record = model.record_for_path(path)
         if record is None:
             raise KeyError(path)
         super().__init__(f"Edit caption of {PurePosixPath(record.name).name}")
         self._model = model
         self._path = path
+        self._session = session
         self._before = record.snapshot()
         self._after = edited_snapshot(record, caption)
 
@@ -50,17 +52,20 @@ class EditCaptionCommand(QUndoCommand):
         return EDIT_COMMAND_ID
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not isinstance(other, EditCaptionCommand) or other._path != self._path:
+        if (not isinstance(other, EditCaptionCommand) or other._path != self._path or self._session is None
+                or other._session != self._session):
             return False
         self._after = other._after
+        self.setObsolete(self._after == self._before)  # typed and then typed back: no step at all
         return True
 
 
 class CaptionRunCommand(QUndoCommand):
     """Every caption one run changed, undone and redone together.
 
-    The run applies its results as they arrive; the command is pushed when the run ends, so
-    its first redo() (called by QUndoStack.push) has nothing left to do.
+    The run applies its results as they arrive and pushes the command with its first change, so
+    edits made later in the run come after it on the stack (undone first); the results that
+    follow are added to it. Its first redo() (called by QUndoStack.push) has nothing to do.
     """
 
     def __init__(self, model: CaptionTarget):
@@ -76,6 +81,10 @@ class CaptionRunCommand(QUndoCommand):
 
     def __len__(self) -> int:
         return len(self._after)
+
+    def after(self, path: str) -> CaptionSnapshot | None:
+        """What this run last set `path` to (None: the run has not changed it)."""
+        return self._after.get(path)
 
     def finish(self, text: str) -> None:
         self.setText(text)

@@ -6,7 +6,18 @@ thumbnail above the text) and "list" (rows, thumbnail on the left).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -14,20 +25,22 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QPixmap,
+    QTextCursor,
     QTextLayout,
     QTextOption,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
     QApplication,
-    QLineEdit,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QWidget,
 )
 
-from visioncap_desktop.gallery.item_model import ROLE_RECORD
+from visioncap_desktop.gallery.item_model import ROLE_PATH, ROLE_RECORD
 from visioncap_desktop.records import CaptionState, ImageRecord
+from visioncap_desktop.widgets.caption_edit import CaptionEdit, commit_step
 
 GRID_SIZE = QSize(184, 226)
 LIST_HEIGHT = 80
@@ -68,9 +81,14 @@ def elide_lines(text: str, font: QFont, width: int, max_lines: int) -> list[str]
 
 
 class GalleryDelegate(QStyledItemDelegate):
+    draft_changed = Signal(str, str)  # path, the text in the inline editor now (the caption after Esc)
+    step_requested = Signal(int)  # +1/-1: the edit is committed, edit the next/previous image
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.mode = "grid"
+        self.open_editor: CaptionEdit | None = None
+        self._known_tags: list[str] = []
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         if self.mode == "grid":
@@ -173,23 +191,87 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
 
     # --- inline editing -------------------------------------------------------------------------
+    # The inline editor is a CaptionEdit over the caption, as wide as the caption and as tall as
+    # its text (wrapped; it grows while typing, up to the bottom of the view). Enter commits,
+    # Ctrl+Enter and Alt+Down commit and edit the next image, Ctrl+Shift+Enter and Alt+Up the
+    # previous one (`step_requested`), Esc cancels; what is typed is reported as a draft.
+
+    def set_known_tags(self, tags: list[str]) -> None:
+        """The tags inline editors complete (the open one too)."""
+        self._known_tags = list(tags)
+        if self.open_editor is not None:
+            self.open_editor.set_known_tags(self._known_tags)
 
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QWidget:
-        editor = QLineEdit(parent)
-        editor.setPlaceholderText("Caption")
+        editor = CaptionEdit(parent)
+        editor.setLineWrapMode(CaptionEdit.LineWrapMode.WidgetWidth)
+        editor.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        editor.set_known_tags(self._known_tags)
+        path = index.data(ROLE_PATH)
+        editor.setProperty("path", path)
+        editor.textChanged.connect(lambda: self._on_editor_text_changed(editor, path))
+        editor.destroyed.connect(lambda: self._forget_editor(editor))
+        self.open_editor = editor
         return editor
 
     def setEditorData(self, editor: QWidget, index: QModelIndex | QPersistentModelIndex) -> None:
         # The view calls this again on every dataChanged of the row (a thumbnail arriving, a run
         # result): never throw away what the user is typing.
-        if not editor.isModified():
-            editor.setText(index.data(Qt.ItemDataRole.EditRole) or "")
+        if not editor.document().isModified():
+            editor.setProperty("caption", index.data(Qt.ItemDataRole.EditRole) or "")
+            editor.setPlainText(editor.property("caption"))
+            editor.document().setModified(False)
+            editor.moveCursor(QTextCursor.MoveOperation.End)
 
     def setModelData(self, editor: QWidget, model, index: QModelIndex | QPersistentModelIndex) -> None:
-        if editor.text() != (index.data(Qt.ItemDataRole.EditRole) or ""):
-            model.setData(index, editor.text(), Qt.ItemDataRole.EditRole)
+        if editor.toPlainText() != (index.data(Qt.ItemDataRole.EditRole) or ""):
+            model.setData(index, editor.toPlainText(), Qt.ItemDataRole.EditRole)
 
     def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         _, _, caption_rect = self._rects(option.rect, QFontMetrics(option.font).height())
-        height = editor.sizeHint().height()
-        editor.setGeometry(QRect(caption_rect.left(), caption_rect.top(), caption_rect.width(), height))
+        editor.setProperty("anchor", QRect(caption_rect.left(), caption_rect.top(), caption_rect.width(),
+                                           max(caption_rect.height(), 2 * QFontMetrics(option.font).lineSpacing())))
+        self._fit_editor(editor)
+
+    def eventFilter(self, editor: QObject, event: QEvent) -> bool:
+        if isinstance(editor, CaptionEdit) and event.type() == QEvent.Type.KeyPress:
+            if editor.completer().popup().isVisible():
+                return False  # the completer's list takes Enter and Esc
+            step = commit_step(event)
+            if step is not None:
+                self.commitData.emit(editor)
+                self.closeEditor.emit(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+                if step:
+                    self.step_requested.emit(step)
+                return True
+            if event.key() == Qt.Key.Key_Escape:
+                self.draft_changed.emit(editor.property("path"), editor.property("caption"))  # no draft
+        if isinstance(editor, CaptionEdit) and event.type() == QEvent.Type.FocusOut \
+                and event.reason() == Qt.FocusReason.PopupFocusReason:
+            return False
+        return super().eventFilter(editor, event)
+
+    def _on_editor_text_changed(self, editor: CaptionEdit, path: str) -> None:
+        if editor.document().isModified():
+            self.draft_changed.emit(path, editor.toPlainText())
+        self._fit_editor(editor)
+
+    def _fit_editor(self, editor: CaptionEdit) -> None:
+        """As tall as the wrapped text, at least the caption's rect, at most down to the view's
+        bottom edge."""
+        anchor = editor.property("anchor")
+        if not isinstance(anchor, QRect):
+            return
+        chrome = 2 * (editor.frameWidth() + int(editor.document().documentMargin())) + 2
+        width = anchor.width() - chrome
+        text = editor.toPlainText() or " "
+        text_height = editor.fontMetrics().boundingRect(
+            QRect(0, 0, max(width, 1), 1 << 20), int(Qt.TextFlag.TextWordWrap), text + ("x" if text.endswith("\n") else "")
+        ).height()
+        bottom = editor.parentWidget().height() if editor.parentWidget() is not None else anchor.bottom()
+        height = max(anchor.height(), min(text_height + chrome, bottom - anchor.top()))
+        editor.setGeometry(QRect(anchor.left(), anchor.top(), anchor.width(), height))
+
+    def _forget_editor(self, editor: QObject) -> None:
+        if self.open_editor is editor:
+            self.open_editor = None

@@ -3,13 +3,18 @@
 Both layouts use QListView's list mode (the grid is list mode with wrapping): with uniform item
 sizes its layout is arithmetic, where icon mode keeps a geometry per item, which matters at
 100,000 rows.
+
+Keys: arrows move, Page Up/Down by a screenful, Enter or F2 edits in place (see GalleryDelegate
+for the editor's keys, including Ctrl+Enter to commit and edit the next image). Focus coming in
+(Tab, or Down from the search box: `accept_focus_from`) keeps the current image or makes the
+first visible one current, so arrows work at once.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt
+from PySide6.QtGui import QFocusEvent, QKeyEvent
+from PySide6.QtWidgets import QAbstractItemDelegate, QAbstractItemView, QListView, QWidget
 
 from visioncap_desktop.widgets.gallery_delegate import GalleryDelegate
 
@@ -17,6 +22,8 @@ VIEW_MODES = ("grid", "list")
 
 
 class GalleryView(QListView):
+    _focus_sources: tuple[QWidget, ...] = ()  # the class's: Qt calls eventFilter during __init__
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.delegate = GalleryDelegate(self)
@@ -31,6 +38,7 @@ class GalleryView(QListView):
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.set_mode("grid")
+        self.delegate.step_requested.connect(self._edit_step)
 
     @property
     def mode(self) -> str:
@@ -57,3 +65,81 @@ class GalleryView(QListView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    # --- keyboard review --------------------------------------------------------------------------
+
+    def set_known_tags(self, tags: list[str]) -> None:
+        """The tags the inline editor completes (see CaptionEdit)."""
+        self.delegate.set_known_tags(tags)
+
+    def step_current(self, step: int) -> bool:
+        """Make the image `step` rows on (in the view's order) current and selected; False at
+        either end."""
+        rows = self.model().rowCount() if self.model() is not None else 0
+        current = self.currentIndex()
+        row = current.row() + step if current.isValid() else (0 if step > 0 else rows - 1)
+        if not 0 <= row < rows:
+            return False
+        index = self.model().index(row, 0)
+        self.selectionModel().setCurrentIndex(index, self.selectionModel().SelectionFlag.ClearAndSelect)
+        self.scrollTo(index)
+        return True
+
+    def commit_editor(self) -> None:
+        """Commit and close the inline editor, if one is open."""
+        editor = self.delegate.open_editor
+        if editor is not None and self.state() == QAbstractItemView.State.EditingState:
+            self.commitData(editor)
+            self.closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+
+    def _edit_step(self, step: int) -> None:
+        if self.step_current(step):
+            self.edit(self.currentIndex())
+
+    def accept_focus_from(self, widget: QWidget) -> None:
+        """Down in `widget` (the search box) moves the focus to the gallery."""
+        self._focus_sources = (*self._focus_sources, widget)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched in self._focus_sources and event.type() == QEvent.Type.KeyPress
+                and event.key() == Qt.Key.Key_Down and event.modifiers() == Qt.KeyboardModifier.NoModifier):
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
+            return True
+        return super().eventFilter(watched, event)
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        if event.reason() != Qt.FocusReason.MouseFocusReason and not self.currentIndex().isValid():
+            first = self._first_visible()
+            if first.isValid():
+                self.selectionModel().setCurrentIndex(first, self.selectionModel().SelectionFlag.ClearAndSelect)
+
+    def _first_visible(self) -> QModelIndex:
+        if self.model() is None or not self.model().rowCount():
+            return QModelIndex()
+        index = self.indexAt(QPoint(self.spacing() + 1, self.spacing() + 1))
+        return index if index.isValid() else self.model().index(0, 0)
+
+    def moveCursor(self, action: QAbstractItemView.CursorAction, modifiers: Qt.KeyboardModifier) -> QModelIndex:
+        """Page Up/Down move by the rows that fit in the view, in the same column."""
+        pages = {QAbstractItemView.CursorAction.MovePageDown: 1, QAbstractItemView.CursorAction.MovePageUp: -1}
+        current = self.currentIndex()
+        if action not in pages or not current.isValid():
+            return super().moveCursor(action, modifiers)
+        rows = self.model().rowCount()
+        columns, row_height = self._grid_shape()
+        page_rows = max(1, self.viewport().height() // max(1, row_height))
+        row = current.row() + pages[action] * page_rows * columns
+        return self.model().index(min(max(row, 0), rows - 1), 0)
+
+    def _grid_shape(self) -> tuple[int, int]:
+        """(images per line, pixels from one line to the next), from the laid-out items."""
+        model = self.model()
+        first = self.visualRect(model.index(0, 0))
+        columns = 1
+        while columns < model.rowCount() and self.visualRect(model.index(columns, 0)).top() == first.top():
+            columns += 1
+        if columns < model.rowCount():
+            return columns, self.visualRect(model.index(columns, 0)).top() - first.top()
+        return columns, first.height() + 2 * self.spacing()

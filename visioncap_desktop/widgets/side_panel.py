@@ -1,8 +1,11 @@
 """The side panel: the current image large, its caption in an editor, and its details.
 
-Typing is committed as an edit after a short pause, when the editor loses focus, or when another
-image is selected; the owner turns `caption_committed` into a setData on the model (one undo
-step per image, as consecutive edits merge).
+The editor is a CaptionEdit (see its keys). Typing is reported as a draft at once
+(`draft_changed`: the edit controller writes drafts to disk), applied to the caption after a
+short pause (`caption_committed` with final False: these applications merge into one undo
+step), and committed (final True: the step ends) by Enter, Ctrl+Enter or Alt+Down/Up (which
+then ask for the next or previous image), leaving the editor, or another image being shown.
+Esc forgets what was typed since the last application.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
-    QPlainTextEdit,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from visioncap_desktop.records import CaptionState, ImageRecord
+from visioncap_desktop.widgets.caption_edit import CaptionEdit
 
 COMMIT_DELAY_MS = 700
 
@@ -35,7 +38,9 @@ def format_bytes(size: int) -> str:
 
 
 class SidePanel(QWidget):
-    caption_committed = Signal(str, str)  # path, caption
+    caption_committed = Signal(str, str, bool)  # path, caption, final (False: applied after a pause)
+    draft_changed = Signal(str, str)  # path, the text in the editor now
+    step_requested = Signal(int)  # +1/-1: show the next/previous image (the edit is committed)
 
     def __init__(self, previews, parent=None):
         """`previews`: a ThumbnailLoader of large previews."""
@@ -44,6 +49,7 @@ class SidePanel(QWidget):
         self._record: ImageRecord | None = None
         self._pixmap: QPixmap | None = None
         self._dirty = False
+        self._applied = False
         self._setting_text = False
 
         self.preview = QLabel(self)
@@ -52,9 +58,7 @@ class SidePanel(QWidget):
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.preview.setText("No image selected")
 
-        self.editor = QPlainTextEdit(self)
-        self.editor.setPlaceholderText("Caption")
-        self.editor.setTabChangesFocus(True)
+        self.editor = CaptionEdit(self)
         self.editor.setMaximumHeight(110)
         self.editor.setEnabled(False)
         self.editor.installEventFilter(self)
@@ -79,8 +83,10 @@ class SidePanel(QWidget):
         self._commit_timer = QTimer(self)
         self._commit_timer.setSingleShot(True)
         self._commit_timer.setInterval(COMMIT_DELAY_MS)
-        self._commit_timer.timeout.connect(self.commit)
+        self._commit_timer.timeout.connect(lambda: self.commit(final=False))
         self.editor.textChanged.connect(self._on_text_changed)
+        self.editor.commit_requested.connect(self._on_commit_requested)
+        self.editor.cancel_requested.connect(self._on_cancel_requested)
         previews.thumbnail_ready.connect(self._on_preview_ready)
 
     def sizeHint(self) -> QSize:
@@ -133,13 +139,31 @@ class SidePanel(QWidget):
         if failure and record.state is not CaptionState.ERROR:
             d["error"].setText(failure)
 
-    def commit(self) -> None:
-        """Emit the typed caption now, if there is one not yet committed."""
+    def set_known_tags(self, tags: list[str]) -> None:
+        """The tags the editor completes (see CaptionEdit)."""
+        self.editor.set_known_tags(tags)
+
+    def commit(self, final: bool = True) -> None:
+        """Emit the typed caption now, if there is one not yet committed. `final`: the edit is
+        finished (the next typing is a new undo step)."""
         self._commit_timer.stop()
-        if self._dirty and self._record is not None:
-            self._dirty = False
-            self.caption_committed.emit(self._record.path, self.editor.toPlainText())
+        send = self._record is not None and (self._dirty or (final and self._applied))
         self._dirty = False
+        self._applied = not final and (send or self._applied)  # applied after a pause, not yet final
+        if send:
+            self.caption_committed.emit(self._record.path, self.editor.toPlainText(), final)
+
+    def _on_commit_requested(self, step: int) -> None:
+        self.commit()
+        if step:
+            self.step_requested.emit(step)
+
+    def _on_cancel_requested(self) -> None:
+        self._commit_timer.stop()
+        self._dirty = False
+        if self._record is not None:
+            self._set_text(self._record.caption)
+            self.draft_changed.emit(self._record.path, self._record.caption)
 
     def _set_text(self, text: str) -> None:
         self._setting_text = True
@@ -153,9 +177,11 @@ class SidePanel(QWidget):
             return
         self._dirty = True
         self._commit_timer.start()
+        self.draft_changed.emit(self._record.path, self.editor.toPlainText())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.editor and event.type() == QEvent.Type.FocusOut:
+        if (watched is self.editor and event.type() == QEvent.Type.FocusOut
+                and event.reason() != Qt.FocusReason.PopupFocusReason):  # the tag completer's list
             self.commit()
         return super().eventFilter(watched, event)
 
