@@ -1,18 +1,19 @@
 """Make docs/screenshot.png: the main window after captioning a folder of generated pictures.
 
-    python recipes/app_screenshot.py [--out docs/screenshot.png] [--offscreen]
+    python recipes/app_screenshot.py [--out docs/screenshot.png] [--offscreen] [--theme dark]
 
 Writes a dozen pictures from the synthetic shapes set (drawn at 192 px, seed 11: what the
 built-in demo model was trained to describe) plus one broken file, to show the error state, into
 a temporary folder, and runs `python -m visioncap_desktop --screenshot OUT FOLDER --model BUNDLE`
 under Xvfb when `xvfb-run` is installed (real X11 fonts and styles), else on Qt's offscreen
 platform. The model is the built-in demo bundle (core/assets/demo). Settings, caption store and
-thumbnail cache go to a temporary VISIONCAP_HOME.
+thumbnail cache go to a temporary VISIONCAP_HOME; `--theme` is written to its settings first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -40,6 +41,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
     parser.add_argument("--offscreen", action="store_true", help="use Qt's offscreen platform even if Xvfb is there")
+    parser.add_argument("--theme", choices=("system", "light", "dark"), default="dark",
+                        help="the app's theme in the picture (default: dark)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="visioncap-screenshot-"))
@@ -48,6 +51,9 @@ def main() -> int:
         make_pictures(folder)
         bundle = REPO / "core" / "assets" / "demo"
         env = {**os.environ, "VISIONCAP_HOME": str(work / "home")}
+        config = work / "home" / "config"
+        config.mkdir(parents=True)
+        (config / "settings.json").write_text(json.dumps({"theme": args.theme}), encoding="utf-8")
         command = [sys.executable, "-m", "visioncap_desktop", "--screenshot", str(args.out.resolve()),
                    str(folder), "--model", str(bundle)]
         xvfb = shutil.which("xvfb-run")

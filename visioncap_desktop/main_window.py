@@ -46,10 +46,16 @@ from visioncap_desktop.gallery.filter_proxy import GalleryFilterProxy
 from visioncap_desktop.gallery.item_model import ROLE_RECORD, GalleryModel
 from visioncap_desktop.records import ImageRecord
 from visioncap_desktop.settings import Settings
+from visioncap_desktop.theme import apply_theme
 from visioncap_desktop.widgets.gallery_view import GalleryView
+from visioncap_desktop.widgets.preview import PreviewDialog, preview_decode_size
 from visioncap_desktop.widgets.run_progress import RunProgress
 from visioncap_desktop.widgets.side_panel import SidePanel
-from visioncap_desktop.workers.thumbnail_loader import THUMBNAIL_SIZE, ThumbnailLoader
+from visioncap_desktop.workers.thumbnail_loader import (
+    THUMBNAIL_SIZE,
+    ThumbnailLoader,
+    decode_size_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,8 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.thumbnails = ThumbnailLoader(THUMBNAIL_SIZE, paths.thumbnails_dir(), parent=self)
         self.previews = ThumbnailLoader(PREVIEW_SIZE, None, memory_items=16, max_threads=1, parent=self)
+        self.large_previews = ThumbnailLoader(preview_decode_size(self), None, memory_items=4, max_threads=1,
+                                              parent=self)
         self.gallery_model = GalleryModel(self.thumbnails, self, undo_stack=self.undo_stack)
         self.proxy_model = GalleryFilterProxy(self)
         self.proxy_model.setSourceModel(self.gallery_model)
@@ -157,6 +165,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.gallery_view, 1)
 
         self.side_panel = SidePanel(self.previews, self)
+        self.preview = PreviewDialog(self.proxy_model, self.large_previews, self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.side_panel)
@@ -199,10 +208,14 @@ class MainWindow(QMainWindow):
             lambda: self.proxy_model.set_state_filter(self.filter_combo.currentData()))
         self.sort_combo.currentIndexChanged.connect(
             lambda: self.gallery_model.sort_records(self.sort_combo.currentData()))
+        self.gallery_view.thumbnail_size_changed.connect(self._on_thumbnail_size_changed)
+        self.gallery_view.preview_requested.connect(lambda index: self.preview.show_row(index.row()))
+        self.preview.row_changed.connect(lambda row: self.gallery_view.setCurrentIndex(self.proxy_model.index(row, 0)))
 
     def connect_model_signals(self) -> None:
         # the large preview also tells the dimensions, when the gallery thumbnail has not yet
         self.previews.thumbnail_ready.connect(self.gallery_model.on_thumbnail_ready)
+        self.large_previews.thumbnail_ready.connect(self.gallery_model.on_thumbnail_ready)
         self.gallery_model.dataChanged.connect(self._on_data_changed)
         self._counts_timer.timeout.connect(self._update_counts)
         for signal in (self.gallery_model.counts_changed, self.proxy_model.rowsInserted, self.proxy_model.rowsRemoved,
@@ -263,6 +276,13 @@ class MainWindow(QMainWindow):
         a.model_action.triggered.connect(lambda: self.model_choice.choose_model())
         a.grid_action.triggered.connect(lambda: self.set_view_mode("grid"))
         a.list_action.triggered.connect(lambda: self.set_view_mode("list"))
+        a.zoom_in_action.triggered.connect(self.gallery_view.zoom_in)
+        a.zoom_out_action.triggered.connect(self.gallery_view.zoom_out)
+        a.zoom_reset_action.triggered.connect(lambda: self.gallery_view.set_thumbnail_size(THUMBNAIL_SIZE))
+        self.gallery_view.addAction(a.preview_action)
+        a.preview_action.triggered.connect(self.preview_current)
+        a.theme_chosen.connect(self.set_theme)
+        self.model_choice.theme_chosen.connect(self.set_theme)
         a.about_action.triggered.connect(self._show_about)
 
     def connect_message_signals(self) -> None:
@@ -388,6 +408,11 @@ class MainWindow(QMainWindow):
         if index.isValid():
             self.gallery_view.edit(index)
 
+    def preview_current(self) -> None:
+        index = self.gallery_view.currentIndex()
+        if index.isValid():
+            self.preview.show_row(index.row())
+
     def _on_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         self.side_panel.show_record(self.current_record())
 
@@ -429,6 +454,16 @@ class MainWindow(QMainWindow):
         self.window_actions.show_view_mode(mode)
         self.settings.set("view_mode", mode)
 
+    def set_theme(self, theme: str) -> None:
+        """"system", "light" or "dark" (see visioncap_desktop.theme), remembered."""
+        apply_theme(theme)
+        self.window_actions.show_theme(theme)
+        self.settings.set("theme", theme)
+
+    def _on_thumbnail_size_changed(self, size: int) -> None:
+        self.thumbnails.set_size(decode_size_for(round(size * self.devicePixelRatioF())))
+        self.settings.set("thumbnail_size", size)
+
     def _restore_window_state(self) -> None:
         for key, restore in (("window_geometry", self.restoreGeometry), ("window_state", self.restoreState),
                              ("splitter_state", self.splitter.restoreState)):
@@ -436,6 +471,9 @@ class MainWindow(QMainWindow):
             if text:
                 restore(QByteArray.fromBase64(text.encode("ascii")))
         self.set_view_mode(self.settings.get("view_mode"))
+        self.gallery_view.set_thumbnail_size(self.settings.get("thumbnail_size"))
+        self._on_thumbnail_size_changed(self.gallery_view.thumbnail_size)  # the decode size, also when unchanged
+        self.set_theme(self.settings.get("theme"))
 
     def _save_window_state(self) -> None:
         for key, data in (("window_geometry", self.saveGeometry()), ("window_state", self.saveState()),
@@ -462,6 +500,7 @@ class MainWindow(QMainWindow):
         self.model_choice.shutdown()
         self.thumbnails.shutdown()
         self.previews.shutdown()
+        self.large_previews.shutdown()
         self._save_window_state()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 MAX_RECENT_FOLDERS = 10
 DEVICES = ("auto", "cpu", "cuda")
 MODEL_SOURCES = ("", "demo", "folder", "download")  # "": not chosen yet (first run)
+THUMBNAIL_SIZES = (64, 96, 128, 160, 192, 256, 320, 384)  # the gallery's zoom steps, in pixels
+THEMES = ("system", "light", "dark")
 # The generation options the app exposes, with core's defaults (core.generation_settings
 # imports no torch, which the GUI thread must not load).
 GENERATION_KEYS = ("strategy", "max_new_tokens", "temperature", "top_k", "top_p", "num_beams")
@@ -37,6 +39,8 @@ DEFAULTS: dict[str, object] = {
     "export_bom": True,
     "export_guard_formulas": True,
     "view_mode": "grid",  # grid | list
+    "thumbnail_size": 128,  # one of THUMBNAIL_SIZES (Ctrl+wheel, Ctrl+plus/minus)
+    "theme": "system",  # system | light | dark
     "window_geometry": "",  # base64 of QWidget.saveGeometry()
     "window_state": "",  # base64 of QMainWindow.saveState()
     "splitter_state": "",
@@ -46,6 +50,8 @@ CHOICES: dict[str, tuple] = {
     "device": DEVICES,
     "model_source": MODEL_SOURCES,
     "view_mode": ("grid", "list"),
+    "thumbnail_size": THUMBNAIL_SIZES,
+    "theme": THEMES,
 }
 
 

@@ -28,6 +28,7 @@ class ModelChoice(QObject):
     model_text_changed = Signal(str)  # the status bar's line about the model
     message = Signal(object)  # Message
     import_requested = Signal(str, str)  # to the import worker, queued to its thread
+    theme_chosen = Signal(str)  # the settings dialog's theme changed (the window applies it)
 
     def __init__(self, settings: Settings, prompts: Prompts, model_override: str | None = None,
                  parent: QObject | None = None):
@@ -94,12 +95,15 @@ class ModelChoice(QObject):
         """The settings dialog: generation, device, batch size; a changed device loads the model
         again on it."""
         dialog = SettingsDialog(self._settings.get("generation"), self._settings.get("device"),
-                                self._settings.get("batch_size"), self.model_text, self._prompts.parent)
+                                self._settings.get("batch_size"), self.model_text, self._prompts.parent,
+                                theme=self._settings.get("theme"))
         dialog.model_change_requested.connect(
             lambda: self.choose_model() and dialog.set_model_text(self.model_text))
         if not dialog.exec():
             return
         self._settings.set("generation", dialog.generation())
+        if dialog.theme_choice() != self._settings.get("theme"):
+            self.theme_chosen.emit(dialog.theme_choice())
         self._settings.set("batch_size", dialog.batch_size.value())
         if dialog.device_choice() != self._settings.get("device"):
             self._settings.set("device", dialog.device_choice())

@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QApplication, QMenu, QMenuBar, QStyle, QToolBar, QToolButton, QWidget
 
 from visioncap_desktop.settings import Settings
+from visioncap_desktop.theme import view_mode_icon
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ActionState:
 
 class WindowActions(QObject):
     recent_folder_chosen = Signal(str)
+    theme_chosen = Signal(str)  # "system", "light" or "dark" from View > Theme
 
     def __init__(self, settings: Settings, parent: QObject | None = None):
         super().__init__(parent)
@@ -62,13 +64,27 @@ class WindowActions(QObject):
                                             "Model, device and generation settings")
         self.model_action = self._action("Choose &Model...", sp.SP_ComputerIcon, None, "Choose the captioning model")
 
-        self.grid_action = self._action("&Grid", sp.SP_FileDialogContentsView, None, "Show images as tiles",
-                                        checkable=True)
-        self.list_action = self._action("&List", sp.SP_FileDialogListView, None, "Show images as rows",
-                                        checkable=True)
+        self.grid_action = self._action("&Grid", None, None, "Show images as tiles", checkable=True)
+        self.list_action = self._action("&List", None, None, "Show images as rows", checkable=True)
+        self.update_icons()
         self.view_group = QActionGroup(self)
         self.view_group.addAction(self.grid_action)
         self.view_group.addAction(self.list_action)
+        self.zoom_in_action = self._action("&Larger Thumbnails", None, [QKeySequence.StandardKey.ZoomIn, "Ctrl+="],
+                                           "Larger thumbnails (also Ctrl+wheel)")
+        self.zoom_out_action = self._action("S&maller Thumbnails", None, QKeySequence.StandardKey.ZoomOut,
+                                            "Smaller thumbnails (also Ctrl+wheel)")
+        self.zoom_reset_action = self._action("&Default Thumbnail Size", None, "Ctrl+0")
+        self.preview_action = self._action("&Preview", None, "Space",
+                                           "Show the current image large, with zoom (also: double-click it)")
+        # only while the gallery has the focus (the window adds it there): Space types a space elsewhere
+        self.preview_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.theme_group = QActionGroup(self)
+        self.theme_actions = {key: self._action(label, None, None, checkable=True) for key, label in
+                              (("system", "&System Colours"), ("light", "L&ight"), ("dark", "&Dark"))}
+        for key, action in self.theme_actions.items():
+            self.theme_group.addAction(action)
+            action.triggered.connect(lambda _=False, k=key: self.theme_chosen.emit(k))
         self.about_action = self._action("&About VisionCap", None)
         self.recent_menu: QMenu | None = None
 
@@ -98,7 +114,10 @@ class WindowActions(QObject):
         _add(bar.addMenu("&Caption"), self.caption_all_action, self.caption_selected_action,
              self.caption_missing_action, None, self.overwrite_action, self.cancel_action, None, self.model_action,
              self.settings_action)
-        _add(bar.addMenu("&View"), self.grid_action, self.list_action)
+        view_menu = bar.addMenu("&View")
+        _add(view_menu, self.grid_action, self.list_action, None, self.zoom_in_action, self.zoom_out_action,
+             self.zoom_reset_action, None, self.preview_action, None)
+        _add(view_menu.addMenu("&Theme"), *self.theme_actions.values())
         _add(bar.addMenu("&Help"), self.about_action)
 
     def fill_toolbar(self, toolbar: QToolBar, button_parent: QWidget) -> None:
@@ -135,6 +154,15 @@ class WindowActions(QObject):
 
     def show_view_mode(self, mode: str) -> None:
         (self.grid_action if mode == "grid" else self.list_action).setChecked(True)
+
+    def show_theme(self, theme: str) -> None:
+        self.theme_actions[theme].setChecked(True)
+        self.update_icons()
+
+    def update_icons(self) -> None:
+        """The icons drawn in the palette's colours (after a theme change)."""
+        self.grid_action.setIcon(view_mode_icon("grid"))
+        self.list_action.setIcon(view_mode_icon("list"))
 
     def show_subfolders(self, checked: bool) -> None:
         """Show the setting without triggering a reload."""

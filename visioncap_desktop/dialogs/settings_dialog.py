@@ -17,16 +17,18 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from visioncap_desktop.settings import DEVICES, clean_generation
+from visioncap_desktop.settings import DEVICES, THEMES, clean_generation
 
 STRATEGY_LABELS = {"greedy": "Greedy (fast, deterministic)", "sample": "Sampling", "beam": "Beam search"}
+THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 DEVICE_LABELS = {"auto": "Automatic (CUDA when available)", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
 
 
 class SettingsDialog(QDialog):
     model_change_requested = Signal()
 
-    def __init__(self, generation: dict, device: str, batch_size: int, model_text: str, parent=None):
+    def __init__(self, generation: dict, device: str, batch_size: int, model_text: str, parent=None,
+                 theme: str = "system"):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         generation = clean_generation(generation)
@@ -88,6 +90,13 @@ class SettingsDialog(QDialog):
         self.strategy.currentIndexChanged.connect(self._update_enabled)
         self._update_enabled()
 
+        look_box = QGroupBox("Appearance", self)
+        self.theme = QComboBox(look_box)
+        for key in THEMES:
+            self.theme.addItem(THEME_LABELS[key], key)
+        self.theme.setCurrentIndex(THEMES.index(theme) if theme in THEMES else 0)
+        QFormLayout(look_box).addRow("Theme:", self.theme)
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -95,6 +104,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(model_box)
         layout.addWidget(run_box)
         layout.addWidget(gen_box)
+        layout.addWidget(look_box)
         layout.addWidget(buttons)
 
     def _update_enabled(self) -> None:
@@ -115,6 +125,9 @@ class SettingsDialog(QDialog):
             "top_p": self.top_p.value(),
             "num_beams": self.num_beams.value(),
         }
+
+    def theme_choice(self) -> str:
+        return self.theme.currentData()
 
     def device_choice(self) -> str:
         return self.device.currentData()

@@ -11,7 +11,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QPointF,
     QRect,
     QRectF,
     QSize,
@@ -40,13 +39,13 @@ from PySide6.QtWidgets import (
 
 from visioncap_desktop.gallery.item_model import ROLE_PATH, ROLE_RECORD
 from visioncap_desktop.records import CaptionState, ImageRecord
+from visioncap_desktop.theme import is_dark
 from visioncap_desktop.widgets.caption_edit import CaptionEdit, commit_step
 
-GRID_SIZE = QSize(184, 226)
-LIST_HEIGHT = 80
 PADDING = 6
-THUMB_GRID = 128
-THUMB_LIST = 64
+THUMB_SIZE = 128  # the default thumbnail side (settings' thumbnail_size)
+SMALL_IMAGE = 128  # pictures smaller than this (the smallest decode size) are never blown up
+CAPTION_LINES = 3  # caption lines under a grid tile
 
 STATE_COLOURS = {
     CaptionState.PENDING: QColor(140, 140, 140),
@@ -54,6 +53,24 @@ STATE_COLOURS = {
     CaptionState.EDITED: QColor(52, 101, 164),
     CaptionState.ERROR: QColor(204, 0, 0),
 }
+ERROR_TEXT = {False: QColor(204, 0, 0), True: QColor(255, 120, 120)}  # on a light / a dark base
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks (any kind) and tabs as spaces: a name drawn on one line."""
+    return " ".join(text.replace("\t", " ").splitlines())
+
+
+def grid_cell_size(thumb: int, metrics: QFontMetrics) -> QSize:
+    """A grid tile for thumbnails `thumb` pixels high: the picture, a name line, caption lines."""
+    width = max(thumb, 96) + 44 + 2 * PADDING
+    height = 2 * PADDING + thumb + 4 + metrics.height() + 2 + CAPTION_LINES * metrics.lineSpacing()
+    return QSize(width, height)
+
+
+def list_thumb_side(thumb: int) -> int:
+    """List rows show the thumbnail at half the grid's size (64 px at the default 128)."""
+    return max(40, thumb // 2)
 
 
 def elide_lines(text: str, font: QFont, width: int, max_lines: int) -> list[str]:
@@ -89,11 +106,12 @@ class GalleryDelegate(QStyledItemDelegate):
         self.mode = "grid"
         self.open_editor: CaptionEdit | None = None
         self._known_tags: list[str] = []
+        self.thumb_size = THUMB_SIZE
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         if self.mode == "grid":
-            return QSize(GRID_SIZE)
-        return QSize(max(option.rect.width(), 400), LIST_HEIGHT)
+            return grid_cell_size(self.thumb_size, QFontMetrics(option.font))
+        return QSize(max(option.rect.width(), 400), list_thumb_side(self.thumb_size) + 2 * PADDING + 4)
 
     # --- geometry -----------------------------------------------------------------------------
 
@@ -101,15 +119,19 @@ class GalleryDelegate(QStyledItemDelegate):
         """(thumbnail, name line, caption block) inside an item's rect."""
         inner = rect.adjusted(PADDING, PADDING, -PADDING, -PADDING)
         if self.mode == "grid":
-            thumb = QRect(inner.left(), inner.top(), inner.width(), THUMB_GRID)
+            thumb = QRect(inner.left(), inner.top(), inner.width(), self.thumb_size)
             name = QRect(inner.left(), thumb.bottom() + 4, inner.width(), line_height)
             caption = QRect(inner.left(), name.bottom() + 2, inner.width(), inner.bottom() - name.bottom() - 2)
         else:
-            thumb = QRect(inner.left(), inner.top(), THUMB_LIST, inner.height())
+            thumb = QRect(inner.left(), inner.top(), list_thumb_side(self.thumb_size), inner.height())
             left = thumb.right() + 10
             name = QRect(left, inner.top(), inner.right() - left, line_height)
             caption = QRect(left, name.bottom() + 2, inner.right() - left, inner.bottom() - name.bottom() - 2)
         return thumb, name, caption
+
+    def picture_rect(self, item_rect: QRect, font: QFont) -> QRect:
+        """Where the thumbnail goes inside an item's rect (the view's double-click asks)."""
+        return self._rects(item_rect, QFontMetrics(font).height())[0]
 
     # --- painting -----------------------------------------------------------------------------
 
@@ -121,6 +143,7 @@ class GalleryDelegate(QStyledItemDelegate):
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         painter.save()
+        painter.setClipRect(option.rect)
         # selection and hover background, as the platform style draws it
         style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -129,19 +152,23 @@ class GalleryDelegate(QStyledItemDelegate):
         thumb_rect, name_rect, caption_rect = self._rects(option.rect, metrics.height())
 
         self._paint_thumbnail(painter, thumb_rect, index.data(Qt.ItemDataRole.DecorationRole), option.palette)
-        self._paint_state(painter, thumb_rect, record.state, option.font)
+        # the state badge ends the name line: never over the picture, whatever its shape
+        badge = self._paint_state(painter, name_rect, record.state, option.font)
+        name_rect.setRight(int(badge.left()) - 6)
 
         bold = QFont(option.font)
         bold.setBold(True)
         painter.setFont(bold)
         painter.setPen(option.palette.color(text_role))
-        name = QFontMetrics(bold).elidedText(record.name, Qt.TextElideMode.ElideMiddle, name_rect.width())
-        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        name = QFontMetrics(bold).elidedText(one_line(record.name), Qt.TextElideMode.ElideMiddle, name_rect.width())
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+                         | Qt.TextFlag.TextSingleLine, name)
 
         painter.setFont(option.font)
         if record.state is CaptionState.ERROR and not record.caption:
             text = record.error or "error"
-            painter.setPen(STATE_COLOURS[CaptionState.ERROR] if not selected else option.palette.color(text_role))
+            error_colour = ERROR_TEXT[is_dark(option.palette)]
+            painter.setPen(error_colour if not selected else option.palette.color(text_role))
         elif not record.caption:
             text = "no caption yet"
             muted = option.palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
@@ -159,9 +186,12 @@ class GalleryDelegate(QStyledItemDelegate):
 
     def _paint_thumbnail(self, painter: QPainter, rect: QRect, pixmap, palette: QPalette) -> None:
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
-            size = pixmap.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            if size.width() > pixmap.width():  # never blow small images up
-                size = pixmap.size()
+            # fit inside the square the thumbnail size allows, keeping the aspect ratio; a picture
+            # decoded larger (a zoom step between decode sizes) is scaled down here
+            side = min(rect.width(), rect.height())
+            size = pixmap.size().scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio)
+            if size.width() > pixmap.width() and max(pixmap.width(), pixmap.height()) < SMALL_IMAGE:
+                size = pixmap.size()  # never blow small images up
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(rect.center())
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -172,16 +202,16 @@ class GalleryDelegate(QStyledItemDelegate):
             target.moveCenter(rect.center())
             painter.fillRect(target, palette.color(QPalette.ColorRole.AlternateBase))
 
-    def _paint_state(self, painter: QPainter, thumb: QRect, state: CaptionState, font: QFont) -> None:
+    def _paint_state(self, painter: QPainter, line: QRect, state: CaptionState, font: QFont) -> QRectF:
+        """Draw the state badge at the right end of `line`; returns where it went."""
         small = QFont(font)
         small.setPointSizeF(max(6.0, font.pointSizeF() * 0.8))
         metrics = QFontMetrics(small)
         label = state.value
-        badge = QRectF(0, 0, metrics.horizontalAdvance(label) + 10, metrics.height() + 2)
-        if self.mode == "grid":
-            badge.moveTopRight(QPointF(thumb.right() - 2, thumb.top() + 2))
-        else:
-            badge.moveBottomLeft(QRectF(thumb).bottomLeft())
+        badge = QRectF(0, 0, metrics.horizontalAdvance(label) + 10, min(metrics.height() + 2, line.height()))
+        badge.moveCenter(QRectF(line).center())
+        badge.moveRight(line.right())
+        painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(STATE_COLOURS[state])
@@ -189,6 +219,8 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.setPen(QColor("white"))
         painter.setFont(small)
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+        painter.restore()
+        return badge
 
     # --- inline editing -------------------------------------------------------------------------
     # The inline editor is a CaptionEdit over the caption, as wide as the caption and as tall as

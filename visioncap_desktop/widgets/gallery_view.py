@@ -8,14 +8,20 @@ Keys: arrows move, Page Up/Down by a screenful, Enter or F2 edits in place (see 
 for the editor's keys, including Ctrl+Enter to commit and edit the next image). Focus coming in
 (Tab, or Down from the search box: `accept_focus_from`) keeps the current image or makes the
 first visible one current, so arrows work at once.
+
+Zoom: Ctrl+wheel (and the View menu's Ctrl+plus/minus, through zoom_in/zoom_out) steps the
+thumbnail size through THUMBNAIL_SIZES; `thumbnail_size_changed` tells the window, which
+remembers it and has the thumbnails decoded at a size that fits. A double-click on the picture
+asks for the large preview (`preview_requested`); on the name or caption it edits, as F2 does.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt
-from PySide6.QtGui import QFocusEvent, QKeyEvent
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QAbstractItemDelegate, QAbstractItemView, QListView, QWidget
 
+from visioncap_desktop.settings import THUMBNAIL_SIZES
 from visioncap_desktop.widgets.gallery_delegate import GalleryDelegate
 
 VIEW_MODES = ("grid", "list")
@@ -23,10 +29,15 @@ VIEW_MODES = ("grid", "list")
 
 class GalleryView(QListView):
     _focus_sources: tuple[QWidget, ...] = ()  # the class's: Qt calls eventFilter during __init__
+    thumbnail_size_changed = Signal(int)
+    preview_requested = Signal(QModelIndex)
+
+    WHEEL_STEP = 120  # angle delta of one wheel notch; touchpads send smaller deltas that add up
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.delegate = GalleryDelegate(self)
+        self._wheel_zoom = 0
         self.setItemDelegate(self.delegate)
         self.setUniformItemSizes(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -52,10 +63,64 @@ class GalleryView(QListView):
         self.setFlow(QListView.Flow.LeftToRight if grid else QListView.Flow.TopToBottom)
         self.setWrapping(grid)
         self.setSpacing(4 if grid else 0)
+        self._relayout()
+
+    def _relayout(self) -> None:
         # the cached uniform item size belongs to the old layout
         self.setUniformItemSizes(False)
         self.setUniformItemSizes(True)
         self.scheduleDelayedItemsLayout()
+        if self.currentIndex().isValid():  # keep the current image in sight
+            self.executeDelayedItemsLayout()
+            self.scrollTo(self.currentIndex())
+
+    # --- zoom ---------------------------------------------------------------------------------
+
+    @property
+    def thumbnail_size(self) -> int:
+        return self.delegate.thumb_size
+
+    def set_thumbnail_size(self, size: int) -> None:
+        if size not in THUMBNAIL_SIZES:
+            raise ValueError(f"thumbnail size must be one of {THUMBNAIL_SIZES}, got {size!r}")
+        if size == self.delegate.thumb_size:
+            return
+        self.delegate.thumb_size = size
+        self._relayout()
+        self.thumbnail_size_changed.emit(size)
+
+    def zoom(self, steps: int) -> None:
+        """Bigger (steps > 0) or smaller thumbnails, by zoom steps; stops at either end."""
+        position = THUMBNAIL_SIZES.index(self.delegate.thumb_size) + steps
+        self.set_thumbnail_size(THUMBNAIL_SIZES[max(0, min(len(THUMBNAIL_SIZES) - 1, position))])
+
+    def zoom_in(self) -> None:
+        self.zoom(1)
+
+    def zoom_out(self) -> None:
+        self.zoom(-1)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(event)
+            return
+        self._wheel_zoom += event.angleDelta().y()
+        steps = int(self._wheel_zoom / self.WHEEL_STEP)
+        if steps:
+            self._wheel_zoom -= steps * self.WHEEL_STEP
+            self.zoom(steps)
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        index = self.indexAt(event.position().toPoint())
+        if index.isValid() and event.button() == Qt.MouseButton.LeftButton:
+            picture = self.delegate.picture_rect(self.visualRect(index), self.font())
+            if picture.contains(event.position().toPoint()):
+                self.setCurrentIndex(index)
+                self.preview_requested.emit(index)
+                event.accept()
+                return
+        super().mouseDoubleClickEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Enter edits the current caption (F2 and double-click do so through edit triggers)."""

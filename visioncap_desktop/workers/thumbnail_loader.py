@@ -5,6 +5,10 @@ them into QPixmaps. Requests come from painting, so only visible rows are decode
 requests are served newest first and the oldest are dropped, so scrolling quickly through
 10,000 images decodes what is on screen now, not everything that flew past.
 
+The size can change while the app runs (the gallery's zoom): a pixmap made for at least the
+current size is used as is (the delegate scales it down on paint); a smaller one is still shown
+while its larger replacement is decoded.
+
 Disk cache: <cache>/thumbnails/<2 hex>/<sha1 of path, mtime, size, thumbnail size>.jpg, so an
 edited or replaced file gets a new thumbnail. The original dimensions travel in the JPEG's text.
 """
@@ -25,9 +29,16 @@ from core.decoders import PLUGIN_EXTENSIONS, extension
 log = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 128
+DECODE_SIZES = (128, 256, 384)  # the sizes the gallery decodes at (few, so the disk cache is shared)
 CACHE_FORMAT_VERSION = "1"  # part of the disk key: bump when the thumbnail look changes
 DISK_CACHE_MAX_BYTES = 1 << 30  # about 200,000 thumbnails
 _SIZE_TEXT_KEY = "visioncap-size"
+
+
+def decode_size_for(side: int) -> int:
+    """The decode size for thumbnails shown `side` device pixels wide: the smallest of
+    DECODE_SIZES that is at least `side`, else the largest."""
+    return next((size for size in DECODE_SIZES if size >= side), DECODE_SIZES[-1])
 
 
 def disk_cache_file(cache_dir: Path, path: str, size: int) -> Path | None:
@@ -167,7 +178,7 @@ class _PruneTask(QRunnable):
 
 
 class _TaskSignals(QObject):
-    finished = Signal(str, QImage, int, int, str)  # path, image, original width, height, error
+    finished = Signal(str, QImage, int, int, str, int)  # path, image, original width, height, error, size
 
 
 class _ThumbnailTask(QRunnable):
@@ -181,7 +192,7 @@ class _ThumbnailTask(QRunnable):
         except Exception as exc:  # never let a task die silently: the row would wait forever
             log.exception("thumbnail of %s failed", self.path)
             image, original, error = QImage(), QSize(), f"thumbnail failed: {exc}"
-        self.signals.finished.emit(self.path, image, original.width(), original.height(), error)
+        self.signals.finished.emit(self.path, image, original.width(), original.height(), error, self.size)
 
 
 class ThumbnailLoader(QObject):
@@ -200,15 +211,18 @@ class ThumbnailLoader(QObject):
         max_threads: int | None = None,
         parent=None,
     ):
+        """`memory_items`: how many pixmaps stay in memory at `size`; at a larger size (see
+        set_size) proportionally fewer, so the memory they take stays about the same."""
         super().__init__(parent)
         self.size = size
         self.cache_dir = cache_dir
         self.memory_items = memory_items
+        self._memory_pixels = memory_items * size * size
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads or max(1, min(4, QThread.idealThreadCount() - 1)))
         self._signals = _TaskSignals(self)
         self._signals.finished.connect(self._on_finished)
-        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()  # LRU, newest last
+        self._pixmaps: OrderedDict[str, tuple[QPixmap, int]] = OrderedDict()  # LRU, newest last: (pixmap, size)
         self._waiting: OrderedDict[str, None] = OrderedDict()  # newest last
         self._running: set[str] = set()
         self._failures: dict[str, str] = {}
@@ -216,17 +230,32 @@ class ThumbnailLoader(QObject):
             self._pool.start(_PruneTask(cache_dir), -1)  # below every thumbnail
 
     def pixmap(self, path: str) -> QPixmap | None:
-        pixmap = self._pixmaps.get(path)
-        if pixmap is not None:
+        """The pixmap of `path`, or None. One made for a smaller size is returned too, and its
+        replacement at the current size requested."""
+        entry = self._pixmaps.get(path)
+        if entry is not None:
             self._pixmaps.move_to_end(path)
-            return pixmap
+            if entry[1] < self.size and path not in self._failures:
+                self.request(path)
+            return entry[0]
         if path not in self._failures:
             self.request(path)
         return None
 
+    def set_size(self, size: int) -> None:
+        """Decode at `size` from now on. Pixmaps already made for this size or larger are kept
+        as they are; requests waiting for the old size are dropped (painting asks again)."""
+        if size == self.size:
+            return
+        self.size = size
+        self._waiting.clear()
+        self._trim_memory()
+
     def is_cached(self, path: str) -> bool:
-        """Whether `pixmap(path)` would answer from memory (without scheduling anything)."""
-        return path in self._pixmaps
+        """Whether `pixmap(path)` would answer from memory at the current size (without
+        scheduling anything)."""
+        entry = self._pixmaps.get(path)
+        return entry is not None and entry[1] >= self.size
 
     def cached_count(self) -> int:
         return len(self._pixmaps)
@@ -265,14 +294,20 @@ class ThumbnailLoader(QObject):
             self._running.add(path)
             self._pool.start(_ThumbnailTask(path, self.size, self.cache_dir, self._signals))
 
-    def _on_finished(self, path: str, image: QImage, width: int, height: int, error: str) -> None:
+    def _on_finished(self, path: str, image: QImage, width: int, height: int, error: str, size: int) -> None:
         self._running.discard(path)
         if error:
             self._failures[path] = error
         else:
-            self._pixmaps[path] = QPixmap.fromImage(image)
+            old = self._pixmaps.get(path)
+            if old is None or old[1] <= size:  # a late smaller one never replaces a larger one
+                self._pixmaps[path] = (QPixmap.fromImage(image), size)
             self._pixmaps.move_to_end(path)
-            while len(self._pixmaps) > self.memory_items:
-                self._pixmaps.popitem(last=False)
+            self._trim_memory()
         self.thumbnail_ready.emit(path, width, height)
         self._dispatch()
+
+    def _trim_memory(self) -> None:
+        limit = max(1, self._memory_pixels // (self.size * self.size))
+        while len(self._pixmaps) > limit:
+            self._pixmaps.popitem(last=False)
