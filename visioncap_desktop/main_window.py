@@ -15,6 +15,7 @@ from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from visioncap_desktop import export, paths
+from visioncap_desktop.controllers.batch_editing import BatchEditController
 from visioncap_desktop.controllers.decisions import (
     CAPTION_SCOPES,
     counts_text,
@@ -40,6 +42,7 @@ from visioncap_desktop.controllers.folder_session import FolderSession
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.controllers.model_choice import ModelChoice
 from visioncap_desktop.controllers.run_control import RunController
+from visioncap_desktop.controllers.tags_control import TagController
 from visioncap_desktop.controllers.window_actions import ActionState, WindowActions
 from visioncap_desktop.dialogs.prompts import Prompts
 from visioncap_desktop.gallery.filter_proxy import GalleryFilterProxy
@@ -49,6 +52,7 @@ from visioncap_desktop.settings import Settings
 from visioncap_desktop.widgets.gallery_view import GalleryView
 from visioncap_desktop.widgets.run_progress import RunProgress
 from visioncap_desktop.widgets.side_panel import SidePanel
+from visioncap_desktop.widgets.tag_panel import TagPanel
 from visioncap_desktop.workers.thumbnail_loader import THUMBNAIL_SIZE, ThumbnailLoader
 
 log = logging.getLogger(__name__)
@@ -100,6 +104,9 @@ class MainWindow(QMainWindow):
         self.model_choice = ModelChoice(settings, self.prompts, model_override, self)
         self.editing = EditController(self.gallery_model, self.undo_stack, self)
         self.exports = ExportController(settings, self.prompts, self)
+        self.batch = BatchEditController(self.gallery_model, self.undo_stack, self.records_in_scope,
+                                         self.scope_sizes, self)
+        self.tags = TagController(self.gallery_model, self.records_in_scope, self)
 
         self._build_central()
         self._build_menus_and_toolbar()
@@ -114,6 +121,7 @@ class MainWindow(QMainWindow):
         self.connect_model_choice_signals()
         self.connect_action_signals()
         self.connect_message_signals()
+        self.connect_tag_signals()
 
         self._restore_window_state()
         self._update_actions()
@@ -165,11 +173,20 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([900, 380])
         self.setCentralWidget(self.splitter)
 
+        self.tag_panel = TagPanel(self)
+        self.tag_dock = QDockWidget("Tags", self)
+        self.tag_dock.setObjectName("tags_dock")  # saveState/restoreState key
+        self.tag_dock.setWidget(self.tag_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tag_dock)
+
     def _build_menus_and_toolbar(self) -> None:
         self.window_actions.fill_menu_bar(self.menuBar())
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
         self.window_actions.fill_toolbar(toolbar, self)
+        tags_toggle = self.tag_dock.toggleViewAction()
+        tags_toggle.setShortcut("Ctrl+T")
+        self.window_actions.view_menu.addAction(tags_toggle)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -255,12 +272,30 @@ class MainWindow(QMainWindow):
         a.grid_action.triggered.connect(lambda: self.set_view_mode("grid"))
         a.list_action.triggered.connect(lambda: self.set_view_mode("list"))
         a.about_action.triggered.connect(self._show_about)
+        a.batch_action.triggered.connect(lambda: self.batch.open_dialog(self))
 
     def connect_message_signals(self) -> None:
-        for controller in (self.session, self.run_control, self.model_choice, self.exports):
+        for controller in (self.session, self.run_control, self.model_choice, self.exports, self.batch):
             controller.message.connect(self.notify)
-        for controller in (self.session, self.run_control, self.exports):
+        for controller in (self.session, self.run_control, self.exports, self.batch, self.tags):
             controller.status.connect(self.show_status)
+
+    def connect_tag_signals(self) -> None:
+        tags, panel = self.tags, self.tag_panel
+        tags.counts_changed.connect(panel.set_counts)
+        tags.known_tags_changed.connect(self._pass_known_tags)
+        tags.edit_requested.connect(lambda change, text: self.batch.change_captions(
+            self.gallery_model.records(), change, text))
+        panel.tag_chosen.connect(self.proxy_model.set_tag)
+        panel.scope_changed.connect(tags.set_scope)
+        panel.rename_requested.connect(tags.rename_tag)
+        panel.delete_requested.connect(tags.delete_tag)
+        panel.front_requested.connect(tags.move_tag_to_front)
+        for signal in (self.proxy_model.layoutChanged, self.proxy_model.modelReset, self.proxy_model.rowsInserted,
+                       self.proxy_model.rowsRemoved):
+            signal.connect(tags.on_filter_changed)
+        self.batch.busy_changed.connect(self._update_actions)
+        self.session.folder_closing.connect(self.batch.finish_now)
 
     # --- what the app, the screenshot tool and the tests call --------------------------------------
 
@@ -374,6 +409,24 @@ class MainWindow(QMainWindow):
     def selected_records(self) -> list[ImageRecord]:
         return self.proxy_model.source_records(self.gallery_view.selectionModel().selectedIndexes())
 
+    def records_in_scope(self, scope: str) -> list[ImageRecord]:
+        """The records of "selected", "filtered" (those shown) or "all", in row order."""
+        if scope == "selected":
+            return self.selected_records()
+        if scope == "filtered" and self.proxy_model.rowCount() != self.gallery_model.rowCount():
+            return self.proxy_model.source_records()
+        return self.gallery_model.records()
+
+    def scope_sizes(self) -> dict[str, int]:
+        return {"selected": len(self.gallery_view.selectionModel().selectedIndexes()),
+                "filtered": self.proxy_model.rowCount(), "all": self.gallery_model.rowCount()}
+
+    def _pass_known_tags(self, tags: list[str]) -> None:
+        # set_known_tags comes with the caption editors' autocompletion (another branch)
+        for editor in (self.side_panel, self.gallery_view.itemDelegate()):
+            if hasattr(editor, "set_known_tags"):
+                editor.set_known_tags(tags)
+
     def edit_current(self) -> None:
         index = self.gallery_view.currentIndex()
         if index.isValid():
@@ -411,7 +464,7 @@ class MainWindow(QMainWindow):
             has_folder=self.session.folder is not None,
             has_records=self.gallery_model.rowCount() > 0,
             has_selection=self.gallery_view.selectionModel().hasSelection(),
-            running=self.run_control.is_running,
+            running=self.run_control.is_running or self.batch.busy,
         )
         self.window_actions.update_enabled(state, self.undo_stack)
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QIcon,
+    QKeySequence,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QUndoStack,
+)
 from PySide6.QtWidgets import QApplication, QMenu, QMenuBar, QStyle, QToolBar, QToolButton, QWidget
 
 from visioncap_desktop.settings import Settings
@@ -20,7 +29,7 @@ class ActionState:
     has_folder: bool
     has_records: bool
     has_selection: bool
-    running: bool
+    running: bool  # a captioning run, or a batch edit being applied
 
 
 class WindowActions(QObject):
@@ -46,6 +55,8 @@ class WindowActions(QObject):
         self.redo_action = self._action("&Redo", sp.SP_ArrowForward, ["Ctrl+Y", "Ctrl+Shift+Z"])
         self.edit_action = self._action("&Edit Caption", None, "F2", "Edit the caption of the current image")
         self.find_action = self._action("&Find", None, QKeySequence.StandardKey.Find)
+        self.batch_action = self._action("&Batch Edit...", None, "Ctrl+H",
+                                         "Find and replace, add a prefix or suffix, tidy captions of many images")
 
         self.caption_all_action = self._action("Caption &All", sp.SP_MediaPlay, None,
                                                "Caption every image (edited captions are kept)")
@@ -62,15 +73,18 @@ class WindowActions(QObject):
                                             "Model, device and generation settings")
         self.model_action = self._action("Choose &Model...", sp.SP_ComputerIcon, None, "Choose the captioning model")
 
-        self.grid_action = self._action("&Grid", sp.SP_FileDialogContentsView, None, "Show images as tiles",
-                                        checkable=True)
-        self.list_action = self._action("&List", sp.SP_FileDialogListView, None, "Show images as rows",
-                                        checkable=True)
+        self.grid_action = self._action("&Grid", None, None, "Show images as tiles", checkable=True)
+        self.list_action = self._action("&List", None, None, "Show images as rows", checkable=True)
+        # drawn, not taken from the style: the styles' "list" and "contents" icons differ between
+        # platforms and looked like each other's action
+        self.grid_action.setIcon(view_mode_icon("grid"))
+        self.list_action.setIcon(view_mode_icon("list"))
         self.view_group = QActionGroup(self)
         self.view_group.addAction(self.grid_action)
         self.view_group.addAction(self.list_action)
         self.about_action = self._action("&About VisionCap", None)
         self.recent_menu: QMenu | None = None
+        self.view_menu: QMenu | None = None  # the window adds its panels' toggles
 
     def _action(self, text: str, icon: QStyle.StandardPixmap | None = None, shortcut=None, tip: str = "",
                 checkable: bool = False) -> QAction:
@@ -94,11 +108,13 @@ class WindowActions(QObject):
         file_menu.addMenu(self.recent_menu)
         _add(file_menu, self.reload_action, self.subfolders_action, None, self.export_action, self.txt_action, None,
              self.quit_action)
-        _add(bar.addMenu("&Edit"), self.undo_action, self.redo_action, None, self.edit_action, self.find_action)
+        _add(bar.addMenu("&Edit"), self.undo_action, self.redo_action, None, self.edit_action, self.find_action,
+             self.batch_action)
         _add(bar.addMenu("&Caption"), self.caption_all_action, self.caption_selected_action,
              self.caption_missing_action, None, self.overwrite_action, self.cancel_action, None, self.model_action,
              self.settings_action)
-        _add(bar.addMenu("&View"), self.grid_action, self.list_action)
+        self.view_menu = bar.addMenu("&View")
+        _add(self.view_menu, self.grid_action, self.list_action, None)
         _add(bar.addMenu("&Help"), self.about_action)
 
     def fill_toolbar(self, toolbar: QToolBar, button_parent: QWidget) -> None:
@@ -129,6 +145,7 @@ class WindowActions(QObject):
         self.redo_action.setText(f"&Redo {undo_stack.redoText()}".rstrip())
         self.undo_action.setIconText("Undo")  # the toolbar keeps the short label
         self.redo_action.setIconText("Redo")
+        self.batch_action.setEnabled(idle_with_records)
         self.export_action.setEnabled(state.has_records)
         self.txt_action.setEnabled(state.has_records)
         self.reload_action.setEnabled(state.has_folder)
@@ -154,6 +171,25 @@ class WindowActions(QObject):
             menu.addAction("Clear Recent Folders", lambda: self._settings.set("recent_folders", []))
         else:
             menu.addAction("No recent folders").setEnabled(False)
+
+
+def view_mode_icon(mode: str, size: int = 32) -> QIcon:
+    """Four tiles for "grid"; three rows, each a thumbnail and a line of text, for "list"."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    color = QApplication.palette().color(QPalette.ColorRole.WindowText)
+    unit = size // 8
+    if mode == "grid":
+        for x, y in ((1, 1), (5, 1), (1, 5), (5, 5)):
+            painter.fillRect(x * unit - unit // 2, y * unit - unit // 2, 3 * unit, 3 * unit, color)
+    else:
+        for y in (1, 3.5, 6):
+            top = int(y * unit - unit // 2)
+            painter.fillRect(unit // 2, top, 2 * unit, 2 * unit - 1, color)
+            painter.fillRect(3 * unit, top + unit // 2, 4 * unit + unit // 2, unit, color)
+    painter.end()
+    return QIcon(pixmap)
 
 
 def _add(target: QMenu | QToolBar, *actions: QAction | None) -> None:
