@@ -11,6 +11,7 @@ image (see `tag_counts`).
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
@@ -49,7 +50,7 @@ def tag_counts(captions: Iterable[str], max_words: int = MAX_TAG_WORDS) -> tuple
 
 def known_tags(counts: Counter[str]) -> list[str]:
     """Tags for autocompletion: the most used first, then alphabetical."""
-    return [tag for tag, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))]
+    return [tag for tag, _ in sorted(counts.items(), key=lambda item: (-item[1], alphabetical_key(item[0])))]
 
 
 def _dedupe(tags: Iterable[str]) -> list[str]:
@@ -79,11 +80,17 @@ def move_tag_to_front(caption: str, tag: str) -> str:
     return join_tags(_dedupe([tag, *(t for t in tags if t != tag)]))
 
 
+def alphabetical_key(text: str) -> tuple[str, str]:
+    """Sort key that ignores case and accents (é with e, Ä with a), then the text itself."""
+    letters = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return letters.casefold(), text
+
+
 def sort_tags(caption: str) -> str:
-    """Tags in alphabetical order (ignoring case), duplicates dropped; a caption of one tag is
-    returned unchanged (a sentence stays as written)."""
+    """Tags in alphabetical order (ignoring case and accents), duplicates dropped; a caption of
+    one tag is returned unchanged (a sentence stays as written)."""
     tags = split_tags(caption)
     if len(tags) < 2:
         return caption
-    ordered = join_tags(_dedupe(sorted(tags, key=lambda t: (t.casefold(), t))))
+    ordered = join_tags(_dedupe(sorted(tags, key=alphabetical_key)))
     return ordered if ordered != join_tags(tags) else caption

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from visioncap_desktop.tags import MAX_TAG_WORDS
 
 SCOPE_LABELS = {"all": "Whole folder", "filtered": "Images shown"}
+PANEL_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_F2, Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
 
 
 class _CountItem(QTreeWidgetItem):
@@ -151,7 +152,12 @@ class TagPanel(QWidget):
             self.rename_requested.emit(tag, new.strip())
 
     def eventFilter(self, watched, event) -> bool:
-        if watched is self.tree and isinstance(event, QKeyEvent) and event.type() == QKeyEvent.Type.KeyPress:
+        if watched is not self.tree or not isinstance(event, QKeyEvent):
+            return super().eventFilter(watched, event)
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in PANEL_KEYS:
+            event.accept()  # F2 here renames the tag, not the window's Edit Caption
+            return True
+        if event.type() == QEvent.Type.KeyPress:
             tag = self.current_tag()
             if tag and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
                 self.choose(tag)
