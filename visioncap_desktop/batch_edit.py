@@ -12,8 +12,9 @@ would turn "no caption yet" into a caption of one trigger word that runs no long
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 from visioncap_desktop import tags
 
@@ -104,7 +105,7 @@ def normalise_whitespace(caption: str) -> str:
 COUNT_STEP = 500  # captions per step of count_steps
 
 
-def count_steps(edit: BatchEdit, captions: list[str]) -> Generator[None, None, MatchCount]:
+def count_steps(edit: BatchEdit, captions: Iterable[str]) -> Generator[None, None, MatchCount]:
     """What `edit` would do to `captions`, for the dialog's live count (matches stay 0 for
     operations other than replace), as a generator of steps for a SlicedJob; BatchEditError
     as compile_edit, raised before the first step."""
@@ -113,8 +114,9 @@ def count_steps(edit: BatchEdit, captions: list[str]) -> Generator[None, None, M
 
     def steps():
         matches = changed = 0
-        for start in range(0, len(captions), COUNT_STEP):
-            for caption in captions[start:start + COUNT_STEP]:
+        rest = iter(captions)  # consumed as the steps go
+        while chunk := list(islice(rest, COUNT_STEP)):
+            for caption in chunk:
                 if pattern is not None and caption:
                     matches += sum(1 for _ in pattern.finditer(caption))
                 if change(caption) != caption:
@@ -125,7 +127,7 @@ def count_steps(edit: BatchEdit, captions: list[str]) -> Generator[None, None, M
     return steps()
 
 
-def count_matches(edit: BatchEdit, captions: list[str]) -> MatchCount:
+def count_matches(edit: BatchEdit, captions: Iterable[str]) -> MatchCount:
     """count_steps run to the end."""
     steps = count_steps(edit, captions)
     while True:

@@ -11,9 +11,11 @@ image (see `tag_counts`).
 
 from __future__ import annotations
 
+import heapq
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from operator import itemgetter
 
 SEPARATOR = ","
 MAX_TAG_WORDS = 5  # a part with more words is a sentence, not a tag
@@ -48,9 +50,13 @@ def tag_counts(captions: Iterable[str], max_words: int = MAX_TAG_WORDS) -> tuple
     return counts, sentences
 
 
-def known_tags(counts: Counter[str]) -> list[str]:
-    """Tags for autocompletion: the most used first, then alphabetical."""
-    return [tag for tag, _ in sorted(counts.items(), key=lambda item: (-item[1], alphabetical_key(item[0])))]
+MAX_KNOWN_TAGS = 5000  # offered for completion; a folder of unique tags (an id per image) has 100,000
+
+
+def known_tags(counts: Counter[str], limit: int = MAX_KNOWN_TAGS) -> list[str]:
+    """Tags for autocompletion: the `limit` most used, the most used first, then alphabetical."""
+    top = heapq.nlargest(limit, counts.items(), key=itemgetter(1)) if len(counts) > limit else counts.items()
+    return [tag for tag, _ in sorted(top, key=lambda item: (-item[1], item[0].casefold()))]
 
 
 def _dedupe(tags: Iterable[str]) -> list[str]:

@@ -76,14 +76,22 @@ class BatchEditController(QObject):
         if self.busy:
             self.status.emit("A batch edit is still being applied; try again in a moment.", 5000)
             return False
-        chosen = [r.path for r in records if not (protect_edited and r.edited)]
-        protected = len(records) - len(chosen)
+        protected = 0
+
+        def chosen():
+            nonlocal protected
+            for record in records:
+                if protect_edited and record.edited:
+                    protected += 1
+                else:
+                    yield record.path
 
         def change(record: ImageRecord):
             caption = change_caption(record.caption)
             return edited_snapshot(record, caption) if caption != record.caption else None
 
-        self._start(change_steps(self._model, chosen, change), lambda result: self._on_applied(result, text, protected))
+        self._start(change_steps(self._model, chosen(), change),
+                    lambda result: self._on_applied(result, text, protected))
         return True
 
     def finish_now(self) -> None:

@@ -25,12 +25,12 @@ COUNT_STEP = 500  # captions per step
 TAG_SCOPES = ("all", "filtered")
 
 
-def count_steps(captions: list[str]) -> Generator[None, None, tuple[Counter[str], int]]:
-    """tags.tag_counts in steps of COUNT_STEP captions."""
+def count_steps(records: list[ImageRecord]) -> Generator[None, None, tuple[Counter[str], int]]:
+    """tags.tag_counts of the records' captions in steps of COUNT_STEP records."""
     counts: Counter[str] = Counter()
     sentences = 0
-    for start in range(0, len(captions), COUNT_STEP):
-        part, part_sentences = tags.tag_counts(captions[start:start + COUNT_STEP])
+    for start in range(0, len(records), COUNT_STEP):
+        part, part_sentences = tags.tag_counts(r.caption for r in records[start:start + COUNT_STEP])
         counts.update(part)
         sentences += part_sentences
         yield
@@ -81,11 +81,11 @@ class TagController(QObject):
         if self._job is not None:
             self._job.cancel()
             self._job.deleteLater()
-        captions = [r.caption for r in self._model.records()]
-        shown = [r.caption for r in self._scope_records("filtered")] if self.scope == "filtered" else None
+        every_record = self._model.records()
+        shown = self._scope_records("filtered") if self.scope == "filtered" else None
 
         def steps():
-            every = yield from count_steps(captions)
+            every = yield from count_steps(every_record)
             return every, (yield from count_steps(shown)) if shown is not None else every
 
         self._job = SlicedJob(steps(), self)
@@ -98,6 +98,11 @@ class TagController(QObject):
         self._job = None
         self.counts = counts
         self.counts_changed.emit(counts, sentences)
+        # at the next turn of the event loop: filling the panel and sorting the known tags of
+        # 100,000 unique tags would together stall the window for longer than either
+        QTimer.singleShot(0, self, lambda: self._update_known(every))
+
+    def _update_known(self, every: Counter[str]) -> None:
         known = tags.known_tags(every)
         if known != self.known:
             self.known = known

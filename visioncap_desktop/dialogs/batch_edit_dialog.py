@@ -158,10 +158,9 @@ class BatchEditDialog(QDialog):
         self._label_scopes(self._scope_sizes())
         edit = self.edit()
         records = self._scope_records(self.scope())
-        if self.protect_check.isChecked():
-            records = [r for r in records if not r.edited]
+        protect = self.protect_check.isChecked()
         try:
-            steps = count_steps(edit, [r.caption for r in records])
+            steps = count_steps(edit, (r.caption for r in records if not (protect and r.edited)))
         except BatchEditError as exc:
             self._show_count(None, str(exc))
             return

@@ -10,7 +10,8 @@ the record still holds the one expected.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
+from itertools import islice
 
 from PySide6.QtGui import QUndoCommand
 
@@ -23,15 +24,16 @@ Change = Callable[[ImageRecord], CaptionSnapshot | None]  # None: leave the reco
 Snapshots = dict[str, CaptionSnapshot]
 
 
-def change_steps(model: GalleryModel, paths: list[str], change: Change) -> Generator[None, None, tuple[Snapshots, Snapshots]]:
+def change_steps(model: GalleryModel, paths: Iterable[str], change: Change) -> Generator[None, None, tuple[Snapshots, Snapshots]]:
     """Apply `change` to the records of `paths`, STEP records per step; returns (before, after)
     of the records that changed. `paths` in row order (as the gallery and its filter list them)
     keep each step's dataChanged to a few rows."""
     before: Snapshots = {}
     after: Snapshots = {}
-    for start in range(0, len(paths), STEP):
+    paths = iter(paths)  # consumed as the steps go: no pass over every record before the first
+    while chunk := list(islice(paths, STEP)):
         pending: Snapshots = {}
-        for path in paths[start:start + STEP]:
+        for path in chunk:
             record = model.record_for_path(path)
             if record is None:
                 continue

@@ -9,7 +9,9 @@ changes.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
+from operator import itemgetter
 
 from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtGui import QKeyEvent
@@ -27,21 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from visioncap_desktop.tags import MAX_TAG_WORDS
+from visioncap_desktop.tags import MAX_TAG_WORDS, alphabetical_key
 
 SCOPE_LABELS = {"all": "Whole folder", "filtered": "Images shown"}
+MAX_LISTED = 1000
 PANEL_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_F2, Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
-
-
-class _CountItem(QTreeWidgetItem):
-    """Sorts by number in the count column."""
-
-    def __lt__(self, other: QTreeWidgetItem) -> bool:
-        column = self.treeWidget().sortColumn() if self.treeWidget() else 0
-        if column == 1:  # by count; equal counts by name, A first when sorted most used first
-            return (self.data(1, Qt.ItemDataRole.UserRole), other.text(0).casefold()) < (
-                other.data(1, Qt.ItemDataRole.UserRole), self.text(0).casefold())
-        return self.text(0).casefold() < other.text(0).casefold()
 
 
 class TagPanel(QWidget):
@@ -61,7 +53,9 @@ class TagPanel(QWidget):
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Find a tag")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self._apply_search)
+        self.search.textChanged.connect(self._fill)
+        self._counts: Counter[str] = Counter()
+        self._sentences = 0
 
         self.tree = QTreeWidget(self)
         self.tree.setColumnCount(2)
@@ -98,24 +92,43 @@ class TagPanel(QWidget):
 
     def set_counts(self, counts: Counter[str], sentences: int) -> None:
         """Show `counts` (tag -> images), keeping the current tag and the sort."""
+        self._counts = counts
+        self._sentences = sentences
+        self._fill()
+
+    def _fill(self) -> None:
+        """The MAX_LISTED most used tags that contain the search text: a list widget of 100,000
+        items would take seconds to fill, and nobody scrolls through it (the search finds the rest)."""
+        counts, sentences = self._counts, self._sentences
+        needle = self.search.text().casefold().strip()
+        if needle:
+            matching = [(tag, count) for tag, count in counts.items() if needle in tag.casefold()]
+        else:
+            matching = counts.items()
+        shown = heapq.nlargest(MAX_LISTED, matching, key=itemgetter(1)) if len(matching) > MAX_LISTED else matching
+        shown = sorted(shown, key=lambda item: (-item[1], alphabetical_key(item[0])))  # Qt's sort keeps ties so
         current = self.current_tag()
         self.tree.setSortingEnabled(False)
         self.tree.clear()
         items = []
-        for tag, count in counts.items():
-            item = _CountItem([tag, f"{count:,}"])
-            item.setData(1, Qt.ItemDataRole.UserRole, count)
+        for tag, count in shown:
+            item = QTreeWidgetItem([tag])
+            item.setData(1, Qt.ItemDataRole.DisplayRole, count)  # a number: sorted as one, in C++
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             items.append(item)
         self.tree.addTopLevelItems(items)
         self.tree.setSortingEnabled(True)
-        self._apply_search()
         if current:
             self.select_tag(current)
-        self.note.setText(
-            f"{sentences:,} caption(s) without a tag of at most {MAX_TAG_WORDS} words (sentences) are not listed."
-            if sentences else "")
-        self.note.setVisible(bool(sentences))
+        notes = []
+        if len(matching) > MAX_LISTED:
+            notes.append(f"The {MAX_LISTED:,} most used of {len(matching):,} tags are listed; "
+                         "type in the box above to find the others.")
+        if sentences:
+            notes.append(f"{sentences:,} caption(s) without a tag of at most {MAX_TAG_WORDS} words "
+                         "(sentences) are not listed.")
+        self.note.setText("\n".join(notes))
+        self.note.setVisible(bool(notes))
 
     def tags(self) -> list[str]:
         """The tags listed, in the order shown."""
@@ -181,12 +194,6 @@ class TagPanel(QWidget):
         menu.addAction("Move to the Front of Every Caption", lambda: self.front_requested.emit(tag))
         menu.addAction("Delete from Every Caption\tDel", lambda: self.delete_requested.emit(tag))
         menu.exec(self.tree.viewport().mapToGlobal(pos))
-
-    def _apply_search(self) -> None:
-        needle = self.search.text().casefold().strip()
-        for i in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(i)
-            item.setHidden(bool(needle) and needle not in item.text(0).casefold())
 
     def _show_active(self) -> None:
         self.active_label.setText(f"Showing images tagged “{self.active_tag}”" if self.active_tag else "")
