@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from app_gui_stall import Probe, wait_for  # noqa: E402  (this folder, next to this script)
+from app_gui_stall import Probe, wait_for
 
 WORDS = ("dog", "cat", "red car", "street", "night", "grass", "beach", "portrait", "city", "tree")
 

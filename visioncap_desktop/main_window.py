@@ -32,9 +32,13 @@ from visioncap_desktop import export, paths
 from visioncap_desktop.controllers.batch_editing import BatchEditController
 from visioncap_desktop.controllers.decisions import (
     CAPTION_SCOPES,
+    about_text,
+    app_version,
     counts_text,
     folder_of_drop,
+    nothing_to_caption,
     records_to_caption,
+    subfolder_question,
 )
 from visioncap_desktop.controllers.editing import EditController
 from visioncap_desktop.controllers.export_control import ExportController
@@ -231,6 +235,7 @@ class MainWindow(QMainWindow):
         session.scan_ended.connect(self._update_actions)
         session.folder_loaded.connect(self._on_folder_loaded)
         session.folder_loaded.connect(self.folder_loaded)
+        session.subfolder_images_found.connect(self._offer_subfolders)
 
     def connect_run_signals(self) -> None:
         run = self.run_control
@@ -311,7 +316,8 @@ class MainWindow(QMainWindow):
         overwrite = self.window_actions.overwrite_action.isChecked()
         records = records_to_caption(scope, self.gallery_model.records(), self.selected_records(), overwrite)
         if not records:
-            self.show_status("Nothing to caption.", 5000)
+            self.show_status(nothing_to_caption(scope, self.gallery_model.records(), self.selected_records(),
+                                                overwrite), 10000)
             return False
         bundle = self.model_choice.ensure_bundle()
         return bundle is not None and self.run_control.start(records, bundle, overwrite)
@@ -383,6 +389,14 @@ class MainWindow(QMainWindow):
         if not self.gallery_view.currentIndex().isValid() and self.proxy_model.rowCount():
             self.gallery_view.setCurrentIndex(self.proxy_model.index(0, 0))
         self._update_actions()
+
+    def _offer_subfolders(self, count: int) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, "No images here", subfolder_question(count),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.button(QMessageBox.StandardButton.Yes).clicked.connect(lambda: self.session.reload(True))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, without blocking the caller
+        self.counts_label.setText(subfolder_question(count))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_folder(event) is not None:
@@ -488,8 +502,7 @@ class MainWindow(QMainWindow):
 
     def _show_about(self) -> None:
         QMessageBox.about(self, "About VisionCap",
-                          "VisionCap writes captions for folders of photos on your own computer.\n\n"
-                          f"Captions are saved automatically in {paths.captions_dir()}.")
+                          about_text(app_version(), self.model_choice.model_text, str(paths.captions_dir())))
 
     # --- shutting down -----------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, object] = {
     "generation": GENERATION_DEFAULTS,
     "export_bom": True,
     "export_guard_formulas": True,
+    "export_folder": "",  # where the last CSV export went: the next one starts there
     "view_mode": "grid",  # grid | list
     "window_geometry": "",  # base64 of QWidget.saveGeometry()
     "window_state": "",  # base64 of QMainWindow.saveState()

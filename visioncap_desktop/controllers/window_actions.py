@@ -58,14 +58,15 @@ class WindowActions(QObject):
         self.batch_action = self._action("&Batch Edit...", None, "Ctrl+H",
                                          "Find and replace, add a prefix or suffix, tidy captions of many images")
 
-        self.caption_all_action = self._action("Caption &All", sp.SP_MediaPlay, None,
-                                               "Caption every image (edited captions are kept)")
+        self.caption_all_action = self._action("Caption &All", sp.SP_MediaPlay, None)
         self.caption_selected_action = self._action("Caption &Selected", None, "Ctrl+Shift+R",
                                                     "Caption the selected images")
         self.caption_missing_action = self._action("Caption &Uncaptioned", None, "Ctrl+R",
                                                    "Caption the images without a caption")
         self.overwrite_action = self._action("&Overwrite Edited Captions", None, None,
                                              "Let runs replace captions you edited", checkable=True)
+        self.overwrite_action.toggled.connect(self._show_overwrite)
+        self._show_overwrite(False)
         self.cancel_action = self._action("&Cancel Run", sp.SP_MediaStop, "Esc",
                                           "Stop after the current batch; captions made so far are kept")
         self.settings_action = self._action("&Settings...", sp.SP_FileDialogDetailedView,
@@ -149,6 +150,14 @@ class WindowActions(QObject):
         self.export_action.setEnabled(state.has_records)
         self.txt_action.setEnabled(state.has_records)
         self.reload_action.setEnabled(state.has_folder)
+
+    def _show_overwrite(self, overwrite: bool) -> None:
+        """Say what runs do with edited captions, as the Overwrite action now says."""
+        edited = "captions you edited are replaced" if overwrite else "captions you edited are kept"
+        for action, text in ((self.caption_all_action, "Caption every image"),
+                             (self.caption_selected_action, "Caption the selected images")):
+            action.setStatusTip(f"{text} ({edited})")
+            action.setToolTip(f"{text} ({edited})")
 
     def show_view_mode(self, mode: str) -> None:
         (self.grid_action if mode == "grid" else self.list_action).setChecked(True)
