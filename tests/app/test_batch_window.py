@@ -136,7 +136,7 @@ def test_tag_panel_counts_filters_renames_and_deletes(qtbot, make_window, image_
     records = give_captions(window, ["dog, grass", "dog, cat", "a dog runs across the wide green field"])
     panel = window.tag_panel
     qtbot.waitUntil(lambda: panel.tags() == ["dog", "cat", "grass"], timeout=5000)
-    qtbot.waitUntil(lambda: known and known[-1] == ["dog", "cat", "grass"])
+    qtbot.waitUntil(lambda: bool(known) and known[-1] == ["dog", "cat", "grass"])
     assert "1 caption(s) without a tag" in panel.note.text()
 
     panel.tree.setFocus()
