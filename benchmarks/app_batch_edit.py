@@ -44,6 +44,7 @@ def main() -> int:
         from PySide6.QtWidgets import QApplication
 
         from visioncap_desktop.batch_edit import BatchEdit
+        from visioncap_desktop.gc_pauses import freeze_long_lived
         from visioncap_desktop.main_window import MainWindow
         from visioncap_desktop.records import CaptionState, ImageRecord, edited_snapshot
         from visioncap_desktop.settings import Settings
@@ -56,6 +57,7 @@ def main() -> int:
         window.gallery_model.add_records(
             ImageRecord(str(folder / f"img_{i:06d}.jpg"), f"img_{i:06d}.jpg", caption(i), CaptionState.CAPTIONED)
             for i in range(args.captions))
+        freeze_long_lived("benchmark records")  # as FolderSession does when a scan ends
         wait_for(app, lambda: not window.tags.counting, 120)
         rows = []
         probe = Probe()

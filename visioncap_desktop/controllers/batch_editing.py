@@ -24,6 +24,7 @@ from visioncap_desktop.gallery.batch_command import (
     restore_steps,
 )
 from visioncap_desktop.gallery.item_model import GalleryModel
+from visioncap_desktop.gc_pauses import freeze_long_lived
 from visioncap_desktop.records import ImageRecord, edited_snapshot
 from visioncap_desktop.sliced import SlicedJob
 
@@ -110,6 +111,9 @@ class BatchEditController(QObject):
     def _finish(self, result, done) -> None:
         self._job.deleteLater()
         self._job = None
+        # the snapshots live as long as the undo history: kept out of full collections, which
+        # would otherwise walk them all (see gc_pauses)
+        freeze_long_lived("batch edit applied")
         self.busy_changed.emit(False)
         done(result)
 

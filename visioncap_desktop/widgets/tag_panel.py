@@ -147,6 +147,8 @@ class TagPanel(QWidget):
     def choose(self, tag: str) -> None:
         """Filter the gallery by `tag`; choosing the active tag again shows all images."""
         self.active_tag = "" if tag == self.active_tag else tag
+        if self.active_tag:
+            self.select_tag(self.active_tag)
         self._show_active()
         self.tag_chosen.emit(self.active_tag)
 
