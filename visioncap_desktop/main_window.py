@@ -512,6 +512,8 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.side_panel.commit()
+        self.batch.finish_now()  # a batch still applying is part of what is saved
+        self.tags.stop()
         self.run_control.shutdown()  # before the save: the run's last results go in
         self.session.shutdown()
         self.model_choice.shutdown()

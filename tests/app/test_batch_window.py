@@ -194,3 +194,19 @@ def test_tag_filter_pattern_matches_whole_parts_with_their_case():
     assert accepts("dog, a.b", "a.b") and not accepts("dog, axb", "a.b")
     assert accepts("dog, cat", "cat", needle="img") and not accepts("dog, cat", "cat", needle="zebra")
     assert not accepts("dog", "dog", state="edited")
+
+
+def test_collections_resume_after_batches_counts_and_shutdown(qtbot, make_window, image_folder):
+    import gc
+
+    window = make_window()
+    open_folder(qtbot, window, image_folder)
+    give_captions(window, ["dog, cat"] * 4)
+    window.tags.count_now()
+    assert not gc.isenabled()  # paused while the tags are counted
+    window.batch.change_captions(window.gallery_model.records(), str.upper, "Upper")
+    qtbot.waitUntil(lambda: not window.batch.busy and not window.tags.counting, timeout=5000)
+    assert gc.isenabled()
+    window.tags.count_now()
+    window.shutdown()
+    assert gc.isenabled()

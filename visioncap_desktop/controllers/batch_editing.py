@@ -8,7 +8,6 @@ gives this controller two functions instead of itself: `scope_records(scope)`, t
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -25,7 +24,7 @@ from visioncap_desktop.gallery.batch_command import (
     restore_steps,
 )
 from visioncap_desktop.gallery.item_model import GalleryModel
-from visioncap_desktop.gc_pauses import freeze_long_lived
+from visioncap_desktop.gc_pauses import freeze_long_lived, pause_collections, resume_collections
 from visioncap_desktop.records import ImageRecord, edited_snapshot
 from visioncap_desktop.sliced import SlicedJob
 
@@ -47,7 +46,6 @@ class BatchEditController(QObject):
         self._scope_records = scope_records
         self._scope_sizes = scope_sizes
         self._job: SlicedJob | None = None
-        self._collect_after = True
         self.dialog: BatchEditDialog | None = None
 
     @property
@@ -108,8 +106,7 @@ class BatchEditController(QObject):
         # No cycle collections while a batch runs: its 100,000 new snapshots would make each one
         # walk them all again (a full collection mid-batch stalled the window for 400 ms; see
         # benchmarks/app_batch_edit.py). They hold no cycles: reference counting frees them.
-        self._collect_after = gc.isenabled()
-        gc.disable()
+        pause_collections()
         self._job = SlicedJob(steps, self)
         self._job.finished.connect(lambda result: self._finish(result, done))
         self.busy_changed.emit(True)
@@ -120,8 +117,7 @@ class BatchEditController(QObject):
         self._job = None
         # the snapshots live as long as the undo history: kept out of later collections too
         freeze_long_lived("batch edit applied")
-        if self._collect_after:
-            gc.enable()
+        resume_collections()
         self.busy_changed.emit(False)
         done(result)
 

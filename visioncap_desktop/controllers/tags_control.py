@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from visioncap_desktop import tags
 from visioncap_desktop.gallery.item_model import GalleryModel
+from visioncap_desktop.gc_pauses import pause_collections, resume_collections
 from visioncap_desktop.records import ImageRecord
 from visioncap_desktop.sliced import SlicedJob
 
@@ -81,6 +82,8 @@ class TagController(QObject):
         if self._job is not None:
             self._job.cancel()
             self._job.deleteLater()
+        else:
+            pause_collections()  # as batch edits do: see gc_pauses
         every_record = self._model.records()
         shown = self._scope_records("filtered") if self.scope == "filtered" else None
 
@@ -92,10 +95,20 @@ class TagController(QObject):
         self._job.finished.connect(self._on_counted)
         self._job.start()
 
+    def stop(self) -> None:
+        """Drop a count in progress (the window is closing)."""
+        self._timer.stop()
+        if self._job is not None:
+            self._job.cancel()
+            self._job.deleteLater()
+            self._job = None
+            resume_collections()
+
     def _on_counted(self, result) -> None:
         (every, _), (counts, sentences) = result
         self._job.deleteLater()
         self._job = None
+        resume_collections()
         self.counts = counts
         self.counts_changed.emit(counts, sentences)
         # at the next turn of the event loop: filling the panel and sorting the known tags of
