@@ -15,6 +15,7 @@ from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -28,11 +29,16 @@ from PySide6.QtWidgets import (
 )
 
 from visioncap_desktop import export, paths
+from visioncap_desktop.controllers.batch_editing import BatchEditController
 from visioncap_desktop.controllers.decisions import (
     CAPTION_SCOPES,
+    about_text,
+    app_version,
     counts_text,
     folder_of_drop,
+    nothing_to_caption,
     records_to_caption,
+    subfolder_question,
 )
 from visioncap_desktop.controllers.editing import EditController
 from visioncap_desktop.controllers.export_control import ExportController
@@ -40,6 +46,7 @@ from visioncap_desktop.controllers.folder_session import FolderSession
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.controllers.model_choice import ModelChoice
 from visioncap_desktop.controllers.run_control import RunController
+from visioncap_desktop.controllers.tags_control import TagController
 from visioncap_desktop.controllers.window_actions import ActionState, WindowActions
 from visioncap_desktop.dialogs.prompts import Prompts
 from visioncap_desktop.gallery.filter_proxy import GalleryFilterProxy
@@ -51,6 +58,7 @@ from visioncap_desktop.widgets.gallery_view import GalleryView
 from visioncap_desktop.widgets.preview import PreviewDialog, preview_decode_size
 from visioncap_desktop.widgets.run_progress import RunProgress
 from visioncap_desktop.widgets.side_panel import SidePanel
+from visioncap_desktop.widgets.tag_panel import TagPanel
 from visioncap_desktop.workers.thumbnail_loader import (
     THUMBNAIL_SIZE,
     ThumbnailLoader,
@@ -108,6 +116,9 @@ class MainWindow(QMainWindow):
         self.model_choice = ModelChoice(settings, self.prompts, model_override, self)
         self.editing = EditController(self.gallery_model, self.undo_stack, self.prompts, self)
         self.exports = ExportController(settings, self.prompts, self)
+        self.batch = BatchEditController(self.gallery_model, self.undo_stack, self.records_in_scope,
+                                         self.scope_sizes, self)
+        self.tags = TagController(self.gallery_model, self.records_in_scope, self)
 
         self._build_central()
         self._build_menus_and_toolbar()
@@ -122,6 +133,7 @@ class MainWindow(QMainWindow):
         self.connect_model_choice_signals()
         self.connect_action_signals()
         self.connect_message_signals()
+        self.connect_tag_signals()
 
         self._restore_window_state()
         self._update_actions()
@@ -174,11 +186,20 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([900, 380])
         self.setCentralWidget(self.splitter)
 
+        self.tag_panel = TagPanel(self)
+        self.tag_dock = QDockWidget("Tags", self)
+        self.tag_dock.setObjectName("tags_dock")  # saveState/restoreState key
+        self.tag_dock.setWidget(self.tag_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tag_dock)
+
     def _build_menus_and_toolbar(self) -> None:
         self.window_actions.fill_menu_bar(self.menuBar())
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
         self.window_actions.fill_toolbar(toolbar, self)
+        tags_toggle = self.tag_dock.toggleViewAction()
+        tags_toggle.setShortcut("Ctrl+T")
+        self.window_actions.view_menu.addAction(tags_toggle)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -235,6 +256,7 @@ class MainWindow(QMainWindow):
         session.folder_loaded.connect(self._on_folder_loaded)
         session.folder_loaded.connect(self.editing.offer_drafts)
         session.folder_loaded.connect(self.folder_loaded)
+        session.subfolder_images_found.connect(self._offer_subfolders)
 
     def connect_run_signals(self) -> None:
         run = self.run_control
@@ -284,12 +306,30 @@ class MainWindow(QMainWindow):
         a.theme_chosen.connect(self.set_theme)
         self.model_choice.theme_chosen.connect(self.set_theme)
         a.about_action.triggered.connect(self._show_about)
+        a.batch_action.triggered.connect(lambda: self.batch.open_dialog(self))
 
     def connect_message_signals(self) -> None:
-        for controller in (self.session, self.run_control, self.model_choice, self.exports, self.editing):
+        for controller in (self.session, self.run_control, self.model_choice, self.exports, self.editing, self.batch):
             controller.message.connect(self.notify)
-        for controller in (self.session, self.run_control, self.exports):
+        for controller in (self.session, self.run_control, self.exports, self.batch, self.tags):
             controller.status.connect(self.show_status)
+
+    def connect_tag_signals(self) -> None:
+        tags, panel = self.tags, self.tag_panel
+        tags.counts_changed.connect(panel.set_counts)
+        tags.known_tags_changed.connect(self._pass_known_tags)
+        tags.edit_requested.connect(lambda change, text: self.batch.change_captions(
+            self.gallery_model.records(), change, text))
+        panel.tag_chosen.connect(self.proxy_model.set_tag)
+        panel.scope_changed.connect(tags.set_scope)
+        panel.rename_requested.connect(tags.rename_tag)
+        panel.delete_requested.connect(tags.delete_tag)
+        panel.front_requested.connect(tags.move_tag_to_front)
+        for signal in (self.proxy_model.layoutChanged, self.proxy_model.modelReset, self.proxy_model.rowsInserted,
+                       self.proxy_model.rowsRemoved):
+            signal.connect(tags.on_filter_changed)
+        self.batch.busy_changed.connect(self._update_actions)
+        self.session.folder_closing.connect(self.batch.finish_now)
 
     # --- what the app, the screenshot tool and the tests call --------------------------------------
 
@@ -305,7 +345,8 @@ class MainWindow(QMainWindow):
         overwrite = self.window_actions.overwrite_action.isChecked()
         records = records_to_caption(scope, self.gallery_model.records(), self.selected_records(), overwrite)
         if not records:
-            self.show_status("Nothing to caption.", 5000)
+            self.show_status(nothing_to_caption(scope, self.gallery_model.records(), self.selected_records(),
+                                                overwrite), 10000)
             return False
         bundle = self.model_choice.ensure_bundle()
         return bundle is not None and self.run_control.start(records, bundle, overwrite)
@@ -378,6 +419,14 @@ class MainWindow(QMainWindow):
             self.gallery_view.setCurrentIndex(self.proxy_model.index(0, 0))
         self._update_actions()
 
+    def _offer_subfolders(self, count: int) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, "No images here", subfolder_question(count),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.button(QMessageBox.StandardButton.Yes).clicked.connect(lambda: self.session.reload(True))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, without blocking the caller
+        self.counts_label.setText(subfolder_question(count))
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_folder(event) is not None:
             event.acceptProposedAction()
@@ -402,6 +451,22 @@ class MainWindow(QMainWindow):
 
     def selected_records(self) -> list[ImageRecord]:
         return self.proxy_model.source_records(self.gallery_view.selectionModel().selectedIndexes())
+
+    def records_in_scope(self, scope: str) -> list[ImageRecord]:
+        """The records of "selected", "filtered" (those shown) or "all", in row order."""
+        if scope == "selected":
+            return self.selected_records()
+        if scope == "filtered" and self.proxy_model.rowCount() != self.gallery_model.rowCount():
+            return self.proxy_model.source_records()
+        return self.gallery_model.records()
+
+    def scope_sizes(self) -> dict[str, int]:
+        return {"selected": len(self.gallery_view.selectionModel().selectedIndexes()),
+                "filtered": self.proxy_model.rowCount(), "all": self.gallery_model.rowCount()}
+
+    def _pass_known_tags(self, tags: list[str]) -> None:
+        for editor in (self.side_panel, self.gallery_view):
+            editor.set_known_tags(tags)
 
     def edit_current(self) -> None:
         index = self.gallery_view.currentIndex()
@@ -445,7 +510,7 @@ class MainWindow(QMainWindow):
             has_folder=self.session.folder is not None,
             has_records=self.gallery_model.rowCount() > 0,
             has_selection=self.gallery_view.selectionModel().hasSelection(),
-            running=self.run_control.is_running,
+            running=self.run_control.is_running or self.batch.busy,
         )
         self.window_actions.update_enabled(state, self.undo_stack)
 
@@ -482,8 +547,7 @@ class MainWindow(QMainWindow):
 
     def _show_about(self) -> None:
         QMessageBox.about(self, "About VisionCap",
-                          "VisionCap writes captions for folders of photos on your own computer.\n\n"
-                          f"Captions are saved automatically in {paths.captions_dir()}.")
+                          about_text(app_version(), self.model_choice.model_text, str(paths.captions_dir())))
 
     # --- shutting down -----------------------------------------------------------------------------
 
@@ -494,6 +558,8 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.side_panel.commit()
         self.gallery_view.commit_editor()
+        self.batch.finish_now()  # a batch still applying is part of what is saved
+        self.tags.stop()
         self.run_control.shutdown()  # before the save: the run's last results go in
         self.session.shutdown()
         self.editing.shutdown()  # after the save: drafts that became captions go

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, object] = {
     "generation": GENERATION_DEFAULTS,
     "export_bom": True,
     "export_guard_formulas": True,
+    "export_folder": "",  # where the last CSV export went: the next one starts there
     "view_mode": "grid",  # grid | list
     "thumbnail_size": 128,  # one of THUMBNAIL_SIZES (Ctrl+wheel, Ctrl+plus/minus)
     "theme": "system",  # system | light | dark

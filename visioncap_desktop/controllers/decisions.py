@@ -85,3 +85,58 @@ def counts_text(total: int, shown: int, counts: Mapping[CaptionState, int]) -> s
     text = f"{total:,} images" if shown == total else f"Showing {shown:,} of {total:,} images"
     return (text + f"  |  {counts[CaptionState.CAPTIONED]:,} captioned, {counts[CaptionState.EDITED]:,} edited, "
             f"{counts[CaptionState.ERROR]:,} errors, {counts[CaptionState.PENDING]:,} pending")
+
+
+def nothing_to_caption(scope: str, records: Sequence[ImageRecord], selected: Sequence[ImageRecord],
+                       overwrite_edited: bool) -> str:
+    """Why a run over `scope` has nothing to caption (records_to_caption returned nothing)."""
+    if not records:
+        return "Nothing to caption: no images are shown. Open a folder of images first."
+    if scope == "selected" and not selected:
+        return "Nothing to caption: no image is selected."
+    if scope == "uncaptioned":
+        return ("Nothing to caption: every image has a caption. Caption All or Caption Selected "
+                "caption images again.")
+    chosen = selected if scope == "selected" else records
+    if not overwrite_edited and all(r.edited for r in chosen):
+        which = "the selected images" if scope == "selected" else "every image"
+        return (f"Nothing to caption: {which} ({len(chosen):,}) have captions you edited, which runs keep. "
+                "Tick Caption > Overwrite Edited Captions to replace them.")
+    return "Nothing to caption."
+
+
+SUBFOLDER_COUNT_LIMIT = 10_000  # counting stops here: a question needs no exact figure
+
+
+def subfolder_question(count: int) -> str:
+    """The question when a folder holds no images itself but `count` in its subfolders."""
+    more = "+" if count >= SUBFOLDER_COUNT_LIMIT else ""
+    return f"No images here; {count:,}{more} in subfolders: include them?"
+
+
+def model_failure_advice(text: str) -> str:
+    """Where to go when the model could not be loaded: the device setting when the problem is
+    the device, else the model choice."""
+    if "CUDA" in text or "cuda" in text:
+        return "Choose another device in Caption > Settings > Device."
+    return "Choose another model in Caption > Choose Model."
+
+
+def app_version() -> str:
+    """The installed distribution's version; the package's own when it is not installed (a
+    frozen build, a source checkout on PYTHONPATH)."""
+    from importlib import metadata
+
+    import visioncap_desktop
+
+    try:
+        return metadata.version("visioncap")
+    except metadata.PackageNotFoundError:
+        return visioncap_desktop.__version__
+
+
+def about_text(version: str, model_text: str, captions_dir: str) -> str:
+    return (f"VisionCap {version}\n\n"
+            "VisionCap writes captions for folders of photos on your own computer.\n\n"
+            f"{model_text or 'Model: none chosen'}\n\n"
+            f"Captions are saved automatically in {captions_dir}.")

@@ -41,9 +41,19 @@ class ExportController(QObject):
         selected_only, bom, guard = dialog.options()
         self._settings.set("export_bom", bom)
         self._settings.set("export_guard_formulas", guard)
-        path, _ = QFileDialog.getSaveFileName(self._prompts.parent, "Export captions", str(folder / "captions.csv"),
+        path, _ = QFileDialog.getSaveFileName(self._prompts.parent, "Export captions",
+                                              str(self.export_folder(folder) / "captions.csv"),
                                               "CSV files (*.csv);;All files (*)")
-        return (path, selected_only, bom, guard) if path else None
+        if not path:
+            return None
+        self._settings.set("export_folder", str(Path(path).parent))
+        return path, selected_only, bom, guard
+
+    def export_folder(self, folder: Path) -> Path:
+        """Where the save dialog starts: the folder of the last export while it exists, else
+        the open folder."""
+        last = self._settings.get("export_folder")
+        return Path(last) if last and Path(last).is_dir() else folder
 
     def export_csv(self, path: str | Path, records: list[ImageRecord], bom: bool = True,
                    guard_formulas: bool = True) -> bool:

@@ -7,11 +7,13 @@ and save here, beside the caption store.
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal
 
-from visioncap_desktop.controllers.decisions import entries_to_save
+from core.images import scan_images
+from visioncap_desktop.controllers.decisions import SUBFOLDER_COUNT_LIMIT, entries_to_save
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.gallery.item_model import GalleryModel
 from visioncap_desktop.gc_pauses import freeze_long_lived
@@ -23,12 +25,21 @@ from visioncap_desktop.workers.folder_scanner import FolderScanner, NameOrder
 SAVE_DELAY_MS = 500  # captions reach the disk at most this long after a change
 
 
+def images_in_subfolders(folder: Path, limit: int = SUBFOLDER_COUNT_LIMIT) -> int:
+    """How many images the subfolders of `folder` hold, counting up to `limit`."""
+    try:
+        return sum(1 for _ in islice(scan_images(folder, recursive=True), limit))
+    except OSError:
+        return 0
+
+
 class FolderSession(QObject):
     # the open folder is about to be saved and closed: finish edits and runs now
     folder_closing = Signal()
     folder_opened = Signal(str)  # a folder is open and empty; its scan has started
     records_added = Signal()
     folder_loaded = Signal(str, int)  # folder, number of images: the scan has finished
+    subfolder_images_found = Signal(int)  # the folder has no images, its subfolders this many
     scan_ended = Signal()  # finished or failed
     status = Signal(str, int)  # status bar text, milliseconds to show it (0: until replaced)
     message = Signal(object)  # Message
@@ -160,6 +171,10 @@ class FolderSession(QObject):
         self.status.emit(f"{count:,} images in {self.folder}", 5000)
         self.scan_ended.emit()
         self.folder_loaded.emit(str(self.folder), count)
+        if count == 0 and not self.include_subfolders:
+            below = images_in_subfolders(self.folder)
+            if below:
+                self.subfolder_images_found.emit(below)
 
     def _on_scan_failed(self, scan_id: int, text: str) -> None:
         if scan_id != self._scan_id:

@@ -4,6 +4,7 @@ bar. Loading is the run controller's worker's job; this controller asks for it b
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -11,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
 from core.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
 from visioncap_desktop import paths
-from visioncap_desktop.controllers.decisions import chosen_bundle
+from visioncap_desktop.controllers.decisions import chosen_bundle, model_failure_advice
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog, is_bundle
 from visioncap_desktop.dialogs.prompts import Prompts
@@ -21,6 +22,18 @@ from visioncap_desktop.settings import Settings
 from visioncap_desktop.workers.model_import import ModelImportWorker
 
 DOWNLOAD_FOLDER = "vit-gpt2-coco"
+
+
+def cuda_available() -> bool | None:
+    """Whether PyTorch sees a CUDA device; None while PyTorch is not loaded (the model's worker
+    loads it: importing it here would freeze the window for seconds)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        return bool(torch.cuda.is_available())
+    except Exception:  # a broken CUDA install: the label is only informative
+        return None
 
 
 class ModelChoice(QObject):
@@ -96,7 +109,8 @@ class ModelChoice(QObject):
         again on it."""
         dialog = SettingsDialog(self._settings.get("generation"), self._settings.get("device"),
                                 self._settings.get("batch_size"), self.model_text, self._prompts.parent,
-                                theme=self._settings.get("theme"))
+                                theme=self._settings.get("theme"),
+                                cuda_available=cuda_available())
         dialog.model_change_requested.connect(
             lambda: self.choose_model() and dialog.set_model_text(self.model_text))
         if not dialog.exec():
@@ -119,8 +133,7 @@ class ModelChoice(QObject):
 
     def on_model_failed(self, text: str) -> None:
         self._set_text("Model: could not be loaded")
-        self.message.emit(Message("warning", "Could not load the model",
-                                  f"{text}\n\nChoose another model in Caption > Choose Model."))
+        self.message.emit(Message("warning", "Could not load the model", f"{text}\n\n{model_failure_advice(text)}"))
 
     def _set_text(self, text: str) -> None:
         self.model_text = text

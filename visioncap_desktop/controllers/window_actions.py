@@ -7,7 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QKeySequence,
+    QUndoStack,
+)
 from PySide6.QtWidgets import QApplication, QMenu, QMenuBar, QStyle, QToolBar, QToolButton, QWidget
 
 from visioncap_desktop.settings import Settings
@@ -21,7 +26,7 @@ class ActionState:
     has_folder: bool
     has_records: bool
     has_selection: bool
-    running: bool
+    running: bool  # a captioning run, or a batch edit being applied
 
 
 class WindowActions(QObject):
@@ -48,15 +53,18 @@ class WindowActions(QObject):
         self.redo_action = self._action("&Redo", sp.SP_ArrowForward, ["Ctrl+Y", "Ctrl+Shift+Z"])
         self.edit_action = self._action("&Edit Caption", None, "F2", "Edit the caption of the current image")
         self.find_action = self._action("&Find", None, QKeySequence.StandardKey.Find)
+        self.batch_action = self._action("&Batch Edit...", None, "Ctrl+H",
+                                         "Find and replace, add a prefix or suffix, tidy captions of many images")
 
-        self.caption_all_action = self._action("Caption &All", sp.SP_MediaPlay, None,
-                                               "Caption every image (edited captions are kept)")
+        self.caption_all_action = self._action("Caption &All", sp.SP_MediaPlay, None)
         self.caption_selected_action = self._action("Caption &Selected", None, "Ctrl+Shift+R",
                                                     "Caption the selected images")
         self.caption_missing_action = self._action("Caption &Uncaptioned", None, "Ctrl+R",
                                                    "Caption the images without a caption")
         self.overwrite_action = self._action("&Overwrite Edited Captions", None, None,
                                              "Let runs replace captions you edited", checkable=True)
+        self.overwrite_action.toggled.connect(self._show_overwrite)
+        self._show_overwrite(False)
         self.cancel_action = self._action("&Cancel Run", sp.SP_MediaStop, "Esc",
                                           "Stop after the current batch; captions made so far are kept")
         self.settings_action = self._action("&Settings...", sp.SP_FileDialogDetailedView,
@@ -87,6 +95,7 @@ class WindowActions(QObject):
             action.triggered.connect(lambda _=False, k=key: self.theme_chosen.emit(k))
         self.about_action = self._action("&About VisionCap", None)
         self.recent_menu: QMenu | None = None
+        self.view_menu: QMenu | None = None  # the window adds its panels' toggles
 
     def _action(self, text: str, icon: QStyle.StandardPixmap | None = None, shortcut=None, tip: str = "",
                 checkable: bool = False) -> QAction:
@@ -110,14 +119,15 @@ class WindowActions(QObject):
         file_menu.addMenu(self.recent_menu)
         _add(file_menu, self.reload_action, self.subfolders_action, None, self.export_action, self.txt_action, None,
              self.quit_action)
-        _add(bar.addMenu("&Edit"), self.undo_action, self.redo_action, None, self.edit_action, self.find_action)
+        _add(bar.addMenu("&Edit"), self.undo_action, self.redo_action, None, self.edit_action, self.find_action,
+             self.batch_action)
         _add(bar.addMenu("&Caption"), self.caption_all_action, self.caption_selected_action,
              self.caption_missing_action, None, self.overwrite_action, self.cancel_action, None, self.model_action,
              self.settings_action)
-        view_menu = bar.addMenu("&View")
-        _add(view_menu, self.grid_action, self.list_action, None, self.zoom_in_action, self.zoom_out_action,
+        self.view_menu = bar.addMenu("&View")
+        _add(self.view_menu, self.grid_action, self.list_action, None, self.zoom_in_action, self.zoom_out_action,
              self.zoom_reset_action, None, self.preview_action, None)
-        _add(view_menu.addMenu("&Theme"), *self.theme_actions.values())
+        _add(self.view_menu.addMenu("&Theme"), *self.theme_actions.values())
         _add(bar.addMenu("&Help"), self.about_action)
 
     def fill_toolbar(self, toolbar: QToolBar, button_parent: QWidget) -> None:
@@ -148,9 +158,18 @@ class WindowActions(QObject):
         self.redo_action.setText(f"&Redo {undo_stack.redoText()}".rstrip())
         self.undo_action.setIconText("Undo")  # the toolbar keeps the short label
         self.redo_action.setIconText("Redo")
+        self.batch_action.setEnabled(idle_with_records)
         self.export_action.setEnabled(state.has_records)
         self.txt_action.setEnabled(state.has_records)
         self.reload_action.setEnabled(state.has_folder)
+
+    def _show_overwrite(self, overwrite: bool) -> None:
+        """Say what runs do with edited captions, as the Overwrite action now says."""
+        edited = "captions you edited are replaced" if overwrite else "captions you edited are kept"
+        for action, text in ((self.caption_all_action, "Caption every image"),
+                             (self.caption_selected_action, "Caption the selected images")):
+            action.setStatusTip(f"{text} ({edited})")
+            action.setToolTip(f"{text} ({edited})")
 
     def show_view_mode(self, mode: str) -> None:
         (self.grid_action if mode == "grid" else self.list_action).setChecked(True)

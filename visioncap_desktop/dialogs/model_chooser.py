@@ -25,6 +25,24 @@ def is_bundle(folder: Path | None) -> bool:
     return folder is not None and (folder / "manifest.json").is_file()
 
 
+def preselected(source: str, has_demo: bool, downloaded: bool) -> str:
+    """The choice the dialog starts on: the saved one; on first run (`source` "") the photo
+    captioner when it is installed, else the demo, else a folder."""
+    if source in ("demo", "folder", "download"):
+        return source
+    if downloaded:
+        return "download"
+    return "demo" if has_demo else "folder"
+
+
+def _note(text: str, parent) -> QLabel:
+    """The one line under a choice that says what it is."""
+    label = QLabel(text, parent)
+    label.setWordWrap(True)
+    label.setIndent(24)
+    return label
+
+
 class ModelChooserDialog(QDialog):
     def __init__(self, source: str, path: str, demo: Path | None, download_target: Path,
                  first_run: bool = False, parent=None):
@@ -40,6 +58,8 @@ class ModelChooserDialog(QDialog):
 
         self.demo_radio = QRadioButton("Built-in demo model" if demo else "Built-in demo model (not installed)", self)
         self.demo_radio.setEnabled(demo is not None)
+        demo_note = _note("Describes coloured shapes only (it learnt from generated pictures): for trying the "
+                          "app, not for photos.", self)
 
         self.folder_radio = QRadioButton("A model bundle folder on this computer:", self)
         self.folder_edit = QLineEdit(path if source == "folder" else "", self)
@@ -52,21 +72,23 @@ class ModelChooserDialog(QDialog):
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(browse)
 
+        folder_note = _note("A model you trained or converted yourself (manifest.json, config.json, "
+                            "model.safetensors, tokenizer.json).", self)
+
         downloaded = is_bundle(download_target)
         self.download_radio = QRadioButton(
-            "The public ViT-GPT2 COCO captioner (already downloaded)" if downloaded else
-            f"Download the public ViT-GPT2 COCO captioner ({PUBLIC_COCO_CAPTIONER_SIZE})", self)
-        download_note = QLabel(
-            f"{PUBLIC_COCO_CAPTIONER} from the Hugging Face hub, converted once into {download_target}. "
-            "Needs an internet connection the first time.", self)
-        download_note.setWordWrap(True)
-        download_note.setIndent(24)
+            "Photo captioner: the public ViT-GPT2 COCO model (installed)" if downloaded else
+            f"Photo captioner: the public ViT-GPT2 COCO model ({PUBLIC_COCO_CAPTIONER_SIZE} download)", self)
+        download_note = _note(
+            "Describes everyday photos in English. " + (f"Installed in {download_target}." if downloaded else
+            f"Needs a one-time download of {PUBLIC_COCO_CAPTIONER_SIZE} ({PUBLIC_COCO_CAPTIONER} from the "
+            f"Hugging Face hub), converted once into {download_target}."), self)
 
         self.group = QButtonGroup(self)
         for radio in (self.demo_radio, self.folder_radio, self.download_radio):
             self.group.addButton(radio)
-        {"demo": self.demo_radio, "folder": self.folder_radio, "download": self.download_radio}.get(
-            source, self.demo_radio if demo else self.folder_radio).setChecked(True)
+        radios = {"demo": self.demo_radio, "folder": self.folder_radio, "download": self.download_radio}
+        radios[preselected(source, demo is not None, downloaded)].setChecked(True)
 
         self.problem = QLabel(self)
         self.problem.setStyleSheet("color: #c00")
@@ -79,8 +101,10 @@ class ModelChooserDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.demo_radio)
+        layout.addWidget(demo_note)
         layout.addWidget(self.folder_radio)
         layout.addLayout(folder_row)
+        layout.addWidget(folder_note)
         layout.addWidget(self.download_radio)
         layout.addWidget(download_note)
         layout.addWidget(self.problem)

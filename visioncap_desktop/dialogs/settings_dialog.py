@@ -28,7 +28,8 @@ class SettingsDialog(QDialog):
     model_change_requested = Signal()
 
     def __init__(self, generation: dict, device: str, batch_size: int, model_text: str, parent=None,
-                 theme: str = "system"):
+                 theme: str = "system", cuda_available: bool | None = None):
+        """`cuda_available`: None when not known yet (PyTorch is loaded with the first model)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         generation = clean_generation(generation)
@@ -46,6 +47,12 @@ class SettingsDialog(QDialog):
         self.device = QComboBox(run_box)
         for key in DEVICES:
             self.device.addItem(DEVICE_LABELS[key], key)
+        if cuda_available is False:
+            cuda_row = DEVICES.index("cuda")
+            self.device.setItemText(cuda_row, "CUDA (not available on this computer)")
+            self.device.setItemText(DEVICES.index("auto"), "Automatic (the CPU here: no CUDA device)")
+            if device != "cuda":  # a saved choice of CUDA stays visible, to be changed
+                self.device.model().item(cuda_row).setEnabled(False)
         self.device.setCurrentIndex(DEVICES.index(device) if device in DEVICES else 0)
         self.batch_size = QSpinBox(run_box)
         self.batch_size.setRange(1, 256)

@@ -1,4 +1,5 @@
-"""Filtering of the gallery: a text search over names and captions, and a state filter.
+"""Filtering of the gallery: a text search over names and captions, a state filter, and a tag
+(one comma-separated part of the caption, matched whole and with its case).
 
 The filter runs on Qt's C++ path: a regular expression over ROLE_FILTER ("<state>\\n<name>\\n
 <caption>"). With no filter set, Qt accepts rows without calling into Python at all, which
@@ -22,15 +23,18 @@ STATE_FILTERS: dict[str, tuple[CaptionState, ...] | None] = {
 }
 
 
-def filter_pattern(state_filter: str, needle: str) -> str:
-    """The expression matching ROLE_FILTER texts that pass both filters ("" accepts all)."""
+def filter_pattern(state_filter: str, needle: str, tag: str = "") -> str:
+    """The expression matching ROLE_FILTER texts that pass all filters ("" accepts all)."""
     states = STATE_FILTERS[state_filter]
-    if states is None and not needle:
+    if states is None and not needle and not tag:
         return ""
     state_part = "[^\\n]*" if states is None else "(?:" + "|".join(s.value for s in states) + ")"
     # the needle may be in the name or the caption, never across the line between them
-    needle_part = f"[\\s\\S]*{QRegularExpression.escape(needle)}" if needle else ""
-    return f"\\A{state_part}\\n{needle_part}"
+    needle_part = f"(?=[\\s\\S]*{QRegularExpression.escape(needle)})" if needle else ""
+    # the tag is a whole part of the caption: after the line that ends the name, or a comma
+    tag_part = (f"(?=[\\s\\S]*[\\n,][ \\t]*(?-i:{QRegularExpression.escape(tag)})[ \\t]*(?:,|\\z))"
+                if tag else "")
+    return f"\\A{state_part}\\n{needle_part}{tag_part}"
 
 
 class GalleryFilterProxy(QSortFilterProxyModel):
@@ -41,6 +45,7 @@ class GalleryFilterProxy(QSortFilterProxyModel):
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self._needle = ""
         self._state_filter = "all"
+        self._tag = ""
 
     @property
     def state_filter(self) -> str:
@@ -54,6 +59,15 @@ class GalleryFilterProxy(QSortFilterProxyModel):
         self._needle = " ".join(text.split())
         self._apply()
 
+    @property
+    def tag(self) -> str:
+        return self._tag
+
+    def set_tag(self, tag: str) -> None:
+        """Show only images whose caption holds `tag` ("" shows all)."""
+        self._tag = tag.strip()
+        self._apply()
+
     def set_state_filter(self, name: str) -> None:
         if name not in STATE_FILTERS:
             raise ValueError(f"state filter must be one of {tuple(STATE_FILTERS)}, got {name!r}")
@@ -61,7 +75,7 @@ class GalleryFilterProxy(QSortFilterProxyModel):
         self._apply()
 
     def _apply(self) -> None:
-        pattern = filter_pattern(self._state_filter, self._needle)
+        pattern = filter_pattern(self._state_filter, self._needle, self._tag)
         if pattern != self.filterRegularExpression().pattern():
             self.setFilterRegularExpression(QRegularExpression(
                 pattern, QRegularExpression.PatternOption.CaseInsensitiveOption))

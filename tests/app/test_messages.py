@@ -1,0 +1,181 @@
+"""What the app tells the user: the model chooser's lines, the subfolder question, why there is
+nothing to caption, the overwrite hint, the CUDA advice, the remembered export folder, the
+About box and the view icons."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
+
+import visioncap_desktop
+from tests.app.images import make_images
+from tests.app.window_steps import open_folder
+from visioncap_desktop.controllers import decisions
+from visioncap_desktop.controllers.decisions import (
+    about_text,
+    app_version,
+    model_failure_advice,
+    nothing_to_caption,
+    subfolder_question,
+)
+from visioncap_desktop.controllers.window_actions import view_mode_icon
+from visioncap_desktop.dialogs.export_dialog import ExportDialog
+from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog, preselected
+from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
+from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def record(name: str, state: CaptionState = CaptionState.PENDING) -> ImageRecord:
+    return ImageRecord(f"/p/{name}", name, "x" if state is not CaptionState.PENDING else "", state)
+
+
+def test_reasons_for_nothing_to_caption():
+    edited = [record("a", CaptionState.EDITED), record("b", CaptionState.EDITED)]
+    captioned = [record("c", CaptionState.CAPTIONED)]
+    assert "no images" in nothing_to_caption("all", [], [], False)
+    assert "no image is selected" in nothing_to_caption("selected", edited, [], False)
+    assert "every image has a caption" in nothing_to_caption("uncaptioned", captioned, [], False)
+    text = nothing_to_caption("selected", edited + captioned, edited, False)
+    assert "the selected images (2) have captions you edited" in text and "Overwrite Edited Captions" in text
+    assert "every image (2)" in nothing_to_caption("all", edited, [], False)
+
+
+def test_subfolder_question_advice_version_and_about():
+    assert subfolder_question(12) == "No images here; 12 in subfolders: include them?"
+    assert "10,000+" in subfolder_question(decisions.SUBFOLDER_COUNT_LIMIT)
+    cuda = "CUDA was requested but this PyTorch build or machine has no CUDA device"
+    assert model_failure_advice(cuda) == "Choose another device in Caption > Settings > Device."
+    assert "Choose Model" in model_failure_advice("model.safetensors: truncated")
+    version = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M)[1]
+    assert visioncap_desktop.__version__ == version
+    assert app_version() == version
+    text = about_text("1.2.3", "Model: tiny  |  Device: CPU", "/captions")
+    assert text.startswith("VisionCap 1.2.3") and "Model: tiny  |  Device: CPU" in text
+
+
+def test_version_falls_back_to_the_package(monkeypatch):
+    from importlib import metadata
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    monkeypatch.setattr(visioncap_desktop, "__version__", "9.9.9")
+    assert app_version() == "9.9.9"
+
+
+def test_model_chooser_explains_each_choice_and_preselects_the_installed_photo_captioner(qtbot, tmp_path):
+    target = tmp_path / "models" / "vit-gpt2-coco"
+    dialog = ModelChooserDialog("", "", tmp_path, target, first_run=True)
+    qtbot.addWidget(dialog)
+    texts = " ".join(label.text() for label in dialog.findChildren(type(dialog.problem)))
+    assert "coloured shapes only" in texts and "one-time download of about 1 GB" in texts
+    assert "1 GB download" in dialog.download_radio.text()
+    assert dialog.demo_radio.isChecked()  # nothing downloaded: the demo, said to be shapes only
+    target.mkdir(parents=True)
+    (target / "manifest.json").write_text("{}", encoding="utf-8")
+    dialog = ModelChooserDialog("", "", tmp_path, target, first_run=True)
+    qtbot.addWidget(dialog)
+    assert dialog.download_radio.isChecked() and "(installed)" in dialog.download_radio.text()
+    assert preselected("folder", True, True) == "folder"  # a saved choice wins
+    assert preselected("", False, False) == "folder"
+
+
+def test_settings_dialog_says_when_cuda_is_unavailable(qtbot):
+    dialog = SettingsDialog({}, "auto", 8, "Model: tiny", cuda_available=False)
+    qtbot.addWidget(dialog)
+    cuda = dialog.device.findData("cuda")
+    assert dialog.device.itemText(cuda) == "CUDA (not available on this computer)"
+    assert not dialog.device.model().item(cuda).isEnabled()
+    kept = SettingsDialog({}, "cuda", 8, "", cuda_available=False)
+    qtbot.addWidget(kept)
+    assert kept.device_choice() == "cuda" and kept.device.model().item(cuda).isEnabled()
+    unknown = SettingsDialog({}, "auto", 8, "", cuda_available=None)
+    qtbot.addWidget(unknown)
+    assert unknown.device.itemText(cuda) == "CUDA (NVIDIA GPU)"
+
+
+def test_cuda_failure_points_to_settings_device(qtbot, make_window):
+    window = make_window()
+    window.model_choice.on_model_failed("CUDA was requested but this PyTorch build or machine has no CUDA device")
+    assert window.messages[-1][2].endswith("Choose another device in Caption > Settings > Device.")
+    for box in window.findChildren(QMessageBox):
+        box.close()
+
+
+def test_subfolder_question_includes_them(qtbot, make_window, tmp_path):
+    folder = tmp_path / "nested"
+    make_images(folder / "day1", 3, size=(32, 24))
+    make_images(folder / "day2", 2, size=(32, 24), start=3)
+    window = make_window()
+    assert open_folder(qtbot, window, folder, include_subfolders=False) == 0
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in window.findChildren(QMessageBox)))
+    box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+    assert box.text() == "No images here; 5 in subfolders: include them?"
+    with qtbot.waitSignal(window.folder_loaded, timeout=15000) as loaded:
+        qtbot.mouseClick(box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+    assert loaded.args[1] == 5 and window.window_actions.subfolders_action.isChecked()
+
+
+def test_nothing_to_caption_and_the_overwrite_hint_in_the_window(qtbot, make_window, image_folder):
+    window = make_window()
+    open_folder(qtbot, window, image_folder)
+    actions = window.window_actions
+    assert "captions you edited are kept" in actions.caption_all_action.toolTip()
+    model = window.gallery_model
+    model.set_snapshots({r.path: CaptionSnapshot("mine", CaptionState.EDITED) for r in model.records()})
+    window.activateWindow()
+    window.gallery_view.setFocus()
+    qtbot.waitUntil(window.gallery_view.hasFocus)
+    qtbot.keyClick(window.gallery_view, Qt.Key.Key_R, CTRL)  # Caption Uncaptioned
+    assert window.statusBar().currentMessage().startswith("Nothing to caption: every image has a caption")
+    qtbot.keyClick(window.gallery_view, Qt.Key.Key_R, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert "have captions you edited" in window.statusBar().currentMessage()
+    actions.overwrite_action.trigger()
+    assert "captions you edited are replaced" in actions.caption_all_action.toolTip()
+    assert "captions you edited are replaced" in actions.caption_selected_action.statusTip()
+
+
+def test_export_dialog_remembers_its_folder(qtbot, make_window, image_folder, tmp_path, monkeypatch):
+    starts = []
+    elsewhere = tmp_path / "exports"
+    elsewhere.mkdir()
+
+    def save_name(parent, title, start, filters):
+        starts.append(Path(start).parent)
+        return str(elsewhere / "mine.csv"), filters
+
+    monkeypatch.setattr(ExportDialog, "exec", lambda dialog: QDialog.DialogCode.Accepted)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_name)
+    window = make_window()
+    open_folder(qtbot, window, image_folder)
+    window.export_csv_dialog()
+    window.export_csv_dialog()
+    assert starts == [image_folder.resolve(), elsewhere]
+    assert (elsewhere / "mine.csv").is_file()
+    assert window.settings.get("export_folder") == str(elsewhere)
+
+
+def test_about_box_shows_version_and_model(qtbot, make_window, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: shown.append(text))
+    window = make_window()
+    window.window_actions.about_action.trigger()
+    assert shown[0].startswith(f"VisionCap {visioncap_desktop.__version__}")
+    assert window.model_choice.model_text and window.model_choice.model_text in shown[0]
+
+
+def test_grid_and_list_icons_draw_what_they_do():
+    def filled(image, x, y):
+        return image.pixelColor(x, y).alpha() > 0
+
+    grid = view_mode_icon("grid").pixmap(32, 32).toImage()
+    rows = view_mode_icon("list").pixmap(32, 32).toImage()
+    assert filled(grid, 6, 6) and filled(grid, 24, 24) and not filled(grid, 16, 16)  # four tiles, a gap between
+    assert filled(rows, 4, 4) and filled(rows, 20, 4) and not filled(rows, 10, 4)  # a thumbnail, then its text
