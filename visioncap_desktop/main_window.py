@@ -214,6 +214,8 @@ class MainWindow(QMainWindow):
         session.scan_ended.connect(self._update_actions)
         session.folder_loaded.connect(self._on_folder_loaded)
         session.folder_loaded.connect(self.folder_loaded)
+        session.status_tip.connect(self.statusBar().setToolTip)
+        self.exports.files_written.connect(session.record_written)
 
     def connect_run_signals(self) -> None:
         run = self.run_control
@@ -241,6 +243,10 @@ class MainWindow(QMainWindow):
         a.subfolders_action.toggled.connect(self.session.reload)
         a.export_action.triggered.connect(self.export_csv_dialog)
         a.txt_action.triggered.connect(lambda: self.save_txt_files())
+        a.xmp_action.triggered.connect(lambda: self.write_files("xmp"))
+        a.embed_action.triggered.connect(lambda: self.write_files("embed"))
+        a.jsonl_action.triggered.connect(lambda: self.write_files("jsonl"))
+        a.import_action.triggered.connect(self.import_captions_dialog)
         a.quit_action.triggered.connect(self.close)
         a.undo_action.triggered.connect(self.editing.undo)
         a.redo_action.triggered.connect(self.editing.redo)
@@ -302,6 +308,16 @@ class MainWindow(QMainWindow):
         """photo.txt next to photo.jpg (see ExportController.save_txt_files)."""
         return self.exports.save_txt_files(self._records_to_export(selected_only))
 
+    def write_files(self, way: str, selected_only: bool = False):
+        """Write captions out ("xmp", "embed", "jsonl") in the background (see
+        ExportController.write_files)."""
+        return self.exports.write_files(way, self._records_to_export(selected_only))
+
+    def import_captions_dialog(self) -> None:
+        path = self.exports.ask_import_file(self.session.folder)
+        if path:
+            self.session.import_table(path)
+
     def _records_to_export(self, selected_only: bool) -> list[ImageRecord]:
         self.side_panel.commit()  # a caption being typed is part of what is exported
         return self.selected_records() if selected_only else self.gallery_model.records()
@@ -325,6 +341,7 @@ class MainWindow(QMainWindow):
         box.open()
 
     def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        self.statusBar().setToolTip("")  # a detail tip belongs to the line it came with
         self.statusBar().showMessage(text, timeout_ms)
 
     # --- folders -------------------------------------------------------------------------------------
@@ -447,6 +464,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.side_panel.commit()
         self.run_control.shutdown()  # before the save: the run's last results go in
+        self.exports.shutdown()  # before the save: what was written is recorded as seen
         self.session.shutdown()
         self.model_choice.shutdown()
         self.thumbnails.shutdown()

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, object] = {
     "generation": GENERATION_DEFAULTS,
     "export_bom": True,
     "export_guard_formulas": True,
+    "sidecar_naming": "photo.jpg.xmp",  # or "photo.xmp" (Lightroom): XMP sidecars the app writes
+    "embed_keep_mtime": True,  # embedding a caption gives the photo back its modification time
     "view_mode": "grid",  # grid | list
     "window_geometry": "",  # base64 of QWidget.saveGeometry()
     "window_state": "",  # base64 of QMainWindow.saveState()
@@ -46,6 +48,7 @@ CHOICES: dict[str, tuple] = {
     "device": DEVICES,
     "model_source": MODEL_SOURCES,
     "view_mode": ("grid", "list"),
+    "sidecar_naming": ("photo.jpg.xmp", "photo.xmp"),
 }
 
 

@@ -111,7 +111,7 @@ class GalleryDelegate(QStyledItemDelegate):
         thumb_rect, name_rect, caption_rect = self._rects(option.rect, metrics.height())
 
         self._paint_thumbnail(painter, thumb_rect, index.data(Qt.ItemDataRole.DecorationRole), option.palette)
-        self._paint_state(painter, thumb_rect, record.state, option.font)
+        self._paint_state(painter, thumb_rect, record.state, option.font, record.source)
 
         bold = QFont(option.font)
         bold.setBold(True)
@@ -154,11 +154,12 @@ class GalleryDelegate(QStyledItemDelegate):
             target.moveCenter(rect.center())
             painter.fillRect(target, palette.color(QPalette.ColorRole.AlternateBase))
 
-    def _paint_state(self, painter: QPainter, thumb: QRect, state: CaptionState, font: QFont) -> None:
+    def _paint_state(self, painter: QPainter, thumb: QRect, state: CaptionState, font: QFont,
+                     source: str = "") -> None:
         small = QFont(font)
         small.setPointSizeF(max(6.0, font.pointSizeF() * 0.8))
         metrics = QFontMetrics(small)
-        label = state.value
+        label = source or state.value  # a caption read from a file says which kind
         badge = QRectF(0, 0, metrics.horizontalAdvance(label) + 10, metrics.height() + 2)
         if self.mode == "grid":
             badge.moveTopRight(QPointF(thumb.right() - 2, thumb.top() + 2))
