@@ -245,3 +245,20 @@ def test_scan_report_in_the_status_bar(qtbot, make_window, tmp_path):
     status = window.statusBar()
     assert status.currentMessage() == f"1 images in {folder}; left out 1 file"
     assert "gone.jpg" in status.toolTip()
+
+
+def test_store_keeps_sources_and_file_facts_and_reads_old_stores(tmp_path):
+    from core.fingerprint import FileState
+    from visioncap_desktop.records import CaptionSnapshot, FileFacts
+    from visioncap_desktop.store import dump_store, parse_facts, parse_store
+
+    entries = {"a.jpg": CaptionSnapshot("from a file", CaptionState.EDITED, source="txt"),
+               "b.jpg": CaptionSnapshot("by the model", CaptionState.CAPTIONED, model="tiny")}
+    facts = {"a.jpg": FileFacts("v1:ab", 10, 20, 30, {"a.txt": FileState(3, 4, "v1:cd")})}
+    data = json.loads(dump_store(tmp_path, entries, facts))
+    assert parse_store(data) == entries and parse_facts(data) == facts
+    assert "fingerprint" not in data["images"]["b.jpg"] and "source" not in data["images"]["b.jpg"]
+    old = {"format": "visioncap-captions", "version": 1, "images": {"a.jpg": {"caption": "c", "state": "edited"}}}
+    assert parse_store(old)["a.jpg"].source == "" and parse_facts(old) == {}
+    data["images"]["a.jpg"]["seen"] = {"a.txt": {"size": "big"}}  # a hand-edited value: unknown, not an error
+    assert parse_facts(data)["a.jpg"].seen == {}
