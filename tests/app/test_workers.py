@@ -145,6 +145,16 @@ def test_cuda_oom_halves_the_batch(qtbot, in_thread):
     assert fake.moves == []
 
 
+def test_a_second_run_starts_at_the_lowered_batch_size(qtbot, in_thread):
+    fake = FakeCaptioner(device="cuda", oom_above=2)
+    _worker, driver, rec = setup_worker(in_thread, lambda bundle, device: fake)
+    start_run(qtbot, rec, driver, RunRequest(1, ("a.jpg", "b.jpg", "c.jpg"), "bundle", "cuda", batch_size=8))
+    fake.batch_sizes.clear()
+    args = start_run(qtbot, rec, driver, RunRequest(2, ("d.jpg", "e.jpg"), "bundle", "cuda", batch_size=8))
+    assert args == [2, 2, 2, "completed"]
+    assert fake.batch_sizes == [("cuda", 2)]  # the core fallback remembers the limit for this model
+
+
 def test_cuda_oom_at_batch_one_falls_back_to_the_cpu(qtbot, in_thread):
     fake = FakeCaptioner(device="cuda", oom_above=0)  # CUDA always out of memory
     _worker, driver, rec = setup_worker(in_thread, lambda bundle, device: fake)
