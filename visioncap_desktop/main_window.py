@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         session.scan_ended.connect(self._update_actions)
         session.folder_loaded.connect(self._on_folder_loaded)
         session.folder_loaded.connect(self.folder_loaded)
-        session.status_tip.connect(self.statusBar().setToolTip)
+        session.status_tip.connect(lambda tip: self.statusBar().setToolTip(tip))
         self.exports.files_written.connect(session.record_written)
 
     def connect_run_signals(self) -> None:
@@ -276,9 +276,14 @@ class MainWindow(QMainWindow):
 
     def caption(self, scope: str) -> bool:
         """Start a run over "all", "selected" or "uncaptioned" images (see records_to_caption),
-        asking for a model first when none is chosen. False if nothing was started."""
+        asking for a model first when none is chosen. While the captions already in the files are
+        being read, the run starts when that is done. False if nothing was started."""
         if self.run_control.is_running or scope not in CAPTION_SCOPES:
             return False
+        if self.session.reading:  # captions already in the files come first: runs must not race them
+            self.show_status("Reading the captions already in the files first...", 0)
+            self.session.reading_ended.connect(lambda: self.caption(scope), Qt.ConnectionType.SingleShotConnection)
+            return True
         overwrite = self.window_actions.overwrite_action.isChecked()
         records = records_to_caption(scope, self.gallery_model.records(), self.selected_records(), overwrite)
         if not records:

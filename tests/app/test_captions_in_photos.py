@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from core.photo_metadata import embed_description, read_embedded
 from core.sidecars import read_sidecar
 from tests.app.fakes import FakeCaptioner
-from tests.app.window_steps import run_captions
+from tests.app.window_steps import open_folder, run_captions
 from tests.core.photos import make_photo, metadata, pixels
 from visioncap_desktop.records import CaptionState
 from visioncap_desktop.store import CaptionStore
@@ -262,3 +262,18 @@ def test_store_keeps_sources_and_file_facts_and_reads_old_stores(tmp_path):
     assert parse_store(old)["a.jpg"].source == "" and parse_facts(old) == {}
     data["images"]["a.jpg"]["seen"] = {"a.txt": {"size": "big"}}  # a hand-edited value: unknown, not an error
     assert parse_facts(data)["a.jpg"].seen == {}
+
+
+def test_a_run_asked_for_while_files_are_read_waits_for_them(qtbot, make_window, tmp_path):
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    make_photo(folder / "a.jpg", 1)
+    (folder / "a.txt").write_text("the dataset's caption", encoding="utf-8")
+    make_photo(folder / "b.jpg", 2)
+    window = fake_window(make_window)
+    open_folder(qtbot, window, folder)  # the scan is done, the files are not read yet
+    assert window.session.reading
+    assert run_captions(qtbot, window, "all") == (1, 1, "completed")
+    records = by_name(window)
+    assert (records["a.jpg"].caption, records["a.jpg"].source) == ("the dataset's caption", "txt")
+    assert records["b.jpg"].caption == "fake caption of b.jpg"

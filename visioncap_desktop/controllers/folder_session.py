@@ -49,6 +49,9 @@ from visioncap_desktop.workers.folder_scanner import FolderScanner, NameOrder, S
 log = logging.getLogger(__name__)
 
 SAVE_DELAY_MS = 500  # captions reach the disk at most this long after a change
+# the pass after the scan (fingerprints, reading captions in files) starts this long after it,
+# so the first screen of thumbnails is decoded before it competes for the CPU
+READ_DELAY_MS = 400
 
 
 class FolderSession(QObject):
@@ -133,6 +136,7 @@ class FolderSession(QObject):
             self.message.emit(Message("warning", "Saved captions could not be read", loaded.problem))
         self.folder, self._store, self._stored, self._facts = folder, store, loaded.entries, loaded.facts
         self._import, self._conflicts = None, 0
+        self.reading = False
         self._dirty = False
         self._last_save_error = None
         self._model.clear()
@@ -207,9 +211,10 @@ class FolderSession(QObject):
             self._model.sort_records()
         freeze_long_lived("folder scanned")  # the records live as long as the folder is open
         self._report_scan(count, report)
+        self.reading = True  # a run asked for from here on waits for the captions in the files
         self.scan_ended.emit()
         self.folder_loaded.emit(str(self.folder), count)
-        self._request_reading(order.records, reattach=True)
+        QTimer.singleShot(READ_DELAY_MS, self, lambda: self._start_reading(scan_id))
 
     def _report_scan(self, count: int, report: ScanReport) -> None:
         """The status line of a finished scan; what was left out stays shown, with the details
@@ -225,6 +230,10 @@ class FolderSession(QObject):
         self.status_tip.emit("\n".join(report.lines()))
 
     # --- captions that follow their photos, and captions already beside them -------------------
+
+    def _start_reading(self, scan_id: int) -> None:
+        if scan_id == self._scan_id:
+            self._request_reading(self._model.records(), reattach=True)
 
     def _request_reading(self, records: Iterable[ImageRecord], reattach: bool = False,
                          tables: tuple[Table, ...] = ()) -> None:
