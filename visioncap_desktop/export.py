@@ -10,13 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.atomic import atomic_write_text
 from core.csvio import write_csv_atomic
+from core.photo_metadata import MetadataError
+from core.sidecars import txt_path, write_txt
 from visioncap_desktop.records import ImageRecord
 
 log = logging.getLogger(__name__)
 
-CSV_COLUMNS = ("file_name", "path", "caption", "edited", "model")
+CSV_COLUMNS = ("file_name", "path", "caption", "edited", "model", "error")
 
 
 def csv_rows(records: Iterable[ImageRecord]) -> list[dict[str, object]]:
@@ -29,6 +30,7 @@ def csv_rows(records: Iterable[ImageRecord]) -> list[dict[str, object]]:
             "caption": r.caption,
             "edited": r.edited,  # csvio writes booleans as true/false
             "model": r.model,
+            "error": r.error,  # why the last run could not caption it; "" otherwise
         }
         for r in records
     ]
@@ -48,14 +50,9 @@ def write_csv(
     return len(rows)
 
 
-def txt_path_for(image_path: str | Path) -> Path:
-    """photo.jpg -> photo.txt, in the same folder."""
-    return Path(image_path).with_suffix(".txt")
-
-
 def existing_txt_files(records: Iterable[ImageRecord]) -> list[Path]:
     """The caption files that writing `records` would replace."""
-    return [p for p in (txt_path_for(r.path) for r in records if r.caption) if p.exists()]
+    return [p for p in (txt_path(r.path) for r in records if r.caption) if p.exists()]
 
 
 @dataclass
@@ -74,7 +71,7 @@ def write_txt_captions(records: Iterable[ImageRecord], overwrite: bool) -> TxtRe
     for record in records:
         if not record.caption:
             continue
-        target = txt_path_for(record.path)
+        target = txt_path(record.path)
         if target in owners:  # photo.jpg and photo.png both map to photo.txt
             report.failed.append((target, f"also the caption file of {owners[target]}; not written for {record.name}"))
             continue
@@ -83,10 +80,10 @@ def write_txt_captions(records: Iterable[ImageRecord], overwrite: bool) -> TxtRe
             report.skipped.append(target)
             continue
         try:
-            atomic_write_text(target, record.caption)
-        except OSError as exc:
+            write_txt(record.path, record.caption)
+        except MetadataError as exc:
             log.warning("could not write %s: %s", target, exc)
-            report.failed.append((target, exc.strerror or str(exc)))
+            report.failed.append((target, exc.reason))
         else:
             report.written.append(target)
     return report

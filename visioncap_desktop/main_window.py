@@ -257,6 +257,8 @@ class MainWindow(QMainWindow):
         session.folder_loaded.connect(self.editing.offer_drafts)
         session.folder_loaded.connect(self.folder_loaded)
         session.subfolder_images_found.connect(self._offer_subfolders)
+        session.status_tip.connect(lambda tip: self.statusBar().setToolTip(tip))
+        self.exports.files_written.connect(session.record_written)
 
     def connect_run_signals(self) -> None:
         run = self.run_control
@@ -285,6 +287,10 @@ class MainWindow(QMainWindow):
         a.subfolders_action.toggled.connect(self.session.reload)
         a.export_action.triggered.connect(self.export_csv_dialog)
         a.txt_action.triggered.connect(lambda: self.save_txt_files())
+        a.xmp_action.triggered.connect(lambda: self.write_files("xmp"))
+        a.embed_action.triggered.connect(lambda: self.write_files("embed"))
+        a.jsonl_action.triggered.connect(lambda: self.write_files("jsonl"))
+        a.import_action.triggered.connect(self.import_captions_dialog)
         a.quit_action.triggered.connect(self.close)
         a.undo_action.triggered.connect(self.editing.undo)
         a.redo_action.triggered.connect(self.editing.redo)
@@ -339,9 +345,14 @@ class MainWindow(QMainWindow):
 
     def caption(self, scope: str) -> bool:
         """Start a run over "all", "selected" or "uncaptioned" images (see records_to_caption),
-        asking for a model first when none is chosen. False if nothing was started."""
+        asking for a model first when none is chosen. While the captions already in the files are
+        being read, the run starts when that is done. False if nothing was started."""
         if self.run_control.is_running or scope not in CAPTION_SCOPES:
             return False
+        if self.session.reading:  # captions already in the files come first: runs must not race them
+            self.show_status("Reading the captions already in the files first...", 0)
+            self.session.reading_ended.connect(lambda: self.caption(scope), Qt.ConnectionType.SingleShotConnection)
+            return True
         overwrite = self.window_actions.overwrite_action.isChecked()
         records = records_to_caption(scope, self.gallery_model.records(), self.selected_records(), overwrite)
         if not records:
@@ -372,6 +383,16 @@ class MainWindow(QMainWindow):
         """photo.txt next to photo.jpg (see ExportController.save_txt_files)."""
         return self.exports.save_txt_files(self._records_to_export(selected_only))
 
+    def write_files(self, way: str, selected_only: bool = False):
+        """Write captions out ("xmp", "embed", "jsonl") in the background (see
+        ExportController.write_files)."""
+        return self.exports.write_files(way, self._records_to_export(selected_only))
+
+    def import_captions_dialog(self) -> None:
+        path = self.exports.ask_import_file(self.session.folder)
+        if path:
+            self.session.import_table(path)
+
     def _records_to_export(self, selected_only: bool) -> list[ImageRecord]:
         self.side_panel.commit()  # a caption being typed is part of what is exported
         return self.selected_records() if selected_only else self.gallery_model.records()
@@ -395,6 +416,7 @@ class MainWindow(QMainWindow):
         box.open()
 
     def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        self.statusBar().setToolTip("")  # a detail tip belongs to the line it came with
         self.statusBar().showMessage(text, timeout_ms)
 
     # --- folders -------------------------------------------------------------------------------------
@@ -561,6 +583,7 @@ class MainWindow(QMainWindow):
         self.batch.finish_now()  # a batch still applying is part of what is saved
         self.tags.stop()
         self.run_control.shutdown()  # before the save: the run's last results go in
+        self.exports.shutdown()  # before the save: what was written is recorded as seen
         self.session.shutdown()
         self.editing.shutdown()  # after the save: drafts that became captions go
         self.model_choice.shutdown()

@@ -7,8 +7,11 @@ plain Python.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+
+from core.fingerprint import FileState
 
 _DIGITS = re.compile(r"\d+")
 
@@ -34,6 +37,32 @@ class CaptionSnapshot:
     state: CaptionState = CaptionState.PENDING
     error: str = ""
     model: str = ""
+    source: str = ""  # SOURCES: where the caption was read from ("" for the model or the user)
+
+
+# Where a caption came from besides the model and the user (core.caption_io.Source values). Such
+# a caption is protected from captioning runs like an edit.
+SOURCES = ("csv", "jsonl", "txt", "xmp-sidecar", "embedded")
+SOURCE_LABELS = {"csv": "CSV", "jsonl": "metadata.jsonl", "txt": ".txt file", "xmp-sidecar": "XMP sidecar",
+                 "embedded": "photo metadata"}
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """What the store keeps about an image file besides its caption: the content fingerprint
+    (core.fingerprint) with the size and modification time it was computed at, so an unchanged
+    file is not read again; when VisionCap's caption last changed; and the state of every file
+    the caption was read from or written to, keyed by core.caption_io.source_key."""
+
+    fingerprint: str = ""
+    size: int = 0
+    mtime_ns: int = 0
+    changed_ns: int = 0  # time.time_ns() of the caption's last change in VisionCap; 0: unknown
+    seen: Mapping[str, FileState] = field(default_factory=dict)
+
+    def state(self) -> FileState | None:
+        """The image file's own state, when fingerprinted."""
+        return FileState(self.size, self.mtime_ns, self.fingerprint) if self.fingerprint else None
 
 
 @dataclass(slots=True)
@@ -46,6 +75,12 @@ class ImageRecord:
     model: str = ""  # the model that wrote the caption (kept when the user edits it)
     width: int = 0  # pixels, 0 until the thumbnail loader has read the header
     height: int = 0
+    source: str = ""  # see CaptionSnapshot.source
+    fingerprint: str = ""  # core.fingerprint of the file, "" until the scanner has read it
+    size: int = 0  # bytes, with mtime_ns: the file's state when fingerprinted
+    mtime_ns: int = 0
+    changed_ns: int = 0  # see FileFacts.changed_ns
+    seen: dict[str, FileState] = field(default_factory=dict)  # see FileFacts.seen
     # computed once, in the scanner's thread, so sorting 100,000 records is a plain list.sort
     sort_key: str = field(default="", compare=False)
 
@@ -63,18 +98,41 @@ class ImageRecord:
         return self.state in (CaptionState.PENDING, CaptionState.ERROR)
 
     def snapshot(self) -> CaptionSnapshot:
-        return CaptionSnapshot(self.caption, self.state, self.error, self.model)
+        return CaptionSnapshot(self.caption, self.state, self.error, self.model, self.source)
 
     def apply(self, snapshot: CaptionSnapshot) -> None:
         self.caption = snapshot.caption
         self.state = snapshot.state
         self.error = snapshot.error
         self.model = snapshot.model
+        self.source = snapshot.source
+
+    def facts(self) -> FileFacts:
+        return FileFacts(self.fingerprint, self.size, self.mtime_ns, self.changed_ns, dict(self.seen))
+
+    def apply_facts(self, facts: FileFacts) -> None:
+        self.fingerprint, self.size, self.mtime_ns = facts.fingerprint, facts.size, facts.mtime_ns
+        self.changed_ns = facts.changed_ns
+        self.seen = dict(facts.seen)
+
+    def set_file_state(self, state: FileState) -> None:
+        self.fingerprint, self.size, self.mtime_ns = state.fingerprint, state.size, state.mtime_ns
+
+    @property
+    def source_label(self) -> str:
+        """"from a .txt file" and the like for a caption read from a file, else ""."""
+        return f"from {SOURCE_LABELS[self.source]}" if self.source in SOURCE_LABELS else ""
 
 
 def edited_snapshot(record: ImageRecord, caption: str) -> CaptionSnapshot:
-    """What a user edit of `record` to `caption` leaves: state edited, no error, same model."""
+    """What a user edit of `record` to `caption` leaves: state edited, no error, same model; the
+    caption is the user's now, not the file's it was read from."""
     return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model)
+
+
+def imported_snapshot(record: ImageRecord, caption: str, source: str) -> CaptionSnapshot:
+    """A caption read from a file (`source`, one of SOURCES): kept from runs like an edit."""
+    return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model, source)
 
 
 def run_may_replace(record: ImageRecord, overwrite_edited: bool) -> bool:

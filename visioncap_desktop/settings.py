@@ -39,6 +39,8 @@ DEFAULTS: dict[str, object] = {
     "export_bom": True,
     "export_guard_formulas": True,
     "export_folder": "",  # where the last CSV export went: the next one starts there
+    "sidecar_naming": "photo.jpg.xmp",  # or "photo.xmp" (Lightroom): XMP sidecars the app writes
+    "embed_keep_mtime": True,  # embedding a caption gives the photo back its modification time
     "view_mode": "grid",  # grid | list
     "thumbnail_size": 128,  # one of THUMBNAIL_SIZES (Ctrl+wheel, Ctrl+plus/minus)
     "theme": "system",  # system | light | dark
@@ -53,6 +55,7 @@ CHOICES: dict[str, tuple] = {
     "view_mode": ("grid", "list"),
     "thumbnail_size": THUMBNAIL_SIZES,
     "theme": THEMES,
+    "sidecar_naming": ("photo.jpg.xmp", "photo.xmp"),
 }
 
 

@@ -3,7 +3,13 @@ the user data folder.
 
     <data>/captions/<folder name>-<hash of the resolved folder path>.json
     {"format": "visioncap-captions", "version": 1, "folder": "/photos/trip", "saved": "...",
-     "images": {"day1/beach.jpg": {"caption": "...", "state": "edited", "model": "...", "error": ""}}}
+     "images": {"day1/beach.jpg": {"caption": "...", "state": "edited", "model": "...", "error": "",
+                                   "source": "txt", "fingerprint": "v1:...", "size": 123, "mtime_ns": ...,
+                                   "changed_ns": ..., "seen": {"day1/beach.txt": {"size": ..., ...}}}}}
+
+`source`, `fingerprint`, `size`, `mtime_ns`, `changed_ns` and `seen` (records.FileFacts) came
+with captions following their photos (issue 9); a store without them loads as before, and an
+older VisionCap ignores them.
 
 Keys are file names relative to the folder. Writes are atomic (core.atomic), so a crash leaves
 the previous file or the new one. Text typed but not yet committed goes to a small drafts file
@@ -25,14 +31,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.atomic import atomic_write_text
+from core.fingerprint import FileState
 from visioncap_desktop import paths
-from visioncap_desktop.records import CaptionSnapshot, CaptionState
+from visioncap_desktop.records import CaptionSnapshot, CaptionState, FileFacts
 
 log = logging.getLogger(__name__)
 
 STORE_FORMAT = "visioncap-captions"
 STORE_VERSION = 1
-_ENTRY_KEYS = {"caption": str, "state": str, "model": str, "error": str}
+_ENTRY_KEYS = {"caption": str, "state": str, "model": str, "error": str, "source": str}
 
 
 class StoreFormatError(ValueError):
@@ -53,6 +60,7 @@ class LoadResult:
     entries: dict[str, CaptionSnapshot] = field(default_factory=dict)
     problem: str | None = None  # a sentence for the user when the store could not be used
     kept_aside: Path | None = None  # where an unreadable store was moved
+    facts: dict[str, FileFacts] = field(default_factory=dict)  # entries that have any
 
 
 def parse_store(data: object) -> dict[str, CaptionSnapshot]:
@@ -77,13 +85,50 @@ def parse_store(data: object) -> dict[str, CaptionSnapshot]:
             state = CaptionState(entry.get("state", CaptionState.CAPTIONED.value))
         except ValueError as exc:
             raise StoreFormatError(f"unknown state {entry.get('state')!r} for {name!r}") from exc
-        entries[name] = CaptionSnapshot(entry.get("caption", ""), state, entry.get("error", ""), entry.get("model", ""))
+        entries[name] = CaptionSnapshot(entry.get("caption", ""), state, entry.get("error", ""), entry.get("model", ""),
+                                        entry.get("source", ""))
     return entries
 
 
-def dump_store(folder: Path, entries: Mapping[str, CaptionSnapshot]) -> str:
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def parse_facts(data: object) -> dict[str, FileFacts]:
+    """The FileFacts of the entries of a store `parse_store` accepted; malformed or missing
+    values count as unknown (the file is fingerprinted again), never as an error."""
+    facts = {}
+    for name, entry in data["images"].items():
+        seen = entry.get("seen")
+        states = {key: state for key, value in seen.items() if (state := FileState.from_json(value)) is not None} \
+            if isinstance(seen, dict) else {}
+        fingerprint = entry.get("fingerprint")
+        fact = FileFacts(fingerprint if isinstance(fingerprint, str) else "", _int(entry.get("size")),
+                         _int(entry.get("mtime_ns")), _int(entry.get("changed_ns")), states)
+        if fact != FileFacts():
+            facts[name] = fact
+    return facts
+
+
+def _facts_json(facts: FileFacts | None) -> dict[str, object]:
+    if facts is None:
+        return {}
+    data: dict[str, object] = {}
+    if facts.fingerprint:
+        data.update(fingerprint=facts.fingerprint, size=facts.size, mtime_ns=facts.mtime_ns)
+    if facts.changed_ns:
+        data["changed_ns"] = facts.changed_ns
+    if facts.seen:
+        data["seen"] = {key: state.to_json() for key, state in sorted(facts.seen.items())}
+    return data
+
+
+def dump_store(folder: Path, entries: Mapping[str, CaptionSnapshot],
+               facts: Mapping[str, FileFacts] | None = None) -> str:
+    facts = facts or {}
     images = {
-        name: {"caption": s.caption, "state": s.state.value, "model": s.model, "error": s.error}
+        name: {"caption": s.caption, "state": s.state.value, "model": s.model, "error": s.error,
+               **({"source": s.source} if s.source else {}), **_facts_json(facts.get(name))}
         for name, s in sorted(entries.items())
         if s.state is not CaptionState.PENDING
     }
@@ -117,7 +162,8 @@ class CaptionStore:
             return LoadResult(problem=f"Could not read the saved captions {self.path}: {exc}. "
                                       "Captions for this folder will not be saved this session.")
         try:
-            return LoadResult(parse_store(json.loads(text)))
+            data = json.loads(text)
+            return LoadResult(parse_store(data), facts=parse_facts(data))
         except (ValueError, RecursionError) as exc:
             # JSONDecodeError and StoreFormatError are both ValueErrors
             return self._keep_aside(str(exc))
@@ -144,12 +190,13 @@ class CaptionStore:
             kept_aside=target,
         )
 
-    def save(self, entries: Mapping[str, CaptionSnapshot]) -> None:
-        """Write all non-pending entries atomically. Raises OSError (full disk, read-only)."""
+    def save(self, entries: Mapping[str, CaptionSnapshot], facts: Mapping[str, FileFacts] | None = None) -> None:
+        """Write all non-pending entries (with their `facts`) atomically. Raises OSError (full
+        disk, read-only)."""
         if not self.writable:
             raise OSError(f"{self.path}: not saving over a store that could not be read")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, dump_store(self.folder, entries))
+        atomic_write_text(self.path, dump_store(self.folder, entries, facts))
 
 
 # --- drafts: text typed but not yet committed as a caption ------------------------------------
@@ -193,4 +240,11 @@ def write_drafts(path: Path, folder: Path, drafts: Mapping[str, str]) -> None:
     data = {"format": DRAFTS_FORMAT, "version": DRAFTS_VERSION, "folder": str(folder),
             "saved": datetime.now(timezone.utc).isoformat(timespec="seconds"), "drafts": dict(sorted(drafts.items()))}
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=True) + "\n")
+
+
+def read_store_file(path: Path) -> tuple[dict[str, CaptionSnapshot], dict[str, FileFacts]]:
+    """The entries and facts of any store file (another folder's, to re-attach it). Raises
+    OSError or ValueError naming the problem."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return parse_store(data), parse_facts(data)

@@ -15,7 +15,7 @@ class FakeCaptioner:
     """Stands in for core.captioner.Captioner where real weights are not the point.
 
     `oom_above`: on devices starting with `oom_on`, batches larger than this raise
-    torch.OutOfMemoryError (0: always).
+    core.oom_fallback.OUT_OF_MEMORY (0: always).
     `gate`: if set, every batch after the first waits for it (to cancel mid-run reliably).
     """
 
@@ -35,13 +35,13 @@ class FakeCaptioner:
         return self
 
     def caption_batches(self, images, settings, batch_size=8):
-        import torch
+        from core.oom_fallback import OUT_OF_MEMORY
 
         images = [str(i) for i in images]
         for start in range(0, len(images), batch_size):
             self.batch_sizes.append((self.device, batch_size))
             if self.device.startswith(self.oom_on) and self.oom_above is not None and batch_size > self.oom_above:
-                raise torch.OutOfMemoryError("CUDA out of memory (fake)")
+                raise OUT_OF_MEMORY("CUDA out of memory (fake)")
             if start and self.gate is not None:
                 assert self.gate.wait(10), "test never released the gate"
             yield [FakeResult(p, caption=f"fake caption of {Path(p).name}") for p in images[start:start + batch_size]]

@@ -37,12 +37,13 @@ def test_csv_round_trips_through_the_csv_module(tmp_path):
     assert b"\r\n" in raw  # RFC 4180 line ends
     assert list(rows[0]) == list(export.CSV_COLUMNS)
     assert rows[0] == {"file_name": "a.jpg", "path": str(tmp_path / "a.jpg"), "caption": AWKWARD,
-                       "edited": "false", "model": "tiny"}
+                       "edited": "false", "model": "tiny", "error": ""}
     assert rows[1]["file_name"] == "sub/Ünï.png"  # relative, forward slashes
     assert rows[1]["edited"] == "true"
     assert rows[1]["caption"] == "'=SUM(A1:A9)"  # neutralised
     assert rows[2]["caption"] == "'+1 -2 @home"
     assert rows[3]["caption"] == "" and rows[3]["model"] == ""
+    assert rows[3]["error"] == "truncated image"  # a failed image is not mistaken for an uncaptioned one
 
 
 def test_csv_options_off(tmp_path):

@@ -17,7 +17,7 @@ from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer, Signal
 from tests.app.fakes import FakeCaptioner
 from tests.app.images import make_images, make_problem_folder
 from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
-from visioncap_desktop.workers.folder_scanner import BATCH_FILES, FolderScanner
+from visioncap_desktop.workers.folder_scanner import BATCH_FILES, FolderScanner, Stored
 from visioncap_desktop.workers.thumbnail_loader import ThumbnailLoader, disk_cache_file
 
 
@@ -145,6 +145,16 @@ def test_cuda_oom_halves_the_batch(qtbot, in_thread):
     assert fake.moves == []
 
 
+def test_a_second_run_starts_at_the_lowered_batch_size(qtbot, in_thread):
+    fake = FakeCaptioner(device="cuda", oom_above=2)
+    _worker, driver, rec = setup_worker(in_thread, lambda bundle, device: fake)
+    start_run(qtbot, rec, driver, RunRequest(1, ("a.jpg", "b.jpg", "c.jpg"), "bundle", "cuda", batch_size=8))
+    fake.batch_sizes.clear()
+    args = start_run(qtbot, rec, driver, RunRequest(2, ("d.jpg", "e.jpg"), "bundle", "cuda", batch_size=8))
+    assert args == [2, 2, 2, "completed"]
+    assert fake.batch_sizes == [("cuda", 2)]  # the core fallback remembers the limit for this model
+
+
 def test_cuda_oom_at_batch_one_falls_back_to_the_cpu(qtbot, in_thread):
     fake = FakeCaptioner(device="cuda", oom_above=0)  # CUDA always out of memory
     _worker, driver, rec = setup_worker(in_thread, lambda bundle, device: fake)
@@ -207,7 +217,7 @@ def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path):
     probe.timeout.connect(lambda: ticks.append(time.monotonic()))
     probe.start()
     scanner.supersede(1)
-    driver.scan.emit(1, str(folder), False, {})
+    driver.scan.emit(1, str(folder), False, Stored())
     finished = rec.wait(qtbot, "scan_finished")
     probe.stop()
     assert finished[:2] == (1, count)
@@ -229,7 +239,7 @@ def test_scanner_applies_stored_captions_and_recurses(qtbot, in_thread, tmp_path
     scanner, driver, rec = setup_scanner(in_thread)
     stored = {"sub/img_00005.png": CaptionSnapshot("kept", CaptionState.EDITED)}
     scanner.supersede(2)
-    driver.scan.emit(2, str(tmp_path / "f"), True, stored)
+    driver.scan.emit(2, str(tmp_path / "f"), True, Stored(stored))
     rec.wait(qtbot, "scan_finished")
     records = {r.name: r for _, batch in rec.got["records_found"] for r in batch}
     assert set(records) == {"img_00000.jpg", "img_00001.png", "sub/img_00005.png"}
@@ -239,7 +249,7 @@ def test_scanner_applies_stored_captions_and_recurses(qtbot, in_thread, tmp_path
 def test_scanner_reports_a_missing_folder(qtbot, in_thread, tmp_path):
     scanner, driver, rec = setup_scanner(in_thread)
     scanner.supersede(1)
-    driver.scan.emit(1, str(tmp_path / "gone"), False, {})
+    driver.scan.emit(1, str(tmp_path / "gone"), False, Stored())
     assert "gone" in rec.wait(qtbot, "scan_failed")[1]
 
 
@@ -247,8 +257,8 @@ def test_superseded_scan_stops(qtbot, in_thread, tmp_path):
     make_images(tmp_path / "f", 3, size=(8, 8))
     scanner, driver, rec = setup_scanner(in_thread)
     scanner.supersede(2)
-    driver.scan.emit(1, str(tmp_path / "f"), False, {})  # an older request arriving late: ignored
-    driver.scan.emit(2, str(tmp_path / "f"), False, {})
+    driver.scan.emit(1, str(tmp_path / "f"), False, Stored())  # an older request arriving late: ignored
+    driver.scan.emit(2, str(tmp_path / "f"), False, Stored())
     assert rec.wait(qtbot, "scan_finished")[:2] == (2, 3)
     assert {scan_id for scan_id, _ in rec.got["records_found"]} == {2}
 

@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord, run_may_replace
+from visioncap_desktop.records import (
+    CaptionSnapshot,
+    CaptionState,
+    FileFacts,
+    ImageRecord,
+    run_may_replace,
+)
 
 CAPTION_SCOPES = ("all", "selected", "uncaptioned")
 
@@ -63,6 +69,16 @@ def entries_to_save(stored: Mapping[str, CaptionSnapshot],
     entries = {name: s for name, s in stored.items() if name not in names}
     entries.update((r.name, r.snapshot()) for r in records if r.state is not CaptionState.PENDING)
     return entries
+
+
+def facts_to_save(stored: Mapping[str, FileFacts], records: Iterable[ImageRecord]) -> dict[str, FileFacts]:
+    """The FileFacts saved beside `entries_to_save`: the records' own, and the stored ones of
+    files not listed now."""
+    records = list(records)
+    names = {r.name for r in records}
+    facts = {name: f for name, f in stored.items() if name not in names}
+    facts.update((r.name, r.facts()) for r in records if r.state is not CaptionState.PENDING)
+    return facts
 
 
 def run_summary(outcome: str, done: int, total: int, elapsed: str, failed: int = 0, skipped: int = 0) -> str:

@@ -1,33 +1,106 @@
-"""Exports the user asks for: a CSV of captions, and a .txt file next to each photo.
+"""Exports the user asks for: a CSV of captions, a .txt file next to each photo, and captions
+written where other tools read them (XMP sidecars, the photos themselves, metadata.jsonl).
 
 The window gathers the records (all or the selected ones); the writing is plain Python in
-visioncap_desktop.export. Writing captions into the photos themselves (metadata, sidecar files)
-is an export of the same kind and belongs here.
+visioncap_desktop.export and core.caption_io, the latter in a worker thread.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from core.caption_io import WriteOptions, WriteReport
 from visioncap_desktop import export
 from visioncap_desktop.controllers.message import Message
+from visioncap_desktop.dialogs.embed_dialog import confirm_embed
 from visioncap_desktop.dialogs.export_dialog import ExportDialog
 from visioncap_desktop.dialogs.prompts import Prompts
 from visioncap_desktop.records import ImageRecord
 from visioncap_desktop.settings import Settings
+from visioncap_desktop.workers.caption_writer import CaptionWriteJob
+
+WAY_NAMES = {"xmp": "XMP sidecars", "embed": "captions into the photos", "jsonl": "metadata.jsonl"}
 
 
 class ExportController(QObject):
     status = Signal(str, int)  # status bar text, milliseconds to show it
     message = Signal(object)  # Message
+    files_written = Signal(object, object)  # WriteReport, the records written
+    writing_changed = Signal(bool)  # a write job started (True) or ended
 
     def __init__(self, settings: Settings, prompts: Prompts, parent: QObject | None = None):
         super().__init__(parent)
         self._settings = settings
         self._prompts = prompts
+        self.confirm_embed = confirm_embed  # (parent, count, keep_mtime) -> (go, keep_mtime); tests replace it
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._job: CaptionWriteJob | None = None
+        self._job_way = ""
+        self._job_records: list[ImageRecord] = []
+
+    @property
+    def writing(self) -> bool:
+        return self._job is not None
+
+    def write_files(self, way: str, records: list[ImageRecord]) -> CaptionWriteJob | None:
+        """Write the captions of `records` one `way` ("xmp", "embed" or "jsonl") in a worker
+        thread; "embed" asks first. Returns the job, or None if nothing was started."""
+        records = [r for r in records if r.caption.strip()]
+        if self._job is not None:
+            self.status.emit("Captions are being written; wait for that to finish.", 5000)
+            return None
+        if not records:
+            self.status.emit("No captions to write.", 5000)
+            return None
+        keep_mtime = self._settings.get("embed_keep_mtime")
+        if way == "embed":
+            go, keep_mtime = self.confirm_embed(self._prompts.parent, len(records), keep_mtime)
+            if not go:
+                return None
+            self._settings.set("embed_keep_mtime", keep_mtime)
+        options = WriteOptions((way,), self._settings.get("sidecar_naming"), keep_mtime=keep_mtime)
+        job = CaptionWriteJob([(r.path, r.name, r.caption) for r in records], options)
+        # bound methods of this GUI-thread object: queued from the pool's thread
+        job.signals.progress.connect(self._on_write_progress)
+        job.signals.finished.connect(self._on_written)
+        self._job, self._job_way, self._job_records = job, way, records
+        self.writing_changed.emit(True)
+        self.status.emit(f"Writing {WAY_NAMES[way]} for {len(records):,} image(s)...", 0)
+        self._pool.start(job)
+        return job
+
+    def _on_write_progress(self, done: int, total: int) -> None:
+        self.status.emit(f"Writing {WAY_NAMES[self._job_way]}... {done:,} of {total:,}", 0)
+
+    def _on_written(self, report: WriteReport) -> None:
+        records, self._job, self._job_records = self._job_records, None, []
+        self.writing_changed.emit(False)
+        self.files_written.emit(report, records)
+        summary = report.summary()
+        if report.ok:
+            self.status.emit(summary.replace("\n", "; "), 15000)
+        else:
+            first = summary.splitlines()[0]
+            self.message.emit(Message("warning", "Some captions were not written",
+                                      f"{first}; some files were not written (see details).", details=summary))
+
+    def shutdown(self) -> None:
+        """Stop a write job after its current image and wait for it."""
+        if self._job is not None:
+            self._job.cancel()
+        self._pool.waitForDone()
+
+    def ask_import_file(self, folder: Path | None) -> str | None:
+        if folder is None:
+            self.status.emit("Open a folder with images first.", 5000)
+            return None
+        path, _ = QFileDialog.getOpenFileName(self._prompts.parent, "Import captions", str(folder),
+                                              "Caption files (*.csv *.jsonl);;All files (*)")
+        return path or None
 
     def ask_csv_options(self, folder: Path | None, total: int, selected: int) -> tuple[str, bool, bool, bool] | None:
         """Ask what to export and where: (path, selected only, BOM, guard formulas), or None."""

@@ -1,28 +1,63 @@
 """The open folder: opening it, scanning it in the background, its caption store (saved at most
 SAVE_DELAY_MS after a change and on close), the watch for it disappearing, the recent folders.
 
-Captions read from or written to the photos themselves (metadata, sidecar files) would load
-and save here, beside the caption store.
+After the scan has listed the images, the caption reader (same thread) fingerprints them,
+re-attaches captions of renamed photos and moved folders (saved at once), and reads the captions
+beside and inside the photos; what it finds is reconciled here with the captions held then
+(core.caption_io.reconcile): a caption taken from a file is one undo step ("Read captions from
+files"), a conflict is a status line and a log warning.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal
 
+from core.caption_io import (
+    Action,
+    Findings,
+    StoredCaption,
+    Table,
+    WriteReport,
+    reconcile,
+    source_key,
+)
+from core.fingerprint import FileState
 from core.images import scan_images
-from visioncap_desktop.controllers.decisions import SUBFOLDER_COUNT_LIMIT, entries_to_save
+from core.scan import ScanReport
+from core.sidecars import SIDECAR_NAMINGS, sidecar_path, txt_path
+from visioncap_desktop import paths
+from visioncap_desktop.controllers.decisions import (
+    SUBFOLDER_COUNT_LIMIT,
+    entries_to_save,
+    facts_to_save,
+)
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.gallery.item_model import GalleryModel
+from visioncap_desktop.gallery.undo_commands import CaptionRunCommand
 from visioncap_desktop.gc_pauses import freeze_long_lived
-from visioncap_desktop.records import CaptionSnapshot, ImageRecord
+from visioncap_desktop.records import (
+    CaptionSnapshot,
+    CaptionState,
+    FileFacts,
+    ImageRecord,
+    imported_snapshot,
+)
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.store import CaptionStore
-from visioncap_desktop.workers.folder_scanner import FolderScanner, NameOrder
+from visioncap_desktop.workers.caption_reader import CaptionReader, Moved, ReadRequest
+from visioncap_desktop.workers.folder_scanner import FolderScanner, NameOrder, Stored
+
+log = logging.getLogger(__name__)
 
 SAVE_DELAY_MS = 500  # captions reach the disk at most this long after a change
+# the pass after the scan (fingerprints, reading captions in files) starts this long after it,
+# so the first screen of thumbnails is decoded before it competes for the CPU
+READ_DELAY_MS = 400
 
 
 def images_in_subfolders(folder: Path, limit: int = SUBFOLDER_COUNT_LIMIT) -> int:
@@ -42,8 +77,11 @@ class FolderSession(QObject):
     subfolder_images_found = Signal(int)  # the folder has no images, its subfolders this many
     scan_ended = Signal()  # finished or failed
     status = Signal(str, int)  # status bar text, milliseconds to show it (0: until replaced)
+    status_tip = Signal(str)  # details of the last status line (what a scan left out)
     message = Signal(object)  # Message
     scan_requested = Signal(int, str, bool, object)  # to the scanner, queued to its thread
+    read_requested = Signal(int, object)  # to the caption reader: scan id, ReadRequest
+    reading_ended = Signal()  # fingerprints, re-attaching and reading captions are done
 
     def __init__(self, gallery_model: GalleryModel, settings: Settings, parent: QObject | None = None):
         super().__init__(parent)
@@ -51,8 +89,13 @@ class FolderSession(QObject):
         self._settings = settings
         self.folder: Path | None = None
         self.scanning = False
+        self.reading = False  # fingerprinting and reading captions after the scan
+        self.scan_report = ScanReport()
         self._store: CaptionStore | None = None
         self._stored: dict[str, CaptionSnapshot] = {}
+        self._facts: dict[str, FileFacts] = {}
+        self._import: CaptionRunCommand | None = None  # captions taken from files, one undo step
+        self._conflicts = 0
         self._dirty = False
         self._last_save_error: str | None = None
         self._scan_id = 0
@@ -63,7 +106,10 @@ class FolderSession(QObject):
         self.thread.setObjectName("visioncap-scanner")
         self.scanner = FolderScanner()
         self.scanner.moveToThread(self.thread)
+        self.reader = CaptionReader()
+        self.reader.moveToThread(self.thread)
         self.thread.finished.connect(self.scanner.deleteLater)
+        self.thread.finished.connect(self.reader.deleteLater)
         self.connect_signals()
         self.thread.start()
 
@@ -72,6 +118,11 @@ class FolderSession(QObject):
         self.scanner.records_found.connect(self._on_records_found)
         self.scanner.scan_finished.connect(self._on_scan_finished)
         self.scanner.scan_failed.connect(self._on_scan_failed)
+        self.read_requested.connect(self.reader.follow)
+        self.reader.files_fingerprinted.connect(self._on_files_fingerprinted)
+        self.reader.entries_moved.connect(self._on_entries_moved)
+        self.reader.captions_found.connect(self._on_captions_found)
+        self.reader.reading_finished.connect(self._on_reading_finished)
         self._model.records_changed.connect(self._schedule_save)
         self._save_timer.timeout.connect(self.save_now)
         self.watcher.directoryChanged.connect(self._on_directory_changed)
@@ -98,7 +149,9 @@ class FolderSession(QObject):
         loaded = store.load()
         if loaded.problem:
             self.message.emit(Message("warning", "Saved captions could not be read", loaded.problem))
-        self.folder, self._store, self._stored = folder, store, loaded.entries
+        self.folder, self._store, self._stored, self._facts = folder, store, loaded.entries, loaded.facts
+        self._import, self._conflicts = None, 0
+        self.reading = False
         self._dirty = False
         self._last_save_error = None
         self._model.clear()
@@ -110,8 +163,10 @@ class FolderSession(QObject):
         self._scan_id += 1
         self.scanning = True
         self.scanner.supersede(self._scan_id)
+        self.reader.supersede(self._scan_id)
         self.folder_opened.emit(str(folder))
-        self.scan_requested.emit(self._scan_id, str(folder), self.include_subfolders, self._stored)
+        self.scan_requested.emit(self._scan_id, str(folder), self.include_subfolders,
+                                 Stored(dict(self._stored), dict(self._facts)))
         self.status.emit(f"Scanning {folder}...", 0)
         return True
 
@@ -128,7 +183,8 @@ class FolderSession(QObject):
         if self._store is None or not self._dirty:
             return True
         try:
-            self._store.save(entries_to_save(self._stored, self._model.records()))
+            records = self._model.records()
+            self._store.save(entries_to_save(self._stored, records), facts_to_save(self._facts, records))
         except OSError as exc:
             text = f"Could not save the captions to {self._store.path}: {exc.strerror or exc}"
             if text != self._last_save_error:  # say it once, not every half second
@@ -142,6 +198,7 @@ class FolderSession(QObject):
     def shutdown(self) -> None:
         """Stop the scanner and save."""
         self.scanner.supersede(-1)
+        self.reader.supersede(-1)
         self.thread.quit()
         self.thread.wait()
         self.save_now()
@@ -161,20 +218,164 @@ class FolderSession(QObject):
         self.status.emit(f"Scanning... {self._model.rowCount():,} images found", 0)
         self.records_added.emit()
 
-    def _on_scan_finished(self, scan_id: int, count: int, order: NameOrder) -> None:
+    def _on_scan_finished(self, scan_id: int, count: int, order: NameOrder, report: ScanReport) -> None:
         if scan_id != self._scan_id:
             return
         self.scanning = False
         if not self._model.adopt_order(order.records, order.rows):
             self._model.sort_records()
         freeze_long_lived("folder scanned")  # the records live as long as the folder is open
-        self.status.emit(f"{count:,} images in {self.folder}", 5000)
+        self._report_scan(count, report)
+        self.reading = True  # a run asked for from here on waits for the captions in the files
         self.scan_ended.emit()
         self.folder_loaded.emit(str(self.folder), count)
         if count == 0 and not self.include_subfolders:
             below = images_in_subfolders(self.folder)
             if below:
                 self.subfolder_images_found.emit(below)
+        QTimer.singleShot(READ_DELAY_MS, self, lambda: self._start_reading(scan_id))
+
+    def _report_scan(self, count: int, report: ScanReport) -> None:
+        """The status line of a finished scan; what was left out stays shown, with the details
+        in its tooltip and the log."""
+        self.scan_report = report
+        headline = report.headline()
+        if not headline:
+            self.status.emit(f"{count:,} images in {self.folder}", 5000)
+            return
+        for entry in report.skipped:
+            log.warning("left out %s: %s", entry.path, entry.reason)
+        self.status.emit(f"{count:,} images in {self.folder}; {headline}", 0)
+        self.status_tip.emit("\n".join(report.lines()))
+
+    # --- captions that follow their photos, and captions already beside them -------------------
+
+    def _start_reading(self, scan_id: int) -> None:
+        if scan_id == self._scan_id:
+            self._request_reading(self._model.records(), reattach=True)
+
+    def _request_reading(self, records: Iterable[ImageRecord], reattach: bool = False,
+                         tables: tuple[Table, ...] = ()) -> None:
+        own = {name: "" for name in self._stored}
+        own.update((name, f.fingerprint) for name, f in self._facts.items() if name in own)
+        items = [(r.path, r.name, FileState(r.size, r.mtime_ns, r.fingerprint) if r.fingerprint else None)
+                 for r in records]
+        self.reading = True
+        self.read_requested.emit(self._scan_id, ReadRequest(
+            str(self.folder), items, own, self._store.path if self._store else None,
+            paths.captions_dir() if reattach else None, tables))
+
+    def import_table(self, path: str | Path) -> bool:
+        """Read the captions of a CSV or metadata.jsonl for the open folder's images, in the
+        background, under the conflict rule. False (and a message) if the file cannot be read."""
+        from core.caption_io import load_table
+        from core.photo_metadata import MetadataError
+
+        if self.folder is None:
+            return False
+        try:
+            table = load_table(path, self.folder)
+        except (MetadataError, OSError, ValueError) as exc:
+            self.message.emit(Message("warning", "Cannot import captions", str(exc)))
+            return False
+        self.status.emit(f"Importing {len(table.captions):,} captions from {Path(path).name}...", 0)
+        self._request_reading(self._model.records(), tables=(table,))
+        return True
+
+    def _on_files_fingerprinted(self, scan_id: int, states: dict[str, FileState]) -> None:
+        if scan_id == self._scan_id:
+            self._model.set_file_states(states)
+
+    def _on_entries_moved(self, scan_id: int, moved: Moved) -> None:
+        """Captions of renamed photos move to their new names; a moved folder's store is copied
+        in. Both are saved at once; nothing is deleted."""
+        if scan_id != self._scan_id or self.folder is None:
+            return
+        by_name = {r.name: r for r in self._model.records()}
+        moving: dict[str, tuple[CaptionSnapshot, FileFacts | None]] = {}
+        for new, old in moved.renames.items():
+            if new in by_name and old in self._stored:
+                moving[new] = (self._stored.pop(old), self._facts.pop(old, None))
+        for name, entry in moved.attached.items():
+            if name in by_name and by_name[name].state is CaptionState.PENDING:
+                moving[name] = entry
+        self._model.set_snapshots({by_name[name].path: snapshot for name, (snapshot, _) in moving.items()})
+        for name, (_, facts) in moving.items():  # after the snapshots, which stamp changed_ns
+            if facts is not None:
+                by_name[name].changed_ns, by_name[name].seen = facts.changed_ns, dict(facts.seen)
+        self._dirty = True
+        self.save_now()
+        text = moved.message or f"kept the captions of {len(moved.renames):,} renamed image(s)"
+        log.info("%s: %s", self.folder, text)
+        self.status.emit(text, 0)
+
+    def _on_captions_found(self, scan_id: int, found: dict[str, Findings]) -> None:
+        if scan_id != self._scan_id or self.folder is None:
+            return
+        taken: dict[str, CaptionSnapshot] = {}
+        seen: dict[str, dict[str, FileState]] = {}
+        for path, findings in found.items():
+            record = self._model.record_for_path(path)
+            if record is None:
+                continue
+            for problem in findings.problems:
+                log.warning("could not read a caption of %s: %s", record.name, problem)
+            stored = StoredCaption(record.caption, record.changed_ns, record.seen) if record.caption else None
+            decision = reconcile(stored, findings.found, self.folder)
+            states = {source_key(f.file, self.folder): f.state for f in decision.in_sync}
+            if decision.action is Action.TAKE and decision.found is not None:
+                taken[path] = imported_snapshot(record, decision.found.text, decision.found.source.value)
+                states[source_key(decision.found.file, self.folder)] = decision.found.state
+            seen[path] = states
+            if decision.conflict:
+                self._conflicts += 1
+                text = decision.message(record.name)
+                log.warning("%s", text)
+                self.status.emit(text, 0)
+        if taken:
+            if self._import is None:
+                self._import = CaptionRunCommand(self._model)
+            for path, snapshot in taken.items():
+                before = self._model.record_for_path(path).snapshot()
+                if self._model.set_snapshot(path, snapshot):
+                    self._import.add(path, before, snapshot)
+        self._model.add_seen(seen)
+
+    def _on_reading_finished(self, scan_id: int) -> None:
+        if scan_id != self._scan_id:
+            return
+        self.reading = False
+        command, self._import = self._import, None
+        if command is not None and len(command):
+            command.finish(f"Read {len(command):,} caption(s) from files")
+            if self._model.undo_stack is not None:
+                self._model.undo_stack.push(command)
+            text = f"Read {len(command):,} caption(s) from files beside or inside the images"
+            if self._conflicts:
+                text += f"; {self._conflicts:,} disagreed with VisionCap's (see the log)"
+            self.status.emit(text, 10000)
+        self._conflicts = 0
+        self.reading_ended.emit()
+
+    def record_written(self, report: WriteReport, records: Iterable[ImageRecord]) -> None:
+        """After captions were written out: the files just written are seen in their new
+        state, and an embedded photo has a new fingerprint, so neither comes back as changed."""
+        if self.folder is None:
+            return
+        tables = {p: s for p, s in report.states.items() if p.name == "metadata.jsonl"}
+        seen: dict[str, dict[str, FileState]] = {}
+        photos: dict[str, FileState] = {}
+        for record in records:
+            image = Path(record.path)
+            files = [image, txt_path(image), *(sidecar_path(image, n) for n in SIDECAR_NAMINGS)]
+            states = {source_key(f, self.folder): report.states[f] for f in files if f in report.states}
+            states.update((source_key(f, self.folder), s) for f, s in tables.items())
+            if image in report.states:
+                photos[record.path] = report.states[image]
+            if states:
+                seen[record.path] = states
+        self._model.set_file_states(photos)
+        self._model.add_seen(seen)
 
     def _on_scan_failed(self, scan_id: int, text: str) -> None:
         if scan_id != self._scan_id:

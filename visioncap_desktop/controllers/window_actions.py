@@ -47,6 +47,22 @@ class WindowActions(QObject):
                                           "Export captions to a CSV file")
         self.txt_action = self._action("Save Captions as .&txt Files...", sp.SP_FileIcon, None,
                                        "Write photo.txt next to photo.jpg for every captioned image")
+        self.xmp_action = self._action("Write &XMP Sidecars", None, None,
+                                       "Write each caption into an XMP sidecar that photo managers read")
+        self.embed_action = self._action("E&mbed Captions in Photos...", None, None,
+                                         "Write each caption into the photo file's own metadata (asks first)")
+        self.jsonl_action = self._action("Write metadata.&jsonl", None, None,
+                                         "Write a Hugging Face imagefolder metadata.jsonl (file_name, text)")
+        self.import_action = self._action("&Import Captions from CSV / metadata.jsonl...", None, None,
+                                          "Read captions for these images from a CSV or a metadata.jsonl")
+        self.sidecar_actions = {naming: self._action(f"Sidecar Names: {naming}", None, None, tip, checkable=True)
+                                for naming, tip in (("photo.jpg.xmp", "darktable, digiKam"),
+                                                    ("photo.xmp", "Lightroom, Capture One"))}
+        self.sidecar_group = QActionGroup(self)
+        for naming, action in self.sidecar_actions.items():
+            self.sidecar_group.addAction(action)
+            action.setChecked(naming == settings.get("sidecar_naming"))
+            action.toggled.connect(lambda on, n=naming: on and settings.set("sidecar_naming", n))
         self.quit_action = self._action("&Quit", None, QKeySequence.StandardKey.Quit)
 
         self.undo_action = self._action("&Undo", sp.SP_ArrowBack, QKeySequence.StandardKey.Undo)
@@ -117,8 +133,9 @@ class WindowActions(QObject):
         self.recent_menu = QMenu("Open &Recent", bar)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addMenu(self.recent_menu)
-        _add(file_menu, self.reload_action, self.subfolders_action, None, self.export_action, self.txt_action, None,
-             self.quit_action)
+        _add(file_menu, self.reload_action, self.subfolders_action, None, self.import_action, None, self.quit_action)
+        _add(bar.addMenu("E&xport"), self.export_action, self.txt_action, None, self.xmp_action, self.embed_action,
+             self.jsonl_action, None, *self.sidecar_actions.values())
         _add(bar.addMenu("&Edit"), self.undo_action, self.redo_action, None, self.edit_action, self.find_action,
              self.batch_action)
         _add(bar.addMenu("&Caption"), self.caption_all_action, self.caption_selected_action,
@@ -160,7 +177,8 @@ class WindowActions(QObject):
         self.redo_action.setIconText("Redo")
         self.batch_action.setEnabled(idle_with_records)
         self.export_action.setEnabled(state.has_records)
-        self.txt_action.setEnabled(state.has_records)
+        for action in (self.txt_action, self.xmp_action, self.embed_action, self.jsonl_action, self.import_action):
+            action.setEnabled(state.has_records)
         self.reload_action.setEnabled(state.has_folder)
 
     def _show_overwrite(self, overwrite: bool) -> None:

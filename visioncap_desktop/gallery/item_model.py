@@ -11,6 +11,7 @@ takes milliseconds.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from operator import attrgetter
@@ -18,6 +19,7 @@ from operator import attrgetter
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
+from core.fingerprint import FileState
 from visioncap_desktop.gallery.undo_commands import EditCaptionCommand
 from visioncap_desktop.records import (
     CaptionSnapshot,
@@ -32,6 +34,7 @@ ROLE_PATH = Qt.ItemDataRole.UserRole + 2
 ROLE_STATE = Qt.ItemDataRole.UserRole + 3  # CaptionState value string
 ROLE_ERROR = Qt.ItemDataRole.UserRole + 4
 ROLE_FILTER = Qt.ItemDataRole.UserRole + 5  # "<state>\n<name>\n<caption>": what the proxy filters on
+ROLE_SOURCE = Qt.ItemDataRole.UserRole + 6  # where the caption was read from ("" for the model or the user)
 
 SORT_KEYS = ("name", "name_desc", "state", "caption")
 _STATE_ORDER = {CaptionState.ERROR: 0, CaptionState.PENDING: 1, CaptionState.EDITED: 2, CaptionState.CAPTIONED: 3}
@@ -77,7 +80,8 @@ class GalleryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.EditRole:
             return record.caption
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{record.path}\n{record.caption}" if record.caption else record.path
+            text = f"{record.path}\n{record.caption}" if record.caption else record.path
+            return f"{text}\n({record.source_label})" if record.source_label else text
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnails.pixmap(record.path) if self._thumbnails is not None else None
         if role == ROLE_RECORD:
@@ -90,6 +94,8 @@ class GalleryModel(QAbstractListModel):
             return record.error
         if role == ROLE_FILTER:
             return f"{record.state.value}\n{record.name}\n{record.caption}"
+        if role == ROLE_SOURCE:
+            return record.source
         return None
 
     def setData(self, index: QModelIndex | QPersistentModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
@@ -210,6 +216,8 @@ class GalleryModel(QAbstractListModel):
             if record.snapshot() == snapshot:
                 continue
             self._counts[record.state] -= 1
+            if record.caption != snapshot.caption:
+                record.changed_ns = time.time_ns()  # what the conflict rule compares files with
             record.apply(snapshot)
             self._counts[record.state] += 1
             rows.append(row)
@@ -231,6 +239,29 @@ class GalleryModel(QAbstractListModel):
         if before == snapshot or not self.set_snapshot(path, snapshot):
             return None
         return before, snapshot
+
+    def set_file_states(self, states: Mapping[str, FileState]) -> None:
+        """Record each file's fingerprint (path -> FileState); saved with the captions."""
+        changed = False
+        for path, state in states.items():
+            record = self.record_for_path(path)
+            if record is not None:
+                record.set_file_state(state)
+                changed = changed or record.state is not CaptionState.PENDING
+        if changed:
+            self.records_changed.emit()
+
+    def add_seen(self, seen: Mapping[str, Mapping[str, FileState]]) -> None:
+        """Record the state of files a caption was read from or written to (path -> {source
+        key: state}), so they do not come back as changed."""
+        changed = False
+        for path, states in seen.items():
+            record = self.record_for_path(path)
+            if record is not None and states:
+                record.seen.update(states)
+                changed = True
+        if changed:
+            self.records_changed.emit()
 
     def set_dimensions(self, path: str, width: int, height: int) -> None:
         record = self.record_for_path(path)

@@ -153,7 +153,7 @@ class GalleryDelegate(QStyledItemDelegate):
 
         self._paint_thumbnail(painter, thumb_rect, index.data(Qt.ItemDataRole.DecorationRole), option.palette)
         # the state badge ends the name line: never over the picture, whatever its shape
-        badge = self._paint_state(painter, name_rect, record.state, option.font)
+        badge = self._paint_state(painter, name_rect, record.state, option.font, record.source)
         name_rect.setRight(int(badge.left()) - 6)
 
         bold = QFont(option.font)
@@ -202,12 +202,13 @@ class GalleryDelegate(QStyledItemDelegate):
             target.moveCenter(rect.center())
             painter.fillRect(target, palette.color(QPalette.ColorRole.AlternateBase))
 
-    def _paint_state(self, painter: QPainter, line: QRect, state: CaptionState, font: QFont) -> QRectF:
+    def _paint_state(self, painter: QPainter, line: QRect, state: CaptionState, font: QFont,
+                     source: str = "") -> QRectF:
         """Draw the state badge at the right end of `line`; returns where it went."""
         small = QFont(font)
         small.setPointSizeF(max(6.0, font.pointSizeF() * 0.8))
         metrics = QFontMetrics(small)
-        label = state.value
+        label = source or state.value  # a caption read from a file says which kind
         badge = QRectF(0, 0, metrics.horizontalAdvance(label) + 10, min(metrics.height() + 2, line.height()))
         badge.moveCenter(QRectF(line).center())
         badge.moveRight(line.right())

@@ -126,7 +126,7 @@ class SidePanel(QWidget):
             self._set_text(record.caption)
         d = self.details
         d["name"].setText(record.name)
-        d["state"].setText(record.state.value)
+        d["state"].setText(f"{record.state.value} ({record.source_label})" if record.source else record.state.value)
         d["error"].setText(record.error if record.state is CaptionState.ERROR else "")
         d["model"].setText(record.model or "")
         d["dimensions"].setText(f"{record.width} x {record.height}" if record.width else "")

@@ -53,10 +53,6 @@ def device_label(device: Any) -> str:
         return "CUDA"
 
 
-def _is_cuda(device: Any) -> bool:
-    return str(getattr(device, "type", device)).startswith("cuda")
-
-
 class CaptionWorker(QObject):
     model_loading = Signal(str)  # bundle path
     model_loaded = Signal(str, str)  # model name, device label
@@ -75,7 +71,8 @@ class CaptionWorker(QObject):
         self._factory = captioner_factory or load_captioner
         self._captioner: Any = None
         self._key: tuple[str, str] | None = None
-        self._batch_limit: int | None = None  # lowered after CUDA ran out of memory
+        self._fallback: Any = None  # core.oom_fallback.OutOfMemoryFallback around the captioner
+        self._device_label = ""
         self._cancelled_run = -1  # written by the GUI thread
 
     def cancel(self, run_id: int) -> None:
@@ -89,17 +86,29 @@ class CaptionWorker(QObject):
         if self._captioner is not None and self._key == (bundle, device):
             return True
         self.model_loading.emit(bundle)
-        self._captioner = self._key = None  # free the old model before loading the new one
+        self._captioner = self._key = self._fallback = None  # free the old model before loading the new one
         try:
             captioner = self._factory(bundle, device)
         except Exception as exc:  # any failure is a message; the app keeps running
             log.warning("loading %s on %s failed", bundle, device, exc_info=True)
             self.model_failed.emit(describe_load_error(exc))
             return False
-        self._captioner, self._key, self._batch_limit = captioner, (bundle, device), None
+        from core.oom_fallback import OutOfMemoryFallback
+
+        self._captioner, self._key = captioner, (bundle, device)
+        self._fallback = OutOfMemoryFallback(captioner, notify=self._fallback_notice)
+        self._device_label = device_label(captioner.device)
         freeze_long_lived("model loaded")  # torch's objects would make every full GC a GUI stall
-        self.model_loaded.emit(captioner.name, device_label(captioner.device))
+        self.model_loaded.emit(captioner.name, self._device_label)
         return True
+
+    def _fallback_notice(self, message: str) -> None:
+        """The out-of-memory fallback lowered the batch size or moved the model to the CPU."""
+        self.notice.emit(message)
+        label = device_label(self._captioner.device)
+        if label != self._device_label:
+            self._device_label = label
+            self.model_loaded.emit(self._captioner.name, label)
 
     @Slot(object)
     def start_run(self, request: RunRequest) -> None:
@@ -120,53 +129,25 @@ class CaptionWorker(QObject):
         self.run_finished.emit(request.run_id, done[0], total, outcome)
 
     def _run(self, request: RunRequest, done: list[int]) -> str:
-        import torch
-
         from core.generation import GenerationSettings
 
-        out_of_memory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
         settings = GenerationSettings.from_dict(request.generation)
         paths = list(request.paths)
-        batch_size = min(request.batch_size, self._batch_limit or request.batch_size)
         self.progress.emit(0, len(paths))
-        while done[0] < len(paths):
+        if self._cancelled_run == request.run_id:
+            return "cancelled"
+        # one pass: the fallback retries smaller batches (then the CPU) itself, in input order
+        for results in self._fallback.caption_batches(paths, settings, batch_size=request.batch_size):
+            for path, result in zip(paths[done[0]:], results):
+                if result.error is None:
+                    self.caption_ready.emit(path, result.caption)
+                else:
+                    self.caption_failed.emit(path, result.error)
+            done[0] += len(results)
+            self.progress.emit(done[0], len(paths))
             if self._cancelled_run == request.run_id:
                 return "cancelled"
-            try:
-                for results in self._captioner.caption_batches(paths[done[0]:], settings, batch_size=batch_size):
-                    for path, result in zip(paths[done[0]:], results):
-                        if result.error is None:
-                            self.caption_ready.emit(path, result.caption or "")
-                        else:
-                            self.caption_failed.emit(path, result.error)
-                    done[0] += len(results)
-                    self.progress.emit(done[0], len(paths))
-                    if self._cancelled_run == request.run_id:
-                        return "cancelled"
-            except out_of_memory as exc:
-                batch_size = self._recover_from_oom(exc, batch_size, request.batch_size)
         return "completed"
-
-    def _recover_from_oom(self, exc: Exception, batch_size: int, requested: int) -> int:
-        """Halve the batch; at one image per batch, move to the CPU. Re-raises on the CPU."""
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        if not _is_cuda(self._captioner.device):
-            raise exc
-        if batch_size > 1:
-            batch_size //= 2
-            self._batch_limit = batch_size
-            self.notice.emit(f"CUDA ran out of memory: retrying with {batch_size} image(s) per batch.")
-            return batch_size
-        self._captioner.to("cpu")
-        self._batch_limit = None
-        self.notice.emit(
-            "CUDA ran out of memory even with one image per batch: captioning continues on the CPU."
-        )
-        self.model_loaded.emit(self._captioner.name, device_label(self._captioner.device))
-        return requested
 
 
 def describe_load_error(exc: Exception) -> str:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.images import scan_images
-from visioncap_desktop.records import CaptionSnapshot, ImageRecord
+from core.scan import ScanReport, scan_images
+from visioncap_desktop.records import CaptionSnapshot, FileFacts, ImageRecord
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,14 @@ class NameOrder:
         return cls(records, dict(zip(map(attrgetter("path"), records), range(len(records)))))
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A folder's caption store as the scan applies it to the records it builds."""
+
+    entries: Mapping[str, CaptionSnapshot] = field(default_factory=dict)
+    facts: Mapping[str, FileFacts] = field(default_factory=dict)
+
+
 def batch_limits(found: int) -> tuple[int, float]:
     """(files, seconds) after which the next batch goes out, once `found` images are in."""
     return max(BATCH_FILES, found // 8), min(MAX_BATCH_SECONDS, BATCH_SECONDS + found / 200_000)
@@ -50,8 +58,8 @@ class FolderScanner(QObject):
 
     records_found = Signal(int, object)  # scan id, list[ImageRecord]
     # scan id, number of images, NameOrder of every record found (sorting 100,000 records
-    # here spares the GUI thread that work)
-    scan_finished = Signal(int, int, object)
+    # here spares the GUI thread that work), ScanReport of what was left out
+    scan_finished = Signal(int, int, object, object)
     scan_failed = Signal(int, str)  # scan id, message for the user
 
     def __init__(self, parent=None):
@@ -64,7 +72,7 @@ class FolderScanner(QObject):
         self._wanted = scan_id
 
     @Slot(int, str, bool, object)
-    def scan(self, scan_id: int, folder: str, recursive: bool, stored: Mapping[str, CaptionSnapshot]) -> None:
+    def scan(self, scan_id: int, folder: str, recursive: bool, stored: Stored) -> None:
         """Find the images under `folder`, building records with their stored captions applied."""
         if scan_id != self._wanted:
             return
@@ -74,16 +82,20 @@ class FolderScanner(QObject):
         count = 0
         last_emit = time.monotonic()
         max_files, max_seconds = batch_limits(0)
+        report = ScanReport()
         try:
             if not root.is_dir():
                 raise FileNotFoundError(f"{root}: the folder does not exist (any more)")
-            for path, name in scan_images(root, recursive):
+            for path, name in scan_images(root, recursive, report):
                 if scan_id != self._wanted:
                     return
                 record = ImageRecord(path, name)
-                snapshot = stored.get(name)
+                snapshot = stored.entries.get(name)
                 if snapshot is not None:
                     record.apply(snapshot)
+                    facts = stored.facts.get(name)
+                    if facts is not None:
+                        record.apply_facts(facts)
                 batch.append(record)
                 found.append(record)
                 count += 1
@@ -100,4 +112,4 @@ class FolderScanner(QObject):
             return
         if batch:
             self.records_found.emit(scan_id, batch)
-        self.scan_finished.emit(scan_id, count, NameOrder.of(found))
+        self.scan_finished.emit(scan_id, count, NameOrder.of(found), report)

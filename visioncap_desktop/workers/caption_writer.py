@@ -1,0 +1,49 @@
+"""Writing captions out to files (XMP sidecars, embedded descriptions, .txt, metadata.jsonl) in
+a QThreadPool thread, so the window stays responsive while 1,000 photos are written.
+
+The job gets a snapshot of (path, name, caption) triples, calls core.caption_io.write_captions,
+and reports `progress(done, total)` and `finished(WriteReport)`; `cancel()` stops it between
+images (what is written stays written).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from PySide6.QtCore import QObject, QRunnable, Signal
+
+from core.caption_io import WriteOptions, WriteReport, write_captions
+
+log = logging.getLogger(__name__)
+
+
+class WriteSignals(QObject):
+    progress = Signal(int, int)  # images done, total
+    finished = Signal(object)  # WriteReport
+
+
+class CaptionWriteJob(QRunnable):
+    def __init__(self, items: Sequence[tuple[str, str, str]], options: WriteOptions):
+        super().__init__()
+        self.setAutoDelete(False)  # the controller holds it until `finished`
+        self.items = list(items)
+        self.options = options
+        self.signals = WriteSignals()
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop before the next image. Safe from any thread."""
+        self._cancelled = True
+
+    def run(self) -> None:
+        total = len(self.items)
+        try:
+            report = write_captions(self.items, self.options,
+                                    progress=lambda done: self.signals.progress.emit(done, total),
+                                    cancelled=lambda: self._cancelled)
+        except Exception as exc:  # write_captions collects per-file failures; this is a bug
+            log.exception("writing captions failed")
+            report = WriteReport()
+            report.failed.append((self.items[0][0] if self.items else "", f"{type(exc).__name__}: {exc}"))
+        self.signals.finished.emit(report)
