@@ -23,8 +23,8 @@ import traceback
 from pathlib import Path
 
 from visioncap_desktop import paths
-from visioncap_desktop.launcher import check_system, qt_platforms
 from visioncap_desktop.resources import demo_bundle_path, resource_path
+from visioncap_desktop.system_libraries import check_system, qt_platforms
 
 log = logging.getLogger("visioncap_desktop")
 

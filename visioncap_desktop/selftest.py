@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from visioncap_desktop import export
-from visioncap_desktop.launcher import MISSING_LIBRARIES_EXIT, missing_libraries
 from visioncap_desktop.records import CaptionState, ImageRecord
 from visioncap_desktop.resources import demo_bundle_path, resource_path, sample_images
+from visioncap_desktop.system_libraries import MISSING_LIBRARIES_EXIT, missing_libraries
 
 EXPECTED_CAPTIONS = "expected_demo_captions.csv"
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.packaging.conftest import ROOT
 from visioncap_desktop import app as app_module
-from visioncap_desktop import launcher, resources, selftest
+from visioncap_desktop import launcher, resources, selftest, system_libraries
 
 EVERYTHING = {"libGL.so.1", "libEGL.so.1", "libxcb.so.1", "libwayland-client.so.0",
               "libwayland-cursor.so.0", "libwayland-egl.so.1"}
@@ -26,7 +26,7 @@ def loader_without(*missing: str):
 def fake_loader(monkeypatch):
     """Make the libraries named afterwards look missing to every check."""
     state = {"missing": set()}
-    monkeypatch.setattr(launcher, "can_load", lambda soname: soname not in state["missing"])
+    monkeypatch.setattr(system_libraries, "can_load", lambda soname: soname not in state["missing"])
     monkeypatch.setattr(sys, "platform", "linux")
 
     def set_missing(*names: str) -> None:
