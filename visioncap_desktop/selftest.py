@@ -1,7 +1,9 @@
 """`visioncap --self-test`: check an installation (a frozen build above all) without a window.
 
 Checks the system libraries Qt needs, decodes the bundled sample images with Qt's image plugins,
-loads the demo bundle (or --model), captions the samples, writes a CSV and reads it back. Prints
+loads the demo bundle (or --model), captions the samples, writes a CSV and reads it back, and
+writes a caption into a copy of a sample photo and into an XMP sidecar and reads both back (the
+metadata library's native code must work in a frozen build too). Prints
 one line per step; exits 0, or non-zero with one `self-test FAILED at STEP: ...` line. Every error
 inside a step, whatever its type (an ImportError from a missing library included), becomes that
 line: the self-test never ends with a traceback.
@@ -113,6 +115,29 @@ def _caption_and_export(captioner, samples: list[Path], work: Path, expected: di
     if tuple(columns) != export.CSV_COLUMNS or len(rows) != len(records):
         raise SelfTestError("CSV", f"{csv_path} reads back as {len(rows)} rows with columns {columns}", 6)
     _say(f"CSV: {len(rows)} rows written to {csv_path} and read back (the folder is then removed)")
+    with _step("photo metadata", 7):
+        _check_photo_metadata(records, work)
+
+
+def _check_photo_metadata(records: list[ImageRecord], work: Path) -> None:
+    """Embed the first JPEG copy's caption and write its sidecar, then read both back."""
+    from core.photo_metadata import embed_description, read_embedded
+    from core.sidecars import read_sidecar, write_sidecar
+
+    record = next((r for r in records if r.name.lower().endswith((".jpg", ".jpeg"))), None)
+    if record is None:
+        _say("photo metadata: skipped (no JPEG sample)")
+        return
+    text = f"{record.caption} (VisionCap self-test: ü, “quotes”)"
+    embed_description(record.path, text)
+    found = read_embedded(record.path)
+    sidecar = write_sidecar(record.path, text)
+    back = read_sidecar(sidecar)
+    if found is None or found.text != text or back != text:
+        got = f"embedded {found.text if found else None!r}, sidecar {back!r}"
+        raise SelfTestError("photo metadata", f"{record.path}: wrote {text!r}, read back {got}", 7)
+    _say(f"photo metadata: caption embedded in a copy of {record.name} ({found.field}) and in "
+         f"{sidecar.name}, read back")
 
 
 def run_self_test(model: str | None = None) -> int:

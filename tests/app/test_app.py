@@ -77,6 +77,16 @@ def test_self_test_passes_with_a_bundle(qapp, tiny_bundle, capsys):  # qapp: no 
     out = capsys.readouterr().out
     assert "Qt image plugins: ok" in out and "model: tiny-test" in out and "self-test passed" in out
     assert f"CSV: {len(resources.sample_images())} rows" in out
+    assert "photo metadata: caption embedded in a copy of shapes_2_above.jpg (" in out
+
+
+def test_self_test_fails_when_a_written_caption_does_not_read_back(qapp, tiny_bundle, capsys, monkeypatch):
+    import core.photo_metadata
+
+    monkeypatch.setattr(core.photo_metadata, "read_embedded", lambda path: None)
+    assert selftest.run_self_test(str(tiny_bundle)) == 7
+    err = capsys.readouterr().err
+    assert "self-test FAILED at photo metadata" in err and "shapes_2_above.jpg" in err
 
 
 def test_self_test_with_the_demo_model_checks_its_captions(qapp, capsys, monkeypatch):

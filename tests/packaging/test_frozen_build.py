@@ -68,6 +68,7 @@ def test_self_test_passes_and_writes_nothing_into_the_install_folder(build_modul
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Qt image plugins: ok" in result.stdout
     assert "self-test passed" in result.stdout
+    assert "photo metadata: caption embedded" in result.stdout  # exiv2 works frozen
     assert snapshot(dist) == before
     # the log went to the user data folder under the (temporary) home
     assert list((tmp_path / "home").rglob("visioncap.log"))
@@ -164,3 +165,66 @@ def test_cli_imports_a_local_hf_checkpoint_without_transformers(build_module, di
                         ["caption", str(images), "--model", str(tmp_path / "bundle")], home)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("path,caption,error")
+
+
+def caption_rows(out: Path) -> dict[str, dict[str, str]]:
+    with open(out, newline="", encoding="utf-8") as f:
+        return {Path(row["path"]).name: row for row in csv.DictReader(f)}
+
+
+def test_cli_captions_heic_and_camera_raw_as_the_source_tree_does(build_module, dist, tmp_path):
+    """pillow-heif's libheif and rawpy's LibRaw travel with the build: the frozen CLI reads an
+    iPhone HEIC, a DNG with an embedded JPEG preview and one without (demosaiced), and its
+    captions are the ones the source tree writes for the same files."""
+    pytest.importorskip("pillow_heif")
+    pytest.importorskip("rawpy")
+    pytest.importorskip("tifffile")
+    from tests.photo_files import save_dng, save_heic
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    save_heic(folder / "phone.heic", (320, 240))
+    save_dng(folder / "camera.dng", (320, 240), preview="jpeg")
+    save_dng(folder / "sensor-only.dng", (320, 240))
+    frozen_csv, source_csv = tmp_path / "frozen.csv", tmp_path / "source.csv"
+    args = ["caption", str(folder), "--model", "demo"]
+    result = run_frozen(build_module, dist, build_module.CLI_EXE, [*args, "--out", str(frozen_csv)],
+                        tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    source = subprocess.run([sys.executable, "-m", "core.cli", *args, "--out", str(source_csv)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert source.returncode == 0, source.stdout + source.stderr
+    frozen, expected = caption_rows(frozen_csv), caption_rows(source_csv)
+    assert sorted(frozen) == ["camera.dng", "phone.heic", "sensor-only.dng"]
+    assert not [row["error"] for row in frozen.values() if row["error"]]
+    assert all(row["caption"] for row in frozen.values())
+    assert {n: r["caption"] for n, r in frozen.items()} == {n: r["caption"] for n, r in expected.items()}
+
+
+def test_cli_writes_captions_into_photos_and_beside_them(build_module, dist, tmp_path):
+    """exiv2's native library works in the build: the frozen CLI embeds each caption in the
+    JPEG and PNG samples and writes XMP sidecars and .txt files, which read back (with the
+    source tree's readers) as the captions in its CSV; the pictures are unchanged."""
+    pytest.importorskip("exiv2")
+    from PIL import Image
+
+    from core.photo_metadata import read_embedded
+    from core.sidecars import read_sidecar, read_txt, sidecar_path, txt_path
+
+    images = shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("*.csv"))
+    pixels = {p.name: Image.open(p).convert("RGB").tobytes() for p in images.iterdir()}
+    out = tmp_path / "captions.csv"
+    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+                        ["caption", str(images), "--model", "demo", "--out", str(out),
+                         "--write", "embed", "--write", "xmp", "--write", "txt"], tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = caption_rows(out)
+    assert sorted(rows) == sorted(pixels)
+    for name, row in rows.items():
+        photo = images / name
+        assert row["caption"] and not row["error"]
+        embedded = read_embedded(photo)
+        assert embedded is not None and embedded.text == row["caption"], name
+        assert read_sidecar(sidecar_path(photo)) == row["caption"]
+        assert read_txt(txt_path(photo)) == row["caption"]
+        assert Image.open(photo).convert("RGB").tobytes() == pixels[name], name
