@@ -60,6 +60,11 @@ def run_frozen(build_module, dist: Path, name: str, args: list[str], home: Path)
                           env=build_module.self_test_env(home))
 
 
+def caption_rows(out: Path) -> dict[str, dict[str, str]]:
+    with open(out, newline="", encoding="utf-8") as f:
+        return {Path(row["path"]).name: row for row in csv.DictReader(f)}
+
+
 def test_self_test_passes_and_writes_nothing_into_the_install_folder(build_module, dist, tmp_path):
     # the windowed Windows executable has no stdout to read; its console twin runs the same code
     exe = build_module.CLI_EXE if sys.platform == "win32" else build_module.GUI_EXE
@@ -87,12 +92,11 @@ def test_cli_captions_the_samples_with_the_builtin_model(build_module, dist, tmp
     result = run_frozen(build_module, dist, build_module.CLI_EXE,
                         ["caption", str(images), "--model", "demo", "--out", str(out)], tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
-    with open(out, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = caption_rows(out)
     with open(SAMPLES / "expected_demo_captions.csv", newline="", encoding="utf-8") as f:
         expected = {row["image"]: row["caption"] for row in csv.DictReader(f)}
-    assert {row["path"]: row["caption"] for row in rows} == expected
-    assert not any(row["error"] for row in rows)
+    assert {name: row["caption"] for name, row in rows.items()} == expected
+    assert not any(row["error"] for row in rows.values())
 
 
 def test_build_leaves_out_what_its_variant_does_not_use(build_module, dist):
@@ -165,11 +169,6 @@ def test_cli_imports_a_local_hf_checkpoint_without_transformers(build_module, di
                         ["caption", str(images), "--model", str(tmp_path / "bundle")], home)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("path,caption,error")
-
-
-def caption_rows(out: Path) -> dict[str, dict[str, str]]:
-    with open(out, newline="", encoding="utf-8") as f:
-        return {Path(row["path"]).name: row for row in csv.DictReader(f)}
 
 
 def test_cli_captions_heic_and_camera_raw_as_the_source_tree_does(build_module, dist, tmp_path):
