@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,14 @@ class ScreenshotDriver(QObject):
     def _on_folder_loaded(self, folder: str, count: int) -> None:
         if count == 0:
             self._fail(f"no images in {folder}")
-        elif not self.window.caption("all") and not self._finished:
-            self._wait_for_thumbnails()  # everything was already captioned or edited
+        elif self.window.session.reading:  # captions in the files first: they may leave nothing to do
+            self.window.session.reading_ended.connect(self._caption_all, Qt.ConnectionType.SingleShotConnection)
+        else:
+            self._caption_all()
+
+    def _caption_all(self) -> None:
+        if not self.window.caption("all") and not self._finished:
+            self._wait_for_thumbnails()  # everything was already captioned, edited or in the files
 
     def _on_run_completed(self, done: int, total: int, outcome: str) -> None:
         if outcome != "completed":

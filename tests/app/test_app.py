@@ -63,6 +63,18 @@ def test_screenshot_command(tmp_path, app_home, tiny_bundle):
     assert (app_home / "data" / "logs" / "visioncap.log").is_file()
 
 
+def test_screenshot_of_a_folder_whose_captions_are_all_in_files(tmp_path, app_home, tiny_bundle):
+    """Nothing is left to caption once the .txt files are read: the screenshot is still taken."""
+    folder = tmp_path / "tagged"
+    for image in make_images(folder, 3, size=(120, 90)):
+        image.with_suffix(".txt").write_text(f"{image.stem}, tag", encoding="utf-8")
+    out = tmp_path / "shot.png"
+    result = run_python(["-m", "visioncap_desktop", "--screenshot", str(out), str(folder),
+                         "--model", str(tiny_bundle), "--timeout", "60"], app_home)
+    assert result.returncode == 0, result.stderr
+    assert out.is_file()
+
+
 def test_screenshot_fails_clearly_with_a_broken_model(tmp_path, app_home):
     folder = tmp_path / "shots"
     make_images(folder, 2, size=(32, 32))
