@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
         session.subfolder_images_found.connect(self._offer_subfolders)
         session.status_tip.connect(lambda tip: self.statusBar().setToolTip(tip))
         self.exports.files_written.connect(session.record_written)
+        self.exports.writing_changed.connect(self._update_actions)
 
     def connect_run_signals(self) -> None:
         run = self.run_control
@@ -299,7 +300,7 @@ class MainWindow(QMainWindow):
         a.caption_all_action.triggered.connect(lambda: self.caption("all"))
         a.caption_selected_action.triggered.connect(lambda: self.caption("selected"))
         a.caption_missing_action.triggered.connect(lambda: self.caption("uncaptioned"))
-        a.cancel_action.triggered.connect(self.run_control.cancel)
+        a.cancel_action.triggered.connect(self.cancel)
         a.settings_action.triggered.connect(self.model_choice.open_settings)
         a.model_action.triggered.connect(lambda: self.model_choice.choose_model())
         a.grid_action.triggered.connect(lambda: self.set_view_mode("grid"))
@@ -361,6 +362,13 @@ class MainWindow(QMainWindow):
             return False
         bundle = self.model_choice.ensure_bundle()
         return bundle is not None and self.run_control.start(records, bundle, overwrite)
+
+    def cancel(self) -> None:
+        """Esc / Cancel: stop the captioning run, else the captions being written to files."""
+        if self.run_control.is_running:
+            self.run_control.cancel()
+        else:
+            self.exports.cancel_writing()
 
     def bundle_path(self) -> str | None:
         return self.model_choice.bundle_path()
@@ -533,6 +541,7 @@ class MainWindow(QMainWindow):
             has_records=self.gallery_model.rowCount() > 0,
             has_selection=self.gallery_view.selectionModel().hasSelection(),
             running=self.run_control.is_running or self.batch.busy,
+            writing=self.exports.writing,
         )
         self.window_actions.update_enabled(state, self.undo_stack)
 

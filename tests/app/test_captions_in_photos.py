@@ -9,6 +9,7 @@ import os
 import shutil
 
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
 from core.photo_metadata import embed_description, read_embedded
 from core.sidecars import read_sidecar
@@ -148,6 +149,43 @@ def test_write_sidecars_from_the_export_menu(qtbot, make_window, tmp_path, setti
     assert window.statusBar().currentMessage().startswith("wrote 2 XMP sidecars")
     open_and_read(qtbot, window, folder)  # the sidecars just written are not news
     assert window.undo_stack.count() == 0 and by_name(window)["p0.jpg"].source == ""
+
+
+def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window, tmp_path, monkeypatch):
+    import threading
+
+    import core.caption_io
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(5):
+        make_photo(folder / f"p{i}.jpg", i)
+    window = fake_window(make_window)
+    open_and_read(qtbot, window, folder)
+    for i in range(5):
+        edit(window, f"p{i}.jpg", f"caption {i}")
+    first_written, go_on = threading.Event(), threading.Event()
+    write_sidecar = core.caption_io._sidecar
+
+    def slow_sidecar(*args):  # the first sidecar waits until the test has pressed Cancel
+        write_sidecar(*args)
+        first_written.set()
+        assert go_on.wait(20)
+
+    monkeypatch.setattr(core.caption_io, "_sidecar", slow_sidecar)
+    actions = window.window_actions
+    with qtbot.waitSignal(window.exports.files_written, timeout=20000) as blocker:
+        actions.xmp_action.trigger()
+        assert first_written.wait(20)
+        assert actions.cancel_action.isEnabled() and not actions.xmp_action.isEnabled()
+        QTest.keyClick(window, Qt.Key.Key_Escape)  # Esc, as a user would
+        go_on.set()
+    report = blocker.args[0]
+    assert [p.name for p in report.written["xmp"]] == ["p0.jpg.xmp"]
+    assert sorted(p.name for p in folder.glob("*.xmp")) == ["p0.jpg.xmp"]
+    assert read_sidecar(folder / "p0.jpg.xmp") == "caption 0"
+    assert window.statusBar().currentMessage().startswith("stopped after 1 of 5 images; wrote 1 XMP sidecars")
+    assert not actions.cancel_action.isEnabled() and actions.xmp_action.isEnabled()
 
 
 def test_embedding_asks_first_and_declined_writes_nothing(qtbot, make_window, tmp_path):

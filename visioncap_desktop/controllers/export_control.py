@@ -41,6 +41,8 @@ class ExportController(QObject):
         self._job: CaptionWriteJob | None = None
         self._job_way = ""
         self._job_records: list[ImageRecord] = []
+        self._job_done = 0
+        self._job_cancelled = False
 
     @property
     def writing(self) -> bool:
@@ -68,19 +70,35 @@ class ExportController(QObject):
         job.signals.progress.connect(self._on_write_progress)
         job.signals.finished.connect(self._on_written)
         self._job, self._job_way, self._job_records = job, way, records
+        self._job_done, self._job_cancelled = 0, False
         self.writing_changed.emit(True)
         self.status.emit(f"Writing {WAY_NAMES[way]} for {len(records):,} image(s)...", 0)
         self._pool.start(job)
         return job
 
+    def cancel_writing(self) -> bool:
+        """Stop the write job after its current image (what is written stays written, each
+        file whole). False when no job is running."""
+        if self._job is None:
+            return False
+        self._job.cancel()
+        self._job_cancelled = True
+        self.status.emit(f"Stopping after the current image ({self._job_done:,} of "
+                         f"{len(self._job_records):,} written)...", 0)
+        return True
+
     def _on_write_progress(self, done: int, total: int) -> None:
-        self.status.emit(f"Writing {WAY_NAMES[self._job_way]}... {done:,} of {total:,}", 0)
+        self._job_done = done
+        if not self._job_cancelled:
+            self.status.emit(f"Writing {WAY_NAMES[self._job_way]}... {done:,} of {total:,}", 0)
 
     def _on_written(self, report: WriteReport) -> None:
         records, self._job, self._job_records = self._job_records, None, []
         self.writing_changed.emit(False)
         self.files_written.emit(report, records)
         summary = report.summary()
+        if self._job_cancelled:
+            summary = f"stopped after {self._job_done:,} of {len(records):,} images; {summary}"
         if report.ok:
             self.status.emit(summary.replace("\n", "; "), 15000)
         else:

@@ -27,6 +27,7 @@ class ActionState:
     has_records: bool
     has_selection: bool
     running: bool  # a captioning run, or a batch edit being applied
+    writing: bool = False  # captions being written out to files (Cancel stops it too)
 
 
 class WindowActions(QObject):
@@ -82,7 +83,8 @@ class WindowActions(QObject):
         self.overwrite_action.toggled.connect(self._show_overwrite)
         self._show_overwrite(False)
         self.cancel_action = self._action("&Cancel Run", sp.SP_MediaStop, "Esc",
-                                          "Stop after the current batch; captions made so far are kept")
+                                          "Stop the run after its current batch, or the writing of captions to files after its "
+                                          "current image; what is done is kept")
         self.settings_action = self._action("&Settings...", sp.SP_FileDialogDetailedView,
                                             QKeySequence.StandardKey.Preferences,
                                             "Model, device and generation settings")
@@ -168,7 +170,7 @@ class WindowActions(QObject):
         for action in (self.caption_all_action, self.caption_missing_action):
             action.setEnabled(idle_with_records)
         self.caption_selected_action.setEnabled(idle_with_records and state.has_selection)
-        self.cancel_action.setEnabled(state.running)
+        self.cancel_action.setEnabled(state.running or state.writing)
         self.undo_action.setEnabled(undo_stack.canUndo() and not state.running)
         self.redo_action.setEnabled(undo_stack.canRedo() and not state.running)
         self.undo_action.setText(f"&Undo {undo_stack.undoText()}".rstrip())
@@ -178,7 +180,7 @@ class WindowActions(QObject):
         self.batch_action.setEnabled(idle_with_records)
         self.export_action.setEnabled(state.has_records)
         for action in (self.txt_action, self.xmp_action, self.embed_action, self.jsonl_action, self.import_action):
-            action.setEnabled(state.has_records)
+            action.setEnabled(state.has_records and not state.writing)
         self.reload_action.setEnabled(state.has_folder)
 
     def _show_overwrite(self, overwrite: bool) -> None:
