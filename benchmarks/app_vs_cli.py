@@ -16,7 +16,9 @@ order rotating from one repeat to the next:
   starts; "paging": during the run the user pages down through the gallery every PAGE_MS, so
   the thumbnails of the rows coming into view decode beside the model.
 All use the same batch size and CPU threads (the thread policy's automatic count unless
---threads). The ratio app/CLI is of photos/s (target >= 0.80). Then, for the question whether
+--threads). The ratio app/CLI is of photos/s (target >= 0.80). The CPU seconds each process
+used during its run (on Linux also those of the app's GUI thread and of its Qt thread pools,
+where thumbnails decode) show where the app's extra time goes. Then, for the question whether
 thumbnails and the model should share decoded images: what one photo costs each on one thread.
 """
 
