@@ -268,6 +268,7 @@ class MainWindow(QMainWindow):
         run.run_cancelling.connect(self.progress_widget.cancelling)
         run.running_changed.connect(self._update_actions)
         run.running_changed.connect(lambda: self.editing.set_locked(run.is_running))
+        run.running_changed.connect(lambda: self.thumbnails.set_captioning(run.is_running))
         run.run_completed.connect(self.progress_widget.finish)
         run.run_completed.connect(self.run_completed)
         self.progress_widget.cancel_requested.connect(run.cancel)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from core.atomic import atomic_write_text
 from core.generation_settings import GenerationSettings
+from core.threads import usable_cpus
 from visioncap_desktop import paths
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ DEFAULTS: dict[str, object] = {
     "model_path": "",  # the bundle folder when model_source is "folder"
     "device": "auto",
     "batch_size": 8,
+    "cpu_threads": 0,  # the model's CPU threads: 0 automatic (core.threads.ThreadPolicy), else 1..usable_cpus()
     "generation": GENERATION_DEFAULTS,
     "export_bom": True,
     "export_guard_formulas": True,
@@ -78,6 +81,8 @@ def _clean(key: str, value: object) -> object:
         return [v for v in value if isinstance(v, str)][:MAX_RECENT_FOLDERS]
     if key == "batch_size":
         return max(1, value)
+    if key == "cpu_threads" and not 0 <= value <= usable_cpus():  # e.g. a file from a larger computer
+        return copy.deepcopy(default)
     return value
 
 
@@ -100,10 +105,14 @@ def clean_generation(values: dict) -> dict:
 
 
 class Settings:
-    """Preferences backed by a JSON file; every `set` is written through atomically."""
+    """Preferences backed by a JSON file; every `set` is written through atomically.
+
+    Most settings are read when they are used; one that must reach work already running (the
+    CPU threads of a captioning run) is followed with `add_listener`."""
 
     def __init__(self, path: Path | None, values: dict | None = None):
         self.path = path
+        self._listeners: list[Callable[[str, object], None]] = []
         self._values = {key: copy.deepcopy(default) for key, default in DEFAULTS.items()}
         for key, value in (values or {}).items():
             if key in DEFAULTS:
@@ -139,6 +148,16 @@ class Settings:
             return
         self._values[key] = cleaned
         self.save()
+        for listener in list(self._listeners):
+            listener(key, copy.deepcopy(cleaned))
+
+    def add_listener(self, listener: Callable[[str, object], None]) -> None:
+        """Call `listener(key, value)` after each change of a setting."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str, object], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def add_recent_folder(self, folder: str) -> None:
         """Move `folder` to the top of the recent list and make it the last folder."""

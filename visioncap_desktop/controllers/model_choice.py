@@ -105,12 +105,12 @@ class ModelChoice(QObject):
         return True
 
     def open_settings(self) -> None:
-        """The settings dialog: generation, device, batch size; a changed device loads the model
-        again on it."""
+        """The settings dialog: generation, device, batch size, CPU threads (the run controller
+        follows that setting, also during a run); a changed device loads the model again on it."""
         dialog = SettingsDialog(self._settings.get("generation"), self._settings.get("device"),
                                 self._settings.get("batch_size"), self.model_text, self._prompts.parent,
                                 theme=self._settings.get("theme"),
-                                cuda_available=cuda_available())
+                                cuda_available=cuda_available(), cpu_threads=self._settings.get("cpu_threads"))
         dialog.model_change_requested.connect(
             lambda: self.choose_model() and dialog.set_model_text(self.model_text))
         if not dialog.exec():
@@ -119,6 +119,7 @@ class ModelChoice(QObject):
         if dialog.theme_choice() != self._settings.get("theme"):
             self.theme_chosen.emit(dialog.theme_choice())
         self._settings.set("batch_size", dialog.batch_size.value())
+        self._settings.set("cpu_threads", dialog.cpu_threads_choice())
         if dialog.device_choice() != self._settings.get("device"):
             self._settings.set("device", dialog.device_choice())
             self.preload()

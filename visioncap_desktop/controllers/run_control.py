@@ -117,9 +117,11 @@ class RunController(QObject):
         self.thread = QThread(self)
         self.thread.setObjectName("visioncap-captioner")
         self.worker = CaptionWorker(captioner_factory)
+        self.worker.set_threads(settings.get("cpu_threads"))
         self.worker.moveToThread(self.thread)
         self.thread.finished.connect(self.worker.deleteLater)
         self.connect_worker_signals()
+        settings.add_listener(self._on_setting_changed)
         self.thread.start()
 
     def connect_worker_signals(self) -> None:
@@ -185,6 +187,7 @@ class RunController(QObject):
         if self._shut_down:
             return
         self._shut_down = True
+        self._settings.remove_listener(self._on_setting_changed)
         if self._run is not None:
             self.worker.cancel(self._run.run_id)
         self.thread.quit()
@@ -193,6 +196,10 @@ class RunController(QObject):
         QCoreApplication.sendPostedEvents(self)
         if self._run is not None:
             self._end_run("cancelled", len(self._run.command))
+
+    def _on_setting_changed(self, key: str, value: object) -> None:
+        if key == "cpu_threads":  # a plain attribute the worker reads between batches, also during a run
+            self.worker.set_threads(value)
 
     # --- the worker's answers -------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Generation settings, device and batch size, and a way to the model chooser."""
+"""Generation settings, device, batch size and CPU threads, and a way to the model chooser."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from core.threads import usable_cpus
 from visioncap_desktop.settings import DEVICES, THEMES, clean_generation
 
 STRATEGY_LABELS = {"greedy": "Greedy (fast, deterministic)", "sample": "Sampling", "beam": "Beam search"}
@@ -28,8 +29,9 @@ class SettingsDialog(QDialog):
     model_change_requested = Signal()
 
     def __init__(self, generation: dict, device: str, batch_size: int, model_text: str, parent=None,
-                 theme: str = "system", cuda_available: bool | None = None):
-        """`cuda_available`: None when not known yet (PyTorch is loaded with the first model)."""
+                 theme: str = "system", cuda_available: bool | None = None, cpu_threads: int = 0):
+        """`cuda_available`: None when not known yet (PyTorch is loaded with the first model).
+        `cpu_threads`: the model's CPU threads, 0 for automatic."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         generation = clean_generation(generation)
@@ -59,9 +61,19 @@ class SettingsDialog(QDialog):
         self.batch_size.setValue(batch_size)
         self.batch_size.setToolTip("Images captioned together. Larger is faster on a GPU; "
                                    "after running out of GPU memory the app lowers it by itself.")
+        self.cpu_threads = QComboBox(run_box)
+        self.cpu_threads.addItem("Automatic", 0)
+        for count in range(1, usable_cpus() + 1):
+            self.cpu_threads.addItem(str(count), count)
+        self.cpu_threads.setCurrentIndex(max(0, self.cpu_threads.findData(cpu_threads)))
+        self.cpu_threads.setToolTip("Takes effect at the next batch, also during a run.")
+        threads_note = QLabel("Automatic adapts to what else the computer is doing.", run_box)
+        threads_note.setWordWrap(True)
         run_form = QFormLayout(run_box)
         run_form.addRow("Device:", self.device)
         run_form.addRow("Batch size:", self.batch_size)
+        run_form.addRow("CPU threads:", self.cpu_threads)
+        run_form.addRow("", threads_note)
 
         gen_box = QGroupBox("Caption generation", self)
         self.strategy = QComboBox(gen_box)
@@ -138,3 +150,6 @@ class SettingsDialog(QDialog):
 
     def device_choice(self) -> str:
         return self.device.currentData()
+
+    def cpu_threads_choice(self) -> int:
+        return self.cpu_threads.currentData()

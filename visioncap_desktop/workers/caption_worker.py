@@ -5,8 +5,10 @@ receives a RunRequest (paths and settings, copied at request time), emits one si
 keyed by path, and never touches widgets or the item model. torch is imported here, in the
 worker thread, the first time a model loads, so the window is up before torch is.
 
-Cancelling is a plain attribute set from the GUI thread and read between batches: a queued
-"cancel" signal would wait behind the running batch loop.
+Cancelling and the CPU thread count are plain attributes set from the GUI thread and read
+between batches: a queued signal would wait behind the running batch loop. The captioner gets
+core's adaptive thread policy with a core kept for the GUI and thumbnails (`APP_RESERVE`); the
+user's setting pins its count from the next batch on, also during a run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from core.threads import APP_RESERVE, ThreadPolicy
 from visioncap_desktop.gc_pauses import freeze_long_lived
 
 log = logging.getLogger(__name__)
@@ -74,11 +77,26 @@ class CaptionWorker(QObject):
         self._fallback: Any = None  # core.oom_fallback.OutOfMemoryFallback around the captioner
         self._device_label = ""
         self._cancelled_run = -1  # written by the GUI thread
+        self._threads = 0  # written by the GUI thread: the model's CPU threads, 0 automatic
 
     def cancel(self, run_id: int) -> None:
         """Stop run `run_id` after its current batch. Safe to call from any thread, also
         before the run has started."""
         self._cancelled_run = run_id
+
+    def set_threads(self, threads: int) -> None:
+        """Caption with `threads` CPU threads (0: adapt to the load) from the next batch on.
+        Safe to call from any thread, also during a run."""
+        if threads < 0:
+            raise ValueError(f"threads must be 0 (automatic) or more, got {threads}")
+        self._threads = threads
+
+    def _apply_threads(self) -> None:
+        """Give the captioner the count last set (in this thread, between batches). Fakes
+        without a thread policy are left alone."""
+        policy = getattr(self._captioner, "threads", None)
+        if policy is not None:
+            policy.set_fixed(self._threads or None)
 
     @Slot(str, str)
     def load_model(self, bundle: str, device: str) -> bool:
@@ -95,6 +113,8 @@ class CaptionWorker(QObject):
             return False
         from core.oom_fallback import OutOfMemoryFallback
 
+        if hasattr(captioner, "threads"):
+            captioner.threads = ThreadPolicy(reserve=APP_RESERVE)
         self._captioner, self._key = captioner, (bundle, device)
         self._fallback = OutOfMemoryFallback(captioner, notify=self._fallback_notice)
         self._device_label = device_label(captioner.device)
@@ -136,6 +156,7 @@ class CaptionWorker(QObject):
         self.progress.emit(0, len(paths))
         if self._cancelled_run == request.run_id:
             return "cancelled"
+        self._apply_threads()
         # one pass: the fallback retries smaller batches (then the CPU) itself, in input order
         for results in self._fallback.caption_batches(paths, settings, batch_size=request.batch_size):
             for path, result in zip(paths[done[0]:], results):
@@ -147,6 +168,7 @@ class CaptionWorker(QObject):
             self.progress.emit(done[0], len(paths))
             if self._cancelled_run == request.run_id:
                 return "cancelled"
+            self._apply_threads()  # the captioner sets its count when the loop asks for the next batch
         return "completed"
 
 

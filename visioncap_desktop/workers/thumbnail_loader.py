@@ -1,9 +1,11 @@
 """Thumbnails decoded off the GUI thread, cached in memory (LRU) and on disk.
 
 Tasks run in a QThreadPool and build only QImages (QPixmap is GUI-thread only); the loader turns
-them into QPixmaps. Requests come from painting, so only visible rows are decoded. Waiting
-requests are served newest first and the oldest are dropped, so scrolling quickly through
-10,000 images decodes what is on screen now, not everything that flew past.
+them into QPixmaps. Requests come from painting, so only visible rows are decoded (nothing is
+prefetched off screen). Waiting requests are served newest first and the oldest are dropped, so
+scrolling quickly through 10,000 images decodes what is on screen now, not everything that flew
+past. While the model captions, the pool shrinks to one thread (`set_captioning`), so
+thumbnails never starve the model and visible rows still fill in.
 
 The size can change while the app runs (the gallery's zoom): a pixmap made for at least the
 current size is used as is (the delegate scales it down on paint); a smaller one is still shown
@@ -21,10 +23,11 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QImageIOHandler, QImageReader, QPainter, QPixmap
 
 from core.decoders import PLUGIN_EXTENSIONS, extension
+from core.threads import thumbnail_threads, usable_cpus
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +222,8 @@ class ThumbnailLoader(QObject):
         self.memory_items = memory_items
         self._memory_pixels = memory_items * size * size
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(max_threads or max(1, min(4, QThread.idealThreadCount() - 1)))
+        self._max_threads = max_threads or thumbnail_threads(usable_cpus(), captioning=False)
+        self._pool.setMaxThreadCount(self._max_threads)
         self._signals = _TaskSignals(self)
         self._signals.finished.connect(self._on_finished)
         self._pixmaps: OrderedDict[str, tuple[QPixmap, int]] = OrderedDict()  # LRU, newest last: (pixmap, size)
@@ -277,6 +281,18 @@ class ThumbnailLoader(QObject):
         a file that failed may have been fixed)."""
         self._waiting.clear()
         self._failures.clear()
+
+    def set_captioning(self, captioning: bool) -> None:
+        """Decode with fewer threads while the model captions (one: see
+        core.threads.thumbnail_threads), with all of them again after the run."""
+        threads = self._max_threads
+        if captioning:
+            threads = min(threads, thumbnail_threads(usable_cpus(), captioning=True))
+        self._pool.setMaxThreadCount(threads)
+        self._dispatch()
+
+    def max_threads(self) -> int:
+        return self._pool.maxThreadCount()
 
     def is_idle(self) -> bool:
         return not self._waiting and not self._running
