@@ -415,14 +415,9 @@ class MainWindow(QMainWindow):
         log.log(logging.WARNING if message.level == "warning" else logging.INFO, "%s: %s", message.title,
                 message.text)
         self.show_status(message.text.splitlines()[0], 15000)
-        if not message.popup:
-            return
-        icon = QMessageBox.Icon.Warning if message.level == "warning" else QMessageBox.Icon.Information
-        box = QMessageBox(icon, message.title, message.text, QMessageBox.StandardButton.Ok, self)
-        if message.details:
-            box.setDetailedText(message.details)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        if message.popup:
+            icon = QMessageBox.Icon.Warning if message.level == "warning" else QMessageBox.Icon.Information
+            self.prompts.show(icon, message.title, message.text, message.details)
 
     def show_status(self, text: str, timeout_ms: int = 0) -> None:
         self.statusBar().setToolTip("")  # a detail tip belongs to the line it came with
@@ -451,11 +446,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _offer_subfolders(self, count: int) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, "No images here", subfolder_question(count),
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.button(QMessageBox.StandardButton.Yes).clicked.connect(lambda: self.session.reload(True))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()  # window-modal, without blocking the caller
+        self.prompts.show(QMessageBox.Icon.Question, "No images here", subfolder_question(count),
+                          on_yes=lambda: self.session.reload(True))
         self.counts_label.setText(subfolder_question(count))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
