@@ -17,7 +17,7 @@ from PySide6.QtGui import (
     QStandardItemModel,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QStyleOptionViewItem
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QStyle, QStyleOptionViewItem
 
 from tests.app.images import draw_scene
 from tests.app.window_steps import open_folder
@@ -129,14 +129,16 @@ def test_smaller_size_reuses_a_larger_thumbnail_and_a_larger_size_shows_the_old_
 # --- painting ------------------------------------------------------------------------------------
 
 
-def paint_item(name: str, thumbnail: QPixmap, mode: str = "grid") -> tuple[QImage, QRect, QRect]:
-    """Paint one gallery item on white with red text; returns (image, picture area, name line)."""
+def paint_item(name: str, thumbnail: QPixmap, mode: str = "grid", state: str = "captioned",
+               selected: bool = False) -> tuple[QImage, QRect, QRect]:
+    """Paint one gallery item on white with red text (green when selected, on a blue highlight);
+    returns (image, picture area, name line)."""
     from visioncap_desktop.gallery.item_model import ROLE_RECORD
     from visioncap_desktop.records import CaptionState, ImageRecord
     from visioncap_desktop.widgets.gallery_delegate import GalleryDelegate
 
     record = ImageRecord(path=f"/photos/{name}", name=name)
-    record.caption, record.state = "a caption", CaptionState.CAPTIONED
+    record.caption, record.state = "a caption", CaptionState(state)
     item = QStandardItem()
     item.setData(record, ROLE_RECORD)
     item.setData(thumbnail, Qt.ItemDataRole.DecorationRole)
@@ -149,6 +151,10 @@ def paint_item(name: str, thumbnail: QPixmap, mode: str = "grid") -> tuple[QImag
     option.palette = QPalette(QApplication.palette())
     option.palette.setColor(QPalette.ColorRole.Text, QColor(255, 0, 0))
     option.palette.setColor(QPalette.ColorRole.Base, QColor(255, 255, 255))
+    option.palette.setColor(QPalette.ColorRole.Highlight, QColor(42, 130, 218))
+    option.palette.setColor(QPalette.ColorRole.HighlightedText, QColor(0, 255, 0))
+    if selected:
+        option.state |= QStyle.StateFlag.State_Selected
     size = delegate.sizeHint(option, model.index(0, 0))
     option.rect = QRect(0, 0, size.width(), size.height())
     image = QImage(size, QImage.Format.Format_RGB32)
@@ -180,6 +186,19 @@ def test_portrait_thumbnail_keeps_its_aspect_and_stays_clear_of_the_state_badge(
     assert abs(blue.height() - 2 * blue.width()) <= 2  # 1:2, as the photo
     badge = pixels(image, lambda c: (c.red(), c.green(), c.blue()) == (46, 139, 87))  # "captioned" green
     assert badge and not any(blue.contains(x, y) for x, y in badge)
+
+
+def test_the_state_badge_of_a_selected_item_is_ringed_in_the_highlighted_text_colour(qtbot):
+    """The edited badge's blue is close to a selection's blue: selected, the badge gets a ring."""
+    square = QPixmap(128, 128)
+    square.fill(QColor(0, 0, 255))
+    for selected in (False, True):
+        image, _, _ = paint_item("p.jpg", square, state="edited", selected=selected)
+        badge = bounds(pixels(image, lambda c: (c.red(), c.green(), c.blue()) == (52, 101, 164)))
+        ring = badge.adjusted(-2, -2, 2, 2)
+        green = [(x, y) for x, y in pixels(image, lambda c: c.green() > 200 and c.red() < 80 and c.blue() < 80)
+                 if ring.contains(x, y)]
+        assert bool(green) == selected
 
 
 def test_a_name_with_line_breaks_is_drawn_on_its_one_line(qtbot):

@@ -153,7 +153,8 @@ class GalleryDelegate(QStyledItemDelegate):
 
         self._paint_thumbnail(painter, thumb_rect, index.data(Qt.ItemDataRole.DecorationRole), option.palette)
         # the state badge ends the name line: never over the picture, whatever its shape
-        badge = self._paint_state(painter, name_rect, record.state, option.font, record.source)
+        outline = option.palette.color(text_role) if selected else None  # the edited blue is close to the highlight
+        badge = self._paint_state(painter, name_rect, record.state, option.font, record.source, outline)
         name_rect.setRight(int(badge.left()) - 6)
 
         bold = QFont(option.font)
@@ -203,8 +204,9 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.fillRect(target, palette.color(QPalette.ColorRole.AlternateBase))
 
     def _paint_state(self, painter: QPainter, line: QRect, state: CaptionState, font: QFont,
-                     source: str = "") -> QRectF:
-        """Draw the state badge at the right end of `line`; returns where it went."""
+                     source: str = "", outline: QColor | None = None) -> QRectF:
+        """Draw the state badge at the right end of `line`, ringed in `outline` when given (on a
+        selected item); returns where it went."""
         small = QFont(font)
         small.setPointSizeF(max(6.0, font.pointSizeF() * 0.8))
         metrics = QFontMetrics(small)
@@ -214,7 +216,7 @@ class GalleryDelegate(QStyledItemDelegate):
         badge.moveRight(line.right())
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setPen(outline if outline is not None else Qt.PenStyle.NoPen)
         painter.setBrush(STATE_COLOURS[state])
         painter.drawRoundedRect(badge, 4, 4)
         painter.setPen(QColor("white"))
