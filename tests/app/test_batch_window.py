@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from tests.app.window_steps import open_folder
+from tests.app.window_steps import focused, open_folder
 from visioncap_desktop.gallery import batch_command
 from visioncap_desktop.gallery.filter_proxy import filter_pattern
 from visioncap_desktop.records import CaptionSnapshot, CaptionState
@@ -23,9 +23,7 @@ def give_captions(window, captions: list[str], edited: set[int] = frozenset()) -
 
 
 def open_batch_dialog(qtbot, window):
-    window.activateWindow()
-    window.gallery_view.setFocus()
-    qtbot.waitUntil(window.gallery_view.hasFocus)
+    focused(qtbot, window, window.gallery_view)
     qtbot.keyClick(window.gallery_view, Qt.Key.Key_H, CTRL)
     dialog = window.batch.dialog
     assert dialog is not None and dialog.isVisible()

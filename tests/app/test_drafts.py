@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from tests.app.window_steps import open_folder
+from tests.app.window_steps import focused, open_folder
 from visioncap_desktop.records import CaptionState
 from visioncap_desktop.store import (
     StoreFormatError,
@@ -54,8 +54,7 @@ def test_inline_editor_text_is_on_disk_while_typing_goes_on(qtbot, make_window, 
     window = make_window()
     open_folder(qtbot, window, image_folder)
     view = window.gallery_view
-    window.activateWindow()
-    view.setFocus()
+    focused(qtbot, window, view)
     qtbot.keyClick(view, Qt.Key.Key_F2)
     editor = view.delegate.open_editor
     typed_at: list[float] = []

@@ -11,20 +11,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView
 
 from tests.app.fakes import FakeCaptioner, FakeResult
-from tests.app.window_steps import open_folder, run_captions
+from tests.app.window_steps import focused, open_folder, run_captions
 from visioncap_desktop.records import CaptionState
 from visioncap_desktop.widgets.caption_edit import CaptionEdit, tag_prefix
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 ALT = Qt.KeyboardModifier.AltModifier
-
-
-def focused(qtbot, window, widget):
-    window.activateWindow()
-    widget.setFocus()
-    qtbot.waitUntil(widget.hasFocus)
-    return widget
 
 
 def inline_editor(view) -> CaptionEdit:

@@ -20,7 +20,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QStyle, QStyleOptionViewItem
 
 from tests.app.images import draw_scene
-from tests.app.window_steps import open_folder
+from tests.app.window_steps import focused, open_folder
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
@@ -232,9 +232,7 @@ def test_space_opens_the_preview_arrows_and_pages_move_wheel_and_keys_zoom(qtbot
     assert open_folder(qtbot, window, preview_folder) == 4
     view = window.gallery_view
     view.setCurrentIndex(view.model().index(0, 0))
-    window.activateWindow()
-    view.setFocus()
-    qtbot.waitUntil(view.hasFocus)  # Space previews only from the gallery (elsewhere it types a space)
+    focused(qtbot, window, view)  # Space previews only from the gallery (elsewhere it types a space)
     qtbot.keyClick(view, Qt.Key.Key_Space)
     preview = window.preview
     assert preview.isVisible() and preview.current_row() == 0

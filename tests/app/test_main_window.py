@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QAbstractItemView, QMessageBox
 
 from tests.app.fakes import FakeCaptioner
 from tests.app.images import make_images
-from tests.app.window_steps import open_folder, run_captions
+from tests.app.window_steps import focused, open_folder, run_captions
 from visioncap_desktop.records import CaptionState
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.store import CaptionStore
@@ -97,9 +97,7 @@ def test_keyboard_edit_and_undo(qtbot, make_window, image_folder):
     window = make_window()
     open_folder(qtbot, window, image_folder)
     view = window.gallery_view
-    window.activateWindow()
-    view.setFocus()
-    qtbot.waitUntil(view.hasFocus)
+    focused(qtbot, window, view)
     qtbot.keyClick(view, Qt.Key.Key_Right)
     assert view.currentIndex().row() == 1
     qtbot.keyClick(view, Qt.Key.Key_Return)

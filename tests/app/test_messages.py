@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 import visioncap_desktop
 from tests.app.images import make_images
-from tests.app.window_steps import open_folder
+from tests.app.window_steps import focused, open_folder
 from visioncap_desktop.controllers import decisions
 from visioncap_desktop.controllers.decisions import (
     about_text,
@@ -130,9 +130,7 @@ def test_nothing_to_caption_and_the_overwrite_hint_in_the_window(qtbot, make_win
     assert "captions you edited are kept" in actions.caption_all_action.toolTip()
     model = window.gallery_model
     model.set_snapshots({r.path: CaptionSnapshot("mine", CaptionState.EDITED) for r in model.records()})
-    window.activateWindow()
-    window.gallery_view.setFocus()
-    qtbot.waitUntil(window.gallery_view.hasFocus)
+    focused(qtbot, window, window.gallery_view)
     qtbot.keyClick(window.gallery_view, Qt.Key.Key_R, CTRL)  # Caption Uncaptioned
     assert window.statusBar().currentMessage().startswith("Nothing to caption: every image has a caption")
     qtbot.keyClick(window.gallery_view, Qt.Key.Key_R, CTRL | Qt.KeyboardModifier.ShiftModifier)

@@ -1,4 +1,4 @@
-"""Steps the window tests take and wait for: open a folder, run captions."""
+"""Steps the window tests take and wait for: open a folder, run captions, focus a widget."""
 
 from __future__ import annotations
 
@@ -15,3 +15,18 @@ def run_captions(qtbot, window, scope: str = "all", timeout: int = 30000) -> tup
     with qtbot.waitSignal(window.run_completed, timeout=timeout) as blocker:
         assert window.caption(scope)
     return tuple(blocker.args)
+
+
+def focused(qtbot, window, widget):
+    """Give `widget` the focus. Activation is asynchronous (offscreen too): a popup that just
+    closed, such as the completer's, can take the window's activation after activateWindow(),
+    so ask again until the focus is there."""
+
+    def has_focus() -> bool:
+        if not widget.hasFocus():
+            window.activateWindow()
+            widget.setFocus()
+        return widget.hasFocus()
+
+    qtbot.waitUntil(has_focus)
+    return widget
