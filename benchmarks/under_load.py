@@ -208,14 +208,15 @@ def measure(name: str, bundle: Path, images: list[Path], args, cpus: int) -> Non
             w.close()
     print(f"\n{name}: captions/s, median of {args.repeats} ({len(images)} photos of 2400x1800, "
           f"batch {args.batch_size}, {args.tokens} tokens each; {cpus} CPUs)\n")
-    print("| load | " + " | ".join(modes) + " | policy vs best fixed | policy's threads |")
+    print("| load | " + " | ".join(modes) + " | policy vs best fixed | policy's threads (share of batches) |")
     print("|---|" + "---|" * (len(modes) + 2))
     for load in loads(cpus):
         medians = {m: statistics.median(rates[(load.name, m)]) for m in modes}
         best = max(medians[m] for m in modes if m.startswith("fixed"))
-        counts = sorted(set(used[load.name]))
+        counts = used[load.name]
+        shares = ", ".join(f"{n}: {counts.count(n) / len(counts):.0%}" for n in sorted(set(counts)))
         print(f"| {load.name} | " + " | ".join(f"{medians[m]:.2f}" for m in modes)
-              + f" | {medians['policy'] / best:.0%} | {', '.join(map(str, counts))} |")
+              + f" | {medians['policy'] / best:.0%} | {shares} |")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ This path imports neither transformers nor Qt.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -91,7 +92,8 @@ class Captioner:
         self.device = device
         self.precision = resolve_precision(precision, device)
         set_precision(self.model, self.precision, device)
-        self.threads = ThreadPolicy()  # CPU threads: adaptive unless fixed (set_fixed)
+        # CPU threads: adaptive unless fixed (set_fixed)
+        self.threads = ThreadPolicy(parameters=self.parameters)
         self._mean = torch.tensor(self.config.image_mean).view(3, 1, 1)
         self._std = torch.tensor(self.config.image_std).view(3, 1, 1)
 
@@ -107,6 +109,11 @@ class Captioner:
         `verify_hashes`: see `load_bundle`."""
         device = resolve_device(device)
         return cls(load_bundle(bundle_dir, device=device, verify_hashes=verify_hashes), device, precision)
+
+    @property
+    def parameters(self) -> int:
+        """The model's parameter count (the thread policy starts a small model at one thread)."""
+        return sum(p.numel() for p in self.model.parameters())
 
     @property
     def name(self) -> str:
@@ -161,24 +168,29 @@ class Captioner:
         starts = range(0, len(sources), batch_size)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visioncap-decode") as pool:
             pending: Future | None = None
-            for start in starts:
-                if pending is None:
-                    pending = pool.submit(self._prepare_batch, sources[start : start + batch_size])
-                arrays, errors = pending.result()
-                following = start + batch_size
-                pending = (
-                    pool.submit(self._prepare_batch, sources[following : following + batch_size])
-                    if following < len(sources)
-                    else None
-                )
-                good = [a for a in arrays if a is not None]
-                self.threads.before_batch()
-                captions = iter(self.caption_arrays(good, settings) if good else [])
-                self.threads.after_batch(len(good))
-                yield [
-                    CaptionResult(names[start + i], error=err) if err else _caption_result(names[start + i], next(captions))
-                    for i, err in enumerate(errors)
-                ]
+            try:
+                for start in starts:
+                    if pending is None:
+                        pending = pool.submit(self._prepare_batch, sources[start : start + batch_size])
+                    arrays, errors = pending.result()
+                    following = start + batch_size
+                    pending = (
+                        pool.submit(self._prepare_batch, sources[following : following + batch_size])
+                        if following < len(sources)
+                        else None
+                    )
+                    good = [a for a in arrays if a is not None]
+                    self.threads.before_batch(last=pending is None)
+                    captions = iter(self.caption_arrays(good, settings) if good else [])
+                    self.threads.after_batch(len(good))
+                    handed = time.perf_counter()
+                    yield [
+                        CaptionResult(names[start + i], error=err) if err else _caption_result(names[start + i], next(captions))
+                        for i, err in enumerate(errors)
+                    ]
+                    self.threads.away(time.perf_counter() - handed)
+            finally:
+                self.threads.end_run()
 
     def caption(
         self,

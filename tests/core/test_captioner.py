@@ -44,6 +44,23 @@ def test_results_arrive_batch_by_batch(captioner):
     assert sizes == [2, 2, 1]
 
 
+def test_the_thread_policy_times_the_pipeline_not_the_caller(captioner):
+    """Every batch but a run's last is counted, and the time the caller spends between batches
+    is not: a caller that sleeps 0.3 s per batch leaves the recorded costs far below that."""
+    import time
+
+    from core.threads import ThreadPolicy
+
+    captioner.threads = ThreadPolicy(parameters=captioner.parameters)
+    images = [Image.new("RGB", (30, 30), "red")] * 7
+    for _ in captioner.caption_batches(images, GenerationSettings(max_new_tokens=2), batch_size=2):
+        time.sleep(0.3)
+    recorded = [cost for costs in captioner.threads.tuner.recent.values() for cost in costs]
+    assert len(recorded) == 3  # 4 batches, the last one uncounted
+    assert max(recorded) < 0.3 / 2
+    assert captioner.parameters < 1_000_000 and set(captioner.threads.tuner.recent) == {1}  # small: one thread
+
+
 def test_preprocessing_normalises_with_the_bundle_settings(captioner):
     array = captioner._prepare(Image.new("RGB", (64, 48), (255, 0, 0)))
     assert array.shape == (3, 32, 32)

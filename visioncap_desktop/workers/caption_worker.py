@@ -114,7 +114,7 @@ class CaptionWorker(QObject):
         from core.oom_fallback import OutOfMemoryFallback
 
         if hasattr(captioner, "threads"):
-            captioner.threads = ThreadPolicy(reserve=APP_RESERVE)
+            captioner.threads = ThreadPolicy(reserve=APP_RESERVE, parameters=getattr(captioner, "parameters", None))
         self._captioner, self._key = captioner, (bundle, device)
         self._fallback = OutOfMemoryFallback(captioner, notify=self._fallback_notice)
         self._device_label = device_label(captioner.device)
