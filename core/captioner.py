@@ -26,7 +26,7 @@ from core.bundle import Bundle, load_bundle
 from core.device import resolve_device, resolve_precision
 from core.errors import ImageError
 from core.generation import GenerationSettings, generate
-from core.images import image_to_array, load_image
+from core.images import SharedDecodes, image_to_array, load_image
 from core.model import VisionGPT2
 from core.onednn import pack_decoder, unpack_decoder
 from core.threads import ThreadPolicy
@@ -94,6 +94,8 @@ class Captioner:
         set_precision(self.model, self.precision, device)
         # CPU threads: adaptive unless fixed (set_fixed)
         self.threads = ThreadPolicy(parameters=self.parameters)
+        # JPEG decodes shared with another reader of the same photos (the app's thumbnails)
+        self.shared_decodes: SharedDecodes | None = None
         self._mean = torch.tensor(self.config.image_mean).view(3, 1, 1)
         self._std = torch.tensor(self.config.image_std).view(3, 1, 1)
 
@@ -128,7 +130,7 @@ class Captioner:
         return self
 
     def _prepare(self, source: ImageSource) -> np.ndarray:
-        image = load_image(source, min_size=self.config.image_size)
+        image = load_image(source, min_size=self.config.image_size, shared=self.shared_decodes)
         return image_to_array(image, self.config.image_size, self.config.resize_interpolation)
 
     def _prepare_batch(self, sources: Sequence[ImageSource]) -> tuple[list[np.ndarray | None], list[str | None]]:

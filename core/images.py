@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "PIXEL_BUDGET",
     "ScanReport",
+    "SharedDecodes",
     "Skipped",
     "collect_images",
     "image_to_array",
@@ -94,28 +97,84 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+class SharedDecodes:
+    """JPEGs decoded lately at reduced scale, handed from one reader of a photo to another.
+
+    The app decodes each photo twice: for its gallery thumbnail and for the model. Both ask
+    for a small picture, and for a photo of a few megapixels or more both get the same 1/8
+    scale decode, which is most of the work (the entropy decoding of the whole file: ~30 ms
+    for 12 MP). A reader that decodes a JPEG leaves the result here; the other one, asking
+    for the same file (path, size, modification time) at the same decoded size, takes it
+    instead of decoding again. The pixels are the very ones it would have decoded, so the
+    captions do not change. Each decode is handed on once (taken out when used) and the
+    oldest go first beyond `max_bytes`. Thread-safe.
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20):
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self._entries: OrderedDict[tuple, tuple[Image.Image, tuple[int, int]]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _size_of(image: Image.Image) -> int:
+        return image.width * image.height * len(image.getbands())
+
+    def take(self, key: tuple) -> tuple[Image.Image, tuple[int, int]] | None:
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is not None:
+                self._bytes -= self._size_of(entry[0])
+                self.hits += 1
+            return entry
+
+    def put(self, key: tuple, image: Image.Image, full: tuple[int, int]) -> None:
+        size = self._size_of(image)
+        if size > self.max_bytes // 4:
+            return  # one picture must not push out everything else
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = (image, full)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (old, _) = self._entries.popitem(last=False)
+                self._bytes -= self._size_of(old)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 def load_image(
-    source: str | Path | Image.Image, min_size: int | None = None, max_pixels: int | None = None
+    source: str | Path | Image.Image,
+    min_size: int | None = None,
+    max_pixels: int | None = None,
+    shared: SharedDecodes | None = None,
 ) -> Image.Image:
     """Open, decode, turn upright (EXIF orientation) and convert to RGB.
 
     `min_size` lets a large picture decode smaller while staying at least that large on its
     short side: a 24-megapixel JPEG decodes several times faster for a 224 px model.
     `max_pixels` (default `PIXEL_BUDGET`) is the limit for formats that decode at full size.
+    `shared`: take a JPEG decode another reader left there, and leave this one (`SharedDecodes`).
     Raises ImageError with a reason: not found, not an image, truncated, too many pixels.
     """
-    return load_image_sized(source, min_size, max_pixels)[0]
+    return load_image_sized(source, min_size, max_pixels, shared)[0]
 
 
 def load_image_sized(
-    source: str | Path | Image.Image, min_size: int | None = None, max_pixels: int | None = None
+    source: str | Path | Image.Image,
+    min_size: int | None = None,
+    max_pixels: int | None = None,
+    shared: SharedDecodes | None = None,
 ) -> tuple[Image.Image, tuple[int, int]]:
     """`load_image`, and the picture's full size as displayed (upright), which a reduced-scale
     decode or a camera's embedded preview does not show."""
     if isinstance(source, Image.Image):
         image, full, upright = source, source.size, False
     else:
-        image, full, upright = _decode(str(source), min_size, max_pixels or PIXEL_BUDGET)
+        image, full, upright = _decode(str(source), min_size, max_pixels or PIXEL_BUDGET, shared)
     if not upright:
         size = image.size
         with contextlib.suppress(Exception):  # a malformed EXIF block is no reason to lose the picture
@@ -125,10 +184,14 @@ def load_image_sized(
     return to_rgb(image), full
 
 
-def _decode(name: str, min_size: int | None, max_pixels: int) -> tuple[Image.Image, tuple[int, int], bool]:
+def _decode(
+    name: str, min_size: int | None, max_pixels: int, shared: SharedDecodes | None = None
+) -> tuple[Image.Image, tuple[int, int], bool]:
     """-> (decoded picture, its full stored size, whether it is upright already)."""
+    stat = None
     try:
-        if os.stat(name).st_size == 0:
+        stat = os.stat(name)
+        if stat.st_size == 0:
             raise ImageError(name, "empty file (0 bytes)")
     except FileNotFoundError as exc:
         raise ImageError(name, "file not found") from exc
@@ -152,8 +215,17 @@ def _decode(name: str, min_size: int | None, max_pixels: int) -> tuple[Image.Ima
         with opened:
             full = opened.size
             _limit_decode(name, opened, min_size, max_pixels)
+            # what fixes the decoded pixels: the file, and the size its decoder was set to
+            key = None
+            if shared is not None and stat is not None and opened.format in _DRAFT_FORMATS:
+                key = (os.path.abspath(name), stat.st_mtime_ns, stat.st_size, opened.mode, opened.size)
+                handed = shared.take(key)
+                if handed is not None:
+                    return handed[0].copy(), handed[1], False
             opened.load()  # decode now, inside the guards; pixels outlive the file
             image = opened
+            if key is not None:
+                shared.put(key, image.copy(), full)  # a copy: this reader may change its own
     except FileNotFoundError as exc:
         raise ImageError(name, "file not found") from exc
     except IsADirectoryError as exc:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.images import SharedDecodes
 from visioncap_desktop import export, paths
 from visioncap_desktop.controllers.batch_editing import BatchEditController
 from visioncap_desktop.controllers.decisions import (
@@ -101,7 +102,8 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
 
         self.undo_stack = QUndoStack(self)
-        self.thumbnails = ThumbnailLoader(THUMBNAIL_SIZE, paths.thumbnails_dir(), parent=self)
+        self.thumbnails = ThumbnailLoader(THUMBNAIL_SIZE, paths.thumbnails_dir(), shared_decodes=SharedDecodes(),
+                                          parent=self)  # the gallery shares its JPEG decodes with the model
         self.previews = ThumbnailLoader(PREVIEW_SIZE, None, memory_items=16, max_threads=1, parent=self)
         self.large_previews = ThumbnailLoader(preview_decode_size(self), None, memory_items=4, max_threads=1,
                                               parent=self)
@@ -112,7 +114,8 @@ class MainWindow(QMainWindow):
         self.prompts = Prompts(self)
         self.window_actions = WindowActions(settings, self)
         self.session = FolderSession(self.gallery_model, settings, self)
-        self.run_control = RunController(self.gallery_model, self.undo_stack, settings, captioner_factory, self)
+        self.run_control = RunController(self.gallery_model, self.undo_stack, settings, captioner_factory, self,
+                                         shared_decodes=self.thumbnails.shared_decodes)
         self.model_choice = ModelChoice(settings, self.prompts, model_override, self)
         self.editing = EditController(self.gallery_model, self.undo_stack, self.prompts, self)
         self.exports = ExportController(settings, self.prompts, self)

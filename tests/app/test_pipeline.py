@@ -199,3 +199,26 @@ def test_thumbnails_come_back_after_a_failed_run(qtbot, make_window, image_folde
     assert run_captions(qtbot, window)[2] == "failed"
     assert pool == [(True, 1), (False, thumbnail_threads(CPUS, captioning=False))]
     assert window.thumbnails.max_threads() == thumbnail_threads(CPUS, captioning=False)
+
+
+# --- decodes shared between the gallery and the model --------------------------------------------
+
+
+def test_the_model_takes_the_decodes_the_gallery_made(qtbot, make_window, tmp_path):
+    """The gallery's thumbnails of large JPEGs are decoded by core's reader into the window's
+    SharedDecodes; the run that follows takes every one of them instead of decoding again."""
+    from tests.core.test_images import big_jpeg
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    photos = [big_jpeg(folder / f"p{i}.jpg", seed=i) for i in range(4)]
+    window = make_window()
+    shared = window.thumbnails.shared_decodes
+    assert shared is not None and window.run_control.worker._shared_decodes is shared
+    qtbot.waitUntil(lambda: "Device" in window.model_label.text(), timeout=30000)
+    open_folder(qtbot, window, folder)
+    qtbot.waitUntil(lambda: all(window.thumbnails.is_cached(str(p)) for p in photos), timeout=15000)
+    assert len(shared) == len(photos) and shared.hits == 0
+    assert run_captions(qtbot, window)[2] == "completed"
+    assert shared.hits == len(photos) and len(shared) == 0
+    assert all(record.caption for record in window.gallery_model.records())

@@ -61,6 +61,27 @@ def test_the_thread_policy_times_the_pipeline_not_the_caller(captioner):
     assert captioner.parameters < 1_000_000 and set(captioner.threads.tuner.recent) == {1}  # small: one thread
 
 
+def test_decodes_shared_with_thumbnails_give_the_same_captions(captioner, tmp_path):
+    """The app's thumbnails leave their JPEG decodes for the model: it takes them instead of
+    decoding again, and captions exactly as it does alone."""
+    from core.images import SharedDecodes, load_image
+    from tests.core.test_images import big_jpeg
+
+    photos = [big_jpeg(tmp_path / f"p{i}.jpg", seed=i) for i in range(3)]
+    settings = GenerationSettings(max_new_tokens=6)
+    alone = [r.caption for r in captioner.caption(photos, settings)]
+    shared = SharedDecodes()
+    for photo in photos[:2]:
+        load_image(photo, min_size=128, shared=shared)  # what the gallery's loader does
+    captioner.shared_decodes = shared
+    try:
+        together = [r.caption for r in captioner.caption(photos, settings)]
+    finally:
+        captioner.shared_decodes = None
+    assert shared.hits == 2 and len(shared) == 1  # two taken; the third decode left for the gallery
+    assert together == alone
+
+
 def test_preprocessing_normalises_with_the_bundle_settings(captioner):
     array = captioner._prepare(Image.new("RGB", (64, 48), (255, 0, 0)))
     assert array.shape == (3, 32, 32)

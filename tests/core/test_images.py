@@ -159,3 +159,70 @@ def test_scanning_matches_extensions_in_any_case_and_recurses_on_request(tmp_pat
 def test_collect_images_reports_a_missing_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
         collect_images([tmp_path / "nope"])
+
+
+# --- decodes shared between two readers (the app's thumbnails and its model) ---------------------
+
+
+def big_jpeg(path, size=(1600, 1200), seed=0, **kwargs):
+    """A JPEG large enough that a 32 px and a 128 px reader both decode it at 1/8 scale."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray(rng.integers(0, 255, (size[1] // 40, size[0] // 40, 3), dtype=np.uint8))
+    return save(small.resize(size, Image.Resampling.BICUBIC), path, quality=90, **kwargs)
+
+
+def test_a_shared_decode_is_handed_to_the_other_reader_with_the_same_pixels(tmp_path):
+    path = big_jpeg(tmp_path / "photo.jpg")
+    shared = images.SharedDecodes()
+    thumbnail_read = load_image(path, min_size=128, shared=shared)  # decodes, leaves it there
+    assert len(shared) == 1 and shared.hits == 0
+    model_read = load_image(path, min_size=32, shared=shared)  # takes it: same 1/8 scale decode
+    assert shared.hits == 1 and len(shared) == 0  # handed on once
+    alone = load_image(path, min_size=32)
+    assert model_read.size == alone.size == thumbnail_read.size == (200, 150)
+    assert np.array_equal(np.asarray(model_read), np.asarray(alone))
+    assert np.array_equal(image_to_array(model_read, 32), image_to_array(alone, 32))
+
+
+def test_a_shared_decode_is_taken_only_for_the_same_file_and_scale(tmp_path):
+    path = big_jpeg(tmp_path / "photo.jpg")
+    shared = images.SharedDecodes()
+    load_image(path, min_size=32, shared=shared)
+    load_image(path, min_size=400, shared=shared)  # 1/2 scale (800 x 600): another decode
+    assert shared.hits == 0 and len(shared) == 2
+    big_jpeg(path, seed=1)  # the file changed: its old decodes are never handed out
+    changed = load_image(path, min_size=32, shared=shared)
+    assert shared.hits == 0
+    assert np.array_equal(np.asarray(changed), np.asarray(load_image(path, min_size=32)))
+    png = save(Image.new("RGB", (1600, 1200), "red"), tmp_path / "photo.png")
+    load_image(png, min_size=32, shared=shared)  # only JPEGs, which decode small, are shared
+    assert len(shared) == 3
+
+
+def test_a_shared_decode_keeps_the_orientation_and_full_size(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when shown
+    path = big_jpeg(tmp_path / "rot.jpg", exif=exif)
+    shared = images.SharedDecodes()
+    first = load_image_sized(path, min_size=128, shared=shared)
+    second = load_image_sized(path, min_size=32, shared=shared)
+    assert shared.hits == 1
+    assert first[1] == second[1] == (1200, 1600)  # full size, upright
+    assert second[0].size == (150, 200)
+    first[0].thumbnail((20, 20))  # a reader changing its own picture ...
+    assert second[0].size == (150, 200)  # ... changes nobody else's
+
+
+def test_shared_decodes_stay_under_their_byte_limit(tmp_path):
+    shared = images.SharedDecodes(max_bytes=4 * 200 * 150 * 3)  # room for four 200 x 150 decodes
+    paths = [big_jpeg(tmp_path / f"p{i}.jpg", seed=i) for i in range(5)]
+    for path in paths:
+        load_image(path, min_size=32, shared=shared)
+    assert len(shared) == 4  # the oldest went
+    load_image(paths[0], min_size=32, shared=shared)
+    assert shared.hits == 0
+    load_image(paths[4], min_size=32, shared=shared)
+    assert shared.hits == 1
+    one_big = images.SharedDecodes(max_bytes=3 * 800 * 600 * 3)
+    load_image(paths[0], min_size=400, shared=one_big)
+    assert len(one_big) == 0  # over a quarter of the limit: it would push out everything else

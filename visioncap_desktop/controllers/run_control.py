@@ -103,8 +103,8 @@ class RunController(QObject):
     model_load_requested = Signal(str, str)
 
     def __init__(self, gallery_model: GalleryModel, undo_stack: QUndoStack, settings: Settings,
-                 captioner_factory=None, parent: QObject | None = None):
-        """`captioner_factory`: see CaptionWorker (tests pass fakes)."""
+                 captioner_factory=None, parent: QObject | None = None, shared_decodes=None):
+        """`captioner_factory`, `shared_decodes`: see CaptionWorker (tests pass fakes)."""
         super().__init__(parent)
         self._model = gallery_model
         self._undo_stack = undo_stack
@@ -116,7 +116,7 @@ class RunController(QObject):
 
         self.thread = QThread(self)
         self.thread.setObjectName("visioncap-captioner")
-        self.worker = CaptionWorker(captioner_factory)
+        self.worker = CaptionWorker(captioner_factory, shared_decodes=shared_decodes)
         self.worker.set_threads(settings.get("cpu_threads"))
         self.worker.moveToThread(self.thread)
         self.thread.finished.connect(self.worker.deleteLater)

@@ -20,6 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from core.images import SharedDecodes
 from core.threads import APP_RESERVE, ThreadPolicy
 from visioncap_desktop.gc_pauses import freeze_long_lived
 
@@ -67,11 +68,14 @@ class CaptionWorker(QObject):
     run_failed = Signal(str)  # the run stopped early; message for the user
     run_finished = Signal(int, int, int, str)  # run id, done, total, "completed"|"cancelled"|"failed"
 
-    def __init__(self, captioner_factory: Callable[[str, str], Any] | None = None, parent=None):
+    def __init__(self, captioner_factory: Callable[[str, str], Any] | None = None, parent=None,
+                 shared_decodes: SharedDecodes | None = None):
         """`captioner_factory(bundle, device)` returns an object with core.captioner.Captioner's
-        `name`, `device`, `to()` and `caption_batches()`; tests pass fakes."""
+        `name`, `device`, `to()` and `caption_batches()`; tests pass fakes. `shared_decodes`:
+        JPEG decodes the captioner shares with the gallery's thumbnails."""
         super().__init__(parent)
         self._factory = captioner_factory or load_captioner
+        self._shared_decodes = shared_decodes
         self._captioner: Any = None
         self._key: tuple[str, str] | None = None
         self._fallback: Any = None  # core.oom_fallback.OutOfMemoryFallback around the captioner
@@ -115,6 +119,8 @@ class CaptionWorker(QObject):
 
         if hasattr(captioner, "threads"):
             captioner.threads = ThreadPolicy(reserve=APP_RESERVE, parameters=getattr(captioner, "parameters", None))
+        if hasattr(captioner, "shared_decodes"):
+            captioner.shared_decodes = self._shared_decodes
         self._captioner, self._key = captioner, (bundle, device)
         self._fallback = OutOfMemoryFallback(captioner, notify=self._fallback_notice)
         self._device_label = device_label(captioner.device)
