@@ -18,8 +18,9 @@ order rotating from one repeat to the next:
 All use the same batch size and CPU threads (the thread policy's automatic count unless
 --threads). The ratio app/CLI is of photos/s (target >= 0.80). The CPU seconds each process
 used during its run (on Linux also those of the app's GUI thread and of its Qt thread pools,
-where thumbnails decode) show where the app's extra time goes. Then, for the question whether
-thumbnails and the model should share decoded images: what one photo costs each on one thread.
+where thumbnails decode) show where the app's extra time goes. Then what one photo costs each
+on one thread, and what the model's input costs when it takes the decode a thumbnail left (the
+app's gallery and model share JPEG decodes: core.images.SharedDecodes).
 """
 
 from __future__ import annotations
@@ -197,23 +198,31 @@ def run_child(kind: str, args, folder: Path, work: Path) -> dict:
 
 
 def decode_costs(paths: list[Path], model: str) -> list[tuple[str, float]]:
-    """Milliseconds per photo on this thread: the gallery's thumbnail (128 px, Qt) and the
-    model's input (core: a DCT-scaled decode to at least the model's size, then the resize)."""
+    """Milliseconds per photo on this thread: the gallery's thumbnail (128 px) as Qt reads it and
+    as core reads it (what the gallery does for JPEGs, to share the decode), the model's input
+    (core: a DCT-scaled decode to at least the model's size, then the resize), and the model's
+    input when it takes the decode a thumbnail left (`SharedDecodes`)."""
     from PySide6.QtGui import QGuiApplication
 
     from core.bundle import read_config
-    from core.images import image_to_array, load_image
+    from core.images import SharedDecodes, image_to_array, load_image
     from core.resources import resolve_model
     from visioncap_desktop.workers.thumbnail_loader import decode_thumbnail
 
     _app = QGuiApplication.instance() or QGuiApplication(["bench"])
     config = read_config(resolve_model(model))
+    shared = SharedDecodes(max_bytes=1 << 30)
+
+    def model_input(path: Path, shared: SharedDecodes | None = None):
+        image = load_image(path, min_size=config.image_size, shared=shared)
+        return image_to_array(image, config.image_size, config.resize_interpolation)
+
     rows = []
     for name, decode in (
         ("thumbnail (128 px, Qt)", lambda p: decode_thumbnail(str(p), 128)),
-        (f"model input ({config.image_size} px, core)",
-         lambda p: image_to_array(load_image(p, min_size=config.image_size), config.image_size,
-                                  config.resize_interpolation)),
+        ("thumbnail (128 px, core, leaving its decode for the model)", lambda p: decode_thumbnail(str(p), 128, shared)),
+        (f"model input ({config.image_size} px, core)", model_input),
+        ("model input, taking the thumbnail's decode", lambda p: model_input(p, shared)),
     ):
         started = time.perf_counter()
         for path in paths:
