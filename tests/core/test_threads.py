@@ -149,24 +149,38 @@ def test_one_lucky_trial_batch_does_not_move_the_count():
     assert lucky.recent[2] == [0.5 / 8, 0.6 / 8]
 
 
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
 def test_a_trial_never_begins_on_a_runs_last_batch(monkeypatch):
     """The last batch of a run cannot be timed (nothing follows it): a trial due then runs the
     home count and waits for the next run, whose first batch is the trial."""
     monkeypatch.setattr("core.threads.usable_cpus", lambda: 2)
+    clock = Clock()
+    monkeypatch.setattr("core.threads.time.perf_counter", clock)
     before = torch.get_num_threads()
     try:
         policy = ThreadPolicy(parameters=1000)  # small: starts at one thread
         policy.tuner.explore_every = 1
         assert policy.before_batch() == 1
+        clock.now = 1.0
         policy.after_batch(4)
         assert policy.before_batch(last=True) == 1  # a trial of two is due, but this is the last
         assert policy.tuner.home == 1 and policy.threads == 2
+        clock.now = 2.0
         policy.after_batch(4)
         policy.end_run()
+        clock.now = 10.0
         assert policy.before_batch() == 2  # the next run begins with the trial ...
+        clock.now = 10.5
         policy.after_batch(4)
         policy.before_batch()
-        assert policy.tuner.trial_costs  # ... and times it
+        assert policy.tuner.trial_costs == [0.5 / 4]  # ... and times it (faster: once more to confirm)
     finally:
         torch.set_num_threads(before)
 
@@ -177,14 +191,6 @@ def test_a_trial_never_begins_on_a_runs_last_batch(monkeypatch):
 )
 def test_small_models_start_at_one_thread(limit, parameters, expected):
     assert start_threads(limit, parameters) == expected
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
 
 
 def test_policy_times_a_batch_until_the_next_one_less_the_callers_time(monkeypatch):
