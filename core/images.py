@@ -110,7 +110,7 @@ class SharedDecodes:
     oldest go first beyond `max_bytes`. Thread-safe.
     """
 
-    def __init__(self, max_bytes: int = 64 << 20):
+    def __init__(self, max_bytes: int = 32 << 20):
         self.max_bytes = max_bytes
         self.hits = 0
         self._entries: OrderedDict[tuple, tuple[Image.Image, tuple[int, int]]] = OrderedDict()
