@@ -261,6 +261,17 @@ def test_policy_sets_torch_threads_and_fixed_overrides():
         torch.set_num_threads(before)
 
 
+def test_configure_openmp_in_a_fresh_environment_and_beside_a_users_choice(monkeypatch):
+    monkeypatch.delitem(sys.modules, "torch")  # as before torch is imported
+    env = {}
+    assert configure_openmp(env)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000", "KMP_BLOCKTIME": "0"}
+    for chosen in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "0"}):
+        env = dict(chosen)
+        assert configure_openmp(env)
+        assert env == {**chosen, "KMP_BLOCKTIME": "0"}  # a spin count would override ACTIVE: left alone
+
+
 def test_configure_openmp_keeps_the_users_choice():
     env = {"OMP_WAIT_POLICY": "ACTIVE"}
     assert not configure_openmp(env)  # torch is imported in this process: too late, no change
@@ -269,7 +280,8 @@ def test_configure_openmp_keeps_the_users_choice():
 
 def test_importing_core_sets_the_wait_policy_before_torch():
     code = "import os, core.captioner; print(os.environ.get('OMP_WAIT_POLICY'))"
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")}
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "PASSIVE"
     env["OMP_WAIT_POLICY"] = "ACTIVE"
