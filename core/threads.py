@@ -6,11 +6,11 @@ scheduler has put aside, and a run can become several times slower than with one
 things fix that:
 
 - `configure_openmp` asks OpenMP threads to sleep instead of spinning when they wait
-  (OMP_WAIT_POLICY=PASSIVE; KMP_BLOCKTIME=0 for Intel's and LLVM's OpenMP), after a short spin
-  for GNU's (GOMP_SPINCOUNT=30000, a tenth of its default: a decode step's back-to-back
-  parallel regions then find their threads awake, 25-35% faster on an idle machine, while a
-  thread still sleeps within microseconds under load). OpenMP reads these when torch loads
-  it, so this must run before `import torch`: `core/__init__.py` calls it.
+  (OMP_WAIT_POLICY=PASSIVE; KMP_BLOCKTIME=0 for Intel's and LLVM's OpenMP). OpenMP reads these
+  when torch loads it, so this must run before `import torch`: `core/__init__.py` calls it.
+  A short spin first (GNU's GOMP_SPINCOUNT=30000, a tenth of its default) was measured and not
+  taken: it made the full-size decode step 25-35% faster on an idle machine, and two threads
+  2x slower than one beside a single busy process (README, Under load).
 - `ThreadPolicy` starts with a thread per CPU, less a core for the app's own threads when there
   are several (`thread_limit`), or with one thread for a small model (`start_threads`), and
   during a run moves the count one step at a time when batch times say another count is
@@ -32,22 +32,22 @@ import time
 from dataclasses import dataclass, field
 
 # What each OpenMP implementation reads: GNU (Linux wheels) and LLVM (macOS) honour
-# OMP_WAIT_POLICY; GNU's GOMP_SPINCOUNT (spins before sleeping; it overrides the policy's own
-# count: 0 for PASSIVE, 300,000 when unset); Intel's and LLVM's KMP_BLOCKTIME (milliseconds).
-WAIT_POLICY = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000"}
+# OMP_WAIT_POLICY; GNU's GOMP_SPINCOUNT (spins before sleeping) overrides the policy's own count
+# (0 for PASSIVE, 300,000 when unset); Intel's and LLVM's KMP_BLOCKTIME (milliseconds).
+WAIT_POLICY = {"OMP_WAIT_POLICY": "PASSIVE"}
 OPENMP_DEFAULTS = {**WAIT_POLICY, "KMP_BLOCKTIME": "0"}
 
 
 def configure_openmp(environ: dict | None = None) -> bool:
-    """Let waiting OpenMP threads sleep after a short spin, unless the user chose otherwise in
-    the environment (either of OMP_WAIT_POLICY and GOMP_SPINCOUNT set: both are left to them).
+    """Let waiting OpenMP threads sleep, unless the user chose otherwise in the environment
+    (OMP_WAIT_POLICY or GOMP_SPINCOUNT set: the waits are left to them).
 
     Returns False, changing nothing, once torch is imported: OpenMP has read its settings then.
     """
     if "torch" in sys.modules:
         return False
     environ = os.environ if environ is None else environ
-    if not any(name in environ for name in WAIT_POLICY):
+    if not any(name in environ for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")):
         environ.update(WAIT_POLICY)
     environ.setdefault("KMP_BLOCKTIME", OPENMP_DEFAULTS["KMP_BLOCKTIME"])
     return True

@@ -265,11 +265,11 @@ def test_configure_openmp_in_a_fresh_environment_and_beside_a_users_choice(monke
     monkeypatch.delitem(sys.modules, "torch")  # as before torch is imported
     env = {}
     assert configure_openmp(env)
-    assert env == {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000", "KMP_BLOCKTIME": "0"}
-    for chosen in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "0"}):
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+    for chosen in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "30000"}):
         env = dict(chosen)
         assert configure_openmp(env)
-        assert env == {**chosen, "KMP_BLOCKTIME": "0"}  # a spin count would override ACTIVE: left alone
+        assert env == {**chosen, "KMP_BLOCKTIME": "0"}  # the user chose how threads wait: left alone
 
 
 def test_configure_openmp_keeps_the_users_choice():
