@@ -134,34 +134,12 @@ class Tuner:
             return self.threads
         n, cost = self.threads, seconds / images
         self.gap = self.gap or self.explore_every
-        if self.home is not None:  # that was a trial
-            home = self.home
-            won = cost < statistics.median(self.recent[home]) * (1 - self.margin)
-            self.trial_costs.append(cost)
-            if won and len(self.trial_costs) < self.confirm:
-                return n  # looks better: one more batch to be sure it was not luck
-            self.home, self.batches_since_trial = None, 0
-            if won:
-                self.recent[n], self.trial_costs = self.trial_costs, []  # stay, and one more step that way next
-                self.gap, self.reference, self.turn = self.explore_every, None, 1 + self.drift
-                self.batches_since_trial = self.gap - 1
-            else:
-                self.threads, self.trial_costs = home, []
-                self.direction = -self.direction
-                self.gap = min(2 * self.gap, self.longest_gap)
-                self.reference = statistics.median(self.recent[home])
-                self.turn = max(1 + self.drift, cost / self.reference / (1 - self.margin))
-            return self.threads
+        if self.home is not None:
+            return self._judge_trial(n, cost)
         self._remember(n, cost)
         self.batches_since_trial += 1
-        home_cost = statistics.median(self.recent[n])
-        if len(self.recent[n]) < self.window:
-            pass  # too few batches to tell a change of load
-        elif self.reference is None:
-            self.reference, self.turn = home_cost, self.turn or 1 + self.drift
-        elif not 1 / self.turn < home_cost / self.reference < self.turn:
-            self.gap, self.reference = self.explore_every, home_cost  # the load changed: look around now
-            self.turn = 1 + self.drift
+        if self._load_changed(n):
+            self.gap, self.turn = self.explore_every, 1 + self.drift  # look around now
             self.batches_since_trial = self.gap
         if self.batches_since_trial < self.gap:
             return n
@@ -173,6 +151,41 @@ class Tuner:
             return n
         self.home, self.threads = n, trial
         return trial
+
+    def _judge_trial(self, n: int, cost: float) -> int:
+        """A batch of the trial of count `n` cost `cost` per image: keep, confirm or go back."""
+        home = self.home
+        won = cost < statistics.median(self.recent[home]) * (1 - self.margin)
+        self.trial_costs.append(cost)
+        if won and len(self.trial_costs) < self.confirm:
+            return n  # looks better: one more batch to be sure it was not luck
+        self.home, self.batches_since_trial = None, 0
+        if won:  # stay, and one more step that way next
+            self.recent[n], self.trial_costs = self.trial_costs, []
+            self.gap, self.reference, self.turn = self.explore_every, None, 1 + self.drift
+            self.batches_since_trial = self.gap - 1
+        else:  # back, the other way next time, and not so soon
+            self.threads, self.trial_costs = home, []
+            self.direction = -self.direction
+            self.gap = min(2 * self.gap, self.longest_gap)
+            self.reference = statistics.median(self.recent[home])
+            self.turn = max(1 + self.drift, cost / self.reference / (1 - self.margin))
+        return self.threads
+
+    def _load_changed(self, n: int) -> bool:
+        """Whether the cost of the home count `n` moved from `reference` by the factor `turn`
+        (and so might have turned the last trial's verdict); sets `reference` once there are
+        `window` batches to take it from, and again when it moved."""
+        if len(self.recent[n]) < self.window:
+            return False  # too few batches to tell a change of load
+        home_cost = statistics.median(self.recent[n])
+        if self.reference is None:
+            self.reference, self.turn = home_cost, self.turn or 1 + self.drift
+            return False
+        if 1 / self.turn < home_cost / self.reference < self.turn:
+            return False
+        self.reference = home_cost
+        return True
 
 
 class ThreadPolicy:
