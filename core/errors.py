@@ -18,6 +18,15 @@ class FileError(VisionCapError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class MetadataError(FileError):
+    """A caption could not be read from or written to a photo, sidecar or caption file; the
+    file is left as it was. `reason` fits a table cell."""
+
+    @property
+    def reason(self) -> str:
+        return self.problem
+
+
 class BundleError(FileError):
     """A model bundle file is missing, truncated, corrupt or does not match the config."""
 

@@ -32,7 +32,7 @@ import exiv2
 from PIL import Image, ImageChops, ImageSequence
 
 from core.atomic import atomic_write
-from core.errors import VisionCapError
+from core.errors import MetadataError
 from core.fingerprint import FileState, file_state
 
 EXIF_KEY = "Exif.Image.ImageDescription"
@@ -59,15 +59,6 @@ CAMERA_PLACEHOLDERS = frozenset(
 
 # exiv2 must set up its XMP toolkit once, before threads use it (exiv2's documentation).
 exiv2.XmpParser.initialize()
-
-
-class MetadataError(VisionCapError):
-    """A photo's metadata could not be read or written; `reason` fits a table cell."""
-
-    def __init__(self, path: str | Path, reason: str):
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 class ReadOnlyPhoto(MetadataError):
