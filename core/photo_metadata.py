@@ -1,95 +1,119 @@
-"""The description embedded in a photo: read as the Metadata Working Group says, written into
-all three places photo managers look, never at the cost of anything else in the file.
+"""The description embedded in a photo: read as the Metadata Working Group says, written into the
+places photo managers look, never at the cost of anything else in the file.
 
-Fields (one caption, the same text in each):
-- XMP `dc:description`, the `x-default` entry of its language alternatives (other languages kept);
+Written (one caption, the same text in each; see README "Captions in your photos"):
+- XMP `dc:description`, its `x-default` entry (other languages kept, except those that held the
+  old caption), and `visioncap:DescriptionDigest`, by which a later run knows the caption is
+  VisionCap's own and not one a person or another program wrote since;
 - EXIF `ImageDescription` (0x010E), UTF-8 as the MWG recommends;
-- IPTC IIM `Caption-Abstract` (2:120), only where the file already has IPTC, cut to the
-  standard's 2,000 bytes at a character boundary, with the UTF-8 character set (1:90) declared
-  when the text needs it and none is.
+- IPTC `Caption-Abstract` (2:120), only where the file already has IPTC, in the record's own
+  character set (or not at all, said in a note), cut to 2,000 bytes, the IPTC digest updated;
+- the fields other programs show as the description, where they held the old caption: EXIF
+  UserComment, Windows' XPTitle/XPSubject/XPComment, XMP exif:UserComment, tiff:ImageDescription
+  and dc:title, a JPEG comment, a PNG Description.
 
-Everything goes through exiv2 (the python-exiv2 binding). exiv2 is only ever handed bytes or a
-memory map, never a path: on Windows its 0.28 releases cannot open paths outside the ANSI code
-page. Writing changes a copy in memory, re-reads it to check that the caption is there and that
-every other field, the ICC profile and (optionally) the decoded pixels are unchanged, and only
-then replaces the photo atomically (core.atomic), so a failure or a kill leaves it byte-identical.
+JPEG, PNG, WebP and TIFF are read and written by VisionCap's own parsers (core.photo_blocks,
+core.photo_edit), which never take a block they cannot decode for an empty one. Other formats
+(HEIC, AVIF, camera RAW, GIF, BMP) are only read, through exiv2, and get a sidecar instead.
+exiv2's own messages go to this module's log, never raw to the terminal.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
-import mmap
+import logging
 import os
-import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import exiv2
-from PIL import Image, ImageChops, ImageSequence
 
+from core import xmp_packet
 from core.atomic import atomic_write
-from core.errors import MetadataError
-from core.fingerprint import FileState, file_state
+from core.containers import ContainerError, split
+from core.errors import FileError, MetadataError
+from core.fingerprint import CHUNK, VERSION, FileState, file_state
+from core.photo_blocks import Blocks, decode_bytes, fields, read_blocks, suffix_of, tiff_is_raw
+from core.photo_edit import NotWritten, with_description
+from core.safe_files import check_replaceable, open_regular, read_regular
+from core.tiff_ifd import TiffError
 
-EXIF_KEY = "Exif.Image.ImageDescription"
-IPTC_KEY = "Iptc.Application2.Caption"
-IPTC_CHARSET_KEY = "Iptc.Envelope.CharacterSet"
-XMP_KEY = "Xmp.dc.description"
+log = logging.getLogger(__name__)
+
 IPTC_LIMIT = 2000  # bytes: the longest Caption-Abstract IPTC IIM allows
-IPTC_UTF8 = "\x1b%G"  # ISO 2022 escape for UTF-8, the value of 1:90 CodedCharacterSet
-# Photoshop image resources in a JPEG's APP13: the IPTC block and the digest stored with it
-IRB_IPTC, IRB_IPTC_DIGEST = 0x0404, 0x0425
-T = TypeVar("T")
-HEADER_BYTES = 4 << 20  # JPEG metadata segments are at most 64 KiB each
+PHOTO_CAP = 1 << 30  # larger files are not read whole to embed into: they get a sidecar
+HEAD_BYTES = 256 << 10  # a JPEG's metadata is in its first segments: read that much first
+EMBED_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff")
 
-# Descriptions cameras fill in by themselves; they are not captions (digiKam ignores them too).
+# Descriptions cameras and programs fill in by themselves; they are not captions.
 CAMERA_PLACEHOLDERS = frozenset(
     s.casefold()
     for s in (
         "OLYMPUS DIGITAL CAMERA", "SONY DSC", "MINOLTA DIGITAL CAMERA",
         "KONICA MINOLTA DIGITAL CAMERA", "KODAK Digital Still Camera", "SAMSUNG DIGITAL CAMERA",
         "SAMSUNG CAMERA PICTURES", "PENTAX DIGITAL CAMERA", "LEICA DIGITAL CAMERA",
-        "DIGITAL CAMERA", "DIGITAL IMAGE",
+        "DIGITAL CAMERA", "DIGITAL IMAGE", "Created with GIMP", "default", "Screenshot",
     )
 )
 
+
+class _ToLog(logging.Handler):
+    """exiv2 reports through the `exiv2` logger: keep it off the terminal, in ours at debug."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("exiv2: %s", record.getMessage())
+
+
+_exiv2_log = logging.getLogger("exiv2")
+_exiv2_log.addHandler(_ToLog())
+_exiv2_log.propagate = False
 # exiv2 must set up its XMP toolkit once, before threads use it (exiv2's documentation).
 exiv2.XmpParser.initialize()
 
 
 class ReadOnlyPhoto(MetadataError):
-    """The photo or its folder is read-only: nothing was written."""
+    """The photo or its folder is read-only (by its permission bits): nothing was written."""
 
 
 class CannotEmbed(MetadataError):
-    """exiv2 cannot write this format (HEIC, AVIF, camera RAW, BMP, GIF): use a sidecar."""
+    """This file cannot take an embedded caption (its format, or metadata VisionCap cannot
+    decode and so will not write into): use a sidecar."""
+
+
+class PhotoChanged(MetadataError):
+    """The photo is not the one that was captioned any more: nothing was written."""
+
+
+class KeptExisting(MetadataError):
+    """The photo holds a different caption that a person or another program wrote: kept."""
+
+    def __init__(self, path: str | Path, existing: EmbeddedCaption):
+        self.existing = existing
+        short = existing.text if len(existing.text) <= 60 else existing.text[:57] + "..."
+        super().__init__(path, f"already has a caption from someone else ({existing.field}: {short!r}); kept")
 
 
 @dataclass(frozen=True)
 class EmbeddedCaption:
     text: str
-    field: str  # "XMP dc:description", "EXIF ImageDescription" or "IPTC Caption-Abstract"
+    field: str  # "EXIF ImageDescription", "XMP dc:description", ... (see description_of)
+    own: bool = False  # written by VisionCap and not changed since (visioncap:DescriptionDigest)
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    state: FileState  # the photo's state afterwards (its fingerprint changes with its head)
+    written: bool  # False when the photo already held exactly this caption
+    notes: tuple[str, ...] = field(default=())  # what was left alone and why
 
 
 # ---- reading ----------------------------------------------------------------------------------
 
 
-def decode_text(raw: str) -> str:
-    """exiv2 hands strings over with undecodable bytes as surrogates: UTF-8 if the bytes are
-    UTF-8, else Windows-1252 (what old cameras and Windows tools wrote), trailing NULs removed."""
-    data = raw.encode("utf-8", "surrogateescape").rstrip(b"\0")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")
-
-
 def meaningful(text: str | None) -> str | None:
-    """None for a missing, blank or camera-placeholder value."""
+    """None for a missing, blank or placeholder value."""
     if text is None or not text.strip() or text.strip().casefold() in CAMERA_PLACEHOLDERS:
         return None
     return text
@@ -120,225 +144,177 @@ def mwg_description(
     return recover_truncated_iptc(iptc, xmp)
 
 
-def lang_alternatives(datum) -> dict[str, str]:
-    value = datum.value()
-    if isinstance(value, exiv2.LangAltValue):
-        return {lang: decode_text(text) for lang, text in value.items()}
-    return {"x-default": decode_text(datum.toString())}
+# After the MWG fields, in this order: where cameras and Windows keep a description.
+FALLBACKS = (("user_comment", "EXIF UserComment"), ("xmp_user_comment", "XMP exif:UserComment"),
+             ("xp_comment", "Windows XPComment"), ("xp_subject", "Windows XPSubject"),
+             ("xp_title", "Windows XPTitle"))
 
 
-def xmp_default(alternatives: dict[str, str]) -> str | None:
-    if not alternatives:
-        return None
-    return alternatives.get("x-default", next(iter(alternatives.values())))
+def description_of(blocks: Blocks) -> EmbeddedCaption | None:
+    """The photo's description: the MWG rule over EXIF, XMP and IPTC, then the FALLBACKS;
+    placeholders skipped."""
+    f = fields(blocks)
+    exif, iptc, xmp = meaningful(f.exif), meaningful(f.iptc), meaningful(f.xmp)
+    text = mwg_description(exif, iptc, xmp, iptc_present=f.iptc_present, iptc_in_sync=f.iptc_in_sync)
+    if text is not None:
+        name = ("EXIF ImageDescription" if text is exif else "XMP dc:description" if text is xmp
+                else "IPTC Caption-Abstract")
+    else:
+        name, text = next(((n, getattr(f, k)) for k, n in FALLBACKS if meaningful(getattr(f, k))), ("", None))
+        if text is None:
+            return None
+    return EmbeddedCaption(text, name, own=f.digest == xmp_packet.caption_digest(text))
 
 
-def _jpeg_iptc_in_sync(data) -> bool:
-    """True unless a JPEG's Photoshop resources store an IPTC digest that no longer matches its
-    IPTC block. Other formats keep no digest where we look, and count as in sync."""
-    try:  # the APP13 segment sits in the header: no need to copy the whole file
-        with Image.open(io.BytesIO(data[:HEADER_BYTES])) as image:
-            resources = image.info.get("photoshop") or {}
-    except (OSError, ValueError):
-        return True
-    stored, block = resources.get(IRB_IPTC_DIGEST), resources.get(IRB_IPTC)
-    return stored is None or block is None or hashlib.md5(block).digest() == stored
-
-
-def read_mapped(path: str | Path, read: Callable[[mmap.mmap], T], what: str) -> T:
-    """`read(buffer)` on a read-only memory map of the file: exiv2 then reads only the pages
-    holding metadata. Raises MetadataError "PATH: could not read WHAT: ..." for any failure."""
-    try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+def _head(path: Path) -> bytes:
+    """The file, or for a JPEG just enough of it to hold all its metadata segments."""
+    with open_regular(path) as stream:
+        data = stream.read(HEAD_BYTES)
+        if not data.startswith(b"\xff\xd8"):
+            return data + stream.read()
+        while True:
             try:
-                return read(data)
-            except exiv2.Exiv2Error as exc:
-                # keep only the text: the traceback holds exiv2's view of the map, which must
-                # be gone before the map can close
-                reason = str(exc)
-            raise MetadataError(path, f"could not read {what}: {reason}")
-    except (OSError, ValueError) as exc:  # ValueError: mmap of an empty file
-        raise MetadataError(path, f"could not read {what}: {exc}") from exc
-
-
-def _fields(buffer) -> tuple[str | None, str | None, str | None, bool, bool]:
-    """(exif, iptc, xmp, iptc present, iptc in sync) of an image in `buffer`. All exiv2 objects
-    die when this returns, so the caller may close the buffer."""
-    image = exiv2.ImageFactory.open(buffer)
-    image.readMetadata()
-    exif = next((decode_text(d.toString()) for d in image.exifData() if d.key() == EXIF_KEY), None)
-    iptc_data = image.iptcData()
-    iptc = next((decode_text(d.toString()) for d in iptc_data if d.key() == IPTC_KEY), None)
-    xmp = next((xmp_default(lang_alternatives(d)) for d in image.xmpData() if d.key() == XMP_KEY), None)
-    exif, iptc, xmp = meaningful(exif), meaningful(iptc), meaningful(xmp)
-    in_sync = True
-    # the digest only matters when the rule gets that far and the answer depends on it
-    if not exif and len(iptc_data) and xmp is not None and xmp != iptc and image.mimeType() == "image/jpeg":
-        in_sync = _jpeg_iptc_in_sync(buffer)
-    return exif, iptc, xmp, bool(len(iptc_data)), in_sync
+                split(data)  # reaches the first scan: every metadata segment is in `data`
+                return data
+            except ContainerError:
+                more = stream.read(len(data))
+                if not more:
+                    return data
+                data += more
 
 
 def read_embedded(path: str | Path) -> EmbeddedCaption | None:
-    """The photo's description by the MWG rule, or None when it has none (or only a camera's
-    placeholder). Raises MetadataError when exiv2 cannot read the file."""
-    exif, iptc, xmp, present, in_sync = read_mapped(path, _fields, "its metadata")
-    text = mwg_description(exif, iptc, xmp, iptc_present=present, iptc_in_sync=in_sync)
+    """The photo's description (see description_of), or None when it has none. Raises
+    MetadataError when the file cannot be read; a block VisionCap cannot decode is skipped
+    (the others are still read) and said in the log."""
+    path = Path(path)
+    suffix = suffix_of(path)
+    try:
+        if suffix not in EMBED_SUFFIXES:
+            return _read_with_exiv2(path)
+        blocks = read_blocks(_head(path), suffix)
+    except (ContainerError, TiffError) as exc:
+        raise MetadataError(path, f"could not read its metadata: {exc}") from exc
+    except FileError as exc:
+        raise MetadataError(path, exc.problem) from exc
+    except OSError as exc:
+        raise MetadataError(path, f"could not read its metadata: {exc.strerror or exc}") from exc
+    for problem in blocks.errors.values():
+        log.info("%s: %s", path, problem)
+    return description_of(blocks)
+
+
+def _read_with_exiv2(path: Path) -> EmbeddedCaption | None:
+    """HEIC, AVIF, RAW, GIF, BMP...: EXIF and IPTC through exiv2, XMP through our parser."""
+    data = read_regular(path, PHOTO_CAP)
+    try:
+        image = exiv2.ImageFactory.open(data)
+        image.readMetadata()
+        exif = next((_decode(d) for d in image.exifData() if d.key() == "Exif.Image.ImageDescription"), None)
+        iptc_data = image.iptcData()
+        iptc = next((_decode(d) for d in iptc_data if d.key() == "Iptc.Application2.Caption"), None)
+        packet = image.xmpPacket()
+        present = bool(len(iptc_data))
+    except exiv2.Exiv2Error as exc:
+        raise MetadataError(path, f"could not read its metadata: {exc}") from None
+    xmp = digest = None
+    if packet:
+        try:
+            doc = xmp_packet.parse(packet)
+            xmp = xmp_packet.choose(xmp_packet.lang_alt(doc, xmp_packet.DC, "description"))
+            digest = xmp_packet.simple(doc, xmp_packet.VISIONCAP, "DescriptionDigest")
+        except xmp_packet.XmpError as exc:
+            log.info("%s: its XMP cannot be read: %s", path, exc)
+    exif, iptc, xmp = meaningful(exif), meaningful(iptc), meaningful(xmp)
+    text = mwg_description(exif, iptc, xmp, iptc_present=present, iptc_in_sync=True)
     if text is None:
         return None
-    field = (
-        "EXIF ImageDescription" if text is exif
-        else "XMP dc:description" if text is xmp
-        else "IPTC Caption-Abstract"
-    )
-    return EmbeddedCaption(text, field)
+    name = "EXIF ImageDescription" if text is exif else "XMP dc:description" if text is xmp else "IPTC Caption-Abstract"
+    return EmbeddedCaption(text, name, own=digest == xmp_packet.caption_digest(text))
+
+
+def _decode(datum) -> str:
+    return decode_bytes(datum.toString().encode("utf-8", "surrogateescape"))
 
 
 # ---- writing ----------------------------------------------------------------------------------
 
 
-def image_bytes(image) -> bytes:
-    """The whole file of an exiv2 image opened from memory, after writeMetadata."""
-    return bytes(image.io().data())
+def _fingerprint_of(data: bytes) -> str:
+    """core.fingerprint's value for a file holding `data`."""
+    digest = hashlib.blake2b(len(data).to_bytes(8, "little"), digest_size=16)
+    digest.update(data[:CHUNK])
+    if len(data) > CHUNK:
+        digest.update(data[max(CHUNK, len(data) - CHUNK) :])
+    return f"{VERSION}:{digest.hexdigest()}"
 
 
-def set_xmp_description(xmp_data, text: str) -> None:
-    """Set the x-default alternative of dc:description, keeping any other languages."""
-    alternatives = next((lang_alternatives(d) for d in xmp_data if d.key() == XMP_KEY), {})
-    alternatives["x-default"] = text
-    xmp_data[XMP_KEY] = exiv2.LangAltValue(alternatives)
-
-
-def truncate_utf8(text: str, limit: int) -> str:
-    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
-
-
-def _writable(image, metadata) -> bool:
-    return bool(int(image.checkMode(metadata)) & int(exiv2.AccessMode.amWrite))
-
-
-# pointers to IFDs, strips, tiles, the maker note and the thumbnail: rewritten wherever the
-# data lands
-_MOVING_EXIF = ("Offset", "Offsets", "ByteCounts", "Tag", "JPEGInterchangeFormat", "JPEGInterchangeFormatLength",
-                "SubIFDs")
-# in TIFF, the tags that carry the IPTC and XMP blocks: compared entry by entry instead
-_CONTAINERS = {"Exif.Image.IPTCNAA", "Exif.Image.XMLPacket", "Exif.Image.ImageResources"}
-
-
-def _snapshot(image) -> list[tuple[str, str, str]]:
-    """Every metadata entry as sortable (key, type, value) triples, less the exiv2 bookkeeping
-    that legitimately moves when a file is rewritten (offsets of IFDs and strips)."""
-    entries = []
-    for data in (image.exifData(), image.iptcData(), image.xmpData()):
-        for datum in data:
-            key = datum.key()
-            if key in _CONTAINERS or (key.startswith("Exif.") and key.endswith(_MOVING_EXIF)):
-                continue
-            entries.append((key, datum.typeName() or "", datum.toString()))
-    return sorted(entries)
-
-
-def _icc(image) -> bytes:
-    if not image.iccProfileDefined():
-        return b""
-    return bytes(image.iccProfile().data())
-
-
-def same_pixels(a: bytes, b: bytes) -> bool:
-    """Whether two image files decode to the same pixels, frame by frame."""
-    with Image.open(io.BytesIO(a)) as first, Image.open(io.BytesIO(b)) as second:
-        if getattr(first, "n_frames", 1) != getattr(second, "n_frames", 1):
-            return False
-        for x, y in zip(ImageSequence.Iterator(first), ImageSequence.Iterator(second)):
-            if x.mode != y.mode or x.size != y.size:
-                return False
-            try:  # difference() is C and needs no copy; tobytes() for the modes it lacks
-                if ImageChops.difference(x, y).getbbox(alpha_only=False) is not None:
-                    return False
-            except ValueError:
-                if x.tobytes() != y.tobytes():
-                    return False
-    return True
-
-
-def check_writable(path: Path) -> os.stat_result:
-    """Raise ReadOnlyPhoto when the file is marked read-only (even for a user, such as root or
-    an administrator, whom the system would let write it anyway) or its folder cannot take the
-    temporary copy. Returns the file's stat."""
-    st = path.stat()
-    if not st.st_mode & stat.S_IWUSR or not os.access(path, os.W_OK):
-        raise ReadOnlyPhoto(path, "the file is read-only; nothing written")
-    if not os.access(path.parent, os.W_OK):
-        raise ReadOnlyPhoto(path, "its folder is read-only; nothing written")
-    return st
-
-
-def with_description(data: bytes, path: Path, text: str, verify_pixels: bool = True) -> bytes:
-    """The file `data` with the caption written into its three fields, checked by re-reading.
-    Raises CannotEmbed for formats exiv2 cannot write, MetadataError when the check fails."""
-    image = exiv2.ImageFactory.open(data)
-    image.readMetadata()
-    if not (_writable(image, exiv2.MetadataId.mdXmp) and _writable(image, exiv2.MetadataId.mdExif)):
-        raise CannotEmbed(path, f"cannot write metadata into {image.mimeType()} files")
-    before, icc = _snapshot(image), _icc(image)
-    changed = {EXIF_KEY, XMP_KEY}
-    image.exifData()[EXIF_KEY] = text
-    set_xmp_description(image.xmpData(), text)
-    iptc = image.iptcData()
-    iptc_text = truncate_utf8(text, IPTC_LIMIT)
-    if len(iptc) and _writable(image, exiv2.MetadataId.mdIptc):
-        changed.add(IPTC_KEY)
-        iptc[IPTC_KEY] = iptc_text
-        if not iptc_text.isascii() and not any(d.key() == IPTC_CHARSET_KEY for d in iptc):
-            iptc[IPTC_CHARSET_KEY] = IPTC_UTF8
-            changed.add(IPTC_CHARSET_KEY)
-    image.writeMetadata()
-    written = image_bytes(image)
-    del image, iptc
-
-    check = exiv2.ImageFactory.open(written)
-    check.readMetadata()
-    after = _snapshot(check)
-    problems = []
-    kept_before = [e for e in before if e[0] not in changed]
-    kept_after = [e for e in after if e[0] not in changed]
-    if kept_before != kept_after:
-        keys = sorted({e[0] for e in set(kept_before) ^ set(kept_after)}) or ["a repeated value"]
-        problems.append("other metadata fields would change (" + ", ".join(keys[:3]) + ")")
-    if _icc(check) != icc:
-        problems.append("the ICC profile changed")
-    exif, iptc_back, xmp, _, _ = _fields(written)
-    if exif != meaningful(text) or xmp != meaningful(text) or (IPTC_KEY in changed and iptc_back != meaningful(iptc_text)):
-        problems.append("the caption did not read back")
-    del check
-    if verify_pixels:
-        try:
-            if not same_pixels(data, written):
-                problems.append("the image data changed")
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            problems.append(f"its pixels could not be decoded to check them ({exc})")
-    if problems:
-        raise MetadataError(path, "not written: " + ", ".join(problems))
-    return written
+def _unchanged_caption(blocks: Blocks, text: str) -> bool:
+    f = fields(blocks)
+    return f.exif == text and f.xmp == text and f.digest == xmp_packet.caption_digest(text)
 
 
 def embed_description(
-    path: str | Path, text: str, *, keep_mtime: bool = False, verify_pixels: bool = True
-) -> FileState:
-    """Write `text` into the photo's XMP, EXIF and (where present) IPTC description, replacing
-    the file atomically. Returns the photo's new state (its fingerprint changes with its head).
+    path: str | Path,
+    text: str,
+    *,
+    keep_mtime: bool = False,
+    expect: FileState | None = None,
+    may_replace: Callable[[EmbeddedCaption], bool] | None = None,
+) -> EmbedResult:
+    """Write `text` as the photo's description (see the module docstring), replacing the file
+    atomically after checking the new file against the old one.
 
-    Raises ReadOnlyPhoto, CannotEmbed (write a sidecar instead) or MetadataError; in every case
-    the photo is left exactly as it was."""
+    `expect`: the photo's state when it was captioned; a photo that differs now is not written
+    (PhotoChanged). `may_replace(existing)`: asked when the photo holds a different caption that
+    is not VisionCap's own; False keeps it (KeptExisting). None replaces any caption.
+
+    Raises ReadOnlyPhoto, CannotEmbed (write a sidecar instead), PhotoChanged, KeptExisting or
+    MetadataError; in every case the photo is left exactly as it was."""
     path = Path(path)
-    st = check_writable(path)
     try:
-        data = path.read_bytes()
-        written = with_description(data, path, text, verify_pixels)
+        st = check_replaceable(path, "the photo")
+    except FileError as exc:
+        raise ReadOnlyPhoto(path, exc.problem) from exc
+    if st is None:
+        raise MetadataError(path, "the photo is gone; nothing written")
+    suffix = suffix_of(path)
+    if suffix not in EMBED_SUFFIXES:
+        raise CannotEmbed(path, f"{suffix or 'this'} files cannot hold an embedded caption")
+    try:
+        data = read_regular(path, PHOTO_CAP)
+    except FileError as exc:
+        raise CannotEmbed(path, exc.problem) from exc
     except OSError as exc:
         raise MetadataError(path, f"could not read it: {exc.strerror or exc}") from exc
-    except exiv2.Exiv2Error as exc:
-        raise MetadataError(path, f"exiv2 could not process it: {exc}") from exc
+    if expect is not None and (len(data) != expect.size or _fingerprint_of(data) != expect.fingerprint):
+        raise PhotoChanged(path, "changed since it was captioned (another file now has its name?); not written")
+    try:
+        blocks = read_blocks(data, suffix)
+    except (ContainerError, TiffError) as exc:
+        raise CannotEmbed(path, f"its structure cannot be followed ({exc}); nothing written into it") from exc
+    if tiff_is_raw(blocks):
+        raise CannotEmbed(path, "a camera RAW (DNG) file; nothing written into it")
+    unreadable = [blocks.errors[k] for k in ("exif", "xmp") if k in blocks.errors]
+    if unreadable:
+        raise CannotEmbed(path, "; ".join(unreadable) + ", so VisionCap does not write into it")
+    if _unchanged_caption(blocks, text):
+        return EmbedResult(FileState(st.st_size, st.st_mtime_ns, _fingerprint_of(data)), False)
+    current = description_of(blocks)
+    if current is not None and current.text != text and not current.own and may_replace is not None \
+            and not may_replace(current):
+        raise KeptExisting(path, current)
+    f = fields(blocks)
+    previous = frozenset(t for t in (f.exif, f.xmp, f.iptc, current.text if current else None) if meaningful(t))
+    try:
+        written, plan = with_description(data, blocks, text, previous)
+    except NotWritten as exc:
+        raise MetadataError(path, f"not written: {exc.reason}") from exc
+    _replace(path, written, st, keep_mtime)
+    return EmbedResult(file_state(path), True, tuple(plan.notes))
 
+
+def _replace(path: Path, written: bytes, st: os.stat_result, keep_mtime: bool) -> None:
     def write(tmp: Path) -> None:
         tmp.write_bytes(written)
         if hasattr(os, "chown"):
@@ -347,22 +323,16 @@ def embed_description(
                 os.chown(tmp, st.st_uid, st.st_gid)
         if keep_mtime:
             os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        now = os.stat(path)  # the last moment to notice another program writing the photo
+        if (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            raise PhotoChanged(path, "was changed by another program while VisionCap wrote it; not written")
 
     try:
         atomic_write(path, write)
     except OSError as exc:
         raise MetadataError(path, f"could not replace it: {exc.strerror or exc}") from exc
-    return file_state(path)
 
 
 def can_embed(path: str | Path) -> bool:
-    """Whether exiv2 can write XMP and EXIF into this file's format (reads the header only)."""
-    try:
-        return read_mapped(path, _can_embed, "its format")
-    except MetadataError:
-        return False
-
-
-def _can_embed(buffer) -> bool:
-    image = exiv2.ImageFactory.open(buffer)
-    return _writable(image, exiv2.MetadataId.mdXmp) and _writable(image, exiv2.MetadataId.mdExif)
+    """Whether the file's format can take an embedded caption (by its name)."""
+    return suffix_of(path) in EMBED_SUFFIXES

@@ -12,10 +12,12 @@ file or folder may be written, without trusting what a name suggests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from core.errors import FileError
 
@@ -57,30 +59,31 @@ def is_regular(path: str | Path) -> bool:
         return False
 
 
+def open_regular(path: str | Path) -> BinaryIO:
+    """`path` opened for reading in binary, after checking (on the open file) that it is a
+    regular file. Raises NotARegularFile or OSError (missing, unreadable)."""
+    path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    if not is_regular(path):  # Windows cannot open a folder at all: say what it is first
+        with contextlib.suppress(OSError):
+            raise NotARegularFile(path, f"is {_kind(os.stat(path).st_mode)}, not a file; not read")
+    fd = os.open(path, flags)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotARegularFile(path, f"is {_kind(st.st_mode)}, not a file; not read")
+    return os.fdopen(fd, "rb")
+
+
 def read_regular(path: str | Path, cap: int) -> bytes:
     """The bytes of `path`, which must be a regular file of at most `cap` bytes.
 
     Raises NotARegularFile, TooLarge, or OSError (missing, unreadable)."""
-    path = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-    if not is_regular(path):  # Windows cannot open a folder at all; say what it is first
-        try:
-            mode = os.stat(path).st_mode
-        except OSError:
-            mode = None
-        if mode is not None:
-            raise NotARegularFile(path, f"is {_kind(mode)}, not a file; not read")
-    fd = os.open(path, flags)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotARegularFile(path, f"is {_kind(st.st_mode)}, not a file; not read")
-        if st.st_size > cap:
-            raise TooLarge(path, f"is {st.st_size / MiB:.1f} MB, over the {cap / MiB:g} MB limit for such files; not read")
-        with os.fdopen(fd, "rb", closefd=False) as stream:
-            data = stream.read(cap + 1)
-    finally:
-        os.close(fd)
+    with open_regular(path) as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size > cap:
+            raise TooLarge(path, f"is {size / MiB:.1f} MB, over the {cap / MiB:g} MB limit for such files; not read")
+        data = stream.read(cap + 1)
     if len(data) > cap:  # grew while read
         raise TooLarge(path, f"is over the {cap / MiB:g} MB limit for such files; not read")
     return data
