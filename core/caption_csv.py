@@ -24,10 +24,13 @@ from datetime import datetime
 from pathlib import Path
 
 from core.atomic import atomic_write, atomic_write_text
-from core.csvio import CsvRowWriter, read_csv_rows
-from core.errors import FileError
+from core.csvio import FORMULA_PREFIXES, CsvRowWriter, read_csv_rows
+from core.errors import FileError, MetadataError
 
-COLUMNS = ("path", "caption", "error", "absolute_path")
+# source: "model", or where a caption a person or another program wrote was found (txt,
+# xmp-sidecar, embedded, ...: core.caption_io.Source); notes: what --write did with each file
+COLUMNS = ("path", "caption", "error", "absolute_path", "source", "notes")
+PREVIOUS_COLUMNS = ("path", "caption", "error", "absolute_path")  # before source and notes
 LEGACY_COLUMNS = ("path", "caption", "error")  # VisionCap 0.1, before absolute_path
 IDENTITY = "absolute_path"
 STDOUT_NAME = "standard output"
@@ -69,7 +72,7 @@ def check_target(out: Path) -> None:
     if not out.is_file():
         raise OutputRefused(out, "is not a regular file")
     header = _header(out)
-    if header not in (list(COLUMNS), list(LEGACY_COLUMNS)):
+    if header not in (list(COLUMNS), list(PREVIOUS_COLUMNS), list(LEGACY_COLUMNS)):
         raise OutputRefused(
             out, "exists and is not a caption CSV written by visioncap, so it is left alone; choose another --out"
         )
@@ -127,7 +130,7 @@ def rows_to_keep(out: Path, wanted: Iterable[str]) -> tuple[list[dict[str, str]]
         raise OutputRefused(
             out, "cannot resume: written by an earlier VisionCap without the absolute_path column; run without --resume"
         )
-    if columns != list(COLUMNS):
+    if columns not in (list(COLUMNS), list(PREVIOUS_COLUMNS)):
         raise OutputRefused(out, f"cannot resume: its columns are {columns}, expected {list(COLUMNS)}")
     wanted = set(wanted)
     done: set[str] = set()
@@ -138,6 +141,8 @@ def rows_to_keep(out: Path, wanted: Iterable[str]) -> tuple[list[dict[str, str]]
             continue
         if not row["error"]:
             done.add(key)
+        row.setdefault("source", "model" if row["caption"] and not row["error"] else "")
+        row.setdefault("notes", "")
         kept.append(row)
     return kept, done
 
@@ -179,3 +184,43 @@ class CsvOutput:
     def close(self) -> None:
         if self._stream is not sys.stdout:
             self._guarded(self._stream.close)
+
+
+# ---- reading a caption CSV to import ----------------------------------------------------------
+
+
+def _unguard(cell: str) -> str:
+    """Undo the app's CSV formula guard: an apostrophe before a formula character."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_PREFIXES) else cell
+
+
+def read_caption_csv(path: str | Path, folder: str | Path) -> dict[str, str]:
+    """Captions of a CSV written by `visioncap caption` (path, caption, error) or by the app's
+    export (file_name, path, caption, ...), keyed by name relative to `folder` with forward
+    slashes. A row matches by `file_name`, else by `path` (absolute, or relative to `folder`);
+    rows with an error, an empty caption or a path outside `folder` are skipped.
+    Raises MetadataError for a CSV without a caption column."""
+    try:
+        columns, rows = read_csv_rows(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MetadataError(path, f"could not read it: {exc}") from exc
+    if "caption" not in columns or not {"file_name", "path"} & set(columns):
+        raise MetadataError(path, f"no caption and path columns (it has {columns})")
+    root = Path(folder).resolve()
+    captions: dict[str, str] = {}
+    for row in rows:
+        caption = _unguard(row.get("caption", ""))
+        if not caption.strip() or row.get("error"):
+            continue
+        name = _unguard(row.get("file_name", "")).replace("\\", "/")
+        if not name:
+            raw = Path(_unguard(row.get("path", "")))
+            if raw.is_absolute():
+                try:
+                    name = raw.resolve().relative_to(root).as_posix()
+                except ValueError:
+                    continue
+            else:
+                name = raw.as_posix()
+        captions[name] = caption
+    return captions

@@ -2,10 +2,12 @@
 caption store.
 
 Reading (`find_captions`), in this order of preference:
-1. tables the user asked to import: a caption CSV or a `metadata.jsonl` (core.sidecars);
-2. `photo.txt`;
+1. tables the user asked to import: a caption CSV or a `metadata.jsonl`;
+2. `photo.txt`, then `photo.caption` (not when several photos share the stem, see core.sidecars);
 3. the XMP sidecars `photo.jpg.xmp`, then `photo.xmp`;
-4. the description embedded in the photo (core.photo_metadata, the MWG rule).
+4. Google Photos Takeout JSON (`photo.jpg.json`, `photo.jpg.supplemental-metadata.json`);
+5. the description embedded in the photo (core.photo_metadata: the MWG rule, then EXIF
+   UserComment and Windows' fields).
 
 The conflict rule (`reconcile`), between the store's caption and what is found beside a photo:
 a file that changed since VisionCap last read or wrote it, and says something else, replaces the
@@ -14,8 +16,11 @@ away); otherwise the store's caption stays and the caller is told which file dis
 is overwritten silently, and a file VisionCap has already seen in its current state never
 overrides a later edit.
 
-Writing (`write_captions`): XMP sidecars, embedded descriptions (a sidecar instead for formats
-exiv2 cannot write), `.txt` files and `metadata.jsonl`, with one report for the lot.
+Writing (`write_captions`): XMP sidecars, embedded descriptions (a sidecar instead where a photo
+cannot take one), `.txt` files and `metadata.jsonl`, under one rule: each file ends up with the
+caption written and everything else it held unchanged, or exactly as it was with a one-line
+reason in the report. A caption a person or another program put in a file is replaced only when
+the caller says so (`WriteOptions.existing`, or the file is in a state VisionCap already knows).
 """
 
 from __future__ import annotations
@@ -23,31 +28,35 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from core.caption_csv import read_caption_csv
+from core.errors import KeptCaption, MetadataError
 from core.fingerprint import FileState, file_state
+from core.jsonl_captions import JsonlTargets, read_jsonl, write_jsonl
 from core.photo_metadata import (
     CannotEmbed,
-    MetadataError,
     ReadOnlyPhoto,
     embed_description,
     read_embedded,
 )
 from core.sidecars import (
     SIDECAR_NAMINGS,
+    caption_file_paths,
     existing_sidecars,
-    read_caption_csv,
-    read_jsonl,
     read_sidecar,
+    read_takeout,
     read_txt,
+    shares_stem_with,
     sidecar_path,
+    takeout_paths,
     txt_path,
-    write_jsonl,
     write_sidecar,
     write_txt,
 )
 
 WAYS = ("xmp", "embed", "txt", "jsonl")
+EXISTING = ("keep", "replace")
 
 
 class Source(str, Enum):
@@ -56,7 +65,9 @@ class Source(str, Enum):
     CSV = "csv"
     JSONL = "jsonl"
     TXT = "txt"
+    CAPTION_FILE = "caption-file"
     SIDECAR = "xmp-sidecar"
+    TAKEOUT = "takeout"
     EMBEDDED = "embedded"
 
 
@@ -67,6 +78,7 @@ class FoundCaption:
     file: Path  # the file it was read from: the photo itself, its .txt or sidecar, or a table
     state: FileState  # that file's state when it was read
     detail: str = ""  # for embedded captions, the field that won ("XMP dc:description", ...)
+    own: bool = False  # written by VisionCap and unchanged since (XMP's visioncap:DescriptionDigest)
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,11 @@ class Findings:
     def best(self) -> FoundCaption | None:
         return self.found[0] if self.found else None
 
+    @property
+    def others(self) -> list[FoundCaption]:
+        """The captions a person or another program wrote (not VisionCap's own)."""
+        return [f for f in self.found if not f.own]
+
 
 def find_captions(
     image: str | Path, name: str, tables: Sequence[Table] = (), *, embedded: bool = True
@@ -117,16 +134,24 @@ def find_captions(
             result = read(file)
             if result is None:
                 return
-            text, detail = (result.text, result.field) if source is Source.EMBEDDED else (result, "")
-            findings.found.append(FoundCaption(text, source, file, file_state(file), detail))
+            text = result if isinstance(result, str) else result.text
+            findings.found.append(FoundCaption(text, source, file, file_state(file), getattr(result, "field", ""),
+                                               getattr(result, "own", False)))
         except (MetadataError, OSError) as exc:
             findings.problems.append(str(exc))
 
-    txt = txt_path(image)
-    if txt != image and txt.is_file():
-        add(Source.TXT, txt, read_txt)
+    caption_files = [p for p in caption_file_paths(image) if p.exists() or p.is_symlink()]
+    shared = shares_stem_with(image) if caption_files else []
+    for file in caption_files:
+        if shared:
+            findings.problems.append(f"{file}: also belongs to {', '.join(p.name for p in shared)}; "
+                                     "not taken as the caption of either")
+        else:
+            add(Source.TXT if file.suffix == ".txt" else Source.CAPTION_FILE, file, read_txt)
     for sidecar in existing_sidecars(image):
         add(Source.SIDECAR, sidecar, read_sidecar)
+    for takeout in takeout_paths(image):
+        add(Source.TAKEOUT, takeout, read_takeout)
     if embedded:
         add(Source.EMBEDDED, image, read_embedded)
     return findings
@@ -214,13 +239,18 @@ def reconcile(stored: StoredCaption | None, found: Sequence[FoundCaption], folde
 
 # ---- writing out ------------------------------------------------------------------------------
 
+WRITTEN, UNCHANGED, KEPT, NOT_WRITTEN, SIDECAR_INSTEAD = "written", "unchanged", "kept", "not written", "sidecar instead"
+WAY_NAMES = {"xmp": "XMP sidecars", "embed": "photos with embedded captions", "txt": ".txt files",
+             "jsonl": "metadata.jsonl rows"}
+
 
 @dataclass(frozen=True)
 class WriteOptions:
     ways: tuple[str, ...] = ("xmp",)  # any of WAYS
-    sidecar_naming: str = "photo.jpg.xmp"  # or "photo.xmp"
+    sidecar_naming: str = "photo.jpg.xmp"  # for new sidecars; "photo.xmp" is the other naming
     keep_mtime: bool = False  # embedded: give the photo back its modification time
-    verify_pixels: bool = True  # embedded: decode before and after and compare
+    # a different caption a person or another program left in a file: "keep" it or "replace" it
+    existing: str = "keep"
 
     def __post_init__(self) -> None:
         unknown = [w for w in self.ways if w not in WAYS]
@@ -228,131 +258,230 @@ class WriteOptions:
             raise ValueError(f"unknown ways to write captions {unknown}; choose from {WAYS}")
         if self.sidecar_naming not in SIDECAR_NAMINGS:
             raise ValueError(f"sidecar naming must be one of {SIDECAR_NAMINGS}")
+        if self.existing not in EXISTING:
+            raise ValueError(f"existing must be one of {EXISTING}")
+
+
+@dataclass(frozen=True)
+class WriteItem:
+    path: Path
+    name: str  # relative to the folder the user gave, forward slashes
+    caption: str
+    photo_state: FileState | None = None  # the photo as captioned: a photo changed since is skipped
+    # files whose present content VisionCap knows (the app's store): replacing their caption
+    # is the user's edit, not another's caption lost
+    known: Mapping[Path, FileState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    image: Path
+    way: str  # one of WAYS
+    target: Path  # the file written, or left as it was
+    status: str  # WRITTEN, UNCHANGED, KEPT, NOT_WRITTEN or SIDECAR_INSTEAD
+    reason: str = ""  # why not written; for WRITTEN, what was left alone (IPTC...), if anything
 
 
 @dataclass
 class WriteReport:
-    written: dict[str, list[Path]] = field(default_factory=lambda: {w: [] for w in WAYS})
-    sidecar_instead: list[tuple[Path, str]] = field(default_factory=list)  # (photo, why not embedded)
-    read_only: list[Path] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason)
+    outcomes: list[Outcome] = field(default_factory=list)
     # every file written, with its state afterwards: what the store records as seen
     states: dict[Path, FileState] = field(default_factory=dict)
 
+    def add(self, image: Path, way: str, target: Path, status: str, reason: str = "") -> None:
+        self.outcomes.append(Outcome(image, way, target, status, reason))
+
+    def where(self, status: str, way: str | None = None) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == status and (way is None or o.way == way)]
+
     @property
     def ok(self) -> bool:
-        return not self.read_only and not self.failed
+        """Nothing was left unwritten because of a problem (kept captions are not problems)."""
+        return not self.where(NOT_WRITTEN)
 
-    def summary(self) -> str:
-        names = {"xmp": "XMP sidecars", "embed": "photos with embedded captions", "txt": ".txt files",
-                 "jsonl": "metadata.jsonl files"}
-        parts = [f"{len(files):,} {names[way]}" for way, files in self.written.items() if files]
-        lines = ["wrote " + (", ".join(parts) if parts else "nothing")]
-        if self.sidecar_instead:
-            kinds = sorted({p.suffix.lower() or p.name for p, _ in self.sidecar_instead})
-            lines.append(f"{len(self.sidecar_instead):,} photos ({', '.join(kinds)}) cannot hold an "
-                         "embedded caption and got an XMP sidecar instead")
-        if self.read_only:
-            lines.append(f"{len(self.read_only):,} read-only photos left unchanged: "
-                         + ", ".join(p.name for p in self.read_only[:5]) + (" ..." if len(self.read_only) > 5 else ""))
-        lines.extend(f"failed: {file}: {reason}" for file, reason in self.failed)
+    def notes(self, image: Path) -> str:
+        """One line on what happened to `image`'s files, for the CLI's CSV."""
+        parts = []
+        for o in (o for o in self.outcomes if o.image == image):
+            text = f"{o.way}: {o.status}" + (f" ({o.reason})" if o.reason else "")
+            parts.append(text)
+        return "; ".join(parts)
+
+    def summary(self, kept_hint: str = "") -> str:
+        """One line of counts, then one line per file that was not written or has a note."""
+        written = [f"{len(self.where(WRITTEN, w)):,} {WAY_NAMES[w]}" for w in WAYS if self.where(WRITTEN, w)]
+        lines = ["wrote " + (", ".join(written) if written else "nothing")]
+        if self.where(UNCHANGED):
+            lines.append(f"{len(self.where(UNCHANGED)):,} already held the caption (not rewritten)")
+        kept = self.where(KEPT)
+        if kept:
+            lines.append(f"{len(kept):,} kept: they hold a different caption a person or another program wrote"
+                         f"{kept_hint}: " + ", ".join(o.target.name for o in kept[:5]) + (" ..." if len(kept) > 5 else ""))
+        for o in self.where(SIDECAR_INSTEAD):
+            lines.append(f"sidecar instead of embedding: {o.image}: {o.reason}")
+        lines.extend(f"not written: {o.target}: {o.reason}" for o in self.where(NOT_WRITTEN))
+        lines.extend(f"note: {o.target}: {o.reason}" for o in self.where(WRITTEN) if o.reason)
         return "\n".join(lines)
 
 
-def dataset_root(path: Path, name: str) -> tuple[Path, str]:
-    """(folder, file_name) of an image for metadata.jsonl: the folder `name` is relative to
-    when `path` ends with the relative `name`, else the image's own folder."""
-    parts = PurePosixPath(name).parts
-    if not Path(name).is_absolute() and ".." not in parts and len(parts) <= len(path.parts) and tuple(path.parts[-len(parts):]) == parts:
-        return Path(*path.parts[: -len(parts)]) if len(parts) < len(path.parts) else Path("."), name
-    return path.parent, path.name
+def _known(item: WriteItem, target: Path, options: WriteOptions) -> Callable[..., bool]:
+    """The may_replace rule for one target file: replacing was asked for, or VisionCap knows
+    the file as it is now (its caption is the one the user has been editing)."""
+    if options.existing == "replace":
+        return lambda *_: True
+    state = item.known.get(target)
+
+    def known(*_) -> bool:
+        try:
+            now = file_state(target)
+        except OSError:
+            return False
+        return state is not None and (now.size, now.fingerprint) == (state.size, state.fingerprint)
+
+    return known
+
+
+class _Writer:
+    """One write_captions call: the report, and which image claimed which shared file."""
+
+    def __init__(self, options: WriteOptions, targets: JsonlTargets | None):
+        self.options = options
+        self.report = WriteReport()
+        self.owners: dict[Path, Path] = {}
+        self.targets = targets or JsonlTargets()
+        self.jsonl: dict[Path, dict[str, tuple[WriteItem, str]]] = {}
+
+    def claim(self, target: Path, image: Path, way: str) -> bool:
+        owner = self.owners.setdefault(target, image)
+        if owner != image:
+            self.report.add(image, way, target, NOT_WRITTEN, f"also the file of {owner.name}")
+        return owner == image
+
+    def item(self, item: WriteItem) -> None:
+        image, ways = Path(item.path), self.options.ways
+        if item.photo_state is not None and not _same_photo(image, item.photo_state):
+            for way in ways:
+                self.report.add(image, way, image, NOT_WRITTEN,
+                                "the photo changed since it was captioned (replaced or edited); nothing written for it")
+            return
+        if "xmp" in ways:
+            self.sidecar(item)
+        if "embed" in ways:
+            self.embed(item)
+        if "txt" in ways:
+            self.txt(item)
+        if "jsonl" in ways:
+            try:
+                path, file_name = self.targets.target(image, item.name)
+                self.jsonl.setdefault(path, {})[file_name] = (item, item.caption)
+            except MetadataError as exc:
+                self.report.add(image, "jsonl", exc.path, NOT_WRITTEN, exc.reason)
+
+    def sidecar(self, item: WriteItem, why: str = "") -> None:
+        image = Path(item.path)
+        targets = existing_sidecars(image) or [sidecar_path(image, self.options.sidecar_naming)]
+        if not all(self.claim(t, image, "xmp") for t in targets):
+            return
+        shared = shares_stem_with(image) if any(t.name == image.with_suffix(".xmp").name for t in targets) else []
+        if shared:
+            self.report.add(image, "xmp", targets[0], NOT_WRITTEN,
+                            f"{targets[0].name} also belongs to {', '.join(p.name for p in shared)}")
+            return
+        try:
+            results = write_sidecar(image, item.caption, self.options.sidecar_naming,
+                                    may_replace=_known(item, targets[0], self.options))
+        except MetadataError as exc:
+            self._failed(image, "xmp", exc)
+            return
+        for result in results:
+            self.report.add(image, "xmp", result.path, WRITTEN if result.written else UNCHANGED, why)
+            self.report.states[result.path] = result.state
+
+    def embed(self, item: WriteItem) -> None:
+        image = Path(item.path)
+        try:
+            result = embed_description(image, item.caption, keep_mtime=self.options.keep_mtime,
+                                       expect=item.photo_state, may_replace=_known(item, image, self.options))
+        except CannotEmbed as exc:
+            self.report.add(image, "embed", image, SIDECAR_INSTEAD, exc.reason)
+            if "xmp" not in self.options.ways:
+                self.sidecar(item, "instead of embedding")
+            return
+        except (ReadOnlyPhoto, MetadataError) as exc:
+            self._failed(image, "embed", exc)
+            return
+        self.report.add(image, "embed", image, WRITTEN if result.written else UNCHANGED, "; ".join(result.notes))
+        self.report.states[image] = result.state
+
+    def txt(self, item: WriteItem) -> None:
+        image = Path(item.path)
+        target = txt_path(image)
+        if target == image or not self.claim(target, image, "txt"):
+            return
+        shared = shares_stem_with(image)
+        if shared:
+            self.report.add(image, "txt", target, NOT_WRITTEN,
+                            f"{target.name} would also belong to {', '.join(p.name for p in shared)}")
+            return
+        try:
+            result = write_txt(image, item.caption, may_replace=_known(item, target, self.options))
+        except MetadataError as exc:
+            self._failed(image, "txt", exc)
+            return
+        self.report.add(image, "txt", target, WRITTEN if result.written else UNCHANGED)
+        self.report.states[target] = result.state
+
+    def flush_jsonl(self) -> None:
+        for path, rows in self.jsonl.items():
+            first = next(iter(rows.values()))[0]
+            known = _known(first, path, self.options)
+            try:
+                result = write_jsonl(path, {name: text for name, (_, text) in rows.items()},
+                                     may_replace=lambda name, old, known=known: known())
+            except MetadataError as exc:
+                for item, _ in rows.values():
+                    self.report.add(Path(item.path), "jsonl", path, NOT_WRITTEN, exc.reason)
+                continue
+            for name, (item, _) in rows.items():
+                status = WRITTEN if name in result.written else UNCHANGED if name in result.unchanged else KEPT
+                self.report.add(Path(item.path), "jsonl", path, status)
+            if result.state is not None:
+                self.report.states[path] = result.state
+        self.jsonl.clear()
+
+    def _failed(self, image: Path, way: str, exc: MetadataError) -> None:
+        status = KEPT if isinstance(exc, KeptCaption) else NOT_WRITTEN
+        self.report.add(image, way, exc.path, status, exc.reason)
+
+
+def _same_photo(image: Path, state: FileState) -> bool:
+    try:
+        now = file_state(image)
+    except OSError:
+        return False
+    return (now.size, now.fingerprint) == (state.size, state.fingerprint)
 
 
 def write_captions(
-    items: Iterable[tuple[str | Path, str, str]],
+    items: Iterable[WriteItem],
     options: WriteOptions,
     *,
     progress: Callable[[int], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    targets: JsonlTargets | None = None,
 ) -> WriteReport:
-    """Write each (image path, name, caption) the ways `options` asks; images without a caption
-    are left out. Never raises for one file: failures are collected in the report, and a
-    read-only photo is reported, not written. `progress(n)` after each image; `cancelled()`
-    is checked between images (what is written stays written)."""
-    report = WriteReport()
-    tables: dict[Path, dict[str, str]] = {}
-    owners: dict[Path, Path] = {}  # photo.jpg and photo.png both map to photo.txt
-    done = 0
-
-    def claim(target: Path, image: Path) -> bool:
-        owner = owners.setdefault(target, image)
-        if owner != image:
-            report.failed.append((target, f"also the caption file of {owner.name}; not written for {image.name}"))
-        return owner == image
-
-    for raw, name, caption in items:
+    """Write each item's caption the ways `options` asks; items without a caption are left out.
+    Never raises for one file: every file written or left alone is an Outcome in the report.
+    `progress(n)` after each image; `cancelled()` is checked between images (what is written
+    stays written). `targets` lets a caller that writes in several calls (the CLI, batch by
+    batch) keep one view of where metadata.jsonl files are."""
+    writer = _Writer(options, targets)
+    for done, item in enumerate(items, 1):
         if cancelled():
             break
-        if not caption.strip():
-            continue
-        image = Path(raw)
-        sidecar_free = claim(sidecar_path(image, options.sidecar_naming), image)
-        if "xmp" in options.ways and sidecar_free:
-            _sidecar(image, caption, options, report)
-        if "embed" in options.ways:
-            try:
-                report.states[image] = embed_description(
-                    image, caption, keep_mtime=options.keep_mtime, verify_pixels=options.verify_pixels)
-                report.written["embed"].append(image)
-            except ReadOnlyPhoto:
-                report.read_only.append(image)
-            except CannotEmbed as exc:
-                report.sidecar_instead.append((image, exc.reason))
-                if "xmp" not in options.ways and sidecar_free:
-                    _sidecar(image, caption, options, report)
-            except MetadataError as exc:
-                report.failed.append((image, exc.reason))
-        if "txt" in options.ways and claim(txt_path(image), image):
-            try:
-                target = write_txt(image, caption)
-                report.written["txt"].append(target)
-                report.states[target] = file_state(target)
-            except (MetadataError, OSError) as exc:
-                report.failed.append((txt_path(image), getattr(exc, "reason", str(exc))))
-        if "jsonl" in options.ways:
-            folder, file_name = dataset_root(image, name)
-            tables.setdefault(folder, {})[file_name] = caption
-        done += 1
+        if item.caption.strip():
+            writer.item(item)
         if progress:
             progress(done)
-    for folder, captions in tables.items():
-        try:
-            target = write_jsonl(folder, captions)
-            report.written["jsonl"].append(target)
-            report.states[target] = file_state(target)
-        except (MetadataError, OSError) as exc:
-            report.failed.append((folder / "metadata.jsonl", getattr(exc, "reason", str(exc))))
-    return report
-
-
-def write_rows_out(
-    items: Iterable[tuple[str | Path, str, str]], rows: Iterable[Mapping[str, str]], options: WriteOptions
-) -> WriteReport:
-    """Write out the rows of `visioncap caption`: `items` are the run's (image path, identity,
-    name within its folder argument) triples, rows are keyed by `absolute_path` (the identity).
-    Rows with an error or no caption are left out."""
-    images = {key: (Path(path), name) for path, key, name in items}
-    return write_captions(
-        ((*images[row["absolute_path"]], row.get("caption", "")) for row in rows
-         if row.get("absolute_path") in images and not row.get("error")),
-        options,
-    )
-
-
-def _sidecar(image: Path, caption: str, options: WriteOptions, report: WriteReport) -> None:
-    try:
-        target = write_sidecar(image, caption, options.sidecar_naming)
-        report.written["xmp"].append(target)
-        report.states[target] = file_state(target)
-    except (MetadataError, OSError) as exc:
-        report.failed.append((image, getattr(exc, "reason", str(exc))))
+    writer.flush_jsonl()
+    return writer.report

@@ -1,6 +1,6 @@
 """Headless commands: `visioncap caption ...` and `visioncap import-hf ...`.
 
-Exit status (EXIT_CODES): 0 every image captioned; 1 some images failed (their rows say why,
+Exit status: 0 every image captioned (or left alone for the caption it has); 1 some images failed (their rows say why,
 the rest are written); 2 the command cannot be carried out as given (a bad option, a missing
 input, an --out that is not a caption CSV or that another run is writing, a model that cannot
 be loaded); 3 a runtime error stopped the run (a full disk, out of memory on the CPU, a bug),
@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--sidecar-name", choices=("photo.jpg.xmp", "photo.xmp"), default="photo.jpg.xmp",
                      help="how XMP sidecars are named")
     cap.add_argument("--keep-mtime", action="store_true", help="--write embed keeps each photo's modification time")
+    cap.add_argument("--existing", choices=("keep", "replace"), default="keep",
+                     help="a photo with a caption a person or another program wrote (beside or inside it): "
+                          "keep it (default: not captioned, its caption goes to the CSV with its source) "
+                          "or replace it")
 
     imp = sub.add_parser("import-hf", help="import a HF VisionEncoderDecoder (ViT + GPT-2) checkpoint")
     imp.set_defaults(parser=imp)
@@ -184,6 +188,7 @@ def _load_captioner(args):
 
 def run_caption(args) -> int:
     from core.caption_csv import check_target, locked, rows_to_keep
+    from core.cli_writes import read_existing
     from core.scan import ScanReport
 
     settings = _check_caption_args(args)
@@ -193,51 +198,75 @@ def run_caption(args) -> int:
     with locked(args.out) if args.out is not None else contextlib.nullcontext():
         items = _collect(args, scan)
         kept, done = rows_to_keep(args.out, [key for _, key, _ in items]) if args.resume else ([], set())
-        todo = [(path, key) for path, key, _ in items if key not in done]
+        todo = [item for item in items if item[1] not in done]
+        left_alone, todo, states, problems = read_existing(todo, args.existing == "keep", bool(args.write))
+        for problem in problems:
+            print(f"visioncap: warning: {problem}", file=sys.stderr)
         captioner = _load_captioner(args)
         captioner.threads.set_fixed(args.threads)
-        failures, rows = _caption(captioner, todo, kept, settings, args)
+        writer = _writer(args, items, states)
+        try:
+            if writer is not None and kept:
+                writer.write(kept)  # captions an earlier run kept by --resume are written too
+            failures, _ = _caption(captioner, todo, kept + left_alone, settings, args, writer)
+        finally:
+            if writer is not None:
+                writer.flush()
     failures += sum(1 for row in kept if row["error"])
-    total = len(kept) + len(todo)
+    total = len(kept) + len(left_alone) + len(todo)
     print(
-        f"captioned {total - failures} of {total} images on {captioner.device} ({captioner.precision})"
+        f"captioned {total - failures - len(left_alone)} of {total} images on {captioner.device} ({captioner.precision})"
         + (f"; {failures} failed" if failures else "")
-        + (f"; {len(kept)} kept from {args.out}" if kept else ""),
+        + (f"; {len(kept)} kept from {args.out}" if kept else "")
+        + (f"; {len(left_alone)} left alone: they have a caption a person or another program wrote "
+           "(their captions are in the CSV; --existing replace captions them too)" if left_alone else ""),
         file=sys.stderr,
     )
-    if args.write:
-        from core.caption_io import WriteOptions, write_rows_out
-
-        options = WriteOptions(tuple(dict.fromkeys(args.write)), args.sidecar_name, args.keep_mtime)
-        report = write_rows_out(items, kept + rows, options)
-        print(report.summary(), file=sys.stderr)
-        failures += len(report.read_only) + len(report.failed)
+    if writer is not None:
+        hint = " (--existing replace replaces them)" if args.existing == "keep" else ""
+        print(writer.report.summary(hint), file=sys.stderr)
+        failures += writer.failures
     for line in scan.lines():
         print(line, file=sys.stderr)
     return EXIT_SOME_FAILED if failures or scan.skipped else EXIT_OK
 
 
-def _caption(captioner, todo, kept, settings, args) -> tuple[int, list[dict[str, str]]]:
-    """Caption `todo`, streaming rows to the output after the kept rows; returns the failures
-    and the new rows."""
+def _writer(args, items, states):
+    if not args.write:
+        return None
+    from core.caption_io import WriteOptions
+    from core.cli_writes import RunWriter
+
+    options = WriteOptions(tuple(dict.fromkeys(args.write)), args.sidecar_name, args.keep_mtime, args.existing)
+    return RunWriter(options, {key: name for _, key, name in items}, states)
+
+
+def _caption(captioner, todo, first_rows, settings, args, writer) -> tuple[int, list[dict[str, str]]]:
+    """Caption `todo`, streaming rows to the output after `first_rows` (kept by --resume, left
+    alone for their existing captions) and writing each batch out with `writer`; returns the
+    failures and the new rows."""
     from tqdm import tqdm
 
     from core.caption_csv import CsvOutput, OutputWriteError
+    from core.cli_writes import MODEL_SOURCE
     from core.oom_fallback import OutOfMemoryFallback
 
-    output = CsvOutput(args.out, kept)
+    output = CsvOutput(args.out, first_rows)
     progress = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=None, desc="captioning")
     fallback = OutOfMemoryFallback(captioner, notify=lambda message: progress.write(f"visioncap: {message}", sys.stderr))
     failures = position = 0
     written: list[dict[str, str]] = []
     try:
-        for batch in fallback.caption_batches([path for path, _ in todo], settings, args.batch_size):
+        for batch in fallback.caption_batches([path for path, _, _ in todo], settings, args.batch_size):
             rows = []
             for result in batch:
-                path, key = todo[position]
-                rows.append({"path": path, "absolute_path": key, "caption": result.caption, "error": result.error})
+                path, key, _ = todo[position]
+                rows.append({"path": path, "absolute_path": key, "caption": result.caption, "error": result.error,
+                             "source": MODEL_SOURCE if result.ok else "", "notes": ""})
                 position += 1
                 failures += not result.ok
+            if writer is not None:
+                writer.write(rows)
             output.write(rows)
             written.extend(rows)
             progress.update(len(batch))

@@ -27,6 +27,17 @@ class MetadataError(FileError):
         return self.problem
 
 
+class KeptCaption(MetadataError):
+    """The file already holds a different caption that a person or another program wrote, and
+    replacing it was not asked for: it was kept, nothing written."""
+
+    def __init__(self, path: str | Path, existing: str, where: str = ""):
+        self.existing = existing
+        short = existing if len(existing) <= 60 else existing[:57] + "..."
+        where = f"{where}: " if where else ""
+        super().__init__(path, f"already holds a different caption ({where}{short!r}); kept")
+
+
 class BundleError(FileError):
     """A model bundle file is missing, truncated, corrupt or does not match the config."""
 

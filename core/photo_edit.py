@@ -101,12 +101,18 @@ def _exif_changes(tiff: Tiff | None, plan: Plan) -> None:
     plan.exif["IFD0"] = ifd0
 
 
+def describe(doc, text: str, previous: frozenset[str]) -> None:
+    """Edit an XMP packet (a photo's or a sidecar's): `text` as dc:description, the mirrors
+    that held one of the `previous` texts, and the digest marking the caption as VisionCap's."""
+    xmp_packet.set_lang_alt(doc, *XMP_DESCRIPTION, text, previous)
+    for ns, name in XMP_MIRRORS:
+        xmp_packet.replace_in_lang_alt(doc, ns, name, text, previous)
+    xmp_packet.set_simple(doc, *XMP_DIGEST, xmp_packet.caption_digest(text))
+
+
 def _xmp_packet(blocks: Blocks, plan: Plan) -> bytes:
     doc = blocks.xmp if blocks.xmp is not None else xmp_packet.new_packet()
-    xmp_packet.set_lang_alt(doc, *XMP_DESCRIPTION, plan.text, plan.previous)
-    for ns, name in XMP_MIRRORS:
-        xmp_packet.replace_in_lang_alt(doc, ns, name, plan.text, plan.previous)
-    xmp_packet.set_simple(doc, *XMP_DIGEST, xmp_packet.caption_digest(plan.text))
+    describe(doc, plan.text, plan.previous)
     return xmp_packet.serialize(doc)
 
 
@@ -248,7 +254,9 @@ def _xmp_changed_paths() -> set[str]:
     return {f"{{{ns}}}{name}" for ns, name in (XMP_DESCRIPTION, *XMP_MIRRORS, XMP_DIGEST)}
 
 
-def _xmp_problems(before, after) -> list[str]:
+def xmp_problems(before, after) -> list[str]:
+    """How the XMP `after` differs from `before` beyond the properties a description write
+    changes; [] when it does not."""
     changing = _xmp_changed_paths()
     old = collections.Counter({k: v for k, v in xmp_packet.properties(before).items() if k[0][0] not in changing}) \
         if before is not None else collections.Counter()
@@ -353,7 +361,7 @@ def verify(data: bytes, written: bytes, before: Blocks, plan: Plan) -> list[str]
     else:
         problems += _container_problems(before.container, after.container)
     problems += _exif_problems(before.exif, after.exif, plan)
-    problems += _xmp_problems(before.xmp, after.xmp)
+    problems += xmp_problems(before.xmp, after.xmp)
     problems += _iptc_problems(before, after, plan)
     found = description_of(after)
     if found is None or found.text != plan.text:

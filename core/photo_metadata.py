@@ -33,7 +33,7 @@ import exiv2
 from core import xmp_packet
 from core.atomic import atomic_write
 from core.containers import ContainerError, split
-from core.errors import FileError, MetadataError
+from core.errors import FileError, KeptCaption, MetadataError
 from core.fingerprint import CHUNK, VERSION, FileState, file_state
 from core.photo_blocks import Blocks, decode_bytes, fields, read_blocks, suffix_of, tiff_is_raw
 from core.photo_edit import NotWritten, with_description
@@ -86,15 +86,6 @@ class PhotoChanged(MetadataError):
     """The photo is not the one that was captioned any more: nothing was written."""
 
 
-class KeptExisting(MetadataError):
-    """The photo holds a different caption that a person or another program wrote: kept."""
-
-    def __init__(self, path: str | Path, existing: EmbeddedCaption):
-        self.existing = existing
-        short = existing.text if len(existing.text) <= 60 else existing.text[:57] + "..."
-        super().__init__(path, f"already has a caption from someone else ({existing.field}: {short!r}); kept")
-
-
 @dataclass(frozen=True)
 class EmbeddedCaption:
     text: str
@@ -112,9 +103,17 @@ class EmbedResult:
 # ---- reading ----------------------------------------------------------------------------------
 
 
+# What scientific and imaging software keeps in ImageDescription: data about the file, not a caption
+MACHINE_PREFIXES = ("ImageJ=", "<?xml", "<OME", "{\"shape\"", "Aperio Image Library", "IMGJ")
+
+
 def meaningful(text: str | None) -> str | None:
-    """None for a missing, blank or placeholder value."""
-    if text is None or not text.strip() or text.strip().casefold() in CAMERA_PLACEHOLDERS:
+    """None for a missing, blank or placeholder value, or data a program keeps there (ImageJ,
+    OME-XML, tifffile's shape)."""
+    if text is None or not text.strip():
+        return None
+    stripped = text.strip()
+    if stripped.casefold() in CAMERA_PLACEHOLDERS or stripped.startswith(MACHINE_PREFIXES):
         return None
     return text
 
@@ -267,9 +266,9 @@ def embed_description(
 
     `expect`: the photo's state when it was captioned; a photo that differs now is not written
     (PhotoChanged). `may_replace(existing)`: asked when the photo holds a different caption that
-    is not VisionCap's own; False keeps it (KeptExisting). None replaces any caption.
+    is not VisionCap's own; False keeps it (KeptCaption). None replaces any caption.
 
-    Raises ReadOnlyPhoto, CannotEmbed (write a sidecar instead), PhotoChanged, KeptExisting or
+    Raises ReadOnlyPhoto, CannotEmbed (write a sidecar instead), PhotoChanged, KeptCaption or
     MetadataError; in every case the photo is left exactly as it was."""
     path = Path(path)
     try:
@@ -303,7 +302,7 @@ def embed_description(
     current = description_of(blocks)
     if current is not None and current.text != text and not current.own and may_replace is not None \
             and not may_replace(current):
-        raise KeptExisting(path, current)
+        raise KeptCaption(path, current.text, current.field)
     f = fields(blocks)
     previous = frozenset(t for t in (f.exif, f.xmp, f.iptc, current.text if current else None) if meaningful(t))
     try:

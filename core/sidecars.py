@@ -1,47 +1,90 @@
-"""Captions in files beside the photos: XMP sidecars, `.txt` files, a Hugging Face
-`metadata.jsonl`, and caption CSVs (the CLI's output or the app's export).
+"""Captions in files beside the photos: XMP sidecars, `.txt` and `.caption` files, and Google
+Photos Takeout JSON. (metadata.jsonl is core.jsonl_captions; caption CSVs core.caption_csv.)
 
 - XMP sidecar: `photo.jpg.xmp` (darktable, digiKam) or `photo.xmp` (Lightroom, Capture One);
   read both, `photo.jpg.xmp` first since `photo.xmp` may be shared by `photo.jpg` and
-  `photo.cr2`. Written through exiv2 into an existing sidecar, keeping all its other properties
-  (edit history, ratings, keywords), or as a new one.
-- `photo.txt` beside `photo.jpg`: the caption file of kohya-style and TagGUI datasets, UTF-8.
-- `metadata.jsonl` in the dataset folder: one JSON object a line with `file_name` (relative,
-  forward slashes) and `text`, what `datasets`' imagefolder loader reads. Writing merges into an
-  existing file: other rows and other columns stay.
-Every write is atomic (core.atomic).
+  `photo.cr2`. Read and edited as XML by core.xmp_packet, never through exiv2 (whose toolkit
+  gives up on repeated properties and would hand back nothing): every other property stays, and
+  the sidecar is re-read and compared before it replaces the old one. A sidecar that already
+  exists is the one written, under either name; one is created only when there is none.
+- `photo.txt` (kohya-style datasets, TagGUI) and `photo.caption`, UTF-8, beside the photo. When
+  several photos share the stem (`photo.png`, `photo.tif`), such a file belongs to none of them
+  and is reported, except for a camera RAW and one picture of the same shot (`IMG_1.CR2` and
+  `IMG_1.JPG`), which share it.
+- Google Photos Takeout: `photo.jpg.json` or `photo.jpg.supplemental-metadata.json` (cut short
+  in long names) beside the photo; its `description`.
+Only regular files under a size cap are read (core.safe_files); every write is atomic.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-import exiv2
-
-from core.atomic import atomic_write, atomic_write_text
-from core.csvio import FORMULA_PREFIXES, read_csv_rows
-from core.photo_metadata import (
-    XMP_KEY,
-    MetadataError,
-    image_bytes,
-    lang_alternatives,
-    meaningful,
-    read_mapped,
-    set_xmp_description,
-    xmp_default,
-)
+from core import xmp_packet
+from core.atomic import atomic_write
+from core.decoders import IMAGE_EXTENSIONS, RAW_EXTENSIONS
+from core.errors import FileError, KeptCaption, MetadataError
+from core.fingerprint import FileState, file_state
+from core.photo_edit import describe, xmp_problems
+from core.photo_metadata import meaningful
+from core.safe_files import CAPS, check_replaceable, read_regular
 
 SIDECAR_NAMINGS = ("photo.jpg.xmp", "photo.xmp")
-JSONL_NAME = "metadata.jsonl"
+CAPTION_SUFFIXES = (".txt", ".caption")
+NEW_SIDECAR = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+    ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+    '  <rdf:Description rdf:about=""/>\n'
+    " </rdf:RDF>\n"
+    "</x:xmpmeta>\n"
+)
+TAKEOUT_SUPPLEMENT = "supplemental-metadata"
+
+
+@dataclass(frozen=True)
+class FileCaption:
+    text: str
+    own: bool = False  # an XMP sidecar's description VisionCap wrote and nobody changed since
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    written: bool  # False: the file already held exactly this caption
+    state: FileState
+
+
+def _read(path: Path, kind: str) -> bytes:
+    try:
+        return read_regular(path, CAPS[kind])
+    except FileError as exc:
+        raise MetadataError(path, exc.problem) from exc
+    except OSError as exc:
+        raise MetadataError(path, f"could not read it: {exc.strerror or exc}") from exc
+
+
+def _replace(path: Path, data: bytes) -> FileState:
+    try:
+        check_replaceable(path)
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
+        return file_state(path)
+    except FileError as exc:
+        raise MetadataError(path, exc.problem) from exc
+    except OSError as exc:
+        raise MetadataError(path, f"could not write it: {exc.strerror or exc}") from exc
 
 
 # ---- XMP sidecars -----------------------------------------------------------------------------
 
 
 def sidecar_path(image: str | Path, naming: str = "photo.jpg.xmp") -> Path:
-    """Where the sidecar of `image` goes: `photo.jpg.xmp` or `photo.xmp` (`naming` is one of
+    """Where a new sidecar of `image` goes: `photo.jpg.xmp` or `photo.xmp` (`naming` is one of
     SIDECAR_NAMINGS)."""
     image = Path(image)
     if naming not in SIDECAR_NAMINGS:
@@ -50,57 +93,113 @@ def sidecar_path(image: str | Path, naming: str = "photo.jpg.xmp") -> Path:
 
 
 def existing_sidecars(image: str | Path) -> list[Path]:
-    """The sidecars of `image` that exist, in reading order."""
-    return [p for p in (sidecar_path(image, n) for n in SIDECAR_NAMINGS) if p.is_file()]
+    """The sidecars of `image` that exist (whatever kind of file they are), in reading order."""
+    return [p for p in (sidecar_path(image, n) for n in SIDECAR_NAMINGS) if os.path.lexists(p)]
 
 
-def _sidecar_description(buffer) -> str | None:
-    sidecar = exiv2.ImageFactory.open(buffer)
-    sidecar.readMetadata()
-    return next((xmp_default(lang_alternatives(d)) for d in sidecar.xmpData() if d.key() == XMP_KEY), None)
-
-
-def read_sidecar(path: str | Path) -> str | None:
-    """The dc:description of one XMP sidecar (None if it has none). Raises MetadataError."""
-    return meaningful(read_mapped(path, _sidecar_description, "this XMP sidecar"))
-
-
-def _sidecar_with_description(old: bytes | None, path: Path, text: str) -> bytes:
-    sidecar = exiv2.ImageFactory.open(old) if old else exiv2.ImageFactory.create(exiv2.ImageType.xmp)
-    if old:
-        sidecar.readMetadata()
-        before = {d.key(): d.toString() for d in sidecar.xmpData() if d.key() != XMP_KEY}
-        if sidecar.mimeType() != "application/rdf+xml":
-            raise MetadataError(path, f"exists but is not an XMP sidecar ({sidecar.mimeType()}); not changed")
-    else:
-        before = {}
-    set_xmp_description(sidecar.xmpData(), text)
-    sidecar.writeMetadata()
-    written = image_bytes(sidecar)
-    check = exiv2.ImageFactory.open(written)
-    check.readMetadata()
-    after = {d.key(): d.toString() for d in check.xmpData() if d.key() != XMP_KEY}
-    if after != before or _sidecar_description(written) != text:
-        raise MetadataError(path, "the updated sidecar did not read back the same; not changed")
-    return written
-
-
-def write_sidecar(image: str | Path, text: str, naming: str = "photo.jpg.xmp") -> Path:
-    """Create or update the XMP sidecar of `image` with `text` as its description; returns the
-    sidecar's path. Raises MetadataError (a file in the way that is not XMP, a read-only folder)."""
-    path = sidecar_path(image, naming)
+def _sidecar_doc(path: Path, data: bytes):
     try:
-        old = path.read_bytes() if path.exists() else None
-        written = _sidecar_with_description(old, path, text)
-        atomic_write(path, lambda tmp: tmp.write_bytes(written))
-    except OSError as exc:
-        raise MetadataError(path, f"could not write it: {exc.strerror or exc}") from exc
-    except exiv2.Exiv2Error as exc:
-        raise MetadataError(path, f"exiv2 could not process it: {exc}") from exc
-    return path
+        return xmp_packet.parse(data)
+    except xmp_packet.XmpError as exc:
+        raise MetadataError(path, f"its XMP cannot be read ({exc}); not changed") from exc
 
 
-# ---- .txt beside the photo --------------------------------------------------------------------
+def _caption_of(doc) -> FileCaption | None:
+    text = meaningful(xmp_packet.choose(xmp_packet.lang_alt(doc, xmp_packet.DC, "description")))
+    if text is None:
+        return None
+    own = xmp_packet.simple(doc, xmp_packet.VISIONCAP, "DescriptionDigest") == xmp_packet.caption_digest(text)
+    return FileCaption(text, own)
+
+
+def read_sidecar(path: str | Path) -> FileCaption | None:
+    """The dc:description of one XMP sidecar (None if it has none). Raises MetadataError."""
+    path = Path(path)
+    return _caption_of(_sidecar_doc(path, _read(path, "sidecar")))
+
+
+def write_sidecar(
+    image: str | Path,
+    text: str,
+    naming: str = "photo.jpg.xmp",
+    *,
+    may_replace: Callable[[str], bool] | None = None,
+) -> list[Written]:
+    """Put `text` as the description in the sidecar(s) of `image`: every one that exists, else
+    a new one named by `naming`. A different caption that is not VisionCap's own is replaced
+    only if `may_replace(it)` says so (None: always); else KeptCaption. Raises MetadataError
+    naming the sidecar; each sidecar is either fully written or left as it was."""
+    targets = existing_sidecars(image) or [sidecar_path(image, naming)]
+    return [_write_one(path, text, may_replace) for path in targets]
+
+
+def _write_one(path: Path, text: str, may_replace: Callable[[str], bool] | None) -> Written:
+    old = _read(path, "sidecar") if os.path.lexists(path) else None
+    doc = _sidecar_doc(path, old if old is not None else NEW_SIDECAR.encode())
+    before = _sidecar_doc(path, old) if old is not None else None
+    current = _caption_of(doc)
+    if current is not None and current.text == text and current.own:
+        return Written(path, False, file_state(path))
+    if current is not None and current.text != text and not current.own and may_replace is not None \
+            and not may_replace(current.text):
+        raise KeptCaption(path, current.text, "XMP sidecar")
+    describe(doc, text, frozenset({current.text} if current else ()))
+    data = xmp_packet.serialize(doc) + b"\n"
+    check = _sidecar_doc(path, data)
+    problems = xmp_problems(before, check)
+    back = _caption_of(check)
+    if back is None or back.text != text:
+        problems.append("the caption did not read back")
+    if problems:
+        raise MetadataError(path, "not written: " + "; ".join(problems))
+    return Written(path, True, _replace(path, data))
+
+
+# ---- .txt and .caption beside the photo -------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _listing(folder: str, mtime_ns: int) -> tuple[str, ...]:
+    """The names in `folder` (cached while the folder is unchanged)."""
+    try:
+        return tuple(sorted(os.listdir(folder)))
+    except OSError:
+        return ()
+
+
+def folder_names(folder: Path) -> tuple[str, ...]:
+    try:
+        return _listing(str(folder), os.stat(folder).st_mtime_ns)
+    except OSError:
+        return ()
+
+
+def stem_siblings(image: str | Path) -> list[Path]:
+    """The images in `image`'s folder with its stem (itself included)."""
+    image = Path(image)
+    stem = image.stem
+    return [image.with_name(n) for n in folder_names(image.parent)
+            if Path(n).stem == stem and Path(n).suffix.lower() in IMAGE_EXTENSIONS]
+
+
+def shares_stem_with(image: str | Path) -> list[Path]:
+    """Other images a `photo.txt` of `image` would also belong to; [] when it is `image`'s
+    alone, or shared by a camera RAW and one picture of the same shot (a RAW+JPEG pair)."""
+    image = Path(image)
+    siblings = [p for p in stem_siblings(image) if p.name != image.name]
+    if not siblings:
+        return []
+    pair = [image, *siblings]
+    raws = [p for p in pair if p.suffix.lower() in RAW_EXTENSIONS]
+    if len(pair) == 2 and len(raws) == 1:
+        return []
+    return siblings
+
+
+def caption_file_paths(image: str | Path) -> list[Path]:
+    """photo.txt and photo.caption beside `image`, in reading order (whether or not they exist)."""
+    image = Path(image)
+    return [image.with_suffix(s) for s in CAPTION_SUFFIXES if image.with_suffix(s) != image]
 
 
 def txt_path(image: str | Path) -> Path:
@@ -109,112 +208,54 @@ def txt_path(image: str | Path) -> Path:
 
 
 def read_txt(path: str | Path) -> str | None:
-    """A caption file's text (BOM and surrounding whitespace removed), None if blank.
-    Raises MetadataError for a file that is not UTF-8 text."""
+    """A caption file's text (BOM and trailing line breaks removed, spaces kept as written), None
+    if blank. Raises MetadataError for a file that is not UTF-8 text, too large, or not a file."""
+    path = Path(path)
+    data = _read(path, "caption")
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MetadataError(path, f"not a readable UTF-8 caption file: {exc}") from exc
-    return text.strip() or None
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MetadataError(path, f"not UTF-8 text (byte {exc.start}); not read") from exc
+    text = text.rstrip("\r\n")
+    return text if text.strip() else None
 
 
-def write_txt(image: str | Path, text: str) -> Path:
+def write_txt(image: str | Path, text: str, *, may_replace: Callable[[str], bool] | None = None) -> Written:
+    """Write `text` to photo.txt beside `image`. A different caption already there is replaced
+    only if `may_replace(it)` says so (None: always), else KeptCaption. Raises MetadataError."""
     path = txt_path(image)
-    try:
-        atomic_write_text(path, text)
-    except OSError as exc:
-        raise MetadataError(path, f"could not write it: {exc.strerror or exc}") from exc
-    return path
+    if os.path.lexists(path):
+        current = read_txt(path)
+        if current == text:
+            return Written(path, False, file_state(path))
+        if current is not None and may_replace is not None and not may_replace(current):
+            raise KeptCaption(path, current, ".txt file")
+    return Written(path, True, _replace(path, text.encode("utf-8")))
 
 
-# ---- metadata.jsonl ---------------------------------------------------------------------------
+# ---- Google Photos Takeout --------------------------------------------------------------------
 
 
-def read_jsonl(path: str | Path) -> dict[str, str]:
-    """file_name -> text of a Hugging Face `metadata.jsonl` (rows without both are skipped;
-    a caption column named `caption` is accepted too). Raises MetadataError naming the line."""
-    captions: dict[str, str] = {}
-    try:
-        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MetadataError(path, f"could not read it: {exc}") from exc
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
+def takeout_paths(image: str | Path) -> list[Path]:
+    """The Takeout JSON files of `image` that exist: `photo.jpg.json`, and
+    `photo.jpg.supplemental-metadata.json` with the suffix cut as Takeout cuts long names."""
+    image = Path(image)
+    found = []
+    for name in folder_names(image.parent):
+        if not name.startswith(image.name + ".") or not name.endswith(".json"):
             continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise MetadataError(path, f"line {number} is not JSON: {exc}") from exc
-        if not isinstance(row, dict):
-            raise MetadataError(path, f"line {number} is not a JSON object")
-        name, text = row.get("file_name"), row.get("text", row.get("caption"))
-        if isinstance(name, str) and isinstance(text, str) and text.strip():
-            captions[name.replace("\\", "/")] = text
-    return captions
+        middle = name[len(image.name) + 1 : -len(".json")]
+        if middle == "" or (middle and TAKEOUT_SUPPLEMENT.startswith(middle.rstrip("."))):
+            found.append(image.with_name(name))
+    return found
 
 
-def write_jsonl(folder: str | Path, captions: Mapping[str, str]) -> Path:
-    """Set `text` for each file_name in `folder/metadata.jsonl`, creating it if needed. Rows
-    and columns already there are kept; new rows are appended in name order."""
-    path = Path(folder) / JSONL_NAME
-    rows: list[dict] = []
-    if path.exists():
-        try:
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
-            rows = [json.loads(line) for line in lines if line.strip()]
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise MetadataError(path, f"exists but could not be read ({exc}); not changed") from exc
-        if not all(isinstance(row, dict) for row in rows):
-            raise MetadataError(path, "exists but is not one JSON object a line; not changed")
-    pending = dict(captions)
-    for row in rows:
-        name = row.get("file_name")
-        if isinstance(name, str) and name in pending:
-            row["text"] = pending.pop(name)
-    rows.extend({"file_name": name, "text": text} for name, text in sorted(pending.items()))
-    body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+def read_takeout(path: str | Path) -> str | None:
+    """The `description` a Google Photos user gave the photo, None if none. Raises MetadataError."""
+    path = Path(path)
     try:
-        atomic_write_text(path, body)
-    except OSError as exc:
-        raise MetadataError(path, f"could not write it: {exc.strerror or exc}") from exc
-    return path
-
-
-# ---- caption CSVs -----------------------------------------------------------------------------
-
-
-def _unguard(cell: str) -> str:
-    """Undo the app's CSV formula guard: an apostrophe before a formula character."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_PREFIXES) else cell
-
-
-def read_caption_csv(path: str | Path, folder: str | Path) -> dict[str, str]:
-    """Captions of a CSV written by `visioncap caption` (path, caption, error) or by the app's
-    export (file_name, path, caption, ...), keyed by name relative to `folder` with forward
-    slashes. A row matches by `file_name`, else by `path` (absolute, or relative to `folder`);
-    rows with an error, an empty caption or a path outside `folder` are skipped.
-    Raises MetadataError for a CSV without a caption column."""
-    try:
-        columns, rows = read_csv_rows(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MetadataError(path, f"could not read it: {exc}") from exc
-    if "caption" not in columns or not {"file_name", "path"} & set(columns):
-        raise MetadataError(path, f"no caption and path columns (it has {columns})")
-    root = Path(folder).resolve()
-    captions: dict[str, str] = {}
-    for row in rows:
-        caption = _unguard(row.get("caption", ""))
-        if not caption.strip() or row.get("error"):
-            continue
-        name = _unguard(row.get("file_name", "")).replace("\\", "/")
-        if not name:
-            raw = Path(_unguard(row.get("path", "")))
-            if raw.is_absolute():
-                try:
-                    name = raw.resolve().relative_to(root).as_posix()
-                except ValueError:
-                    continue
-            else:
-                name = raw.as_posix()
-        captions[name] = caption
-    return captions
+        data = json.loads(_read(path, "json").decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MetadataError(path, f"not a Takeout JSON file ({exc}); not read") from exc
+    text = data.get("description") if isinstance(data, dict) else None
+    return text if isinstance(text, str) and text.strip() else None

@@ -1,21 +1,18 @@
-"""Exports: a CSV of captions (through core.csvio) and one .txt file next to each image.
+"""Exports: a CSV of captions (through core.csvio), and the records as core.caption_io write
+items for the files beside and inside the photos.
 
 Qt-free; the app's actions only gather records and report what these functions return or raise.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.caption_io import WriteItem
 from core.csvio import write_csv_atomic
-from core.photo_metadata import MetadataError
-from core.sidecars import txt_path, write_txt
+from core.sidecars import txt_path
 from visioncap_desktop.records import ImageRecord
-
-log = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("file_name", "path", "caption", "edited", "model", "error")
 
@@ -55,35 +52,16 @@ def existing_txt_files(records: Iterable[ImageRecord]) -> list[Path]:
     return [p for p in (txt_path(r.path) for r in records if r.caption) if p.exists()]
 
 
-@dataclass
-class TxtReport:
-    written: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)  # existing files kept as asked
-    failed: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason)
-
-
-def write_txt_captions(records: Iterable[ImageRecord], overwrite: bool) -> TxtReport:
-    """Write each caption to a UTF-8 text file next to its image; images without a caption are
-    left out. Existing files are replaced only with `overwrite`. Errors are collected per file,
-    never raised, so one read-only folder does not stop the rest."""
-    report = TxtReport()
-    owners: dict[Path, str] = {}
-    for record in records:
-        if not record.caption:
+def write_items(records: Iterable[ImageRecord], folder: Path | None) -> list[WriteItem]:
+    """What core.caption_io.write_captions needs of each captioned record: the photo's state
+    when VisionCap last read it (a photo replaced since gets nothing) and the files whose
+    present content VisionCap knows (`seen`, by core.caption_io.source_key: relative to
+    `folder`), whose captions the record's caption already accounts for."""
+    items = []
+    for r in records:
+        if not r.caption.strip():
             continue
-        target = txt_path(record.path)
-        if target in owners:  # photo.jpg and photo.png both map to photo.txt
-            report.failed.append((target, f"also the caption file of {owners[target]}; not written for {record.name}"))
-            continue
-        owners[target] = record.name
-        if target.exists() and not overwrite:
-            report.skipped.append(target)
-            continue
-        try:
-            write_txt(record.path, record.caption)
-        except MetadataError as exc:
-            log.warning("could not write %s: %s", target, exc)
-            report.failed.append((target, exc.reason))
-        else:
-            report.written.append(target)
-    return report
+        known = {Path(key) if Path(key).is_absolute() or folder is None else folder / key: state
+                 for key, state in r.seen.items()}
+        items.append(WriteItem(Path(r.path), r.name, r.caption, r.facts().state(), known))
+    return items

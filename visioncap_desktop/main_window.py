@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.images import SharedDecodes
-from visioncap_desktop import export, paths
+from visioncap_desktop import paths
 from visioncap_desktop.controllers.batch_editing import BatchEditController
 from visioncap_desktop.controllers.decisions import (
     CAPTION_SCOPES,
@@ -391,14 +391,14 @@ class MainWindow(QMainWindow):
             path, selected_only, bom, guard = choice
             self.export_csv(path, selected_only, bom, guard)
 
-    def save_txt_files(self, selected_only: bool = False) -> export.TxtReport | None:
+    def save_txt_files(self, selected_only: bool = False):
         """photo.txt next to photo.jpg (see ExportController.save_txt_files)."""
-        return self.exports.save_txt_files(self._records_to_export(selected_only))
+        return self.exports.save_txt_files(self._records_to_export(selected_only), self.session.folder)
 
     def write_files(self, way: str, selected_only: bool = False):
         """Write captions out ("xmp", "embed", "jsonl") in the background (see
         ExportController.write_files)."""
-        return self.exports.write_files(way, self._records_to_export(selected_only))
+        return self.exports.write_files(way, self._records_to_export(selected_only), self.session.folder)
 
     def import_captions_dialog(self) -> None:
         path = self.exports.ask_import_file(self.session.folder)

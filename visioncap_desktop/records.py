@@ -42,9 +42,9 @@ class CaptionSnapshot:
 
 # Where a caption came from besides the model and the user (core.caption_io.Source values). Such
 # a caption is protected from captioning runs like an edit.
-SOURCES = ("csv", "jsonl", "txt", "xmp-sidecar", "embedded")
-SOURCE_LABELS = {"csv": "CSV", "jsonl": "metadata.jsonl", "txt": ".txt file", "xmp-sidecar": "XMP sidecar",
-                 "embedded": "photo metadata"}
+SOURCES = ("csv", "jsonl", "txt", "caption-file", "xmp-sidecar", "takeout", "embedded")
+SOURCE_LABELS = {"csv": "CSV", "jsonl": "metadata.jsonl", "txt": ".txt file", "caption-file": ".caption file",
+                 "xmp-sidecar": "XMP sidecar", "takeout": "Google Takeout JSON", "embedded": "photo metadata"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,8 +131,10 @@ def _check_photo_metadata(records: list[ImageRecord], work: Path) -> None:
     text = f"{record.caption} (VisionCap self-test: ü, “quotes”)"
     embed_description(record.path, text)
     found = read_embedded(record.path)
-    sidecar = write_sidecar(record.path, text)
+    [written] = write_sidecar(record.path, text)
+    sidecar = written.path
     back = read_sidecar(sidecar)
+    back = back.text if back else None
     if found is None or found.text != text or back != text:
         got = f"embedded {found.text if found else None!r}, sidecar {back!r}"
         raise SelfTestError("photo metadata", f"{record.path}: wrote {text!r}, read back {got}", 7)

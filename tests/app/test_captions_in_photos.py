@@ -142,8 +142,8 @@ def test_write_sidecars_from_the_export_menu(qtbot, make_window, tmp_path, setti
     with qtbot.waitSignal(window.exports.files_written, timeout=20000) as blocker:
         actions["Write &XMP Sidecars"].trigger()
     report = blocker.args[0]
-    assert report.ok and len(report.written["xmp"]) == 2
-    assert read_sidecar(folder / "p0.xmp") == "line one\nline \"two\" ü"
+    assert report.ok and len(report.where("written", "xmp")) == 2
+    assert read_sidecar(folder / "p0.xmp").text == "line one\nline \"two\" ü"
     assert not (folder / "p2.xmp").exists() and (folder / "p0.jpg").read_bytes() == before
     assert "p0.xmp" in by_name(window)["p0.jpg"].seen
     assert window.statusBar().currentMessage().startswith("wrote 2 XMP sidecars")
@@ -165,14 +165,15 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
     for i in range(5):
         edit(window, f"p{i}.jpg", f"caption {i}")
     first_written, go_on = threading.Event(), threading.Event()
-    write_sidecar = core.caption_io._sidecar
+    write_sidecar = core.caption_io.write_sidecar
 
-    def slow_sidecar(*args):  # the first sidecar waits until the test has pressed Cancel
-        write_sidecar(*args)
+    def slow_sidecar(*args, **kwargs):  # the first sidecar waits until the test has pressed Cancel
+        written = write_sidecar(*args, **kwargs)
         first_written.set()
         assert go_on.wait(20)
+        return written
 
-    monkeypatch.setattr(core.caption_io, "_sidecar", slow_sidecar)
+    monkeypatch.setattr(core.caption_io, "write_sidecar", slow_sidecar)
     actions = window.window_actions
     with qtbot.waitSignal(window.exports.files_written, timeout=20000) as blocker:
         actions.xmp_action.trigger()
@@ -181,9 +182,9 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
         QTest.keyClick(window, Qt.Key.Key_Escape)  # Esc, as a user would
         go_on.set()
     report = blocker.args[0]
-    assert [p.name for p in report.written["xmp"]] == ["p0.jpg.xmp"]
+    assert [o.target.name for o in report.where("written", "xmp")] == ["p0.jpg.xmp"]
     assert sorted(p.name for p in folder.glob("*.xmp")) == ["p0.jpg.xmp"]
-    assert read_sidecar(folder / "p0.jpg.xmp") == "caption 0"
+    assert read_sidecar(folder / "p0.jpg.xmp").text == "caption 0"
     assert window.statusBar().currentMessage().startswith("stopped after 1 of 5 images; wrote 1 XMP sidecars")
     assert not actions.cancel_action.isEnabled() and actions.xmp_action.isEnabled()
 

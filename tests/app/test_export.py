@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
+from core.fingerprint import FileState
 from visioncap_desktop import export
 from visioncap_desktop.records import CaptionState, ImageRecord
 
@@ -73,33 +75,12 @@ def test_csv_into_a_missing_folder_raises(tmp_path):
         export.write_csv(tmp_path / "no" / "such" / "folder.csv", records(tmp_path))
 
 
-def test_txt_files_next_to_images(tmp_path):
+def test_write_items_carry_the_photo_state_and_the_files_known(tmp_path):
     recs = records(tmp_path)
-    report = export.write_txt_captions(recs, overwrite=False)
-    assert sorted(p.name for p in report.written) == ["a.txt", "c.txt", "Ünï.txt"]  # no caption, no file
-    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == AWKWARD
-    assert (tmp_path / "sub" / "Ünï.txt").read_bytes() == b"=SUM(A1:A9)"
-    assert not (tmp_path / "d.txt").exists()
-
-
-def test_txt_existing_files_are_kept_unless_overwriting(tmp_path):
-    recs = records(tmp_path)
-    (tmp_path / "a.txt").write_text("mine", encoding="utf-8")
-    assert export.existing_txt_files(recs) == [tmp_path / "a.txt"]
-    report = export.write_txt_captions(recs, overwrite=False)
-    assert report.skipped == [tmp_path / "a.txt"]
-    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "mine"
-    export.write_txt_captions(recs, overwrite=True)
-    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == AWKWARD
-
-
-def test_txt_errors_are_reported_per_file(tmp_path):
-    recs = records(tmp_path)
-    (tmp_path / "c.txt").mkdir()  # cannot be written as a file
-    recs.append(ImageRecord(str(tmp_path / "a.png"), "a.png", "same stem as a.jpg", CaptionState.CAPTIONED))
-    report = export.write_txt_captions(recs, overwrite=True)
-    failed = {path.name: reason for path, reason in report.failed}
-    assert set(failed) == {"c.txt", "a.txt"}
-    assert "a.jpg" in failed["a.txt"]  # the collision names the other image
-    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == AWKWARD  # the first one won
-    assert {p.name for p in report.written} == {"a.txt", "Ünï.txt"}
+    recs[0].fingerprint, recs[0].size, recs[0].mtime_ns = "v1:abc", 10, 20
+    recs[0].seen = {"a.txt": FileState(3, 4, "v1:t"), "/elsewhere/metadata.jsonl": FileState(5, 6, "v1:j")}
+    items = export.write_items(recs, tmp_path)
+    assert [i.name for i in items] == ["a.jpg", "sub/Ünï.png", "c.gif"]  # no caption, no item
+    assert items[0].photo_state == FileState(10, 20, "v1:abc") and items[1].photo_state is None
+    assert items[0].known == {tmp_path / "a.txt": FileState(3, 4, "v1:t"),
+                              Path("/elsewhere/metadata.jsonl"): FileState(5, 6, "v1:j")}

@@ -190,7 +190,7 @@ def test_txt_files_ask_before_overwriting(qtbot, make_window, image_folder):
     assert window.save_txt_files() is None
     window.prompts.ask = answer(QMessageBox.StandardButton.No)
     report = window.save_txt_files()
-    assert len(report.written) == 23 and report.skipped == [existing]
+    assert len(report.where("written")) == 23 and [o.target for o in report.where("kept")] == [existing]
     assert existing.read_text(encoding="utf-8") == "keep me"
     window.prompts.ask = answer(QMessageBox.StandardButton.Yes)
     window.save_txt_files()

@@ -6,12 +6,17 @@ from pathlib import Path
 import pytest
 
 from core.caption_io import (
+    KEPT,
+    NOT_WRITTEN,
+    SIDECAR_INSTEAD,
+    UNCHANGED,
+    WRITTEN,
     Action,
     FoundCaption,
     Source,
     StoredCaption,
+    WriteItem,
     WriteOptions,
-    dataset_root,
     find_captions,
     load_table,
     reconcile,
@@ -19,19 +24,22 @@ from core.caption_io import (
     write_captions,
 )
 from core.csvio import write_csv_atomic
-from core.fingerprint import FileState
+from core.fingerprint import FileState, file_state
+from core.jsonl_captions import read_jsonl
 from core.photo_metadata import read_embedded
-from core.sidecars import read_jsonl, read_sidecar, write_sidecar
+from core.sidecars import read_sidecar, write_sidecar
 from tests.core.photos import make_photo, pixels
 
 SECOND = 1_000_000_000
 
 
 def test_find_captions_in_order_of_preference(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
     photo = make_photo(tmp_path / "a.jpg", xmp_description={"x-default": "embedded"})
     (tmp_path / "a.txt").write_text("from txt", encoding="utf-8")
-    write_sidecar(photo, "from darktable", "photo.jpg.xmp")
     write_sidecar(photo, "from lightroom", "photo.xmp")
+    write_sidecar(tmp_path / "elsewhere" / "a.jpg", "from darktable")  # a sidecar made elsewhere, moved in
+    (tmp_path / "elsewhere" / "a.jpg.xmp").rename(tmp_path / "a.jpg.xmp")
     csv_path = tmp_path / "captions.csv"
     write_csv_atomic(csv_path, ("path", "caption", "error"), [{"path": "a.jpg", "caption": "from csv"}])
     findings = find_captions(photo, "a.jpg", [load_table(csv_path, tmp_path)])
@@ -133,33 +141,43 @@ def test_source_key_is_relative_inside_the_folder():
 # ---- writing out ---------------------------------------------------------------------------
 
 
+def items(*triples):
+    return [WriteItem(Path(p), name, caption) for p, name, caption in triples]
+
+
+def statuses(report, way):
+    return {o.target.name: o.status for o in report.outcomes if o.way == way}
+
+
 def test_write_every_way(tmp_path):
     jpg = make_photo(tmp_path / "a.jpg", iptc={"Iptc.Application2.City": "Oslo"})
     (tmp_path / "sub").mkdir()
     png = make_photo(tmp_path / "sub" / "b.png")
     bmp = make_photo(tmp_path / "c.bmp")
-    items = [(jpg, "a.jpg", "caption a"), (png, "sub/b.png", "caption b"), (bmp, "c.bmp", "caption c"),
-             (tmp_path / "d.jpg", "d.jpg", "")]  # no caption: left out
+    todo = items((jpg, "a.jpg", "caption a"), (png, "sub/b.png", "caption b"), (bmp, "c.bmp", "caption c"),
+                 (tmp_path / "d.jpg", "d.jpg", ""))  # no caption: left out
     png_pixels = pixels(png)
-    report = write_captions(items, WriteOptions(ways=("xmp", "embed", "txt", "jsonl")))
+    report = write_captions(todo, WriteOptions(ways=("xmp", "embed", "txt", "jsonl")))
     assert report.ok, report.summary()
-    assert read_sidecar(tmp_path / "a.jpg.xmp") == "caption a"
+    assert read_sidecar(tmp_path / "a.jpg.xmp").text == "caption a"
     assert read_embedded(jpg).text == "caption a" and read_embedded(png).text == "caption b"
     assert pixels(png) == png_pixels
     assert (tmp_path / "sub" / "b.txt").read_text(encoding="utf-8") == "caption b"
     assert read_jsonl(tmp_path / "metadata.jsonl") == {"a.jpg": "caption a", "sub/b.png": "caption b",
                                                        "c.bmp": "caption c"}
-    assert [p for p, _ in report.sidecar_instead] == [bmp]
-    assert "got an XMP sidecar instead" in report.summary() and ".bmp" in report.summary()
+    assert [o.image for o in report.where(SIDECAR_INSTEAD)] == [bmp]
+    assert "sidecar instead of embedding" in report.summary() and "c.bmp" in report.summary()
     assert report.states[jpg].size == jpg.stat().st_size
     assert not (tmp_path / "d.txt").exists()
+    again = write_captions(todo, WriteOptions(ways=("xmp", "embed", "txt", "jsonl")))
+    assert {o.status for o in again.outcomes if o.way != "embed" or o.image != bmp} == {UNCHANGED}
 
 
 def test_embed_only_gives_unwritable_formats_a_sidecar_in_the_chosen_naming(tmp_path):
     gif = make_photo(tmp_path / "anim.gif")
-    report = write_captions([(gif, "anim.gif", "a gif")], WriteOptions(ways=("embed",), sidecar_naming="photo.xmp"))
-    assert read_sidecar(tmp_path / "anim.xmp") == "a gif"
-    assert report.written["xmp"] == [tmp_path / "anim.xmp"] and report.written["embed"] == []
+    report = write_captions(items((gif, "anim.gif", "a gif")), WriteOptions(ways=("embed",), sidecar_naming="photo.xmp"))
+    assert read_sidecar(tmp_path / "anim.xmp").text == "a gif"
+    assert statuses(report, "xmp") == {"anim.xmp": WRITTEN} and statuses(report, "embed") == {"anim.gif": SIDECAR_INSTEAD}
 
 
 def test_read_only_photo_reported_never_half_written_and_the_rest_goes_on(tmp_path):
@@ -168,10 +186,10 @@ def test_read_only_photo_reported_never_half_written_and_the_rest_goes_on(tmp_pa
     original = locked.read_bytes()
     locked.chmod(stat.S_IRUSR)
     try:
-        report = write_captions([(locked, "locked.jpg", "x"), (free, "free.jpg", "y")], WriteOptions(ways=("embed",)))
+        report = write_captions(items((locked, "locked.jpg", "x"), (free, "free.jpg", "y")), WriteOptions(ways=("embed",)))
     finally:
         locked.chmod(0o644)
-    assert report.read_only == [locked] and not report.ok
+    assert statuses(report, "embed") == {"locked.jpg": NOT_WRITTEN, "free.jpg": WRITTEN} and not report.ok
     assert locked.read_bytes() == original
     assert read_embedded(free).text == "y"
     assert "read-only" in report.summary() and "locked.jpg" in report.summary()
@@ -179,36 +197,60 @@ def test_read_only_photo_reported_never_half_written_and_the_rest_goes_on(tmp_pa
 
 def test_two_photos_sharing_a_caption_file_are_reported(tmp_path):
     a, b = make_photo(tmp_path / "p.jpg"), make_photo(tmp_path / "p.png")
-    report = write_captions([(a, "p.jpg", "jpg"), (b, "p.png", "png")], WriteOptions(ways=("txt",)))
-    assert (tmp_path / "p.txt").read_text(encoding="utf-8") == "jpg"
-    assert report.failed and "also the caption file of p.jpg" in report.failed[0][1]
+    report = write_captions(items((a, "p.jpg", "jpg"), (b, "p.png", "png")), WriteOptions(ways=("txt",)))
+    assert not (tmp_path / "p.txt").exists()  # it would belong to both
+    assert [o.status for o in report.outcomes] == [NOT_WRITTEN, NOT_WRITTEN]
+    assert "would also belong to p.png" in report.outcomes[0].reason
+
+
+def test_a_caption_someone_wrote_is_kept_unless_replacing_was_asked(tmp_path):
+    photo = make_photo(tmp_path / "a.jpg")
+    (tmp_path / "a.txt").write_text("written by hand", encoding="utf-8")
+    report = write_captions(items((photo, "a.jpg", "model")), WriteOptions(ways=("txt",)))
+    assert statuses(report, "txt") == {"a.txt": KEPT} and report.ok
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "written by hand"
+    known = {tmp_path / "a.txt": file_state(tmp_path / "a.txt")}  # the app knows it: the user edited it
+    report = write_captions([WriteItem(photo, "a.jpg", "edited", known=known)], WriteOptions(ways=("txt",)))
+    assert statuses(report, "txt") == {"a.txt": WRITTEN}
+    (tmp_path / "a.txt").write_text("changed again by hand", encoding="utf-8")
+    report = write_captions([WriteItem(photo, "a.jpg", "edited again", known=known)], WriteOptions(ways=("txt",)))
+    assert statuses(report, "txt") == {"a.txt": KEPT}
+    report = write_captions(items((photo, "a.jpg", "model")), WriteOptions(ways=("txt",), existing="replace"))
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "model"
+
+
+def test_a_photo_changed_since_it_was_captioned_gets_nothing(tmp_path):
+    photo = make_photo(tmp_path / "a.jpg")
+    state = file_state(photo)
+    make_photo(photo, seed=5)  # another photo under the same name
+    report = write_captions([WriteItem(photo, "a.jpg", "old photo's caption", photo_state=state)],
+                            WriteOptions(ways=("xmp", "embed", "txt")))
+    assert {o.status for o in report.outcomes} == {NOT_WRITTEN} and "changed since" in report.outcomes[0].reason
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg"]
 
 
 def test_cancel_stops_between_images(tmp_path):
     photos = [make_photo(tmp_path / f"{i}.jpg", seed=i) for i in range(3)]
     seen = []
     report = write_captions(
-        [(p, p.name, "c") for p in photos], WriteOptions(ways=("txt",)),
+        items(*((p, p.name, "c") for p in photos)), WriteOptions(ways=("txt",)),
         progress=seen.append, cancelled=lambda: len(seen) >= 2)
-    assert seen == [1, 2] and len(report.written["txt"]) == 2
+    assert seen == [1, 2] and len(report.where(WRITTEN, "txt")) == 2
 
 
-def test_unknown_way_is_refused():
+def test_unknown_way_or_policy_is_refused():
     with pytest.raises(ValueError, match="unknown ways"):
         WriteOptions(ways=("exif",))
-
-
-def test_dataset_root():
-    assert dataset_root(Path("/data/set/sub/a.jpg"), "sub/a.jpg") == (Path("/data/set"), "sub/a.jpg")
-    assert dataset_root(Path("/data/x/a.jpg"), "/data/x/a.jpg") == (Path("/data/x"), "a.jpg")
-    assert dataset_root(Path("a.jpg"), "a.jpg") == (Path("."), "a.jpg")
+    with pytest.raises(ValueError, match="existing"):
+        WriteOptions(existing="overwrite")
 
 
 def test_failed_file_does_not_stop_the_run(tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 nope")
     good = make_photo(tmp_path / "good.jpg")
-    report = write_captions([(broken, "broken.jpg", "x"), (good, "good.jpg", "y")], WriteOptions(ways=("embed",)))
-    assert [p for p, _ in report.failed] == [broken] and report.written["embed"] == [good]
+    report = write_captions(items((broken, "broken.jpg", "x"), (good, "good.jpg", "y")), WriteOptions(ways=("embed",)))
+    assert statuses(report, "embed") == {"broken.jpg": SIDECAR_INSTEAD, "good.jpg": WRITTEN}
+    assert "structure cannot be followed" in report.where(SIDECAR_INSTEAD)[0].reason
     assert broken.read_bytes() == b"\xff\xd8 nope"
-    assert sorted(os.listdir(tmp_path)) == ["broken.jpg", "good.jpg"]  # no temporary file left
+    assert sorted(os.listdir(tmp_path)) == ["broken.jpg", "broken.jpg.xmp", "good.jpg"]  # no temporary file left

@@ -31,7 +31,7 @@ def test_headless_run_writes_captions_every_way(tmp_path, tiny_bundle):
     captions = {name: row["caption"] for name, row in rows(out).items() if not row["error"]}
     assert set(captions) == {"a.jpg", "b.png", "c.gif"} and all(c.strip() for c in captions.values())
     for name, caption in captions.items():
-        assert read_sidecar(folder / f"{name}.xmp") == caption
+        assert read_sidecar(folder / f"{name}.xmp").text == caption
         assert (folder / name).with_suffix(".txt").read_text(encoding="utf-8") == caption
     assert read_embedded(jpg).text == captions["a.jpg"] and read_embedded(png).text == captions["b.png"]
     assert jpg.stat().st_mtime_ns == 1_500_000_000_000_000_000
@@ -51,7 +51,7 @@ def test_sidecar_naming_option_and_resumed_rows_are_written_too(tmp_path, tiny_b
                    encoding="utf-8")
     assert main(["caption", str(folder), "--model", str(tiny_bundle), "--out", str(out), "--resume",
                  "--max-tokens", "4", "--write", "xmp", "--sidecar-name", "photo.xmp"]) == 0
-    assert read_sidecar(folder / "a.xmp") == "kept from before"
+    assert read_sidecar(folder / "a.xmp").text == "kept from before"
     assert (folder / "b.xmp").exists() and not (folder / "a.jpg.xmp").exists()
 
 
@@ -74,5 +74,5 @@ def test_a_photo_that_cannot_be_written_makes_the_run_exit_1_and_is_named(tmp_pa
     finally:
         locked.chmod(0o644)
     assert code == 1
-    assert "read-only photos left unchanged: locked.jpg" in capsys.readouterr().err
+    assert f"not written: {locked}: the photo is read-only" in capsys.readouterr().err
     assert locked.read_bytes() == original

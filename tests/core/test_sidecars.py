@@ -1,16 +1,12 @@
-import json
-
 import pytest
 
+from core.caption_csv import read_caption_csv
 from core.csvio import write_csv_atomic
-from core.photo_metadata import MetadataError
+from core.errors import KeptCaption, MetadataError
 from core.sidecars import (
-    read_caption_csv,
-    read_jsonl,
     read_sidecar,
     read_txt,
     sidecar_path,
-    write_jsonl,
     write_sidecar,
     write_txt,
 )
@@ -45,9 +41,9 @@ DARKTABLE_SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 @pytest.mark.parametrize(("naming", "name"), [("photo.jpg.xmp", "photo.jpg.xmp"), ("photo.xmp", "photo.xmp")])
 def test_new_sidecar_both_namings(tmp_path, naming, name):
     caption = 'Ünïcödé "quoted" <b> & more\nsecond line'
-    path = write_sidecar(tmp_path / "photo.jpg", caption, naming)
-    assert path == tmp_path / name == sidecar_path(tmp_path / "photo.jpg", naming)
-    assert read_sidecar(path) == caption
+    [result] = write_sidecar(tmp_path / "photo.jpg", caption, naming)
+    assert result.path == tmp_path / name == sidecar_path(tmp_path / "photo.jpg", naming) and result.written
+    assert read_sidecar(result.path).text == caption and read_sidecar(result.path).own
     assert not (tmp_path / "photo.jpg").exists()  # a sidecar never needs or touches the photo
 
 
@@ -55,11 +51,16 @@ def test_updating_a_sidecar_keeps_every_other_property(tmp_path):
     path = tmp_path / "raw.cr2.xmp"
     path.write_text(DARKTABLE_SIDECAR, encoding="utf-8")
     before = {k: v for k, v in metadata(path).items() if k.startswith("Xmp.")}
+    original = path.read_bytes()
+    with pytest.raises(KeptCaption, match="old caption"):  # someone wrote that caption: kept unless asked
+        write_sidecar(tmp_path / "raw.cr2", "new caption", may_replace=lambda old: False)
+    assert path.read_bytes() == original
     write_sidecar(tmp_path / "raw.cr2", "new caption")
     after = {k: v for k, v in metadata(path).items() if k.startswith("Xmp.")}
-    assert read_sidecar(path) == "new caption"
-    assert {k: v for k, v in after.items() if k != "Xmp.dc.description"} == {
-        k: v for k, v in before.items() if k != "Xmp.dc.description"}
+    assert read_sidecar(path).text == "new caption"
+    changed = ("Xmp.dc.description", "Xmp.visioncap.DescriptionDigest")
+    assert {k: v for k, v in after.items() if k not in changed} == {
+        k: v for k, v in before.items() if k not in changed}
     assert after["Xmp.darktable.history[2]/darktable:params"] == "cafe"
     assert after["Xmp.vendor.flag"] == "kept" and after["Xmp.dc.subject"] == "beach, dog"
 
@@ -80,43 +81,16 @@ def test_bad_naming_is_refused(tmp_path):
 
 
 def test_txt_round_trip_bom_and_blank(tmp_path):
-    path = write_txt(tmp_path / "a.jpg", "line one\nline two ü")
+    path = write_txt(tmp_path / "a.jpg", "line one\nline two ü").path
     assert path == tmp_path / "a.txt"
     assert read_txt(path) == "line one\nline two ü"
-    path.write_bytes("\ufeff  with a BOM  \n".encode())
-    assert read_txt(path) == "with a BOM"
+    path.write_bytes("\ufeff  with a BOM  \r\n".encode())
+    assert read_txt(path) == "  with a BOM  "  # spaces as written; the line break is the file's
     path.write_text("  \n", encoding="utf-8")
     assert read_txt(path) is None
     path.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(MetadataError, match=r"a\.txt"):
         read_txt(path)
-
-
-def test_jsonl_written_merged_and_read(tmp_path):
-    path = tmp_path / "metadata.jsonl"
-    path.write_text(
-        json.dumps({"file_name": "a.jpg", "text": "old", "split": "train"}) + "\n"
-        + json.dumps({"file_name": "other.jpg", "text": "untouched", "score": 3}) + "\n",
-        encoding="utf-8",
-    )
-    write_jsonl(tmp_path, {"a.jpg": "new ü", "sub/b.png": 'with "quotes"\nand lines'})
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    assert rows == [
-        {"file_name": "a.jpg", "text": "new ü", "split": "train"},
-        {"file_name": "other.jpg", "text": "untouched", "score": 3},
-        {"file_name": "sub/b.png", "text": 'with "quotes"\nand lines'},
-    ]
-    assert read_jsonl(path) == {"a.jpg": "new ü", "other.jpg": "untouched", "sub/b.png": 'with "quotes"\nand lines'}
-
-
-def test_broken_jsonl_is_named_and_never_overwritten(tmp_path):
-    path = tmp_path / "metadata.jsonl"
-    path.write_text('{"file_name": "a.jpg", "text": "ok"}\n{broken\n', encoding="utf-8")
-    with pytest.raises(MetadataError, match="line 2"):
-        read_jsonl(path)
-    with pytest.raises(MetadataError, match="not changed"):
-        write_jsonl(tmp_path, {"a.jpg": "x"})
-    assert path.read_text(encoding="utf-8").endswith("{broken\n")
 
 
 def test_cli_csv_matched_by_relative_path(tmp_path):

@@ -7,12 +7,13 @@ visioncap_desktop.export and core.caption_io, the latter in a worker thread.
 
 from __future__ import annotations
 
+from dataclasses import replace as replace_item
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from core.caption_io import WriteOptions, WriteReport
+from core.caption_io import WriteOptions, WriteReport, write_captions
 from visioncap_desktop import export
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.dialogs.embed_dialog import confirm_embed
@@ -48,9 +49,11 @@ class ExportController(QObject):
     def writing(self) -> bool:
         return self._job is not None
 
-    def write_files(self, way: str, records: list[ImageRecord]) -> CaptionWriteJob | None:
+    def write_files(self, way: str, records: list[ImageRecord], folder: Path | None = None) -> CaptionWriteJob | None:
         """Write the captions of `records` one `way` ("xmp", "embed" or "jsonl") in a worker
-        thread; "embed" asks first. Returns the job, or None if nothing was started."""
+        thread; "embed" asks first. A file that holds a caption VisionCap has not seen (a person
+        or another program wrote it since the folder was read) keeps it and is reported.
+        Returns the job, or None if nothing was started."""
         records = [r for r in records if r.caption.strip()]
         if self._job is not None:
             self.status.emit("Captions are being written; wait for that to finish.", 5000)
@@ -65,7 +68,7 @@ class ExportController(QObject):
                 return None
             self._settings.set("embed_keep_mtime", keep_mtime)
         options = WriteOptions((way,), self._settings.get("sidecar_naming"), keep_mtime=keep_mtime)
-        job = CaptionWriteJob([(r.path, r.name, r.caption) for r in records], options)
+        job = CaptionWriteJob(export.write_items(records, folder), options)
         # bound methods of this GUI-thread object: queued from the pool's thread
         job.signals.progress.connect(self._on_write_progress)
         job.signals.finished.connect(self._on_written)
@@ -160,15 +163,16 @@ class ExportController(QObject):
         self.status.emit(f"Exported {count:,} image(s) to {path}", 10000)
         return True
 
-    def save_txt_files(self, records: list[ImageRecord]) -> export.TxtReport | None:
+    def save_txt_files(self, records: list[ImageRecord], folder: Path | None = None) -> WriteReport | None:
         """Write photo.txt next to photo.jpg for each captioned record, asking before replacing
-        existing files. Returns the report, or None if the user cancelled."""
+        existing files (No keeps every one of them). Returns the report, or None if the user
+        cancelled."""
         records = [r for r in records if r.caption]
         if not records:
             self.status.emit("No captions to save.", 5000)
             return None
         existing = export.existing_txt_files(records)
-        overwrite = False
+        replace = False
         if existing:
             buttons = (QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
                        | QMessageBox.StandardButton.Cancel)
@@ -178,15 +182,14 @@ class ExportController(QObject):
                                        buttons, QMessageBox.StandardButton.No)
             if answer == QMessageBox.StandardButton.Cancel:
                 return None
-            overwrite = answer == QMessageBox.StandardButton.Yes
-        report = export.write_txt_captions(records, overwrite)
-        summary = f"Wrote {len(report.written):,} text file(s)"
-        if report.skipped:
-            summary += f", kept {len(report.skipped):,} existing"
-        if report.failed:
-            details = "\n".join(f"{path}: {reason}" for path, reason in report.failed)
-            self.message.emit(Message("warning", "Some text files were not written",
-                                      f"{summary}; {len(report.failed):,} failed.", details=details))
+            replace = answer == QMessageBox.StandardButton.Yes
+        items = [replace_item(i, known={}) for i in export.write_items(records, folder)]
+        report = write_captions(items, WriteOptions(("txt",), existing="replace" if replace else "keep"))
+        self.files_written.emit(report, records)
+        if report.ok:
+            self.status.emit(report.summary().replace("\n", "; "), 10000)
         else:
-            self.status.emit(summary + ".", 10000)
+            self.message.emit(Message("warning", "Some text files were not written",
+                                      report.summary().splitlines()[0] + "; some files were not written (see details).",
+                                      details=report.summary()))
         return report

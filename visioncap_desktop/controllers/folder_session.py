@@ -18,6 +18,8 @@ from pathlib import Path
 from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal
 
 from core.caption_io import (
+    UNCHANGED,
+    WRITTEN,
     Action,
     Findings,
     StoredCaption,
@@ -29,7 +31,6 @@ from core.caption_io import (
 from core.fingerprint import FileState
 from core.images import scan_images
 from core.scan import ScanReport
-from core.sidecars import SIDECAR_NAMINGS, sidecar_path, txt_path
 from visioncap_desktop import paths
 from visioncap_desktop.controllers.decisions import (
     SUBFOLDER_COUNT_LIMIT,
@@ -358,22 +359,24 @@ class FolderSession(QObject):
         self.reading_ended.emit()
 
     def record_written(self, report: WriteReport, records: Iterable[ImageRecord]) -> None:
-        """After captions were written out: the files just written are seen in their new
-        state, and an embedded photo has a new fingerprint, so neither comes back as changed."""
+        """After captions were written out: the files just written (or found to hold the caption
+        already) are seen in their present state, and an embedded photo has a new fingerprint,
+        so neither comes back as changed."""
         if self.folder is None:
             return
-        tables = {p: s for p, s in report.states.items() if p.name == "metadata.jsonl"}
+        by_image: dict[Path, dict[str, FileState]] = {}
+        for outcome in report.outcomes:
+            if outcome.status in (WRITTEN, UNCHANGED) and outcome.target in report.states:
+                by_image.setdefault(outcome.image, {})[source_key(outcome.target, self.folder)] = \
+                    report.states[outcome.target]
         seen: dict[str, dict[str, FileState]] = {}
         photos: dict[str, FileState] = {}
         for record in records:
             image = Path(record.path)
-            files = [image, txt_path(image), *(sidecar_path(image, n) for n in SIDECAR_NAMINGS)]
-            states = {source_key(f, self.folder): report.states[f] for f in files if f in report.states}
-            states.update((source_key(f, self.folder), s) for f, s in tables.items())
             if image in report.states:
                 photos[record.path] = report.states[image]
-            if states:
-                seen[record.path] = states
+            if image in by_image:
+                seen[record.path] = by_image[image]
         self._model.set_file_states(photos)
         self._model.add_seen(seen)
 

@@ -1,7 +1,7 @@
 """Writing captions out to files (XMP sidecars, embedded descriptions, .txt, metadata.jsonl) in
 a QThreadPool thread, so the window stays responsive while 1,000 photos are written.
 
-The job gets a snapshot of (path, name, caption) triples, calls core.caption_io.write_captions,
+The job gets a snapshot of core.caption_io.WriteItems, calls core.caption_io.write_captions,
 and reports `progress(done, total)` and `finished(WriteReport)`; `cancel()` stops it between
 images (what is written stays written).
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from core.caption_io import WriteOptions, WriteReport, write_captions
+from core.caption_io import NOT_WRITTEN, WriteItem, WriteOptions, WriteReport, write_captions
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class WriteSignals(QObject):
 
 
 class CaptionWriteJob(QRunnable):
-    def __init__(self, items: Sequence[tuple[str, str, str]], options: WriteOptions):
+    def __init__(self, items: Sequence[WriteItem], options: WriteOptions):
         super().__init__()
         self.setAutoDelete(False)  # the controller holds it until `finished`
         self.items = list(items)
@@ -45,5 +45,7 @@ class CaptionWriteJob(QRunnable):
         except Exception as exc:  # write_captions collects per-file failures; this is a bug
             log.exception("writing captions failed")
             report = WriteReport()
-            report.failed.append((self.items[0][0] if self.items else "", f"{type(exc).__name__}: {exc}"))
+            if self.items:
+                first = self.items[0].path
+                report.add(first, self.options.ways[0], first, NOT_WRITTEN, f"{type(exc).__name__}: {exc}")
         self.signals.finished.emit(report)
