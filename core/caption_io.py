@@ -42,6 +42,7 @@ from core.photo_metadata import (
 )
 from core.sidecars import (
     SIDECAR_NAMINGS,
+    StemIndex,
     caption_file_paths,
     existing_sidecars,
     read_sidecar,
@@ -49,6 +50,7 @@ from core.sidecars import (
     read_txt,
     shares_stem_with,
     sidecar_path,
+    stem_index,
     takeout_paths,
     txt_path,
     write_sidecar,
@@ -341,14 +343,29 @@ def _known(item: WriteItem, target: Path, options: WriteOptions) -> Callable[...
     return known
 
 
+@dataclass
+class WriteSession:
+    """What a run that writes in several calls (the CLI, batch by batch) remembers between them:
+    where the metadata.jsonl files are, and which photos of a folder share a stem (the folder's
+    own listing changes with every file written, the photos in it do not)."""
+
+    jsonl: JsonlTargets = field(default_factory=JsonlTargets)
+    stems: dict[Path, StemIndex] = field(default_factory=dict)
+
+    def shares_stem_with(self, image: Path) -> list[Path]:
+        if image.parent not in self.stems:
+            self.stems[image.parent] = stem_index(image.parent)
+        return shares_stem_with(image, self.stems[image.parent])
+
+
 class _Writer:
     """One write_captions call: the report, and which image claimed which shared file."""
 
-    def __init__(self, options: WriteOptions, targets: JsonlTargets | None):
+    def __init__(self, options: WriteOptions, session: WriteSession | None):
         self.options = options
         self.report = WriteReport()
         self.owners: dict[Path, Path] = {}
-        self.targets = targets or JsonlTargets()
+        self.session = session or WriteSession()
         self.jsonl: dict[Path, dict[str, tuple[WriteItem, str]]] = {}
 
     def claim(self, target: Path, image: Path, way: str) -> bool:
@@ -372,7 +389,7 @@ class _Writer:
             self.txt(item)
         if "jsonl" in ways:
             try:
-                path, file_name = self.targets.target(image, item.name)
+                path, file_name = self.session.jsonl.target(image, item.name)
                 self.jsonl.setdefault(path, {})[file_name] = (item, item.caption)
             except MetadataError as exc:
                 self.report.add(image, "jsonl", exc.path, NOT_WRITTEN, exc.reason)
@@ -382,7 +399,7 @@ class _Writer:
         targets = existing_sidecars(image) or [sidecar_path(image, self.options.sidecar_naming)]
         if not all(self.claim(t, image, "xmp") for t in targets):
             return
-        shared = shares_stem_with(image) if any(t.name == image.with_suffix(".xmp").name for t in targets) else []
+        shared = self.session.shares_stem_with(image) if any(t.name == image.with_suffix(".xmp").name for t in targets) else []
         if shared:
             self.report.add(image, "xmp", targets[0], NOT_WRITTEN,
                             f"{targets[0].name} also belongs to {', '.join(p.name for p in shared)}")
@@ -418,7 +435,7 @@ class _Writer:
         target = txt_path(image)
         if target == image or not self.claim(target, image, "txt"):
             return
-        shared = shares_stem_with(image)
+        shared = self.session.shares_stem_with(image)
         if shared:
             self.report.add(image, "txt", target, NOT_WRITTEN,
                             f"{target.name} would also belong to {', '.join(p.name for p in shared)}")
@@ -468,14 +485,13 @@ def write_captions(
     *,
     progress: Callable[[int], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
-    targets: JsonlTargets | None = None,
+    session: WriteSession | None = None,
 ) -> WriteReport:
     """Write each item's caption the ways `options` asks; items without a caption are left out.
     Never raises for one file: every file written or left alone is an Outcome in the report.
     `progress(n)` after each image; `cancelled()` is checked between images (what is written
-    stays written). `targets` lets a caller that writes in several calls (the CLI, batch by
-    batch) keep one view of where metadata.jsonl files are."""
-    writer = _Writer(options, targets)
+    stays written). `session`: one WriteSession for a run that writes in several calls."""
+    writer = _Writer(options, session)
     for done, item in enumerate(items, 1):
         if cancelled():
             break

@@ -27,11 +27,11 @@ from core.caption_io import (
     WriteItem,
     WriteOptions,
     WriteReport,
+    WriteSession,
     find_captions,
 )
 from core.caption_io import write_captions as _write_captions
 from core.fingerprint import FileState, file_state
-from core.jsonl_captions import JsonlTargets
 
 FLUSH_SECONDS = 60.0
 MODEL_SOURCE = "model"
@@ -81,7 +81,7 @@ class RunWriter:
         self.jsonl_options = WriteOptions(("jsonl",), options.sidecar_naming, options.keep_mtime, options.existing) \
             if "jsonl" in options.ways else None
         self.names, self.states = names, states
-        self.targets = JsonlTargets()
+        self.session = WriteSession()
         self.report = WriteReport()
         self.pending: list[WriteItem] = []
         self.last_flush = time.monotonic()
@@ -95,7 +95,7 @@ class RunWriter:
         """Write these rows' captions; each row's `notes` says what happened to its files."""
         items = self._items(rows)
         if self.batch_options.ways and items:
-            report = _write_captions(items, self.batch_options, targets=self.targets)
+            report = _write_captions(items, self.batch_options, session=self.session)
             self._merge(report)
             for row in rows:
                 row["notes"] = report.notes(Path(row["path"]))
@@ -112,7 +112,7 @@ class RunWriter:
         if self.jsonl_options is None or not self.pending:
             return
         pending, self.pending = self.pending, []
-        self._merge(_write_captions(pending, self.jsonl_options, targets=self.targets))
+        self._merge(_write_captions(pending, self.jsonl_options, session=self.session))
 
     def _merge(self, report: WriteReport) -> None:
         self.report.outcomes.extend(report.outcomes)

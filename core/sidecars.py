@@ -174,24 +174,38 @@ def folder_names(folder: Path) -> tuple[str, ...]:
         return ()
 
 
-def stem_siblings(image: str | Path) -> list[Path]:
-    """The images in `image`'s folder with its stem (itself included)."""
-    image = Path(image)
-    stem = image.stem
-    return [image.with_name(n) for n in folder_names(image.parent)
-            if Path(n).stem == stem and Path(n).suffix.lower() in IMAGE_EXTENSIONS]
+StemIndex = dict[str, tuple[str, ...]]  # stem -> the image names in a folder with that stem
 
 
-def shares_stem_with(image: str | Path) -> list[Path]:
+@functools.lru_cache(maxsize=64)
+def _stems(folder: str, mtime_ns: int) -> StemIndex:
+    index: dict[str, list[str]] = {}
+    for name in _listing(folder, mtime_ns):
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() in IMAGE_EXTENSIONS:
+            index.setdefault(stem, []).append(name)
+    return {stem: tuple(names) for stem, names in index.items()}
+
+
+def stem_index(folder: Path) -> StemIndex:
+    """Which images of `folder` share which stem (cached while the folder is unchanged)."""
+    try:
+        return _stems(str(folder), os.stat(folder).st_mtime_ns)
+    except OSError:
+        return {}
+
+
+def shares_stem_with(image: str | Path, index: StemIndex | None = None) -> list[Path]:
     """Other images a `photo.txt` of `image` would also belong to; [] when it is `image`'s
-    alone, or shared by a camera RAW and one picture of the same shot (a RAW+JPEG pair)."""
+    alone, or shared by a camera RAW and one picture of the same shot (a RAW+JPEG pair).
+    `index`: the folder's stem_index, for a writer whose own files change the folder."""
     image = Path(image)
-    siblings = [p for p in stem_siblings(image) if p.name != image.name]
+    names = (index if index is not None else stem_index(image.parent)).get(image.stem, ())
+    siblings = [image.with_name(n) for n in names if n != image.name]
     if not siblings:
         return []
-    pair = [image, *siblings]
-    raws = [p for p in pair if p.suffix.lower() in RAW_EXTENSIONS]
-    if len(pair) == 2 and len(raws) == 1:
+    raws = [p for p in (image, *siblings) if p.suffix.lower() in RAW_EXTENSIONS]
+    if len(siblings) == 1 and len(raws) == 1:
         return []
     return siblings
 
