@@ -406,11 +406,14 @@ class _Writer:
             return
         try:
             results = write_sidecar(image, item.caption, self.options.sidecar_naming,
-                                    may_replace=_known(item, targets[0], self.options))
+                                    may_replace=lambda path, old: _known(item, path, self.options)())
         except MetadataError as exc:
             self._failed(image, "xmp", exc)
             return
         for result in results:
+            if result.status == KEPT:
+                self.report.add(image, "xmp", result.path, KEPT, KeptCaption(result.path, result.existing).reason)
+                continue
             self.report.add(image, "xmp", result.path, WRITTEN if result.written else UNCHANGED, why)
             self.report.states[result.path] = result.state
 

@@ -19,6 +19,7 @@ JPEG_EXIF = b"Exif\x00"
 JPEG_XMP = b"http://ns.adobe.com/xap/1.0/\x00"
 JPEG_XMP_EXTENSION = b"http://ns.adobe.com/xmp/extension/\x00"
 JPEG_PHOTOSHOP = b"Photoshop 3.0\x00"
+JPEG_MPF = b"MPF\x00"  # APP2 Multi-Picture Format: where the other pictures of the file are
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_XMP_KEYWORD = b"XML:com.adobe.xmp"
 SEGMENT_MAX = 65533  # payload bytes of one JPEG segment
@@ -77,6 +78,8 @@ def _jpeg_kind(marker: int, payload: bytes) -> str:
         return "photoshop"
     if marker == 0xFE:
         return "comment"
+    if marker == 0xE2 and payload.startswith(JPEG_MPF):
+        return "mpf"
     return f"marker-{marker:02X}"
 
 
@@ -123,6 +126,11 @@ def _png_text(kind: bytes, data: bytes) -> tuple[bytes, str | None]:
     keyword, _, rest = data.partition(b"\0")
     if kind == b"tEXt":
         return keyword, rest.decode("latin-1")
+    if kind == b"zTXt":
+        try:
+            return keyword, zlib.decompress(rest[1:]).decode("latin-1") if rest[:1] == b"\0" else None
+        except zlib.error:
+            return keyword, None
     if kind == b"iTXt":
         flag, method = rest[:1], rest[1:2]
         _, _, rest = rest[2:].partition(b"\0")  # language tag
@@ -158,8 +166,16 @@ def png_text_value(part: Part) -> str | None:
     return _png_text(part.tag, part.payload)[1]
 
 
-def png_itxt(keyword: bytes, text: str) -> Part:
-    return png_chunk(b"iTXt", keyword + b"\0\0\0\0\0" + text.encode("utf-8"))
+def png_itxt(keyword: bytes, text: str, language: bytes = b"", translated: bytes = b"") -> Part:
+    return png_chunk(b"iTXt", keyword + b"\0\0\0" + language + b"\0" + translated + b"\0" + text.encode("utf-8"))
+
+
+def png_itxt_names(part: Part) -> tuple[bytes, bytes]:
+    """(language tag, translated keyword) of an iTXt chunk."""
+    _, _, rest = part.payload.partition(b"\0")
+    language, _, rest = rest[2:].partition(b"\0")
+    translated, _, _ = rest.partition(b"\0")
+    return language, translated
 
 
 def _split_png(data: bytes) -> Container:

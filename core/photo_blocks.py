@@ -40,8 +40,6 @@ class Blocks:
     xmp: object | None = None  # the parsed packet (a DOM document)
     iptc: list[iptc.Dataset] | None = None
     resources: list[iptc.Resource] | None = None  # the Photoshop resources holding IPTC
-    comment: str | None = None  # a JPEG COM segment's text
-    png_description: str | None = None  # a PNG Description text chunk
     # what could not be decoded, by block ("exif", "xmp", "iptc"): a sentence each
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -68,9 +66,6 @@ def read_blocks(data: bytes, suffix: str = "") -> Blocks:
         xmp = _one(container, "xmp", "xmp", blocks)
         xmp = xmp[len(JPEG_XMP):] if xmp is not None else None
         photoshop = _one(container, "photoshop", "iptc", blocks)
-        comments = container.find("comment")
-        if comments:
-            blocks.comment = decode_bytes(container.parts[comments[0]].payload)
     elif container.format == "png":
         exif = _one(container, "exif", "exif", blocks)
         found = container.find("xmp")
@@ -78,9 +73,6 @@ def read_blocks(data: bytes, suffix: str = "") -> Blocks:
         xmp = xmp_text.encode("utf-8") if xmp_text is not None else None
         if len(found) > 1 or (found and xmp_text is None):
             blocks.errors["xmp"] = "its XMP text chunk cannot be read"
-        descriptions = container.find("text:Description")
-        if descriptions:
-            blocks.png_description = png_text_value(container.parts[descriptions[0]])
     else:  # webp
         exif = _one(container, "exif", "exif", blocks)
         if exif is not None and exif.startswith(JPEG_EXIF):
@@ -198,6 +190,7 @@ class Fields:
     xp_subject: str | None = None
     xp_title: str | None = None
     digest: str | None = None  # visioncap:DescriptionDigest
+    iptc_kept: str | None = None  # visioncap:IptcKept: the IPTC caption a write had to leave alone
 
 
 def fields(blocks: Blocks) -> Fields:
@@ -215,6 +208,7 @@ def fields(blocks: Blocks) -> Fields:
         values["xmp"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.DC, "description"))
         values["xmp_user_comment"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.EXIF, "UserComment"))
         values["digest"] = xmp_packet.simple(blocks.xmp, xmp_packet.VISIONCAP, "DescriptionDigest")
+        values["iptc_kept"] = xmp_packet.simple(blocks.xmp, xmp_packet.VISIONCAP, "IptcKept")
     if blocks.iptc is not None:
         values["iptc"] = iptc.caption(blocks.iptc)
         values["iptc_present"] = bool(blocks.iptc)

@@ -18,11 +18,14 @@ cheaper.
 from __future__ import annotations
 
 import collections
+import struct
+import zlib
 from dataclasses import dataclass, field
 
 from core import iptc, xmp_packet
 from core.containers import (
     JPEG_EXIF,
+    JPEG_MPF,
     JPEG_PHOTOSHOP,
     JPEG_XMP,
     WEBP_ALPHA_FLAG,
@@ -30,9 +33,11 @@ from core.containers import (
     WEBP_XMP_FLAG,
     Container,
     ContainerError,
+    Part,
     jpeg_segment,
     png_chunk,
     png_itxt,
+    png_itxt_names,
     png_text_value,
     webp_canvas,
     webp_chunk,
@@ -62,6 +67,10 @@ from core.tiff_ifd import ASCII, BYTE, LONG, UNDEFINED, Tiff, TiffError, edit, n
 XMP_DESCRIPTION = (xmp_packet.DC, "description")
 XMP_MIRRORS = ((xmp_packet.EXIF, "UserComment"), (xmp_packet.TIFF, "ImageDescription"), (xmp_packet.DC, "title"))
 XMP_DIGEST = (xmp_packet.VISIONCAP, "DescriptionDigest")
+# the IPTC caption a write had to leave alone (its character set cannot hold the new one): kept
+# beside the digest so that a later run still knows the photo's caption is VisionCap's own
+XMP_IPTC_KEPT = (xmp_packet.VISIONCAP, "IptcKept")
+MP_ENTRY = 0xB002  # MPF: 16 bytes per picture (attributes, size, offset, two dependents)
 
 
 class NotWritten(Exception):
@@ -82,6 +91,7 @@ class Plan:
     exif: dict[str, dict[int, tuple[int, bytes] | None]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # "IPTC left as it was: ..." and the like
     iptc_written: bytes | None = None  # the Caption-Abstract value bytes written, if any
+    iptc_kept: str | None = None  # the IPTC caption left alone in a record that cannot hold the new one
 
 
 # ---- building -----------------------------------------------------------------------------------
@@ -101,35 +111,46 @@ def _exif_changes(tiff: Tiff | None, plan: Plan) -> None:
     plan.exif["IFD0"] = ifd0
 
 
-def describe(doc, text: str, previous: frozenset[str]) -> None:
+def describe(doc, text: str, previous: frozenset[str], iptc_kept: str | None = None) -> None:
     """Edit an XMP packet (a photo's or a sidecar's): `text` as dc:description, the mirrors
-    that held one of the `previous` texts, and the digest marking the caption as VisionCap's."""
+    that held one of the `previous` texts, and the digest marking the caption as VisionCap's
+    (with the IPTC caption left alone, if any)."""
     xmp_packet.set_lang_alt(doc, *XMP_DESCRIPTION, text, previous)
     for ns, name in XMP_MIRRORS:
         xmp_packet.replace_in_lang_alt(doc, ns, name, text, previous)
     xmp_packet.set_simple(doc, *XMP_DIGEST, xmp_packet.caption_digest(text))
+    xmp_packet.remove(doc, *XMP_IPTC_KEPT)
+    if iptc_kept is not None:
+        xmp_packet.set_simple(doc, *XMP_IPTC_KEPT, xmp_packet.caption_digest(iptc_kept))
 
 
 def _xmp_packet(blocks: Blocks, plan: Plan) -> bytes:
     doc = blocks.xmp if blocks.xmp is not None else xmp_packet.new_packet()
-    describe(doc, plan.text, plan.previous)
+    describe(doc, plan.text, plan.previous, plan.iptc_kept)
     return xmp_packet.serialize(doc)
 
 
 def _iim(blocks: Blocks, plan: Plan, block: bytes) -> bytes | None:
     """The new IIM block, or None (with a note) when IPTC is left as it was."""
-    if "iptc" in blocks.errors:
-        plan.notes.append(f"IPTC left as it was: {blocks.errors['iptc']}")
-        return None
     new, why = iptc.with_caption(block, plan.text)
     if new is None:
         plan.notes.append(f"IPTC left as it was: {why} (XMP and EXIF hold the caption)")
+        plan.iptc_kept = iptc.caption(blocks.iptc) or ""
         return None
     plan.iptc_written = next(d.value for d in iptc.parse_iim(new)[0] if (d.record, d.number) == iptc.CAPTION)
     return new
 
 
+def _unreadable_iptc(blocks: Blocks, plan: Plan) -> bool:
+    if "iptc" in blocks.errors:
+        plan.notes.append(f"IPTC left as it was: {blocks.errors['iptc']} (XMP and EXIF hold the caption)")
+        return True
+    return False
+
+
 def _photoshop_payload(blocks: Blocks, plan: Plan) -> bytes | None:
+    if _unreadable_iptc(blocks, plan):
+        return None
     block = next((r.data for r in blocks.resources or () if r.id == iptc.IRB_IPTC), None)
     if block is None or not blocks.iptc:
         return None  # no IPTC: none is added
@@ -149,46 +170,145 @@ def _replace_or_insert(container: Container, kind: str, part, after: tuple[str, 
     container.parts.insert(position, part)
 
 
-def _mirror_text_part(container: Container, kind: str, plan: Plan, make) -> None:
-    found = container.find(kind)
-    if found:
-        old = container.parts[found[0]]
+def _mirror_text_parts(container: Container, kind: str, plan: Plan, make) -> None:
+    """Every part of `kind` (JPEG comments, PNG Description chunks) that held the old caption
+    gets the new one from `make(old part)`; the others stay."""
+    for index in container.find(kind):
+        old = container.parts[index]
         held = decode_bytes(old.payload) if old.kind == "comment" else png_text_value(old)
         if held is not None and held in plan.previous:
-            container.parts[found[0]] = make(old)
+            container.parts[index] = make(old)
+
+
+def _png_description(old: Part, text: str) -> Part:
+    if old.tag == b"tEXt" and all(ord(c) < 256 for c in text):
+        return png_chunk(b"tEXt", b"Description\0" + text.encode("latin-1"))
+    if old.tag == b"zTXt" and all(ord(c) < 256 for c in text):
+        return png_chunk(b"zTXt", b"Description\0\0" + zlib.compress(text.encode("latin-1")))
+    names = png_itxt_names(old) if old.tag == b"iTXt" else (b"", b"")
+    return png_itxt(b"Description", text, *names)
 
 
 def _build_container(blocks: Blocks, plan: Plan) -> bytes:
     container = Container(blocks.container.format, blocks.container.head, list(blocks.container.parts),
                           blocks.container.tail)
     exif = edit(blocks.exif.data if blocks.exif else new_block(), plan.exif)
-    packet = _xmp_packet(blocks, plan)
     fmt = container.format
     if fmt == "jpeg":
+        photoshop = _photoshop_payload(blocks, plan)  # before the XMP, which notes IPTC left alone
         old_exif = container.find("exif")
         prefix = container.parts[old_exif[0]].payload[:6] if old_exif else JPEG_EXIF + b"\0"
         _replace_or_insert(container, "exif", jpeg_segment(0xE1, prefix + exif), ("marker-E0",))
-        _replace_or_insert(container, "xmp", jpeg_segment(0xE1, JPEG_XMP + packet), ("marker-E0", "exif"))
-        photoshop = _photoshop_payload(blocks, plan)
+        _replace_or_insert(container, "xmp", jpeg_segment(0xE1, JPEG_XMP + _xmp_packet(blocks, plan)),
+                           ("marker-E0", "exif"))
         if photoshop is not None:
             _replace_or_insert(container, "photoshop", jpeg_segment(0xED, JPEG_PHOTOSHOP + photoshop), ())
-        _mirror_text_part(container, "comment", plan, lambda old: jpeg_segment(0xFE, plan.text.encode("utf-8")))
-    elif fmt == "png":
-        _replace_or_insert(container, "exif", png_chunk(b"eXIf", exif), ("chunk-IHDR", "chunk-iCCP", "chunk-sRGB"))
-        _replace_or_insert(container, "xmp", png_itxt(b"XML:com.adobe.xmp", packet.decode("utf-8")),
-                           ("chunk-IHDR", "chunk-iCCP", "chunk-sRGB", "exif"))
-
-        def description(old):
-            if old.tag == b"tEXt" and all(ord(c) < 256 for c in plan.text):
-                return png_chunk(b"tEXt", b"Description\0" + plan.text.encode("latin-1"))
-            return png_itxt(b"Description", plan.text)
-
-        _mirror_text_part(container, "text:Description", plan, description)
+        _mirror_text_parts(container, "comment", plan, lambda old: jpeg_segment(0xFE, plan.text.encode("utf-8")))
+        return _with_mpf_updated(blocks.container, container)
+    if fmt == "png":
         if any(p.kind.startswith("text:Raw profile type iptc") for p in container.parts):
             plan.notes.append("IPTC left as it was: a PNG keeps it in a text chunk VisionCap does not write")
+        _replace_or_insert(container, "exif", png_chunk(b"eXIf", exif), ("chunk-IHDR", "chunk-iCCP", "chunk-sRGB"))
+        _replace_or_insert(container, "xmp", png_itxt(b"XML:com.adobe.xmp", _xmp_packet(blocks, plan).decode("utf-8")),
+                           ("chunk-IHDR", "chunk-iCCP", "chunk-sRGB", "exif"))
+        _mirror_text_parts(container, "text:Description", plan, lambda old: _png_description(old, plan.text))
     else:
-        _webp_parts(container, exif, packet)
+        _webp_parts(container, exif, _xmp_packet(blocks, plan))
     return container.join()
+
+
+# ---- MPF: the other pictures of a JPEG (MPO files, phones' depth maps, Sony's previews) ----------
+
+
+def _mp_entries(part: Part) -> tuple[str, int, int] | None:
+    """(byte order, offset of the entries in the payload, number of pictures) of an MPF
+    segment, or None when it holds no MP entries. Raises TiffError for one it cannot read."""
+    header = len(JPEG_MPF)
+    tiff = Tiff(part.payload[header:])
+    entry = tiff.value("IFD0", MP_ENTRY)
+    if entry is None:
+        return None
+    if entry.offset is None or len(entry.value) % 16:
+        raise TiffError("its MP entries cannot be read")
+    return tiff.order, header + entry.offset, len(entry.value) // 16
+
+
+def _with_mpf_updated(old: Container, new: Container) -> bytes:
+    """The joined file, with the MPF's size of the first picture and offsets of the others
+    moved by what the metadata grew: the pictures themselves are in the tail, unchanged."""
+    data = new.join()
+    found = new.find("mpf")
+    if not found:
+        return data
+    part = new.parts[found[0]]
+    located = _mp_entries(part)
+    if located is None:
+        return data
+    order, at, count = located
+    growth = len(data) - len(old.join())
+    shift = _mpf_header_position(new) - _mpf_header_position(old)
+    payload = bytearray(part.payload)
+    for i in range(count):
+        size_at, offset_at = at + 16 * i + 4, at + 16 * i + 8
+        if i == 0:
+            (size,) = struct.unpack_from(order + "I", payload, size_at)
+            struct.pack_into(order + "I", payload, size_at, size + growth)
+        else:
+            (offset,) = struct.unpack_from(order + "I", payload, offset_at)
+            if offset:
+                struct.pack_into(order + "I", payload, offset_at, offset + growth - shift)
+    new.parts[found[0]] = jpeg_segment(0xE2, bytes(payload))
+    return new.join()
+
+
+def _mpf_header_position(container: Container) -> int:
+    """Where the MPF's own TIFF header starts in the file: MP offsets count from there."""
+    at = len(container.head)
+    for part in container.parts:
+        if part.kind == "mpf":
+            return at + len(part.raw) - len(part.payload) + len(JPEG_MPF)
+        at += len(part.raw)
+    return 0
+
+
+def _mp_fields(part: Part, located: tuple[str, int, int]) -> list[tuple[int, int]]:
+    """(size, offset) of each picture an MPF segment lists."""
+    order, at, count = located
+    return [struct.unpack_from(order + "II", part.payload, at + 16 * i + 4) for i in range(count)]
+
+
+def _mpf_problems(old_data: bytes, new_data: bytes, old: Container, new: Container) -> list[str]:
+    """Every picture the MPF lists must be where it says, with the same bytes as before."""
+    found_old, found_new = old.find("mpf"), new.find("mpf")
+    if not found_old:
+        return [] if not found_new else ["an MPF segment would be added"]
+    part_old, part_new = old.parts[found_old[0]], new.parts[found_new[0]]
+    try:
+        a, b = _mp_entries(part_old), _mp_entries(part_new)
+    except TiffError as exc:
+        return [f"the MPF segment cannot be read ({exc})"]
+    if a is None or b is None:
+        return [] if a == b and part_old.raw == part_new.raw else ["the MPF segment would change"]
+    if _masked(part_old.payload, a) != _masked(part_new.payload, b):
+        return ["the MPF segment would change beyond its sizes and offsets"]
+    base_old, base_new = _mpf_header_position(old), _mpf_header_position(new)
+    pictures = zip(_mp_fields(part_old, a), _mp_fields(part_new, b))
+    (first_old, _), (first_new, _) = next(pictures)
+    if first_new != first_old + len(new_data) - len(old_data):
+        return ["the MPF would give the first picture a wrong size"]
+    for number, ((size, offset_old), (size_new, offset_new)) in enumerate(pictures, 2):
+        if size_new != size or old_data[base_old + offset_old : base_old + offset_old + size] \
+                != new_data[base_new + offset_new : base_new + offset_new + size]:
+            return [f"the MPF would lose picture {number} of the file"]
+    return []
+
+
+def _masked(payload: bytes, located: tuple[str, int, int]) -> bytes:
+    _, at, count = located
+    out = bytearray(payload)
+    for i in range(count):
+        out[at + 16 * i + 4 : at + 16 * i + 12] = b"\0" * 8
+    return bytes(out)
 
 
 def _webp_parts(container: Container, exif: bytes, packet: bytes) -> None:
@@ -214,12 +334,9 @@ def _webp_parts(container: Container, exif: bytes, packet: bytes) -> None:
 
 def _build_tiff(blocks: Blocks, plan: Plan) -> bytes:
     tiff = blocks.exif
-    packet = _xmp_packet(blocks, plan)
     ifd0 = plan.exif["IFD0"]
-    old_xmp = tiff.value("IFD0", TIFF_XMP)
-    ifd0[TIFF_XMP] = (old_xmp.type if old_xmp and old_xmp.type in (BYTE, UNDEFINED) else BYTE, packet)
     iim_entry = tiff.value("IFD0", TIFF_IPTC)
-    if iim_entry is not None and blocks.iptc:
+    if iim_entry is not None and blocks.iptc and not _unreadable_iptc(blocks, plan):
         new = _iim(blocks, plan, iim_entry.value)
         if new is not None:
             if iim_entry.type == LONG:
@@ -228,6 +345,8 @@ def _build_tiff(blocks: Blocks, plan: Plan) -> bytes:
             resources = tiff.value("IFD0", TIFF_PHOTOSHOP)
             if resources is not None and blocks.resources is not None:
                 ifd0[TIFF_PHOTOSHOP] = (resources.type, iptc.with_iptc(blocks.resources, new))
+    old_xmp = tiff.value("IFD0", TIFF_XMP)
+    ifd0[TIFF_XMP] = (old_xmp.type if old_xmp and old_xmp.type in (BYTE, UNDEFINED) else BYTE, _xmp_packet(blocks, plan))
     return edit(tiff.data, plan.exif)
 
 
@@ -250,17 +369,21 @@ def with_description(data: bytes, blocks: Blocks, text: str, previous: frozenset
 # ---- checking -----------------------------------------------------------------------------------
 
 
-def _xmp_changed_paths() -> set[str]:
-    return {f"{{{ns}}}{name}" for ns, name in (XMP_DESCRIPTION, *XMP_MIRRORS, XMP_DIGEST)}
+def _written_by_a_description(path: tuple[str, ...]) -> bool:
+    changing = {f"{{{ns}}}{name}" for ns, name in (XMP_DESCRIPTION, *XMP_MIRRORS)}
+    return path[0] in changing or path[0].startswith(f"{{{xmp_packet.VISIONCAP}}}")
 
 
 def xmp_problems(before, after) -> list[str]:
     """How the XMP `after` differs from `before` beyond the properties a description write
     changes; [] when it does not."""
-    changing = _xmp_changed_paths()
-    old = collections.Counter({k: v for k, v in xmp_packet.properties(before).items() if k[0][0] not in changing}) \
-        if before is not None else collections.Counter()
-    new = collections.Counter({k: v for k, v in xmp_packet.properties(after).items() if k[0][0] not in changing})
+    def kept(doc) -> collections.Counter:
+        if doc is None:
+            return collections.Counter()
+        return collections.Counter({k: v for k, v in xmp_packet.properties(doc).items()
+                                    if not _written_by_a_description(k[0])})
+
+    old, new = kept(before), kept(after)
     if before is None:  # a new packet describes the file itself
         new.pop((("rdf:about",), ""), None)
     lost, added = old - new, new - old
@@ -307,7 +430,7 @@ def _iptc_problems(before: Blocks, after: Blocks, plan: Plan) -> list[str]:
         problems.append("IPTC would change although it was to be left alone")
     if _other_resources(before) != _other_resources(after):
         problems.append("Photoshop image resources other than IPTC would change")
-    if not iptc.in_sync(after.resources or []):
+    if (plan.iptc_written is not None or iptc.in_sync(before.resources or [])) and not iptc.in_sync(after.resources or []):
         problems.append("the IPTC digest would be stale")
     return problems
 
@@ -316,11 +439,14 @@ def _other_resources(blocks: Blocks) -> list[bytes]:
     return [r.raw for r in blocks.resources or () if r.id not in (iptc.IRB_IPTC, iptc.IRB_DIGEST)]
 
 
-_CHANGEABLE = {"exif", "xmp", "photoshop", "comment", "text:Description", "vp8x"}
+_CHANGEABLE = {"exif", "xmp", "photoshop", "comment", "text:Description", "vp8x", "mpf"}
 
 
-def _container_problems(old: Container, new: Container) -> list[str]:
+def _container_problems(old: Container, new: Container, plan: Plan) -> list[str]:
     problems = []
+    if plan.iptc_written is None and [p.raw for p in old.parts if p.kind == "photoshop"] \
+            != [p.raw for p in new.parts if p.kind == "photoshop"]:
+        problems.append("the Photoshop segment would change although its IPTC was left alone")
     same_head = old.head[:4] + old.head[8:] == new.head[:4] + new.head[8:] if old.format == "webp" else old.head == new.head
     if not same_head or old.tail != new.tail:
         problems.append("the image data would change" if old.format == "jpeg" else "the file's header or end would change")
@@ -353,13 +479,16 @@ def verify(data: bytes, written: bytes, before: Blocks, plan: Plan) -> list[str]
         after = read_blocks(written, ".tif" if before.format == "tiff" else "")
     except (ContainerError, TiffError) as exc:
         return [f"the new file could not be read back ({exc})"]
-    if after.errors:
-        return [f"the new file's metadata could not be read back ({'; '.join(after.errors.values())})"]
+    new_errors = [text for key, text in after.errors.items() if key not in before.errors]
+    if new_errors:
+        return [f"the new file's metadata could not be read back ({'; '.join(new_errors)})"]
     problems = []
     if before.format == "tiff":
         problems += _tiff_image_problems(before.exif, after.exif)
     else:
-        problems += _container_problems(before.container, after.container)
+        problems += _container_problems(before.container, after.container, plan)
+        if before.format == "jpeg":
+            problems += _mpf_problems(data, written, before.container, after.container)
     problems += _exif_problems(before.exif, after.exif, plan)
     problems += xmp_problems(before.xmp, after.xmp)
     problems += _iptc_problems(before, after, plan)

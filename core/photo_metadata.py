@@ -35,7 +35,15 @@ from core.atomic import atomic_write
 from core.containers import ContainerError, split
 from core.errors import FileError, KeptCaption, MetadataError
 from core.fingerprint import CHUNK, VERSION, FileState, file_state
-from core.photo_blocks import Blocks, decode_bytes, fields, read_blocks, suffix_of, tiff_is_raw
+from core.photo_blocks import (
+    Blocks,
+    Fields,
+    decode_bytes,
+    fields,
+    read_blocks,
+    suffix_of,
+    tiff_is_raw,
+)
 from core.photo_edit import NotWritten, with_description
 from core.safe_files import check_replaceable, open_regular, read_regular
 from core.tiff_ifd import TiffError
@@ -149,6 +157,20 @@ FALLBACKS = (("user_comment", "EXIF UserComment"), ("xmp_user_comment", "XMP exi
              ("xp_title", "Windows XPTitle"))
 
 
+def is_own(f: Fields, text: str) -> bool:
+    """Whether `text` is a caption VisionCap wrote and nobody changed since: the digest it left
+    in XMP matches, and every description field it wrote still holds the text (IPTC may hold
+    it cut at its length limit, or the caption VisionCap had to leave there, as recorded)."""
+    if f.digest != xmp_packet.caption_digest(text):
+        return False
+    if (f.xmp is not None and f.xmp != text) or (f.exif is not None and f.exif != text):
+        return False
+    if f.iptc is None or f.iptc == text:
+        return True
+    cut = text.startswith(f.iptc) and len(text.encode("utf-8")) > IPTC_LIMIT
+    return cut or f.iptc_kept == xmp_packet.caption_digest(f.iptc)
+
+
 def description_of(blocks: Blocks) -> EmbeddedCaption | None:
     """The photo's description: the MWG rule over EXIF, XMP and IPTC, then the FALLBACKS;
     placeholders skipped."""
@@ -162,7 +184,7 @@ def description_of(blocks: Blocks) -> EmbeddedCaption | None:
         name, text = next(((n, getattr(f, k)) for k, n in FALLBACKS if meaningful(getattr(f, k))), ("", None))
         if text is None:
             return None
-    return EmbeddedCaption(text, name, own=f.digest == xmp_packet.caption_digest(text))
+    return EmbeddedCaption(text, name, own=is_own(f, text))
 
 
 def _head(path: Path) -> bytes:
@@ -250,7 +272,7 @@ def _fingerprint_of(data: bytes) -> str:
 
 def _unchanged_caption(blocks: Blocks, text: str) -> bool:
     f = fields(blocks)
-    return f.exif == text and f.xmp == text and f.digest == xmp_packet.caption_digest(text)
+    return f.exif == text and f.xmp == text and is_own(f, text)
 
 
 def embed_description(

@@ -124,7 +124,8 @@ def folder_read_only(folder: str | Path) -> bool:
 def check_replaceable(path: Path, what: str = "the file") -> os.stat_result | None:
     """Raise FileError when `path` (which may not exist yet) may not be replaced: the file or
     its folder is read-only by its permission bits, even for root. Returns the file's stat, or
-    None when it does not exist."""
+    None when it does not exist. A symbolic link is judged by the file it points to."""
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     try:
         st = os.stat(path)
     except FileNotFoundError:

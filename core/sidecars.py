@@ -53,11 +53,19 @@ class FileCaption:
     own: bool = False  # an XMP sidecar's description VisionCap wrote and nobody changed since
 
 
+WRITTEN, UNCHANGED, KEPT = "written", "unchanged", "kept"
+
+
 @dataclass(frozen=True)
 class Written:
     path: Path
-    written: bool  # False: the file already held exactly this caption
-    state: FileState
+    status: str  # WRITTEN, UNCHANGED (it held exactly this caption) or KEPT (it held another's)
+    state: FileState | None  # the file afterwards; None when kept
+    existing: str = ""  # the caption kept
+
+    @property
+    def written(self) -> bool:
+        return self.status == WRITTEN
 
 
 def _read(path: Path, kind: str) -> bytes:
@@ -123,26 +131,31 @@ def write_sidecar(
     text: str,
     naming: str = "photo.jpg.xmp",
     *,
-    may_replace: Callable[[str], bool] | None = None,
+    may_replace: Callable[[Path, str], bool] | None = None,
 ) -> list[Written]:
     """Put `text` as the description in the sidecar(s) of `image`: every one that exists, else
-    a new one named by `naming`. A different caption that is not VisionCap's own is replaced
-    only if `may_replace(it)` says so (None: always); else KeptCaption. Raises MetadataError
-    naming the sidecar; each sidecar is either fully written or left as it was."""
+    a new one named by `naming`. In a sidecar holding a different caption that is not
+    VisionCap's own, it replaces it only if `may_replace(sidecar, caption)` says so (None:
+    always); else that sidecar is KEPT. Every sidecar is read and checked before any is
+    written: a MetadataError (naming the sidecar) means none was changed."""
     targets = existing_sidecars(image) or [sidecar_path(image, naming)]
-    return [_write_one(path, text, may_replace) for path in targets]
+    planned = [_plan_one(path, text, may_replace) for path in targets]
+    return [done if isinstance(done, Written) else Written(path, WRITTEN, _replace(path, done))
+            for path, done in zip(targets, planned)]
 
 
-def _write_one(path: Path, text: str, may_replace: Callable[[str], bool] | None) -> Written:
+def _plan_one(path: Path, text: str, may_replace: Callable[[Path, str], bool] | None) -> Written | bytes:
+    """What writing `text` into the sidecar at `path` comes to: a Written when nothing is to be
+    written, else the new sidecar's bytes, checked."""
     old = _read(path, "sidecar") if os.path.lexists(path) else None
     doc = _sidecar_doc(path, old if old is not None else NEW_SIDECAR.encode())
     before = _sidecar_doc(path, old) if old is not None else None
     current = _caption_of(doc)
     if current is not None and current.text == text and current.own:
-        return Written(path, False, file_state(path))
+        return Written(path, UNCHANGED, file_state(path))
     if current is not None and current.text != text and not current.own and may_replace is not None \
-            and not may_replace(current.text):
-        raise KeptCaption(path, current.text, "XMP sidecar")
+            and not may_replace(path, current.text):
+        return Written(path, KEPT, None, current.text)
     describe(doc, text, frozenset({current.text} if current else ()))
     data = xmp_packet.serialize(doc) + b"\n"
     check = _sidecar_doc(path, data)
@@ -152,7 +165,7 @@ def _write_one(path: Path, text: str, may_replace: Callable[[str], bool] | None)
         problems.append("the caption did not read back")
     if problems:
         raise MetadataError(path, "not written: " + "; ".join(problems))
-    return Written(path, True, _replace(path, data))
+    return data
 
 
 # ---- .txt and .caption beside the photo -------------------------------------------------------
@@ -241,10 +254,10 @@ def write_txt(image: str | Path, text: str, *, may_replace: Callable[[str], bool
     if os.path.lexists(path):
         current = read_txt(path)
         if current == text:
-            return Written(path, False, file_state(path))
+            return Written(path, UNCHANGED, file_state(path))
         if current is not None and may_replace is not None and not may_replace(current):
             raise KeptCaption(path, current, ".txt file")
-    return Written(path, True, _replace(path, text.encode("utf-8")))
+    return Written(path, WRITTEN, _replace(path, text.encode("utf-8")))
 
 
 # ---- Google Photos Takeout --------------------------------------------------------------------

@@ -350,6 +350,15 @@ def set_simple(doc, ns: str, name: str, value: str) -> None:
     description.setAttributeNS(ns, f"{_qualified(description, ns)}:{name}", value)
 
 
+def remove(doc, ns: str, name: str) -> None:
+    """Remove the property `ns:name` wherever it is (attribute or element)."""
+    for prop in _find(doc, ns, name):
+        if prop.nodeType == Node.ATTRIBUTE_NODE:
+            prop.ownerElement.removeAttributeNode(prop)
+        else:
+            prop.parentNode.removeChild(prop)
+
+
 def caption_digest(text: str) -> str:
     """What VisionCap stores beside a description it wrote (visioncap:DescriptionDigest): a
     later reader tells VisionCap's own caption from one a person or program put there since."""

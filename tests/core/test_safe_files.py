@@ -111,3 +111,15 @@ def test_a_fresh_temporary_file_means_another_write_is_going_on(tmp_path):
         atomic.atomic_write(target, lambda tmp: tmp.write_bytes(b"mine"))
     assert target.read_bytes() == b"original"
     assert atomic.temporary_path(target).read_bytes() == b"another writer's"
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32", reason="symbolic links")
+def test_a_write_through_a_symbolic_link_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "photo.txt"
+    target.write_text("old")
+    link = tmp_path / "photo.txt"
+    link.symlink_to(target)
+    assert check_replaceable(link) is not None
+    atomic.atomic_write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"

@@ -2,7 +2,7 @@ import pytest
 
 from core.caption_csv import read_caption_csv
 from core.csvio import write_csv_atomic
-from core.errors import KeptCaption, MetadataError
+from core.errors import MetadataError
 from core.sidecars import (
     read_sidecar,
     read_txt,
@@ -52,8 +52,8 @@ def test_updating_a_sidecar_keeps_every_other_property(tmp_path):
     path.write_text(DARKTABLE_SIDECAR, encoding="utf-8")
     before = {k: v for k, v in metadata(path).items() if k.startswith("Xmp.")}
     original = path.read_bytes()
-    with pytest.raises(KeptCaption, match="old caption"):  # someone wrote that caption: kept unless asked
-        write_sidecar(tmp_path / "raw.cr2", "new caption", may_replace=lambda old: False)
+    [kept] = write_sidecar(tmp_path / "raw.cr2", "new caption", may_replace=lambda path, old: False)
+    assert (kept.status, kept.existing) == ("kept", "old caption")  # someone wrote it: kept unless asked
     assert path.read_bytes() == original
     write_sidecar(tmp_path / "raw.cr2", "new caption")
     after = {k: v for k, v in metadata(path).items() if k.startswith("Xmp.")}

@@ -224,6 +224,6 @@ def test_cli_writes_captions_into_photos_and_beside_them(build_module, dist, tmp
         assert row["caption"] and not row["error"]
         embedded = read_embedded(photo)
         assert embedded is not None and embedded.text == row["caption"], name
-        assert read_sidecar(sidecar_path(photo)) == row["caption"]
+        assert read_sidecar(sidecar_path(photo)).text == row["caption"]
         assert read_txt(txt_path(photo)) == row["caption"]
         assert Image.open(photo).convert("RGB").tobytes() == pixels[name], name

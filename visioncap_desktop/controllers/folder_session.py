@@ -96,7 +96,7 @@ class FolderSession(QObject):
         self._stored: dict[str, CaptionSnapshot] = {}
         self._facts: dict[str, FileFacts] = {}
         self._import: CaptionRunCommand | None = None  # captions taken from files, one undo step
-        self._conflicts = 0
+        self._conflicts = self._unreadable = 0
         self._dirty = False
         self._last_save_error: str | None = None
         self._scan_id = 0
@@ -151,7 +151,7 @@ class FolderSession(QObject):
         if loaded.problem:
             self.message.emit(Message("warning", "Saved captions could not be read", loaded.problem))
         self.folder, self._store, self._stored, self._facts = folder, store, loaded.entries, loaded.facts
-        self._import, self._conflicts = None, 0
+        self._import, self._conflicts, self._unreadable = None, 0, 0
         self.reading = False
         self._dirty = False
         self._last_save_error = None
@@ -321,6 +321,7 @@ class FolderSession(QObject):
                 continue
             for problem in findings.problems:
                 log.warning("could not read a caption of %s: %s", record.name, problem)
+            self._unreadable += len(findings.problems)
             stored = StoredCaption(record.caption, record.changed_ns, record.seen) if record.caption else None
             decision = reconcile(stored, findings.found, self.folder)
             states = {source_key(f.file, self.folder): f.state for f in decision.in_sync}
@@ -347,15 +348,20 @@ class FolderSession(QObject):
             return
         self.reading = False
         command, self._import = self._import, None
-        if command is not None and len(command):
+        taken = command is not None and len(command)
+        if taken:
             command.finish(f"Read {len(command):,} caption(s) from files")
             if self._model.undo_stack is not None:
                 self._model.undo_stack.push(command)
-            text = f"Read {len(command):,} caption(s) from files beside or inside the images"
-            if self._conflicts:
-                text += f"; {self._conflicts:,} disagreed with VisionCap's (see the log)"
-            self.status.emit(text, 10000)
-        self._conflicts = 0
+        parts = [f"Read {len(command):,} caption(s) from files beside or inside the images"] if taken else []
+        if self._conflicts:
+            parts.append(f"{self._conflicts:,} disagreed with VisionCap's (see the log)")
+        if self._unreadable:
+            parts.append(f"{self._unreadable:,} caption file(s) could not be read or belong to several "
+                         "images (see the log)")
+        if parts:
+            self.status.emit("; ".join(parts), 10000)
+        self._conflicts = self._unreadable = 0
         self.reading_ended.emit()
 
     def record_written(self, report: WriteReport, records: Iterable[ImageRecord]) -> None:
