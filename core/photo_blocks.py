@@ -8,6 +8,7 @@ taken for an empty block: a writer must not write into it, and a reader still re
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ XP_TITLE, XP_COMMENT, XP_SUBJECT = 0x9C9B, 0x9C9C, 0x9C9F
 # TIFF tags that carry the other blocks in a TIFF file
 TIFF_XMP, TIFF_IPTC, TIFF_PHOTOSHOP, DNG_VERSION = 700, 33723, 34377, 0xC612
 TIFF_SUFFIXES = (".tif", ".tiff")
+AFCP_MARK = re.compile(rb"AXS[!*]")  # the AFCP trailer's start and end (exiftool's AFCP.pm)
 USER_COMMENT_CODES = {b"ASCII\0\0\0": "ascii", b"UNICODE\0": "utf-16", b"\0" * 8: "undefined"}
 
 
@@ -66,6 +68,8 @@ def read_blocks(data: bytes, suffix: str = "") -> Blocks:
         xmp = _one(container, "xmp", "xmp", blocks)
         xmp = xmp[len(JPEG_XMP):] if xmp is not None else None
         photoshop = _one(container, "photoshop", "iptc", blocks)
+        if _afcp_trailer(container.tail):
+            blocks.errors["layout"] = "it carries an AFCP trailer, whose offsets into the file would go stale"
     elif container.format == "png":
         exif = _one(container, "exif", "exif", blocks)
         found = container.find("xmp")
@@ -73,6 +77,11 @@ def read_blocks(data: bytes, suffix: str = "") -> Blocks:
         xmp = xmp_text.encode("utf-8") if xmp_text is not None else None
         if len(found) > 1 or (found and xmp_text is None):
             blocks.errors["xmp"] = "its XMP text chunk cannot be read"
+        legacy = [p.kind[len("text:Raw profile type "):] for p in container.parts
+                  if p.kind.lower().startswith("text:raw profile type ") and p.kind[-4:].lower() in ("exif", "app1", " xmp")]
+        if legacy and "exif" not in blocks.errors:
+            blocks.errors["exif"] = (f"its {legacy[0].upper()} is in an ImageMagick text chunk, which VisionCap does not "
+                                     "write; a second block would leave readers two answers")
     else:  # webp
         exif = _one(container, "exif", "exif", blocks)
         if exif is not None and exif.startswith(JPEG_EXIF):
@@ -100,13 +109,25 @@ def _tiff_blocks(data: bytes) -> Blocks:
     return blocks
 
 
+def _afcp_trailer(tail: bytes) -> bool:
+    """Whether an AFCP trailer (absolute offsets into the file) follows the JPEG's image data.
+    The image data ends at the first EOI: inside entropy-coded data every 0xFF is stuffed."""
+    end = tail.find(b"\xff\xd9")
+    return end >= 0 and AFCP_MARK.search(tail, end + 2) is not None
+
+
 def _decode_exif(blocks: Blocks, exif: bytes | None) -> None:
     if exif is None:
         return
     try:
-        blocks.exif = Tiff(exif)
+        tiff = Tiff(exif)
     except TiffError as exc:
         blocks.errors["exif"] = f"its EXIF cannot be read ({exc})"
+        return
+    blocks.exif = tiff
+    outside = [f"{path}'s {what}" for path, what, start, length in data_ranges(tiff) if start + length > len(exif)]
+    if outside:  # the bytes such a pointer reaches belong to whatever follows the block
+        blocks.errors["exif"] = f"its EXIF points past its own end ({outside[0]})"
 
 
 def _decode_xmp(blocks: Blocks, packet: bytes | None) -> None:
@@ -131,9 +152,11 @@ def _decode_resources(blocks: Blocks, data: bytes, with_iim: bool = True) -> Non
     except iptc.IptcError as exc:
         blocks.errors["iptc"] = f"its IPTC cannot be read ({exc})"
         return
-    block = next((r.data for r in blocks.resources if r.id == iptc.IRB_IPTC), None)
-    if with_iim and block is not None:
-        _decode_iim(blocks, block)
+    found = [r.data for r in blocks.resources if r.id == iptc.IRB_IPTC]
+    if len(found) > 1:
+        blocks.errors["iptc"] = f"it holds {len(found)} IPTC blocks, so readers disagree on which counts"
+    elif with_iim and found:
+        _decode_iim(blocks, found[0])
 
 
 # ---- text in EXIF -----------------------------------------------------------------------------
@@ -221,16 +244,26 @@ def tiff_is_raw(blocks: Blocks) -> bool:
     return blocks.format == "tiff" and blocks.exif is not None and blocks.exif.value("IFD0", DNG_VERSION) is not None
 
 
-def strip_ranges(tiff: Tiff) -> list[tuple[int, int]]:
-    """(offset, length) of every strip and tile of every IFD: where the image data is."""
+# tags that give the position and length of data elsewhere in the block (strips, tiles, the
+# thumbnail), and what to call it
+DATA_POINTERS = ((0x0111, 0x0117, "strips"), (0x0144, 0x0145, "tiles"), (0x0201, 0x0202, "thumbnail"))
+
+
+def data_ranges(tiff: Tiff) -> list[tuple[str, str, int, int]]:
+    """(ifd path, what, offset, length) of every strip, tile and thumbnail the IFDs point to."""
     out = []
     for ifd in tiff.ifds.values():
-        for offsets_tag, counts_tag in ((0x0111, 0x0117), (0x0144, 0x0145)):
+        for offsets_tag, counts_tag, what in DATA_POINTERS:
             offsets, counts = ifd.get(offsets_tag), ifd.get(counts_tag)
             if offsets is None or counts is None:
                 continue
-            out.extend(zip(_numbers(offsets, tiff.order), _numbers(counts, tiff.order)))
+            out.extend((ifd.path, what, o, n) for o, n in zip(_numbers(offsets, tiff.order), _numbers(counts, tiff.order)))
     return out
+
+
+def strip_ranges(tiff: Tiff) -> list[tuple[int, int]]:
+    """(offset, length) of every strip and tile of every IFD: where the image data is."""
+    return [(o, n) for _, what, o, n in data_ranges(tiff) if what != "thumbnail"]
 
 
 def _numbers(entry, order: str) -> tuple[int, ...]:

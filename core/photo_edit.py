@@ -75,11 +75,13 @@ MP_ENTRY = 0xB002  # MPF: 16 bytes per picture (attributes, size, offset, two de
 
 class NotWritten(Exception):
     """The new file failed its check or could not be built; `reason` says why (the photo is
-    left as it was)."""
+    left as it was). `structural`: the file's own structure stood in the way (a pointer into
+    where the edit writes, an MPF index that cannot be read), so a sidecar is the way."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, structural: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.structural = structural
 
 
 @dataclass
@@ -224,7 +226,10 @@ def _mp_entries(part: Part) -> tuple[str, int, int] | None:
     """(byte order, offset of the entries in the payload, number of pictures) of an MPF
     segment, or None when it holds no MP entries. Raises TiffError for one it cannot read."""
     header = len(JPEG_MPF)
-    tiff = Tiff(part.payload[header:])
+    try:
+        tiff = Tiff(part.payload[header:])
+    except TiffError as exc:
+        raise TiffError(f"its multi-picture (MPF) index cannot be read ({exc})") from exc
     entry = tiff.value("IFD0", MP_ENTRY)
     if entry is None:
         return None
@@ -359,7 +364,7 @@ def with_description(data: bytes, blocks: Blocks, text: str, previous: frozenset
         _exif_changes(blocks.exif, plan)
         new = _build_tiff(blocks, plan) if blocks.format == "tiff" else _build_container(blocks, plan)
     except (TiffError, ContainerError) as exc:
-        raise NotWritten(str(exc)) from exc
+        raise NotWritten(str(exc), structural=True) from exc
     problems = verify(data, new, blocks, plan)
     if problems:
         raise NotWritten("the check after writing failed: " + "; ".join(problems))

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 IPTC_LIMIT = 2000  # bytes: the longest Caption-Abstract IPTC IIM allows
 PHOTO_CAP = 1 << 30  # larger files are not read whole to embed into: they get a sidecar
 HEAD_BYTES = 256 << 10  # a JPEG's metadata is in its first segments: read that much first
-EMBED_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff")
+EMBED_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".png", ".webp", ".tif", ".tiff")
 
 # Descriptions cameras and programs fill in by themselves; they are not captions.
 CAMERA_PLACEHOLDERS = frozenset(
@@ -62,7 +62,7 @@ CAMERA_PLACEHOLDERS = frozenset(
         "OLYMPUS DIGITAL CAMERA", "SONY DSC", "MINOLTA DIGITAL CAMERA",
         "KONICA MINOLTA DIGITAL CAMERA", "KODAK Digital Still Camera", "SAMSUNG DIGITAL CAMERA",
         "SAMSUNG CAMERA PICTURES", "PENTAX DIGITAL CAMERA", "LEICA DIGITAL CAMERA",
-        "DIGITAL CAMERA", "DIGITAL IMAGE", "Created with GIMP", "default", "Screenshot",
+        "DIGITAL CAMERA", "DIGITAL IMAGE", "Created with GIMP", "default", "x-default", "Screenshot",
     )
 )
 
@@ -151,6 +151,16 @@ def mwg_description(
     return recover_truncated_iptc(iptc, xmp)
 
 
+def reads_as_text(text: str | None) -> str | None:
+    """`text` when it reads like a sentence (three words or more, mostly letters), else None:
+    cameras fill EXIF UserComment with their settings ("GCM_TAG", "R: 139 G: 255 ...")."""
+    text = meaningful(text)
+    if text is None:
+        return None
+    letters = sum(c.isalpha() or c.isspace() for c in text)
+    return text if len(text.split()) >= 3 and letters >= 0.8 * len(text) and not text.isupper() else None
+
+
 # After the MWG fields, in this order: where cameras and Windows keep a description.
 FALLBACKS = (("user_comment", "EXIF UserComment"), ("xmp_user_comment", "XMP exif:UserComment"),
              ("xp_comment", "Windows XPComment"), ("xp_subject", "Windows XPSubject"),
@@ -181,7 +191,9 @@ def description_of(blocks: Blocks) -> EmbeddedCaption | None:
         name = ("EXIF ImageDescription" if text is exif else "XMP dc:description" if text is xmp
                 else "IPTC Caption-Abstract")
     else:
-        name, text = next(((n, getattr(f, k)) for k, n in FALLBACKS if meaningful(getattr(f, k))), ("", None))
+        candidates = ((n, reads_as_text(getattr(f, k)) if k == "user_comment" else meaningful(getattr(f, k)))
+                      for k, n in FALLBACKS)
+        name, text = next(((n, t) for n, t in candidates if t), ("", None))
         if text is None:
             return None
     return EmbeddedCaption(text, name, own=is_own(f, text))
@@ -316,7 +328,7 @@ def embed_description(
         raise CannotEmbed(path, f"its structure cannot be followed ({exc}); nothing written into it") from exc
     if tiff_is_raw(blocks):
         raise CannotEmbed(path, "a camera RAW (DNG) file; nothing written into it")
-    unreadable = [blocks.errors[k] for k in ("exif", "xmp") if k in blocks.errors]
+    unreadable = [blocks.errors[k] for k in ("exif", "xmp", "layout") if k in blocks.errors]
     if unreadable:
         raise CannotEmbed(path, "; ".join(unreadable) + ", so VisionCap does not write into it")
     if _unchanged_caption(blocks, text):
@@ -330,6 +342,8 @@ def embed_description(
     try:
         written, plan = with_description(data, blocks, text, previous)
     except NotWritten as exc:
+        if exc.structural:
+            raise CannotEmbed(path, f"{exc.reason}; nothing written into it") from exc
         raise MetadataError(path, f"not written: {exc.reason}") from exc
     _replace(path, written, st, keep_mtime)
     return EmbedResult(file_state(path), True, tuple(plan.notes))

@@ -203,6 +203,24 @@ def _reclaim_point(tiff: Tiff, rewritten: list[str], changes: Changes) -> int:
     return start if _align(covered) >= len(tiff.data) else len(tiff.data)
 
 
+def _refuse_stray_pointers(tiff: Tiff, rewritten: list[str], cut: int) -> None:
+    """An IFD that is about to move must be reached only through the pointer that is updated,
+    and no pointer may aim where the new IFDs will be written: a GPS or Interop pointer aimed
+    at IFD0, or past the end of the block (both seen in broken files), would end up pointing at
+    the old copy or into the new one."""
+    moving = {tiff.ifds[p].offset: p for p in rewritten if p in tiff.ifds}
+    legit = {(path.rsplit("/", 1)[0], 0x8769) for path in rewritten if path.endswith("/Exif")}
+    for ifd in tiff.ifds.values():
+        for entry in ifd.entries:
+            if entry.tag not in POINTERS or (ifd.path, entry.tag) in legit or entry.type not in (3, 4, 13, 7):
+                continue
+            size = 2 if entry.type == 3 else 4
+            values = struct.unpack(f"{tiff.order}{len(entry.value) // size}{'H' if size == 2 else 'I'}", entry.value)
+            hit = next((moving.get(v, "the end of the block") for v in values if v in moving or v >= cut), None)
+            if hit is not None:
+                raise TiffError(f"{ifd.path} entry 0x{entry.tag:04X} points at {hit}, where the edit would write")
+
+
 def edit(data: bytes, changes: Changes) -> bytes:
     """`data` with the entries in `changes` set or removed, in IFD0 and its Exif IFD (the only
     IFDs captions live in). Only appends (after reclaiming what an earlier edit appended) and
@@ -216,24 +234,13 @@ def edit(data: bytes, changes: Changes) -> bytes:
         raise TiffError("no IFD0")
     rewritten = [p for p in ("IFD0/Exif", "IFD0") if changes.get(p) or (p == "IFD0" and changes.get("IFD0/Exif"))]
     cut = _reclaim_point(tiff, rewritten, changes)
+    _refuse_stray_pointers(tiff, rewritten, cut)
     out = bytearray(tiff.data[:cut])
     pointers: dict[int, bytes] = {}
     for path in rewritten:
         ifd = tiff.ifds.get(path)
-        rows: dict[int, Row] = {}
-        for e in ifd.entries if ifd else ():
-            kept_field = pointers.get(e.tag, e.field)
-            rows.setdefault(e.tag, (e.tag, e.type, e.count, kept_field, e.value))
-        for tag, new in changes.get(path, {}).items():
-            if new is None:
-                rows.pop(tag, None)
-            else:
-                kind, value = new
-                rows[tag] = (tag, kind, len(value) // TYPE_SIZES[kind], None, value)
-        for tag, field in pointers.items():
-            if tag not in rows:
-                rows[tag] = (tag, LONG, 1, field, b"")
-        offset = _pack_ifd(order, out, [rows[t] for t in sorted(rows)], ifd.next if ifd else 0)
+        rows = _rows(list(ifd.entries) if ifd else [], changes.get(path, {}), pointers)
+        offset = _pack_ifd(order, out, rows, ifd.next if ifd else 0)
         if len(out) >= 1 << 32:
             raise TiffError("the block would pass 4 GB")
         if path == "IFD0/Exif":
@@ -241,6 +248,29 @@ def edit(data: bytes, changes: Changes) -> bytes:
         else:
             struct.pack_into(order + "I", out, 4, offset)
     return bytes(out)
+
+
+def _rows(entries: list[Entry], changes: dict[int, tuple[int, bytes] | None], pointers: dict[int, bytes]) -> list[Row]:
+    """The entries of a rewritten IFD in their own order: the first entry of a changed tag takes
+    the new value (or goes, if removed), every other entry stays verbatim (a repeated or
+    unsorted entry, as broken writers leave them, included), and a new tag goes before the
+    first larger one."""
+    new: dict[int, Row] = {tag: (tag, kind, len(value) // TYPE_SIZES[kind], None, value)
+                           for tag, (kind, value) in ((t, c) for t, c in changes.items() if c is not None)}
+    new.update({tag: (tag, LONG, 1, field, b"") for tag, field in pointers.items()})
+    rows: list[Row] = []
+    done: set[int] = set()
+    for e in entries:
+        if e.tag in done or (e.tag not in new and e.tag not in changes):
+            rows.append((e.tag, e.type, e.count, e.field, e.value))
+            continue
+        done.add(e.tag)
+        if e.tag in new:
+            rows.append(new[e.tag])
+    for tag in sorted(set(new) - done):
+        position = next((i for i, row in enumerate(rows) if row[0] > tag), len(rows))
+        rows.insert(position, new[tag])
+    return rows
 
 
 def new_block(order: str = "<") -> bytes:

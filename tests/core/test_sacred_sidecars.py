@@ -305,9 +305,11 @@ def test_spaces_around_a_txt_caption_are_kept_line_breaks_dropped(tmp_path):
 @pytest.mark.parametrize(("exif", "expected"), [
     ({"xp": {H.XP_COMMENT: "from Windows"}}, ("from Windows", "Windows XPComment")),
     ({"xp": {H.XP_SUBJECT: "subject", H.XP_TITLE: "title"}}, ("subject", "Windows XPSubject")),
-    ({"comment": H.user_comment("from UserComment", "unicode", "MM"), "byte_order": "MM"},
-     ("from UserComment", "EXIF UserComment")),
-    ({"comment": H.user_comment("ascii comment", "ascii")}, ("ascii comment", "EXIF UserComment")),
+    ({"comment": H.user_comment("from the UserComment", "unicode", "MM"), "byte_order": "MM"},
+     ("from the UserComment", "EXIF UserComment")),
+    ({"comment": H.user_comment("an ascii comment", "ascii")}, ("an ascii comment", "EXIF UserComment")),
+    ({"comment": H.user_comment("GCM_TAG", "ascii")}, None),  # a camera's settings, not a caption
+    ({"comment": H.user_comment("R:  139 G:  255 B:  189 X:39852", "ascii")}, None),
     ({"comment": H.user_comment("", "undefined") + b"   "}, None),  # Canon's blank comment
 ])
 def test_windows_fields_and_user_comment_are_read_when_nothing_else_is_there(tmp_path, exif, expected):
