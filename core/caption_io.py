@@ -273,6 +273,9 @@ class WriteItem:
     # files whose present content VisionCap knows (the app's store): replacing their caption
     # is the user's edit, not another's caption lost
     known: Mapping[Path, FileState] = field(default_factory=dict)
+    # the model wrote the caption: it is marked as VisionCap's own, which a later run may
+    # replace; a caption a person wrote or edited is not, and later runs keep it
+    by_model: bool = True
 
 
 @dataclass(frozen=True)
@@ -406,7 +409,8 @@ class _Writer:
             return
         try:
             results = write_sidecar(image, item.caption, self.options.sidecar_naming,
-                                    may_replace=lambda path, old: _known(item, path, self.options)())
+                                    may_replace=lambda path, old: _known(item, path, self.options)(),
+                                    own=item.by_model)
         except MetadataError as exc:
             self._failed(image, "xmp", exc)
             return
@@ -421,7 +425,8 @@ class _Writer:
         image = Path(item.path)
         try:
             result = embed_description(image, item.caption, keep_mtime=self.options.keep_mtime,
-                                       expect=item.photo_state, may_replace=_known(item, image, self.options))
+                                       expect=item.photo_state, may_replace=_known(item, image, self.options),
+                                       own=item.by_model)
         except CannotEmbed as exc:
             self.report.add(image, "embed", image, SIDECAR_INSTEAD, exc.reason)
             if "xmp" not in self.options.ways:

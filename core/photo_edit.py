@@ -90,6 +90,7 @@ class Plan:
 
     text: str
     previous: frozenset[str]  # the texts the description fields held: mirrors holding them follow
+    own: bool = True  # the model's caption: marked with the digest, so a later run may replace it
     exif: dict[str, dict[int, tuple[int, bytes] | None]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # "IPTC left as it was: ..." and the like
     iptc_written: bytes | None = None  # the Caption-Abstract value bytes written, if any
@@ -113,22 +114,26 @@ def _exif_changes(tiff: Tiff | None, plan: Plan) -> None:
     plan.exif["IFD0"] = ifd0
 
 
-def describe(doc, text: str, previous: frozenset[str], iptc_kept: str | None = None) -> None:
+def describe(doc, text: str, previous: frozenset[str], iptc_kept: str | None = None, own: bool = True) -> None:
     """Edit an XMP packet (a photo's or a sidecar's): `text` as dc:description, the mirrors
-    that held one of the `previous` texts, and the digest marking the caption as VisionCap's
-    (with the IPTC caption left alone, if any)."""
+    that held one of the `previous` texts, and, for the model's caption (`own`), the digest
+    marking it as VisionCap's (with the IPTC caption left alone, if any). A caption a person
+    wrote (edited in the app, read from a file) gets no mark, and loses an old one: it is
+    theirs, and a later run keeps it."""
     xmp_packet.set_lang_alt(doc, *XMP_DESCRIPTION, text, previous)
     for ns, name in XMP_MIRRORS:
         xmp_packet.replace_in_lang_alt(doc, ns, name, text, previous)
-    xmp_packet.set_simple(doc, *XMP_DIGEST, xmp_packet.caption_digest(text))
+    xmp_packet.remove(doc, *XMP_DIGEST)
     xmp_packet.remove(doc, *XMP_IPTC_KEPT)
-    if iptc_kept is not None:
-        xmp_packet.set_simple(doc, *XMP_IPTC_KEPT, xmp_packet.caption_digest(iptc_kept))
+    if own:
+        xmp_packet.set_simple(doc, *XMP_DIGEST, xmp_packet.caption_digest(text))
+        if iptc_kept is not None:
+            xmp_packet.set_simple(doc, *XMP_IPTC_KEPT, xmp_packet.caption_digest(iptc_kept))
 
 
 def _xmp_packet(blocks: Blocks, plan: Plan) -> bytes:
     doc = blocks.xmp if blocks.xmp is not None else xmp_packet.new_packet()
-    describe(doc, plan.text, plan.previous, plan.iptc_kept)
+    describe(doc, plan.text, plan.previous, plan.iptc_kept, plan.own)
     return xmp_packet.serialize(doc)
 
 
@@ -355,11 +360,13 @@ def _build_tiff(blocks: Blocks, plan: Plan) -> bytes:
     return edit(tiff.data, plan.exif)
 
 
-def with_description(data: bytes, blocks: Blocks, text: str, previous: frozenset[str]) -> tuple[bytes, Plan]:
+def with_description(
+    data: bytes, blocks: Blocks, text: str, previous: frozenset[str], own: bool = True
+) -> tuple[bytes, Plan]:
     """The file `data` (whose `blocks` are read) with `text` as its description, and the plan
     that says what changed. Raises NotWritten when the new file cannot be built or fails
     `verify`; TiffError/ContainerError propagate as NotWritten too."""
-    plan = Plan(text, previous)
+    plan = Plan(text, previous, own)
     try:
         _exif_changes(blocks.exif, plan)
         new = _build_tiff(blocks, plan) if blocks.format == "tiff" else _build_container(blocks, plan)
@@ -500,8 +507,8 @@ def verify(data: bytes, written: bytes, before: Blocks, plan: Plan) -> list[str]
     found = description_of(after)
     if found is None or found.text != plan.text:
         problems.append("the caption did not read back")
-    elif not found.own:
-        problems.append("the caption did not read back as VisionCap's")
+    elif found.own != plan.own:
+        problems.append("the caption did not read back as VisionCap's" if plan.own else "the caption read back as VisionCap's")
     return problems
 
 

@@ -282,9 +282,9 @@ def _fingerprint_of(data: bytes) -> str:
     return f"{VERSION}:{digest.hexdigest()}"
 
 
-def _unchanged_caption(blocks: Blocks, text: str) -> bool:
+def _unchanged_caption(blocks: Blocks, text: str, own: bool) -> bool:
     f = fields(blocks)
-    return f.exif == text and f.xmp == text and is_own(f, text)
+    return f.exif == text and f.xmp == text and (is_own(f, text) if own else f.digest is None and f.iptc in (None, text))
 
 
 def embed_description(
@@ -294,13 +294,16 @@ def embed_description(
     keep_mtime: bool = False,
     expect: FileState | None = None,
     may_replace: Callable[[EmbeddedCaption], bool] | None = None,
+    own: bool = True,
 ) -> EmbedResult:
     """Write `text` as the photo's description (see the module docstring), replacing the file
     atomically after checking the new file against the old one.
 
     `expect`: the photo's state when it was captioned; a photo that differs now is not written
     (PhotoChanged). `may_replace(existing)`: asked when the photo holds a different caption that
-    is not VisionCap's own; False keeps it (KeptCaption). None replaces any caption.
+    is not VisionCap's own; False keeps it (KeptCaption). None replaces any caption. `own`: the
+    caption is the model's (marked as VisionCap's own, so a later run may replace it); False
+    for a caption a person wrote or edited, which later runs keep.
 
     Raises ReadOnlyPhoto, CannotEmbed (write a sidecar instead), PhotoChanged, KeptCaption or
     MetadataError; in every case the photo is left exactly as it was."""
@@ -331,7 +334,7 @@ def embed_description(
     unreadable = [blocks.errors[k] for k in ("exif", "xmp", "layout") if k in blocks.errors]
     if unreadable:
         raise CannotEmbed(path, "; ".join(unreadable) + ", so VisionCap does not write into it")
-    if _unchanged_caption(blocks, text):
+    if _unchanged_caption(blocks, text, own):
         return EmbedResult(FileState(st.st_size, st.st_mtime_ns, _fingerprint_of(data)), False)
     current = description_of(blocks)
     if current is not None and current.text != text and not current.own and may_replace is not None \
@@ -340,7 +343,7 @@ def embed_description(
     f = fields(blocks)
     previous = frozenset(t for t in (f.exif, f.xmp, f.iptc, current.text if current else None) if meaningful(t))
     try:
-        written, plan = with_description(data, blocks, text, previous)
+        written, plan = with_description(data, blocks, text, previous, own)
     except NotWritten as exc:
         if exc.structural:
             raise CannotEmbed(path, f"{exc.reason}; nothing written into it") from exc

@@ -132,36 +132,38 @@ def write_sidecar(
     naming: str = "photo.jpg.xmp",
     *,
     may_replace: Callable[[Path, str], bool] | None = None,
+    own: bool = True,
 ) -> list[Written]:
     """Put `text` as the description in the sidecar(s) of `image`: every one that exists, else
     a new one named by `naming`. In a sidecar holding a different caption that is not
     VisionCap's own, it replaces it only if `may_replace(sidecar, caption)` says so (None:
-    always); else that sidecar is KEPT. Every sidecar is read and checked before any is
-    written: a MetadataError (naming the sidecar) means none was changed."""
+    always); else that sidecar is KEPT. `own`: the model's caption, marked as VisionCap's
+    (see core.photo_edit.describe). Every sidecar is read and checked before any is written: a
+    MetadataError (naming the sidecar) means none was changed."""
     targets = existing_sidecars(image) or [sidecar_path(image, naming)]
-    planned = [_plan_one(path, text, may_replace) for path in targets]
+    planned = [_plan_one(path, text, may_replace, own) for path in targets]
     return [done if isinstance(done, Written) else Written(path, WRITTEN, _replace(path, done))
             for path, done in zip(targets, planned)]
 
 
-def _plan_one(path: Path, text: str, may_replace: Callable[[Path, str], bool] | None) -> Written | bytes:
+def _plan_one(path: Path, text: str, may_replace: Callable[[Path, str], bool] | None, own: bool) -> Written | bytes:
     """What writing `text` into the sidecar at `path` comes to: a Written when nothing is to be
     written, else the new sidecar's bytes, checked."""
     old = _read(path, "sidecar") if os.path.lexists(path) else None
     doc = _sidecar_doc(path, old if old is not None else NEW_SIDECAR.encode())
     before = _sidecar_doc(path, old) if old is not None else None
     current = _caption_of(doc)
-    if current is not None and current.text == text and current.own:
+    if current is not None and current.text == text and current.own == own:
         return Written(path, UNCHANGED, file_state(path))
     if current is not None and current.text != text and not current.own and may_replace is not None \
             and not may_replace(path, current.text):
         return Written(path, KEPT, None, current.text)
-    describe(doc, text, frozenset({current.text} if current else ()))
+    describe(doc, text, frozenset({current.text} if current else ()), own=own)
     data = xmp_packet.serialize(doc) + b"\n"
     check = _sidecar_doc(path, data)
     problems = xmp_problems(before, check)
     back = _caption_of(check)
-    if back is None or back.text != text:
+    if back is None or back.text != text or back.own != own:
         problems.append("the caption did not read back")
     if problems:
         raise MetadataError(path, "not written: " + "; ".join(problems))

@@ -12,7 +12,7 @@ from pathlib import Path
 from core.caption_io import WriteItem
 from core.csvio import write_csv_atomic
 from core.sidecars import txt_path
-from visioncap_desktop.records import ImageRecord
+from visioncap_desktop.records import CaptionState, ImageRecord
 
 CSV_COLUMNS = ("file_name", "path", "caption", "edited", "model", "error")
 
@@ -56,12 +56,15 @@ def write_items(records: Iterable[ImageRecord], folder: Path | None) -> list[Wri
     """What core.caption_io.write_captions needs of each captioned record: the photo's state
     when VisionCap last read it (a photo replaced since gets nothing) and the files whose
     present content VisionCap knows (`seen`, by core.caption_io.source_key: relative to
-    `folder`), whose captions the record's caption already accounts for."""
+    `folder`), whose captions the record's caption already accounts for. Only the model's
+    captions are written as VisionCap's own: an edit or a caption read from a file is a
+    person's, and later runs keep it."""
     items = []
     for r in records:
         if not r.caption.strip():
             continue
         known = {Path(key) if Path(key).is_absolute() or folder is None else folder / key: state
                  for key, state in r.seen.items()}
-        items.append(WriteItem(Path(r.path), r.name, r.caption, r.facts().state(), known))
+        items.append(WriteItem(Path(r.path), r.name, r.caption, r.facts().state(), known,
+                               by_model=r.state is CaptionState.CAPTIONED and not r.source))
     return items

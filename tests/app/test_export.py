@@ -84,3 +84,4 @@ def test_write_items_carry_the_photo_state_and_the_files_known(tmp_path):
     assert items[0].photo_state == FileState(10, 20, "v1:abc") and items[1].photo_state is None
     assert items[0].known == {tmp_path / "a.txt": FileState(3, 4, "v1:t"),
                               Path("/elsewhere/metadata.jsonl"): FileState(5, 6, "v1:j")}
+    assert [i.by_model for i in items] == [True, False, True]  # the edited one is the user's

@@ -254,3 +254,18 @@ def test_failed_file_does_not_stop_the_run(tmp_path):
     assert "structure cannot be followed" in report.where(SIDECAR_INSTEAD)[0].reason
     assert broken.read_bytes() == b"\xff\xd8 nope"
     assert sorted(os.listdir(tmp_path)) == ["broken.jpg", "broken.jpg.xmp", "good.jpg"]  # no temporary file left
+
+
+def test_a_persons_caption_written_out_stays_theirs(tmp_path):
+    photo = make_photo(tmp_path / "a.jpg")
+    person = write_captions([WriteItem(photo, "a.jpg", "typed by a person", by_model=False)],
+                            WriteOptions(ways=("embed", "xmp")))
+    assert {o.status for o in person.outcomes} == {WRITTEN}
+    assert read_embedded(photo).text == "typed by a person" and not read_embedded(photo).own
+    assert not read_sidecar(tmp_path / "a.jpg.xmp").own
+    model = write_captions(items((photo, "a.jpg", "the model's")), WriteOptions(ways=("embed", "xmp")))
+    assert {o.status for o in model.outcomes} == {KEPT}  # a later run keeps the person's caption
+    assert read_embedded(photo).text == "typed by a person"
+    write_captions(items((photo, "a.jpg", "the model's")), WriteOptions(ways=("embed",)))  # still kept
+    mine = write_captions(items((photo, "a.jpg", "mine")), WriteOptions(ways=("embed",), existing="replace"))
+    assert [o.status for o in mine.outcomes] == [WRITTEN] and read_embedded(photo).own
