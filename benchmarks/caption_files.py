@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.caption_io import WriteItem, WriteOptions, find_captions, write_captions
+from core.caption_io import find_captions
+from core.caption_writes import WriteItem, WriteOptions, write_captions
 from core.fingerprint import CHUNK, fingerprint
 from core.sidecars import write_sidecar
 from tests.app.images import draw_scene

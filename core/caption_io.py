@@ -16,49 +16,32 @@ away); otherwise the store's caption stays and the caller is told which file dis
 is overwritten silently, and a file VisionCap has already seen in its current state never
 overrides a later edit.
 
-Writing (`write_captions`): XMP sidecars, embedded descriptions (a sidecar instead where a photo
-cannot take one), `.txt` files and `metadata.jsonl`, under one rule: each file ends up with the
-caption written and everything else it held unchanged, or exactly as it was with a one-line
-reason in the report. A caption a person or another program put in a file is replaced only when
-the caller says so (`WriteOptions.existing`, or the file is in a state VisionCap already knows).
+Writing captions out is core.caption_writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 from core.caption_csv import read_caption_csv
-from core.errors import KeptCaption, MetadataError
+from core.errors import MetadataError
 from core.fingerprint import FileState, file_state
-from core.jsonl_captions import JsonlTargets, read_jsonl, write_jsonl
+from core.jsonl_captions import read_jsonl
 from core.photo_metadata import (
-    CannotEmbed,
-    ReadOnlyPhoto,
-    embed_description,
     read_embedded,
 )
 from core.sidecars import (
-    SIDECAR_NAMINGS,
-    StemIndex,
     caption_file_paths,
     existing_sidecars,
     read_sidecar,
     read_takeout,
     read_txt,
     shares_stem_with,
-    sidecar_path,
-    stem_index,
     takeout_paths,
-    txt_path,
-    write_sidecar,
-    write_txt,
 )
-
-WAYS = ("xmp", "embed", "txt", "jsonl")
-EXISTING = ("keep", "replace")
 
 
 class Source(str, Enum):
@@ -237,275 +220,3 @@ def reconcile(stored: StoredCaption | None, found: Sequence[FoundCaption], folde
     if newest.state.mtime_ns > stored.changed_ns:
         return Decision(Action.TAKE, newest, conflict=True)
     return Decision(Action.KEEP, newest, conflict=True, in_sync=agree)
-
-
-# ---- writing out ------------------------------------------------------------------------------
-
-WRITTEN, UNCHANGED, KEPT, NOT_WRITTEN, SIDECAR_INSTEAD = "written", "unchanged", "kept", "not written", "sidecar instead"
-WAY_NAMES = {"xmp": "XMP sidecars", "embed": "photos with embedded captions", "txt": ".txt files",
-             "jsonl": "metadata.jsonl rows"}
-
-
-@dataclass(frozen=True)
-class WriteOptions:
-    ways: tuple[str, ...] = ("xmp",)  # any of WAYS
-    sidecar_naming: str = "photo.jpg.xmp"  # for new sidecars; "photo.xmp" is the other naming
-    keep_mtime: bool = False  # embedded: give the photo back its modification time
-    # a different caption a person or another program left in a file: "keep" it or "replace" it
-    existing: str = "keep"
-
-    def __post_init__(self) -> None:
-        unknown = [w for w in self.ways if w not in WAYS]
-        if unknown:
-            raise ValueError(f"unknown ways to write captions {unknown}; choose from {WAYS}")
-        if self.sidecar_naming not in SIDECAR_NAMINGS:
-            raise ValueError(f"sidecar naming must be one of {SIDECAR_NAMINGS}")
-        if self.existing not in EXISTING:
-            raise ValueError(f"existing must be one of {EXISTING}")
-
-
-@dataclass(frozen=True)
-class WriteItem:
-    path: Path
-    name: str  # relative to the folder the user gave, forward slashes
-    caption: str
-    photo_state: FileState | None = None  # the photo as captioned: a photo changed since is skipped
-    # files whose present content VisionCap knows (the app's store): replacing their caption
-    # is the user's edit, not another's caption lost
-    known: Mapping[Path, FileState] = field(default_factory=dict)
-    # the model wrote the caption: it is marked as VisionCap's own, which a later run may
-    # replace; a caption a person wrote or edited is not, and later runs keep it
-    by_model: bool = True
-
-
-@dataclass(frozen=True)
-class Outcome:
-    image: Path
-    way: str  # one of WAYS
-    target: Path  # the file written, or left as it was
-    status: str  # WRITTEN, UNCHANGED, KEPT, NOT_WRITTEN or SIDECAR_INSTEAD
-    reason: str = ""  # why not written; for WRITTEN, what was left alone (IPTC...), if anything
-
-
-@dataclass
-class WriteReport:
-    outcomes: list[Outcome] = field(default_factory=list)
-    # every file written, with its state afterwards: what the store records as seen
-    states: dict[Path, FileState] = field(default_factory=dict)
-
-    def add(self, image: Path, way: str, target: Path, status: str, reason: str = "") -> None:
-        self.outcomes.append(Outcome(image, way, target, status, reason))
-
-    def where(self, status: str, way: str | None = None) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == status and (way is None or o.way == way)]
-
-    @property
-    def ok(self) -> bool:
-        """Nothing was left unwritten because of a problem (kept captions are not problems)."""
-        return not self.where(NOT_WRITTEN)
-
-    def notes(self, image: Path) -> str:
-        """One line on what happened to `image`'s files, for the CLI's CSV."""
-        parts = []
-        for o in (o for o in self.outcomes if o.image == image):
-            text = f"{o.way}: {o.status}" + (f" ({o.reason})" if o.reason else "")
-            parts.append(text)
-        return "; ".join(parts)
-
-    def summary(self, kept_hint: str = "") -> str:
-        """One line of counts, then one line per file that was not written or has a note."""
-        written = [f"{len(self.where(WRITTEN, w)):,} {WAY_NAMES[w]}" for w in WAYS if self.where(WRITTEN, w)]
-        lines = ["wrote " + (", ".join(written) if written else "nothing")]
-        if self.where(UNCHANGED):
-            lines.append(f"{len(self.where(UNCHANGED)):,} already held the caption (not rewritten)")
-        kept = self.where(KEPT)
-        if kept:
-            lines.append(f"{len(kept):,} kept: they hold a different caption a person or another program wrote"
-                         f"{kept_hint}: " + ", ".join(o.target.name for o in kept[:5]) + (" ..." if len(kept) > 5 else ""))
-        for o in self.where(SIDECAR_INSTEAD):
-            lines.append(f"sidecar instead of embedding: {o.image}: {o.reason}")
-        lines.extend(f"not written: {o.target}: {o.reason}" for o in self.where(NOT_WRITTEN))
-        lines.extend(f"note: {o.target}: {o.reason}" for o in self.where(WRITTEN) if o.reason)
-        return "\n".join(lines)
-
-
-def _known(item: WriteItem, target: Path, options: WriteOptions) -> Callable[..., bool]:
-    """The may_replace rule for one target file: replacing was asked for, or VisionCap knows
-    the file as it is now (its caption is the one the user has been editing)."""
-    if options.existing == "replace":
-        return lambda *_: True
-    state = item.known.get(target)
-
-    def known(*_) -> bool:
-        try:
-            now = file_state(target)
-        except OSError:
-            return False
-        return state is not None and (now.size, now.fingerprint) == (state.size, state.fingerprint)
-
-    return known
-
-
-@dataclass
-class WriteSession:
-    """What a run that writes in several calls (the CLI, batch by batch) remembers between them:
-    where the metadata.jsonl files are, and which photos of a folder share a stem (the folder's
-    own listing changes with every file written, the photos in it do not)."""
-
-    jsonl: JsonlTargets = field(default_factory=JsonlTargets)
-    stems: dict[Path, StemIndex] = field(default_factory=dict)
-
-    def shares_stem_with(self, image: Path) -> list[Path]:
-        if image.parent not in self.stems:
-            self.stems[image.parent] = stem_index(image.parent)
-        return shares_stem_with(image, self.stems[image.parent])
-
-
-class _Writer:
-    """One write_captions call: the report, and which image claimed which shared file."""
-
-    def __init__(self, options: WriteOptions, session: WriteSession | None):
-        self.options = options
-        self.report = WriteReport()
-        self.owners: dict[Path, Path] = {}
-        self.session = session or WriteSession()
-        self.jsonl: dict[Path, dict[str, tuple[WriteItem, str]]] = {}
-
-    def claim(self, target: Path, image: Path, way: str) -> bool:
-        owner = self.owners.setdefault(target, image)
-        if owner != image:
-            self.report.add(image, way, target, NOT_WRITTEN, f"also the file of {owner.name}")
-        return owner == image
-
-    def item(self, item: WriteItem) -> None:
-        image, ways = Path(item.path), self.options.ways
-        if item.photo_state is not None and not _same_photo(image, item.photo_state):
-            for way in ways:
-                self.report.add(image, way, image, NOT_WRITTEN,
-                                "the photo changed since it was captioned (replaced or edited); nothing written for it")
-            return
-        if "xmp" in ways:
-            self.sidecar(item)
-        if "embed" in ways:
-            self.embed(item)
-        if "txt" in ways:
-            self.txt(item)
-        if "jsonl" in ways:
-            try:
-                path, file_name = self.session.jsonl.target(image, item.name)
-                self.jsonl.setdefault(path, {})[file_name] = (item, item.caption)
-            except MetadataError as exc:
-                self.report.add(image, "jsonl", exc.path, NOT_WRITTEN, exc.reason)
-
-    def sidecar(self, item: WriteItem, why: str = "") -> None:
-        image = Path(item.path)
-        targets = existing_sidecars(image) or [sidecar_path(image, self.options.sidecar_naming)]
-        if not all(self.claim(t, image, "xmp") for t in targets):
-            return
-        shared = self.session.shares_stem_with(image) if any(t.name == image.with_suffix(".xmp").name for t in targets) else []
-        if shared:
-            self.report.add(image, "xmp", targets[0], NOT_WRITTEN,
-                            f"{targets[0].name} also belongs to {', '.join(p.name for p in shared)}")
-            return
-        try:
-            results = write_sidecar(image, item.caption, self.options.sidecar_naming,
-                                    may_replace=lambda path, old: _known(item, path, self.options)(),
-                                    own=item.by_model)
-        except MetadataError as exc:
-            self._failed(image, "xmp", exc)
-            return
-        for result in results:
-            if result.status == KEPT:
-                self.report.add(image, "xmp", result.path, KEPT, KeptCaption(result.path, result.existing).reason)
-                continue
-            self.report.add(image, "xmp", result.path, WRITTEN if result.written else UNCHANGED, why)
-            self.report.states[result.path] = result.state
-
-    def embed(self, item: WriteItem) -> None:
-        image = Path(item.path)
-        try:
-            result = embed_description(image, item.caption, keep_mtime=self.options.keep_mtime,
-                                       expect=item.photo_state, may_replace=_known(item, image, self.options),
-                                       own=item.by_model)
-        except CannotEmbed as exc:
-            self.report.add(image, "embed", image, SIDECAR_INSTEAD, exc.reason)
-            if "xmp" not in self.options.ways:
-                self.sidecar(item, "instead of embedding")
-            return
-        except (ReadOnlyPhoto, MetadataError) as exc:
-            self._failed(image, "embed", exc)
-            return
-        self.report.add(image, "embed", image, WRITTEN if result.written else UNCHANGED, "; ".join(result.notes))
-        self.report.states[image] = result.state
-
-    def txt(self, item: WriteItem) -> None:
-        image = Path(item.path)
-        target = txt_path(image)
-        if target == image or not self.claim(target, image, "txt"):
-            return
-        shared = self.session.shares_stem_with(image)
-        if shared:
-            self.report.add(image, "txt", target, NOT_WRITTEN,
-                            f"{target.name} would also belong to {', '.join(p.name for p in shared)}")
-            return
-        try:
-            result = write_txt(image, item.caption, may_replace=_known(item, target, self.options))
-        except MetadataError as exc:
-            self._failed(image, "txt", exc)
-            return
-        self.report.add(image, "txt", target, WRITTEN if result.written else UNCHANGED)
-        self.report.states[target] = result.state
-
-    def flush_jsonl(self) -> None:
-        for path, rows in self.jsonl.items():
-            first = next(iter(rows.values()))[0]
-            known = _known(first, path, self.options)
-            try:
-                result = write_jsonl(path, {name: text for name, (_, text) in rows.items()},
-                                     may_replace=lambda name, old, known=known: known())
-            except MetadataError as exc:
-                for item, _ in rows.values():
-                    self.report.add(Path(item.path), "jsonl", path, NOT_WRITTEN, exc.reason)
-                continue
-            for name, (item, _) in rows.items():
-                status = WRITTEN if name in result.written else UNCHANGED if name in result.unchanged else KEPT
-                self.report.add(Path(item.path), "jsonl", path, status)
-            if result.state is not None:
-                self.report.states[path] = result.state
-        self.jsonl.clear()
-
-    def _failed(self, image: Path, way: str, exc: MetadataError) -> None:
-        status = KEPT if isinstance(exc, KeptCaption) else NOT_WRITTEN
-        self.report.add(image, way, exc.path, status, exc.reason)
-
-
-def _same_photo(image: Path, state: FileState) -> bool:
-    try:
-        now = file_state(image)
-    except OSError:
-        return False
-    return (now.size, now.fingerprint) == (state.size, state.fingerprint)
-
-
-def write_captions(
-    items: Iterable[WriteItem],
-    options: WriteOptions,
-    *,
-    progress: Callable[[int], None] | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
-    session: WriteSession | None = None,
-) -> WriteReport:
-    """Write each item's caption the ways `options` asks; items without a caption are left out.
-    Never raises for one file: every file written or left alone is an Outcome in the report.
-    `progress(n)` after each image; `cancelled()` is checked between images (what is written
-    stays written). `session`: one WriteSession for a run that writes in several calls."""
-    writer = _Writer(options, session)
-    for done, item in enumerate(items, 1):
-        if cancelled():
-            break
-        if item.caption.strip():
-            writer.item(item)
-        if progress:
-            progress(done)
-    writer.flush_jsonl()
-    return writer.report

@@ -38,7 +38,7 @@ SETTING_OPTIONS = {
     "repetition_penalty": "--repetition-penalty",
 }
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
-WRITE_WAYS = ("xmp", "embed", "txt", "jsonl")  # core.caption_io.WAYS, without importing exiv2 for --help
+WRITE_WAYS = ("xmp", "embed", "txt", "jsonl")  # core.caption_writes.WAYS, without importing exiv2 for --help
 
 
 class UsageError(Exception):
@@ -234,7 +234,7 @@ def run_caption(args) -> int:
 def _writer(args, items, states):
     if not args.write:
         return None
-    from core.caption_io import WriteOptions
+    from core.caption_writes import WriteOptions
     from core.cli_writes import RunWriter
 
     options = WriteOptions(tuple(dict.fromkeys(args.write)), args.sidecar_name, args.keep_mtime, args.existing)

@@ -21,16 +21,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from core.caption_io import (
-    NOT_WRITTEN,
-    Source,
-    WriteItem,
-    WriteOptions,
-    WriteReport,
-    WriteSession,
-    find_captions,
-)
-from core.caption_io import write_captions as _write_captions
+from core.caption_io import Source, find_captions
+from core.caption_writes import NOT_WRITTEN, WriteItem, WriteOptions, WriteReport, WriteSession
+from core.caption_writes import write_captions as _write_captions
 from core.fingerprint import FileState, file_state
 
 FLUSH_SECONDS = 60.0

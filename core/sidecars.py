@@ -30,7 +30,8 @@ from core.atomic import atomic_write
 from core.decoders import IMAGE_EXTENSIONS, RAW_EXTENSIONS
 from core.errors import FileError, KeptCaption, MetadataError
 from core.fingerprint import FileState, file_state
-from core.photo_edit import describe, xmp_problems
+from core.photo_check import xmp_problems
+from core.photo_edit import describe
 from core.photo_metadata import meaningful
 from core.safe_files import CAPS, check_replaceable, read_regular
 

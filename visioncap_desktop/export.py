@@ -1,4 +1,4 @@
-"""Exports: a CSV of captions (through core.csvio), and the records as core.caption_io write
+"""Exports: a CSV of captions (through core.csvio), and the records as core.caption_writes write
 items for the files beside and inside the photos.
 
 Qt-free; the app's actions only gather records and report what these functions return or raise.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from core.caption_io import WriteItem
+from core.caption_writes import WriteItem
 from core.csvio import write_csv_atomic
 from core.sidecars import txt_path
 from visioncap_desktop.records import CaptionState, ImageRecord
@@ -53,7 +53,7 @@ def existing_txt_files(records: Iterable[ImageRecord]) -> list[Path]:
 
 
 def write_items(records: Iterable[ImageRecord], folder: Path | None) -> list[WriteItem]:
-    """What core.caption_io.write_captions needs of each captioned record: the photo's state
+    """What core.caption_writes.write_captions needs of each captioned record: the photo's state
     when VisionCap last read it (a photo replaced since gets nothing) and the files whose
     present content VisionCap knows (`seen`, by core.caption_io.source_key: relative to
     `folder`), whose captions the record's caption already accounts for. Only the model's

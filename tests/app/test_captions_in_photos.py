@@ -154,7 +154,7 @@ def test_write_sidecars_from_the_export_menu(qtbot, make_window, tmp_path, setti
 def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window, tmp_path, monkeypatch):
     import threading
 
-    import core.caption_io
+    import core.caption_writes
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -165,7 +165,7 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
     for i in range(5):
         edit(window, f"p{i}.jpg", f"caption {i}")
     first_written, go_on = threading.Event(), threading.Event()
-    write_sidecar = core.caption_io.write_sidecar
+    write_sidecar = core.caption_writes.write_sidecar
 
     def slow_sidecar(*args, **kwargs):  # the first sidecar waits until the test has pressed Cancel
         written = write_sidecar(*args, **kwargs)
@@ -173,7 +173,7 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
         assert go_on.wait(20)
         return written
 
-    monkeypatch.setattr(core.caption_io, "write_sidecar", slow_sidecar)
+    monkeypatch.setattr(core.caption_writes, "write_sidecar", slow_sidecar)
     actions = window.window_actions
     with qtbot.waitSignal(window.exports.files_written, timeout=20000) as blocker:
         actions.xmp_action.trigger()

@@ -6,21 +6,23 @@ from pathlib import Path
 import pytest
 
 from core.caption_io import (
+    Action,
+    FoundCaption,
+    Source,
+    StoredCaption,
+    find_captions,
+    load_table,
+    reconcile,
+    source_key,
+)
+from core.caption_writes import (
     KEPT,
     NOT_WRITTEN,
     SIDECAR_INSTEAD,
     UNCHANGED,
     WRITTEN,
-    Action,
-    FoundCaption,
-    Source,
-    StoredCaption,
     WriteItem,
     WriteOptions,
-    find_captions,
-    load_table,
-    reconcile,
-    source_key,
     write_captions,
 )
 from core.csvio import write_csv_atomic

@@ -12,7 +12,7 @@ import pytest
 
 import tests.core.photo_views as V
 import tests.hostile_files as H
-from core.caption_io import SIDECAR_INSTEAD, WRITTEN, WriteItem, WriteOptions, write_captions
+from core.caption_writes import SIDECAR_INSTEAD, WRITTEN, WriteItem, WriteOptions, write_captions
 from core.photo_metadata import CannotEmbed, MetadataError, embed_description
 
 # Longer than 124 characters: an earlier writer refused captions past that with a MakerNote.

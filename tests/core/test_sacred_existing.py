@@ -11,7 +11,7 @@ import pytest
 
 import tests.core.photo_views as V
 import tests.hostile_files as H
-from core.caption_io import KEPT, NOT_WRITTEN, WRITTEN, WriteItem, WriteOptions, write_captions
+from core.caption_writes import KEPT, NOT_WRITTEN, WRITTEN, WriteItem, WriteOptions, write_captions
 from core.cli import main
 from core.errors import KeptCaption
 from core.fingerprint import file_state

@@ -15,15 +15,14 @@ import pytest
 
 import tests.core.photo_views as V
 import tests.hostile_files as H
-from core.caption_io import (
+from core.caption_io import Source, find_captions
+from core.caption_writes import (
     KEPT,
     NOT_WRITTEN,
     SIDECAR_INSTEAD,
     WRITTEN,
-    Source,
     WriteItem,
     WriteOptions,
-    find_captions,
     write_captions,
 )
 from core.fingerprint import file_state

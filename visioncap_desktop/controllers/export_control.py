@@ -2,7 +2,7 @@
 written where other tools read them (XMP sidecars, the photos themselves, metadata.jsonl).
 
 The window gathers the records (all or the selected ones); the writing is plain Python in
-visioncap_desktop.export and core.caption_io, the latter in a worker thread.
+visioncap_desktop.export and core.caption_writes, the latter in a worker thread.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from core.caption_io import WriteOptions, WriteReport, write_captions
+from core.caption_writes import WriteOptions, WriteReport, write_captions
 from visioncap_desktop import export
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.dialogs.embed_dialog import confirm_embed

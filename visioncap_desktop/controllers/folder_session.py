@@ -17,17 +17,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal
 
-from core.caption_io import (
-    UNCHANGED,
-    WRITTEN,
-    Action,
-    Findings,
-    StoredCaption,
-    Table,
-    WriteReport,
-    reconcile,
-    source_key,
-)
+from core.caption_io import Action, Findings, StoredCaption, Table, reconcile, source_key
+from core.caption_writes import UNCHANGED, WRITTEN, WriteReport
 from core.fingerprint import FileState
 from core.images import scan_images
 from core.scan import ScanReport

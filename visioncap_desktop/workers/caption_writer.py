@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from core.caption_io import NOT_WRITTEN, WriteItem, WriteOptions, WriteReport, write_captions
+from core.caption_writes import NOT_WRITTEN, WriteItem, WriteOptions, WriteReport, write_captions
 
 log = logging.getLogger(__name__)
 
