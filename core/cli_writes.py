@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from core.caption_io import Source, find_captions
+from core.caption_io import FoundCaption, Source, find_captions
 from core.caption_writes import NOT_WRITTEN, WriteItem, WriteOptions, WriteReport, WriteSession
 from core.caption_writes import write_captions as _write_captions
 from core.fingerprint import FileState, file_state
@@ -55,14 +55,14 @@ def read_existing(
                 best = others[0]
                 rows.append({"path": path, "absolute_path": key, "caption": best.text, "error": "",
                              "source": best.source.value,
-                             "notes": f"left alone: it has a caption from {_where(best.source, best.file)}"})
+                             "notes": f"left alone: it has a caption {_where(best)}"})
                 continue
         remaining.append((path, key, name))
     return rows, remaining, found_states, problems
 
 
-def _where(source: Source, file: Path) -> str:
-    return f"its {file.name}" if source is not Source.EMBEDDED else "inside it"
+def _where(found: FoundCaption) -> str:
+    return f"in its {found.detail}" if found.source is Source.EMBEDDED else f"in {found.file.name}"
 
 
 class RunWriter:
