@@ -13,6 +13,7 @@ compare the ratios, which are taken within one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import statistics
 import subprocess
@@ -117,6 +118,87 @@ def step_ms(model, precision: str, images: torch.Tensor, steps: int = 10) -> flo
     return statistics.median(times) * 1000
 
 
+def cpu_line() -> str:
+    """The CPU's model and the vector instruction sets that matter here."""
+    model, flags = "unknown CPU", set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown CPU":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16")
+    found = [f for f in wanted if f in flags] or [f"torch capability {torch.backends.cpu.get_cpu_capability()}"]
+    return f"{model}: {' '.join(found)}"
+
+
+def best_of(fn, repeats: int = 5) -> float:
+    fn()
+    return min(_timed(fn) for _ in range(repeats))
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def machine_peaks() -> tuple[float, float]:
+    """(GFLOP/s of a 2048^3 fp32 matmul, GB/s of reading 512 MB): this host's own limits, on
+    the threads the benchmark uses."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    flops = 2 * 2048**3 / best_of(lambda: a @ b) / 1e9
+    big = torch.randn(128 * 1024 * 1024)
+    read = big.numel() * 4 / best_of(lambda: big.sum(), 3) / 1e9
+    return flops, read
+
+
+def encoder_flops(model: VisionGPT2, images: int) -> float:
+    """Matmul FLOPs of cross_kv (ViT + every layer's cross-attention K/V) for `images`."""
+    flops = 0
+    rows_per_image = None
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            rows_per_image = (model.config.image_size // module.kernel_size[0]) ** 2 + 1
+            flops += 2 * module.weight.numel() * (rows_per_image - 1)
+    for module in list(model.encoder.modules()) + [b.cross_attn.kv_proj for b in model.decoder.h
+                                                   if hasattr(b.cross_attn, "kv_proj")]:
+        if isinstance(module, nn.Linear):
+            flops += 2 * module.weight.numel() * rows_per_image
+    return flops * images
+
+
+def decoder_step_bytes(model: VisionGPT2) -> int:
+    """Bytes of weights one decode step reads: every decoder block's per-step projections and
+    the vocabulary head (the cross-attention K/V projection runs once per image, not per step)."""
+    total = model.decoder.wte.weight.numel() * 4
+    for block in model.decoder.h:
+        for name, tensor in block.state_dict().items():
+            if name.endswith("weight") and "kv_proj" not in name and tensor.dim() == 2:
+                total += tensor.numel() * 4
+    return total
+
+
+def roofline(model, dense: VisionGPT2, images: torch.Tensor, step_seconds: float,
+             peaks: tuple[float, float]) -> list[str]:
+    """Where the encoder and a decode step of `model` stand against this host's measured
+    limits (FLOPs and bytes counted on `dense`, the same model with plain nn.Linear layers)."""
+    peak_flops, read = peaks
+    with torch.no_grad():
+        seconds = best_of(lambda: model.cross_kv(images), 2)
+    flops = encoder_flops(dense, images.size(0)) / seconds / 1e9
+    nbytes = decoder_step_bytes(dense)
+    rate = nbytes / step_seconds / 1e9
+    return [
+        f"encoder + cross-attention K/V: {seconds:.2f} s, {flops:.0f} GFLOP/s "
+        f"({flops / peak_flops:.0%} of the {peak_flops:.0f} GFLOP/s matmul peak measured here)",
+        f"decode step: {step_seconds * 1e3:.1f} ms, weights read at {rate:.1f} GB/s "
+        f"({rate / read:.0%} of the {read:.1f} GB/s read rate measured here; floor "
+        f"{nbytes / read / 1e6:.1f} ms for {nbytes / 1e6:.0f} MB)",
+    ]
+
+
 def agreement(a: list[list[int]], b: list[list[int]]) -> float:
     same = total = 0
     for x, y in zip(a, b):
@@ -131,8 +213,10 @@ def run(args) -> None:
     size = ours.config.image_size
     bf16 = cpu_has_fast_bf16() or args.force_bf16
     modes, steps = make_modes(hf, ours, args.tokens, bf16, not args.no_reference)
+    peaks = machine_peaks()
     print(f"torch {torch.__version__}, {args.threads} threads, {args.tokens} new tokens, greedy, "
           f"{ours.num_parameters() / 1e6:.0f}M parameters, CPU bf16 {'yes' if bf16 else 'no'}")
+    print(f"CPU: {cpu_line()}; measured here: fp32 matmul {peaks[0]:.0f} GFLOP/s, memory read {peaks[1]:.1f} GB/s")
     recompute_per_caption = None
     for batch in args.batch_sizes:
         torch.manual_seed(batch)
@@ -162,7 +246,11 @@ def run(args) -> None:
             agree = agreement(outputs[name], outputs["VisionCap fp32"])
             print(f"| {label} | {seconds:.3f} | {rate:.2f} | {rate / hf_rate:.2f}x | {agree:.1%} |")
         for name, (model, precision) in steps.items():
-            print(f"{name}: {step_ms(model, precision, images):.1f} ms a decode step at batch {batch}")
+            ms = step_ms(model, precision, images)
+            print(f"{name}: {ms:.1f} ms a decode step at batch {batch}")
+            if precision == "fp32":
+                for line in roofline(model, ours, images, ms / 1000, peaks):
+                    print(f"  {line}")
         recompute = times.get("recompute loop fp32 (original)")
         if recompute:
             recompute_per_caption = statistics.median(recompute) / batch
