@@ -107,8 +107,9 @@ class Captioner:
         precision: str = "auto",
         verify_hashes: bool = True,
     ) -> Captioner:
-        """Load a bundle onto `device` ("auto", "cpu", "cuda", "cuda:1"). Raises BundleError.
-        `verify_hashes`: see `load_bundle`."""
+        """Load a bundle onto `device` ("auto", "cpu", "cuda", "cuda:1", "mps", "xpu": see
+        core.device.resolve_device). Raises BundleError, or ValueError for a device that is not
+        there or a precision it cannot run. `verify_hashes`: see `load_bundle`."""
         device = resolve_device(device)
         return cls(load_bundle(bundle_dir, device=device, verify_hashes=verify_hashes), device, precision)
 
@@ -122,8 +123,9 @@ class Captioner:
         return self.bundle.manifest.name
 
     def to(self, device: str | torch.device, precision: str = "auto") -> Captioner:
-        """Move to another device (e.g. the CPU after CUDA ran out of memory). Weights already
-        stored in a lower precision keep their rounding."""
+        """Move to another device (e.g. the CPU after the GPU ran out of memory or lacked an
+        operation: core.oom_fallback). Weights already stored in a lower precision keep their
+        rounding."""
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         set_precision(self.model, self.precision, self.device)

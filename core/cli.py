@@ -20,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from core.device import PRECISIONS
+from core.device import DEVICE_CHOICES, PRECISIONS, device_name
 from core.generation_settings import STRATEGIES
 
 COMMANDS = ("caption", "import-hf")
@@ -37,7 +37,7 @@ SETTING_OPTIONS = {
     "no_repeat_ngram_size": "--no-repeat-ngram",
     "repetition_penalty": "--repetition-penalty",
 }
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps|xpu(:\d+)?")  # core.device.DEVICE_CHOICES
 WRITE_WAYS = ("xmp", "embed", "txt", "jsonl")  # core.caption_writes.WAYS, without importing exiv2 for --help
 
 
@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--no-repeat-ngram", type=int, default=0)
     cap.add_argument("--repetition-penalty", type=float, default=1.0)
     cap.add_argument("--batch-size", type=int, default=8)
-    cap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    cap.add_argument("--device", default="auto",
+                     help="auto (the GPU PyTorch reports, else the CPU), cpu, cuda or cuda:N (NVIDIA, or AMD "
+                          "with ROCm), mps (Apple silicon), xpu or xpu:N (Intel); see docs/devices.md")
     cap.add_argument("--precision", choices=PRECISIONS, default="auto")
     cap.add_argument("--threads", type=int, help="CPU threads for the model (default: adapts to the load)")
     cap.add_argument("--seed", type=int, help="makes sampling reproducible")
@@ -148,7 +150,7 @@ def _check_caption_args(args):
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not DEVICE_PATTERN.fullmatch(args.device):
-        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {args.device!r}")
+        raise UsageError(f"--device must be {DEVICE_CHOICES}, got {args.device!r}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
     return _settings(args)
@@ -215,7 +217,8 @@ def run_caption(args) -> int:
     failures += sum(1 for row in kept if row["error"])
     total = len(kept) + len(left_alone) + len(todo)
     print(
-        f"captioned {total - failures - len(left_alone)} of {total} images on {captioner.device} ({captioner.precision})"
+        f"captioned {total - failures - len(left_alone)} of {total} images on {device_name(captioner.device)} "
+        f"in {captioner.precision}"
         + (f"; {failures} failed" if failures else "")
         + (f"; {len(kept)} kept from {args.out}" if kept else "")
         + (f"; {len(left_alone)} left alone: they have a caption a person or another program wrote "

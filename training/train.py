@@ -18,11 +18,13 @@ Flags override the --config file, which overrides TrainConfig's defaults. Exit s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from training.annotations import KIND_CHOICES
@@ -148,17 +150,30 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict({**base, **overrides})
 
 
-def _setup_logging(out: Path, rank: int) -> None:
+@contextlib.contextmanager
+def run_logging(out: Path, rank: int) -> Iterator[None]:
+    """The run's log while it lasts: stderr and, on rank 0, OUT/train.log. The handlers are the
+    run's own, added to the root logger and removed and closed when the run ends, so a second run
+    in the same process (a test, a notebook) logs into its own file, never into an earlier run's."""
     prefix = f"[rank {rank}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(out / "train.log", encoding="utf-8"))
-    logging.basicConfig(
-        level=logging.INFO if rank == 0 else logging.WARNING,  # other ranks only report trouble
-        format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-    )
+    formatter = logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO if rank == 0 else logging.WARNING)  # other ranks only report trouble
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,18 +203,18 @@ def main(argv: list[str] | None = None) -> int:
         print(cfg.to_json(), end="")
         return 0
 
-    _setup_logging(Path(cfg.out), int(os.environ.get("RANK", "0")))
     command = shlex.join(["python", "-m", "training", "train", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        result = train(cfg, resume=resume, stop_after_epoch=getattr(args, "stop_after_epoch", None),
-                       stop_after_step=getattr(args, "stop_after_step", None),
-                       progress=not getattr(args, "no_progress", False), command=command)
-    except (ValueError, VisionCapError, DatasetError, InitError, CheckpointError) as exc:
-        logging.getLogger("training").error("%s", exc)
-        return 2
-    except KeyboardInterrupt:
-        logging.getLogger("training").error("interrupted; resume with --resume --out %s", cfg.out)
-        return 130
+    with run_logging(Path(cfg.out), int(os.environ.get("RANK", "0"))):
+        try:
+            result = train(cfg, resume=resume, stop_after_epoch=getattr(args, "stop_after_epoch", None),
+                           stop_after_step=getattr(args, "stop_after_step", None),
+                           progress=not getattr(args, "no_progress", False), command=command)
+        except (ValueError, VisionCapError, DatasetError, InitError, CheckpointError) as exc:
+            logging.getLogger("training").error("%s", exc)
+            return 2
+        except KeyboardInterrupt:
+            logging.getLogger("training").error("interrupted; resume with --resume --out %s", cfg.out)
+            return 130
     if result.best_epoch is not None and int(os.environ.get("RANK", "0")) == 0:
         print(f"best epoch {result.best_epoch}: val perplexity {result.best_val_ppl:.3f}; bundle in {result.bundle}")
     return 0

@@ -283,6 +283,7 @@ class MainWindow(QMainWindow):
         run.model_loading.connect(choice.on_model_loading)
         run.model_loaded.connect(choice.on_model_loaded)
         run.model_failed.connect(choice.on_model_failed)
+        run.devices_found.connect(choice.on_devices_found)
 
     def connect_action_signals(self) -> None:
         a = self.window_actions

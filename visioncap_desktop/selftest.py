@@ -165,9 +165,10 @@ def run_self_test(model: str | None = None) -> int:
             bundle = Path(model)
         with _step("model", 4):
             from core.captioner import Captioner  # torch: only now
+            from core.device import device_name
 
             captioner = Captioner.load(bundle)
-        _say(f"model: {captioner.name} from {bundle} on {captioner.device}")
+        _say(f"model: {captioner.name} from {bundle} on {device_name(captioner.device)} in {captioner.precision}")
 
         with _step("temporary folder", 6), tempfile.TemporaryDirectory(prefix="visioncap-self-test-") as tmp:
             _caption_and_export(captioner, samples, Path(tmp), expected)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.atomic import atomic_write_text
+from core.device import DEVICE_KINDS
 from core.generation_settings import GenerationSettings
 from core.threads import usable_cpus
 from visioncap_desktop import paths
@@ -20,7 +21,7 @@ from visioncap_desktop import paths
 log = logging.getLogger(__name__)
 
 MAX_RECENT_FOLDERS = 10
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", *DEVICE_KINDS)  # auto, cpu, cuda (NVIDIA or AMD ROCm), mps (Apple), xpu (Intel)
 MODEL_SOURCES = ("", "demo", "folder", "download")  # "": not chosen yet (first run)
 THUMBNAIL_SIZES = (64, 96, 128, 160, 192, 256, 320, 384)  # the gallery's zoom steps, in pixels
 THEMES = ("system", "light", "dark")

@@ -1,14 +1,26 @@
 """Fixtures for the desktop app's tests: an isolated VISIONCAP_HOME, windows that are shut down
-(threads stopped) after each test, folders of generated images. Helpers that tests import live
-in plain modules: window_steps.py (open a folder, run captions) and fakes.py (a fake captioner)."""
+(threads stopped) after each test, folders of generated images, qtbot with generous waits.
+Helpers that tests import live in plain modules: window_steps.py (open a folder, run captions),
+fakes.py (a fake captioner) and gui_ticks.py (the GUI thread handled events meanwhile)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
 from tests.app.images import make_images, make_problem_folder
+from tests.app.window_steps import WAIT_MS
+
+
+@pytest.fixture
+def qtbot(qtbot):
+    """pytest-qt's qtbot, whose waits give up after WAIT_MS (window_steps.py) instead of 5 s,
+    unless a test names its own timeout."""
+    for name in ("waitUntil", "waitSignal", "waitSignals", "waitCallback"):
+        setattr(qtbot, name, functools.partial(getattr(type(qtbot), name), qtbot, timeout=WAIT_MS))
+    return qtbot
 
 
 @pytest.fixture(autouse=True)

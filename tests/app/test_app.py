@@ -133,7 +133,7 @@ def test_exception_hook_shows_a_dialog_and_logs(qtbot, monkeypatch, caplog, tmp_
     except RuntimeError:
         with caplog.at_level(logging.CRITICAL):
             sys.excepthook(*sys.exc_info())
-    qtbot.waitUntil(lambda: reporter.dialog is not None, timeout=5000)
+    qtbot.waitUntil(lambda: reporter.dialog is not None)
     dialog = reporter.dialog
     assert isinstance(dialog, QMessageBox)
     assert "boom in a slot" in dialog.text() and "visioncap.log" in dialog.text()
@@ -148,7 +148,7 @@ def test_exception_hook_shows_a_dialog_and_logs(qtbot, monkeypatch, caplog, tmp_
     thread = threading.Thread(target=worker)
     thread.start()
     thread.join()
-    qtbot.waitUntil(lambda: reporter.dialog is not None, timeout=5000)
+    qtbot.waitUntil(lambda: reporter.dialog is not None)
     assert "boom in a thread" in reporter.dialog.text()
     reporter.dialog.close()
     assert reporter.dialog is None

@@ -43,7 +43,7 @@ def test_find_replace_with_live_count_is_one_undo_step(qtbot, make_window, image
     qtbot.keyClicks(dialog.replace_edit, "puppy")
     qtbot.waitUntil(lambda: not dialog.counting)
     assert dialog.count_label.text() == "16 match(es); 16 caption(s) will change."
-    with qtbot.waitSignal(window.batch.batch_finished, timeout=5000) as finished:
+    with qtbot.waitSignal(window.batch.batch_finished) as finished:
         qtbot.keyClick(dialog.replace_edit, Qt.Key.Key_Return)
     assert finished.args == [16]
     assert [r.caption for r in records[:3]] == ["a puppy, grass", "two puppys", "a cat"]
@@ -56,11 +56,11 @@ def test_find_replace_with_live_count_is_one_undo_step(qtbot, make_window, image
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
 
-    with qtbot.waitSignal(window.batch.batch_finished, timeout=5000):
+    with qtbot.waitSignal(window.batch.batch_finished):
         qtbot.keyClick(window.gallery_view, Qt.Key.Key_Z, CTRL)
     assert [r.caption for r in records] == before
     assert records[0].state is CaptionState.CAPTIONED and records[2].state is CaptionState.EDITED
-    with qtbot.waitSignal(window.batch.batch_finished, timeout=5000):
+    with qtbot.waitSignal(window.batch.batch_finished):
         qtbot.keyClick(window.gallery_view, Qt.Key.Key_Y, CTRL)
     assert records[1].caption == "two puppys"
 
@@ -81,7 +81,7 @@ def test_protection_bad_regex_and_selection_scope(qtbot, make_window, image_fold
     dialog.protect_check.setChecked(True)  # leave the two edited captions alone
     qtbot.waitUntil(lambda: not dialog.counting)
     assert dialog.error_label.text() == "" and "4 caption(s) will change" in dialog.count_label.text()
-    with qtbot.waitSignal(window.batch.batch_finished, timeout=5000):
+    with qtbot.waitSignal(window.batch.batch_finished):
         dialog.apply_button.click()
     assert [r.caption for r in records] == ["dog", "dog", "cat", "cat", "cat", "cat"]
     assert "2 edited caption(s) left as they were" in window.statusBar().currentMessage()
@@ -98,7 +98,7 @@ def test_protection_bad_regex_and_selection_scope(qtbot, make_window, image_fold
     assert dialog.count_label.text() == "0 caption(s) will change."  # a batch's changes count as edits
     dialog.protect_check.setChecked(False)
     qtbot.waitUntil(lambda: not dialog.counting)
-    with qtbot.waitSignal(window.batch.batch_finished, timeout=5000):
+    with qtbot.waitSignal(window.batch.batch_finished):
         qtbot.keyClick(dialog.add_edit, Qt.Key.Key_Return)
     assert [r.caption for r in records[:4]] == ["dog", "ohwx, dog", "ohwx, cat", "cat"]
 
@@ -133,7 +133,7 @@ def test_tag_panel_counts_filters_renames_and_deletes(qtbot, make_window, image_
     open_folder(qtbot, window, image_folder)
     records = give_captions(window, ["dog, grass", "dog, cat", "a dog runs across the wide green field"])
     panel = window.tag_panel
-    qtbot.waitUntil(lambda: panel.tags() == ["dog", "cat", "grass"], timeout=5000)
+    qtbot.waitUntil(lambda: panel.tags() == ["dog", "cat", "grass"])
     qtbot.waitUntil(lambda: bool(known) and known[-1] == ["dog", "cat", "grass"])
     assert "1 caption(s) without a tag" in panel.note.text()
 
@@ -147,20 +147,20 @@ def test_tag_panel_counts_filters_renames_and_deletes(qtbot, make_window, image_
 
     depth = window.undo_stack.count()
     panel.ask_new_name = lambda tag: "puppy"
-    with qtbot.waitSignal(window.batch.batch_finished, timeout=5000):
+    with qtbot.waitSignal(window.batch.batch_finished):
         qtbot.keyClick(panel.tree, Qt.Key.Key_F2)
     assert [r.caption for r in records[:2]] == ["puppy, grass", "puppy, cat"]
     assert records[2].caption.startswith("a dog runs")  # a sentence is not a tag
     assert window.proxy_model.tag == "puppy" and window.proxy_model.rowCount() == 2  # the filter follows
-    qtbot.waitUntil(lambda: "puppy" in panel.tags(), timeout=5000)
+    qtbot.waitUntil(lambda: "puppy" in panel.tags())
     panel.select_tag("cat")
-    with qtbot.waitSignal(window.batch.batch_finished, timeout=5000):
+    with qtbot.waitSignal(window.batch.batch_finished):
         qtbot.keyClick(panel.tree, Qt.Key.Key_Delete)
     assert records[1].caption == "puppy"
     assert window.undo_stack.count() == depth + 2
-    with qtbot.waitSignal(window.batch.batch_finished, timeout=5000):
+    with qtbot.waitSignal(window.batch.batch_finished):
         window.undo_stack.undo()
-    with qtbot.waitSignal(window.batch.batch_finished, timeout=5000):
+    with qtbot.waitSignal(window.batch.batch_finished):
         window.undo_stack.undo()
     assert [r.caption for r in records[:2]] == ["dog, grass", "dog, cat"]
 
@@ -203,7 +203,7 @@ def test_collections_resume_after_batches_counts_and_shutdown(qtbot, make_window
     window.tags.count_now()
     assert not gc.isenabled()  # paused while the tags are counted
     window.batch.change_captions(window.gallery_model.records(), str.upper, "Upper")
-    qtbot.waitUntil(lambda: not window.batch.busy and not window.tags.counting, timeout=5000)
+    qtbot.waitUntil(lambda: not window.batch.busy and not window.tags.counting)
     assert gc.isenabled()
     window.tags.count_now()
     window.shutdown()

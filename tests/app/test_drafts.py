@@ -1,20 +1,27 @@
-"""Text being typed is on disk within a second, while typing goes on and before Enter, and
-survives the app being killed (issue 15, item 6): the drafts file, and drafts offered back."""
+"""Text being typed is on disk while typing goes on and before Enter, and survives the app being
+killed (issue 15, item 6): the drafts file, and drafts offered back.
+
+The promise is "on disk within a second of the keystroke"; benchmarks/app_drafts.py measures it.
+Here it is checked in keystrokes, not seconds: keys are typed at least KEY_MS apart, and each is
+on disk before LAG_KEYS more are typed (the editor's DRAFT_MAX_WAIT_MS write, with Qt's 5% timer
+slack). A busy machine makes the keystrokes further apart, never closer, so it cannot fail this;
+a draft written only when typing pauses (or much later) does."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from tests.app.window_steps import focused, open_folder
+from visioncap_desktop.controllers.editing import DRAFT_MAX_WAIT_MS
 from visioncap_desktop.records import CaptionState
 from visioncap_desktop.store import (
     StoreFormatError,
@@ -24,8 +31,15 @@ from visioncap_desktop.store import (
     write_drafts,
 )
 
-WITHIN_S = 1.0  # the promise: typed text is on disk this long after the keystroke
 TEXT = "typed on and on without a pause, " * 12
+KEY_MS = 30  # the least time between two keystrokes
+
+
+def lag_keys(key_ms: int) -> int:
+    """Keystrokes, `key_ms` or more apart, that may be typed before the first unwritten one is
+    on disk: the max-wait timer's due time (5% late at most) over the spacing (5% early at most),
+    and one for the keystroke that races the write."""
+    return math.ceil(DRAFT_MAX_WAIT_MS * 1.05 / (key_ms * 0.95)) + 1
 
 
 def test_drafts_file_round_trip_and_errors(tmp_path):
@@ -57,38 +71,35 @@ def test_inline_editor_text_is_on_disk_while_typing_goes_on(qtbot, make_window, 
     focused(qtbot, window, view)
     qtbot.keyClick(view, Qt.Key.Key_F2)
     editor = view.delegate.open_editor
-    typed_at: list[float] = []
-    worst = 0.0
-    for char in TEXT[:70]:
+    lag = lag_keys(KEY_MS)
+    typed = 90
+    assert typed > 3 * lag  # long enough for the typing to outlast several writes
+    for count, char in enumerate(TEXT[:typed], start=1):
         qtbot.keyClicks(editor, char)
-        typed_at.append(time.monotonic())
-        qtbot.wait(30)
-        on_disk = len(draft_on_disk(image_folder))
-        assert TEXT.startswith(draft_on_disk(image_folder))
-        # everything typed more than WITHIN_S ago is on disk
-        due = sum(t <= time.monotonic() - WITHIN_S for t in typed_at)
-        assert on_disk >= due
-        if on_disk < len(typed_at):
-            worst = max(worst, time.monotonic() - typed_at[on_disk])
-    assert len(draft_on_disk(image_folder)) > 20  # written during the typing, not only at its end
+        qtbot.wait(KEY_MS)  # runs the event loop: the drafts timers fire in here
+        draft = draft_on_disk(image_folder)
+        assert TEXT.startswith(draft)
+        # every keystroke but the last `lag` ones is on disk, with no pause in the typing
+        assert len(draft) >= count - lag, f"after {count} keystrokes only {len(draft)} on disk"
     record = window.current_record()
     assert record.caption == ""  # nothing committed yet: it is a draft
     qtbot.keyClick(editor, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: record.caption == TEXT[:70])
+    qtbot.waitUntil(lambda: record.caption == TEXT[:typed])
     # once the caption store has it, the draft goes
-    qtbot.waitUntil(lambda: not drafts_path(image_folder).exists(), timeout=5000)
-    assert worst < WITHIN_S
+    qtbot.waitUntil(lambda: not drafts_path(image_folder).exists())
 
+
+CHILD_KEY_MS = 40  # the child types a key, then schedules the next one this long later
 
 CHILD = """
-import sys, time
+import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from visioncap_desktop.main_window import MainWindow
 from visioncap_desktop.settings import Settings
 
-folder, where, text = sys.argv[1], sys.argv[2], sys.argv[3]
+folder, where, text, key_ms = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 app = QApplication([])
 window = MainWindow(Settings.load())
 window.show()
@@ -104,10 +115,9 @@ def start(*_):
     def type_one():
         QTest.keyClicks(editor, text[typed[0]])
         typed[0] += 1
-        print(typed[0], time.monotonic(), flush=True)
-    timer = QTimer(window, interval=40)
-    timer.timeout.connect(type_one)
-    timer.start()
+        print(typed[0], flush=True)
+        QTimer.singleShot(key_ms, type_one)  # never closer than key_ms, however late this one was
+    type_one()
 
 window.session.folder_loaded.connect(lambda *_: QTimer.singleShot(0, start))
 window.open_folder(folder)
@@ -119,24 +129,21 @@ app.exec()
 @pytest.mark.parametrize("where", ["panel", "inline"])
 def test_typed_text_survives_kill_9_and_is_offered_back(qtbot, make_window, image_folder, where):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(image_folder), where, TEXT], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
-    typed_at = {}
-    try:
-        for line in child.stdout:
-            count, when = line.split()
-            typed_at[int(count)] = float(when)
-            if int(count) >= 60:  # 2.4 s of typing without a pause, no Enter
-                break
-        killed_at = time.monotonic()
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        _, errors = child.communicate(timeout=30)
+    typed = 60  # 2.4 s or more of typing without a pause, no Enter
+    with subprocess.Popen([sys.executable, "-c", CHILD, str(image_folder), where, TEXT, str(CHILD_KEY_MS)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as child:
+        try:
+            for line in child.stdout:
+                if int(line) >= typed:
+                    break
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.kill()
+            _, errors = child.communicate(timeout=60)
     assert child.returncode == -signal.SIGKILL, errors
     draft = draft_on_disk(image_folder)
-    due = max((n for n, t in typed_at.items() if t <= killed_at - WITHIN_S), default=0)
-    assert TEXT.startswith(draft) and len(draft) >= due > 20
+    # at least `typed` keys were in when it was killed: all but the last few are on disk
+    assert TEXT.startswith(draft) and len(draft) >= typed - lag_keys(CHILD_KEY_MS) > 20
 
     window = make_window()
     questions = []

@@ -7,13 +7,13 @@ import csv
 import io
 import json
 import threading
-import time
 
-from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QAbstractItemView, QMessageBox
 
 from tests.app.fakes import FakeCaptioner
+from tests.app.gui_ticks import GuiTicks
 from tests.app.images import make_images
 from tests.app.window_steps import focused, open_folder, run_captions
 from visioncap_desktop.records import CaptionState
@@ -107,7 +107,7 @@ def test_keyboard_edit_and_undo(qtbot, make_window, image_folder):
     qtbot.keyClicks(editor, "typed by hand")
     qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next event loop turn
     record = window.current_record()
-    qtbot.waitUntil(lambda: record.caption == "typed by hand", timeout=2000)
+    qtbot.waitUntil(lambda: record.caption == "typed by hand")
     assert record.state is CaptionState.EDITED
     assert window.side_panel.editor.toPlainText() == "typed by hand"
     qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
@@ -126,7 +126,7 @@ def test_side_panel_edit(qtbot, make_window, image_folder):
     assert panel.record is record and panel.details["name"].text() == record.name
     qtbot.waitUntil(lambda: panel.details["dimensions"].text() == "64 x 48")
     panel.editor.setPlainText("written in the side panel")
-    with qtbot.waitSignal(panel.caption_committed, timeout=5000):
+    with qtbot.waitSignal(panel.caption_committed):
         pass  # committed after a short pause
     assert (record.caption, record.state) == ("written in the side panel", CaptionState.EDITED)
     window.undo_stack.undo()
@@ -221,23 +221,38 @@ def test_cancel_keeps_the_captions_made(qtbot, make_window, image_folder):
 
 
 def test_gui_keeps_processing_events_during_a_run(qtbot, make_window, tmp_path):
+    """The real model on the worker thread. Before handing over each batch, the worker waits
+    until the GUI thread's timer has ticked and the gallery shows every batch before it, so the
+    run can only finish if the GUI thread handled its events all along (tests/app/gui_ticks.py).
+    How long it may stall is benchmarks/app_gui_stall.py's figure, not asserted here."""
+    from visioncap_desktop.workers.caption_worker import load_captioner
+
     folder = tmp_path / "run"
     make_images(folder, 60, size=(96, 72))
-    window = make_window()
+    shown = []  # captions in the gallery when the worker handed over each batch
+
+    def watched(bundle, device):
+        captioner = load_captioner(bundle, device)
+        real = captioner.caption_batches
+
+        def caption_batches(*args, **kwargs):
+            for results in real(*args, **kwargs):
+                ticks.wait_in_worker(also=lambda: ticks.sampled >= 4 * len(shown))
+                shown.append(ticks.sampled)
+                yield results
+
+        captioner.caption_batches = caption_batches
+        return captioner
+
+    window = make_window(captioner_factory=watched)
+    ticks = GuiTicks(sample=lambda: sum(bool(r.caption) for r in window.gallery_model.records()))
     window.settings.set("batch_size", 4)
     open_folder(qtbot, window, folder)
-    ticks = []
-    probe = QTimer(interval=10)
-    probe.timeout.connect(lambda: ticks.append(time.monotonic()))
-    probe.start()
-    start = time.monotonic()
-    run_captions(qtbot, window)
-    end = time.monotonic()
-    probe.stop()
-    gaps = [b - a for a, b in zip([start, *ticks], [*ticks, end])]
-    assert len(ticks) >= 3
-    # generous: the benchmark measures the real figure; this only proves the loop never stops
-    assert max(gaps) < 1.0, f"GUI stalled for {max(gaps):.3f} s"
+    ticks.start()
+    assert run_captions(qtbot, window) == (60, 60, "completed")
+    ticks.stop()
+    assert len(ticks.waits) == 15 and all(off_gui and met for off_gui, met in ticks.waits), ticks.waits
+    assert shown == list(range(0, 60, 4))  # shown batch by batch while the worker went on
 
 
 def test_captions_are_saved_and_restored(qtbot, make_window, image_folder, settings):
@@ -247,9 +262,8 @@ def test_captions_are_saved_and_restored(qtbot, make_window, image_folder, setti
     records = window.gallery_model.records()
     window.gallery_model.setData(window.gallery_model.index_for_path(records[1].path), "edited, then saved")
     store = CaptionStore(image_folder)
-    # saved automatically within a second, without closing
-    qtbot.waitUntil(lambda: store.path.exists() and "edited, then saved" in store.path.read_text(encoding="utf-8"),
-                    timeout=2000)
+    # saved automatically, without closing
+    qtbot.waitUntil(lambda: store.path.exists() and "edited, then saved" in store.path.read_text(encoding="utf-8"))
     expected = {r.name: (r.caption, r.state) for r in records}
     window.close()
 
@@ -319,8 +333,8 @@ def test_filters_and_search_in_the_window(qtbot, make_window, image_folder):
     assert window.proxy_model.rowCount() == 1
     window.filter_combo.setCurrentIndex(window.filter_combo.findData("all"))
     window.search_edit.setText("ZEBRA")
-    qtbot.waitUntil(lambda: window.proxy_model.rowCount() == 1, timeout=2000)
-    qtbot.waitUntil(lambda: "Showing 1 of 24" in window.counts_label.text(), timeout=2000)
+    qtbot.waitUntil(lambda: window.proxy_model.rowCount() == 1)
+    qtbot.waitUntil(lambda: "Showing 1 of 24" in window.counts_label.text())
 
 
 def test_drop_a_folder_opens_it(qtbot, make_window, image_folder):
@@ -344,8 +358,7 @@ def test_missing_folder_and_vanishing_folder(qtbot, make_window, tmp_path):
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()
-    qtbot.waitUntil(lambda: any("no longer" in t or "moved, deleted" in t for _, _, t in window.messages),
-                    timeout=5000)
+    qtbot.waitUntil(lambda: any("no longer" in t or "moved, deleted" in t for _, _, t in window.messages))
 
 
 def test_broken_model_gives_a_message_and_the_app_keeps_running(qtbot, make_window, image_folder, tmp_path):

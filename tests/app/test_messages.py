@@ -1,6 +1,6 @@
 """What the app tells the user: the model chooser's lines, the subfolder question, why there is
-nothing to caption, the overwrite hint, the CUDA advice, the remembered export folder, the
-About box and the view icons."""
+nothing to caption, the overwrite hint, the device advice and the device list, the remembered
+export folder, the About box and the view icons."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 import visioncap_desktop
+from core.device import DeviceInventory
 from tests.app.images import make_images
 from tests.app.window_steps import focused, open_folder
 from visioncap_desktop.controllers import decisions
@@ -23,8 +24,9 @@ from visioncap_desktop.controllers.decisions import (
 )
 from visioncap_desktop.dialogs.export_dialog import ExportDialog
 from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog, preselected
-from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
+from visioncap_desktop.dialogs.settings_dialog import SettingsDialog, device_choices
 from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord
+from visioncap_desktop.settings import DEVICES
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,8 +50,14 @@ def test_reasons_for_nothing_to_caption():
 def test_subfolder_question_advice_version_and_about():
     assert subfolder_question(12) == "No images here; 12 in subfolders: include them?"
     assert "10,000+" in subfolder_question(decisions.SUBFOLDER_COUNT_LIMIT)
-    cuda = "CUDA was requested but this PyTorch build or machine has no CUDA device"
-    assert model_failure_advice(cuda) == "Choose another device in Caption > Settings > Device."
+    device_advice = "Choose another device in Caption > Settings > Device."
+    for text in ("cuda was requested but this PyTorch build or machine has no CUDA device",
+                 "cuda was requested but this PyTorch build or machine has no ROCm device",
+                 "mps was requested but this PyTorch build or machine has no MPS device",
+                 "xpu:1 was requested but this machine has 1 XPU device(s), the last xpu:0",
+                 "bf16 was requested on mps, but bf16 on MPS needs PyTorch 2.6 or newer and macOS 14 or newer"):
+        assert model_failure_advice(text) == device_advice
+    assert "Choose Model" in model_failure_advice("manifest.json: timestamps missing")
     assert "Choose Model" in model_failure_advice("model.safetensors: truncated")
     version = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M)[1]
     assert visioncap_desktop.__version__ == version
@@ -86,18 +94,46 @@ def test_model_chooser_explains_each_choice_and_preselects_the_installed_photo_c
     assert preselected("", False, False) == "folder"
 
 
-def test_settings_dialog_says_when_cuda_is_unavailable(qtbot):
-    dialog = SettingsDialog({}, "auto", 8, "Model: tiny", cuda_available=False)
+CPU_ONLY = DeviceInventory({"cpu": "CPU (AVX2)"}, "cpu")
+APPLE = DeviceInventory({"cpu": "CPU", "mps": "Apple M2 GPU (MPS)"}, "mps")
+
+
+def test_device_choices_name_what_is_there_and_say_what_is_not():
+    texts = {c.key: (c.text, c.enabled) for c in device_choices(CPU_ONLY, "auto")}
+    assert texts == {
+        "auto": ("Automatic: the CPU (no GPU that PyTorch can use)", True),
+        "cpu": ("CPU (AVX2)", True),
+        "cuda": ("NVIDIA or AMD GPU (CUDA, ROCm): not available on this computer", False),
+        "mps": ("Apple GPU (MPS): not available on this computer", False),
+        "xpu": ("Intel GPU (XPU): not available on this computer", False),
+    }
+    apple = {c.key: c for c in device_choices(APPLE, "auto")}
+    assert apple["auto"].text == "Automatic: Apple M2 GPU (MPS)"
+    assert apple["mps"].text == "Apple M2 GPU (MPS)" and apple["mps"].enabled and not apple["mps"].tip
+    assert not apple["cuda"].enabled and "needs a CUDA build of PyTorch" in apple["cuda"].tip
+    kept = {c.key: c.enabled for c in device_choices(APPLE, "xpu")}  # a saved choice stays, to be changed
+    assert kept["xpu"] and not kept["cuda"]
+    unknown = device_choices(None, "auto")  # PyTorch not loaded yet: nothing is known, all offered
+    assert all(c.enabled for c in unknown) and [c.key for c in unknown] == list(DEVICES)
+
+
+def test_settings_dialog_lists_the_devices(qtbot):
+    dialog = SettingsDialog({}, "auto", 8, "Model: tiny", devices=CPU_ONLY)
     qtbot.addWidget(dialog)
     cuda = dialog.device.findData("cuda")
-    assert dialog.device.itemText(cuda) == "CUDA (not available on this computer)"
+    assert dialog.device.itemText(cuda) == "NVIDIA or AMD GPU (CUDA, ROCm): not available on this computer"
     assert not dialog.device.model().item(cuda).isEnabled()
-    kept = SettingsDialog({}, "cuda", 8, "", cuda_available=False)
+    assert "finds no NVIDIA or AMD GPU" in dialog.device.itemData(cuda, Qt.ItemDataRole.ToolTipRole)
+    assert dialog.device_choice() == "auto"
+    kept = SettingsDialog({}, "cuda", 8, "", devices=CPU_ONLY)
     qtbot.addWidget(kept)
     assert kept.device_choice() == "cuda" and kept.device.model().item(cuda).isEnabled()
-    unknown = SettingsDialog({}, "auto", 8, "", cuda_available=None)
+    apple = SettingsDialog({}, "mps", 8, "", devices=APPLE)
+    qtbot.addWidget(apple)
+    assert apple.device.currentText() == "Apple M2 GPU (MPS)" and apple.device_choice() == "mps"
+    unknown = SettingsDialog({}, "auto", 8, "", devices=None)
     qtbot.addWidget(unknown)
-    assert unknown.device.itemText(cuda) == "CUDA (NVIDIA GPU)"
+    assert unknown.device.itemText(cuda) == "NVIDIA or AMD GPU (CUDA, ROCm)"
 
 
 def test_cuda_failure_points_to_settings_device(qtbot, make_window):

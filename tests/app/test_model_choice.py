@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 
 from tests.app.window_steps import open_folder, run_captions
 from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog
-from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
+from visioncap_desktop.dialogs.settings_dialog import SettingsDialog, device_choices
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.widgets.run_progress import format_duration, rate_text
 from visioncap_desktop.workers.model_import import ModelImportWorker
@@ -60,6 +60,24 @@ def test_settings_dialog_values_are_remembered(qtbot, make_window, monkeypatch):
     assert saved.get("generation")["strategy"] == "sample" and saved.get("generation")["temperature"] == 0.7
     assert saved.get("generation")["top_k"] == 40 and saved.get("generation")["max_new_tokens"] == 20
     assert saved.get("device") == "cpu" and saved.get("batch_size") == 3
+
+
+def test_settings_and_status_bar_name_the_devices_the_worker_found(qtbot, make_window, monkeypatch):
+    seen = []
+
+    def look(dialog):
+        seen.extend((dialog.device.itemText(row), dialog.device.model().item(row).isEnabled())
+                    for row in range(dialog.device.count()))
+        return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(SettingsDialog, "exec", look)
+    window = make_window()  # loads the tiny bundle on "auto" at start, which loads torch
+    qtbot.waitUntil(lambda: window.model_choice.devices is not None, timeout=30000)
+    devices = window.model_choice.devices
+    qtbot.waitUntil(lambda: f"Device: {devices.names[devices.auto]}" in window.model_label.text(), timeout=30000)
+    window.model_choice.open_settings()
+    assert seen == [(choice.text, choice.enabled) for choice in device_choices(devices, "auto")]
+    assert "cpu" in devices.names and len(seen) == 5
 
 
 class Driver(QObject):

@@ -27,6 +27,9 @@ def test_defaults_then_round_trip(settings):
     assert again.get("generation")["strategy"] == "beam" and again.get("generation")["num_beams"] == 3
     assert again.get("include_subfolders") is True
     assert Settings.default_path().is_relative_to(paths.user_config_dir())
+    for device in ("cuda", "mps", "xpu"):  # each GPU kind core.device knows can be saved
+        settings.set("device", device)
+        assert Settings.load().get("device") == device
 
 
 def test_get_returns_copies(settings):

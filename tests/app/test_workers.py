@@ -8,14 +8,16 @@ directly on a signal emitted in another thread runs pytest-qt's slot in that thr
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMetaMethod, QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QMetaMethod, QObject, QThread, Signal
 
+from core.device import device_inventory, device_name
 from tests.app.fakes import FakeCaptioner
+from tests.app.gui_ticks import GuiTicks
 from tests.app.images import make_images, make_problem_folder
+from tests.app.window_steps import WAIT_MS
 from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
 from visioncap_desktop.workers.folder_scanner import BATCH_FILES, FolderScanner, Stored
 from visioncap_desktop.workers.thumbnail_loader import ThumbnailLoader, disk_cache_file
@@ -51,7 +53,7 @@ class Recorder(QObject):
         self.got[name].append(args)
         self.recorded.emit(name, args)
 
-    def wait(self, qtbot, name: str, timeout: int = 20000, where=lambda args: True):
+    def wait(self, qtbot, name: str, timeout: int = WAIT_MS, where=lambda args: True):
         """Wait until `name` has been recorded (with args matching `where`); returns its args."""
         matching = [args for args in self.got[name] if where(args)]
         if not matching:
@@ -77,10 +79,10 @@ def in_thread(qtbot):
     yield start
     for thread, _ in threads:
         thread.quit()
-        assert thread.wait(10000)
+        assert thread.wait(WAIT_MS)
 
 
-def start_run(qtbot, recorder, driver, request, timeout=20000):
+def start_run(qtbot, recorder, driver, request, timeout=WAIT_MS):
     """Run `request` and return its run_finished arguments."""
     driver.run.emit(request)
     return list(recorder.wait(qtbot, "run_finished", timeout, where=lambda args: args[0] == request.run_id))
@@ -98,7 +100,8 @@ def test_real_bundle_captions_every_readable_image_and_reports_the_rest(qtbot, i
     _worker, driver, rec = setup_worker(in_thread)
     paths = [str(p) for p in files["readable"] + files["broken"]]
     args = start_run(qtbot, rec, driver, RunRequest(1, tuple(paths), str(tiny_bundle), "cpu", batch_size=3))
-    assert rec.got["model_loaded"] == [("tiny-test", "CPU")]
+    assert rec.got["model_loaded"] == [("tiny-test", device_name("cpu"))]  # e.g. "CPU (AVX2)"
+    assert rec.got["devices_found"] == [(device_inventory(),)]
     assert args == [1, len(paths), len(paths), "completed"]
     ready, failed = dict(rec.got["caption_ready"]), dict(rec.got["caption_failed"])
     assert sorted(ready) == sorted(str(p) for p in files["readable"])
@@ -110,7 +113,7 @@ def test_real_bundle_captions_every_readable_image_and_reports_the_rest(qtbot, i
 
     # the model stays loaded between runs: no second model_loaded
     start_run(qtbot, rec, driver, RunRequest(2, tuple(paths[:2]), str(tiny_bundle), "cpu"))
-    assert len(rec.got["model_loaded"]) == 1
+    assert len(rec.got["model_loaded"]) == 1 and len(rec.got["devices_found"]) == 1
 
 
 def test_broken_bundle_reports_the_file(qtbot, in_thread, tiny_bundle, tmp_path):
@@ -164,8 +167,21 @@ def test_cuda_oom_at_batch_one_falls_back_to_the_cpu(qtbot, in_thread):
     assert len(rec.got["caption_ready"]) == 5
     assert fake.moves == ["cpu"]
     assert "continues on the CPU" in rec.got["notice"][-1][0]
-    assert rec.got["model_loaded"][-1] == ("fake-captioner", "CPU")
+    assert rec.got["model_loaded"] == [("fake-captioner", "NVIDIA GPU (CUDA)"),  # no name from a fake
+                                       ("fake-captioner", device_name("cpu"))]
     assert fake.batch_sizes[-1] == ("cpu", 4)  # back to the requested batch size on the CPU
+
+
+def test_an_operation_mps_lacks_moves_the_run_to_the_cpu(qtbot, in_thread):
+    fake = FakeCaptioner(device="mps", lacks_op_on="mps")
+    _worker, driver, rec = setup_worker(in_thread, lambda bundle, device: fake)
+    paths = tuple(f"/img/{i}.jpg" for i in range(5))
+    args = start_run(qtbot, rec, driver, RunRequest(1, paths, "bundle", "mps", batch_size=2))
+    assert args == [1, 5, 5, "completed"]
+    assert [p for p, _ in rec.got["caption_ready"]] == list(paths)
+    assert fake.moves == ["cpu"] and fake.batch_sizes[1:] == [("cpu", 2)] * 3
+    assert rec.got["notice"] == [("MPS lacks an operation the model needs (aten::fake): captioning continues on the CPU.",)]
+    assert rec.got["model_loaded"][-1] == ("fake-captioner", device_name("cpu"))
 
 
 def test_oom_on_the_cpu_fails_the_run(qtbot, in_thread):
@@ -204,7 +220,9 @@ def setup_scanner(in_thread):
     return scanner, driver, Recorder(scanner)
 
 
-def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path):
+def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path, monkeypatch):
+    from visioncap_desktop.workers import folder_scanner
+
     folder = tmp_path / "many"
     folder.mkdir()
     count = 5000
@@ -212,14 +230,22 @@ def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path):
         (folder / f"{i:05d}.JPG").touch()  # empty files: the scanner only looks at names
     (folder / "readme.txt").touch()
     scanner, driver, rec = setup_scanner(in_thread)
-    ticks = []
-    probe = QTimer(interval=5)
-    probe.timeout.connect(lambda: ticks.append(time.monotonic()))
-    probe.start()
+    ticks = GuiTicks(sample=lambda: len(rec.got["records_found"]))
+    real_scan = folder_scanner.scan_images
+
+    def scan_images(*args):
+        """Half-way through, the scanner waits for the GUI thread to tick with batches in hand."""
+        for n, found in enumerate(real_scan(*args)):
+            if n == count // 2:
+                ticks.wait_in_worker(also=lambda: ticks.sampled >= 1)
+            yield found
+
+    monkeypatch.setattr(folder_scanner, "scan_images", scan_images)
+    ticks.start()
     scanner.supersede(1)
     driver.scan.emit(1, str(folder), False, Stored())
     finished = rec.wait(qtbot, "scan_finished")
-    probe.stop()
+    ticks.stop()
     assert finished[:2] == (1, count)
     order = finished[2]
     assert [r.name for r in order.records] == sorted(f"{i:05d}.JPG" for i in range(count))
@@ -228,7 +254,8 @@ def test_scanner_fills_in_batches_without_blocking(qtbot, in_thread, tmp_path):
     assert len(batches) >= 5  # incremental, not one list at the end
     assert len(batches[0][1]) <= BATCH_FILES
     assert sum(len(records) for _, records in batches) == count
-    assert ticks  # the GUI thread kept running its timers
+    # mid-scan, the GUI thread kept running its timers and already had the first batches
+    assert ticks.waits == [(True, True)]
 
 
 def test_scanner_applies_stored_captions_and_recurses(qtbot, in_thread, tmp_path):
@@ -315,8 +342,12 @@ def test_changed_file_gets_a_new_cache_key(tmp_path):
     photo = tmp_path / "a.png"
     Image.new("RGB", (10, 10)).save(photo)
     first = disk_cache_file(tmp_path, str(photo), 32)
-    time.sleep(0.01)
-    Image.new("RGB", (12, 10)).save(photo)
+    stat = photo.stat()
+    os.utime(photo, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # touched: a later time
+    assert disk_cache_file(tmp_path, str(photo), 32) != first
+    Image.new("RGB", (300, 10)).save(photo)
+    assert photo.stat().st_size != stat.st_size
+    os.utime(photo, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # rewritten, with the old time
     assert disk_cache_file(tmp_path, str(photo), 32) != first
     assert disk_cache_file(tmp_path, str(tmp_path / "missing.png"), 32) is None
 

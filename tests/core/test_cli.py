@@ -4,9 +4,11 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 
-from core.cli import main, shard_slice
+from core.cli import DEVICE_PATTERN, main, shard_slice
+from core.device import device_name
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,25 @@ def test_usage_and_model_errors_exit_2_with_one_line(photos, tmp_path, capsys):
         main(["caption", str(photos), "--model", str(tmp_path), "--shard", "3/2"])
     assert exc.value.code == 2
     assert main(["caption", str(tmp_path / "missing"), "--model", str(tmp_path)]) == 2
+
+
+def test_device_option_names_every_gpu_kind_and_a_missing_one_is_a_usage_error(photos, tiny_bundle, tmp_path, capsys):
+    for device in ("auto", "cpu", "cuda", "cuda:1", "mps", "xpu", "xpu:0"):
+        assert DEVICE_PATTERN.fullmatch(device)
+    for device in ("gpu", "rocm", "cuda:", "mps:0", "xpu:a"):  # ROCm is "cuda" to PyTorch
+        assert not DEVICE_PATTERN.fullmatch(device)
+    with pytest.raises(SystemExit) as exc:
+        main(["caption", str(photos), "--model", str(tiny_bundle), "--device", "gpu"])
+    assert exc.value.code == 2 and "cpu, cuda, cuda:N, mps, xpu or xpu:N, got 'gpu'" in capsys.readouterr().err
+    image = str(photos / "img0.png")
+    if not torch.backends.mps.is_available():
+        assert main(["caption", image, "--model", str(tiny_bundle), "--device", "mps"]) == 2
+        assert capsys.readouterr().err.strip() == ("visioncap: error: cannot load the model: mps was requested but "
+                                                   "this PyTorch build or machine has no MPS device")
+    out = tmp_path / "out.csv"
+    assert main(["caption", image, "--model", str(tiny_bundle), "--device", "cpu", "--precision", "fp32",
+                 "--out", str(out), "--max-tokens", "4"]) == 0
+    assert f"captioned 1 of 1 images on {device_name('cpu')} in fp32" in capsys.readouterr().err
 
 
 def test_resume_keeps_rows_and_captions_only_the_rest(photos, tiny_bundle, tmp_path):

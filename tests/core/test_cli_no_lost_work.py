@@ -67,26 +67,25 @@ def test_new_or_empty_csv_is_written(tmp_path, tiny_bundle):
 def test_second_run_on_a_locked_csv_exits_2_naming_the_holder(tmp_path, tiny_bundle, capsys):
     photo(tmp_path / "in" / "a.png")
     out = tmp_path / "captions.csv"
-    holder = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\n"
          "from pathlib import Path\n"
          "from core.caption_csv import locked\n"
          "with locked(Path(sys.argv[1])):\n"
          "    print('held', flush=True)\n"
-         "    time.sleep(60)\n",
+         "    time.sleep(600)\n",  # held until the test kills it
          str(out)],
         stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        assert caption(tmp_path / "in", "--out", out, "--resume", model=tiny_bundle) == 2
-        err = capsys.readouterr().err
-        assert f"process {holder.pid} on" in err and "captions.csv" in err
-        assert not out.exists(), "nothing was written by the refused run"
-    finally:
-        holder.kill()
-        holder.wait()
+    ) as holder:  # closes the pipe and waits for the process on the way out
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            assert caption(tmp_path / "in", "--out", out, "--resume", model=tiny_bundle) == 2
+            err = capsys.readouterr().err
+            assert f"process {holder.pid} on" in err and "captions.csv" in err
+            assert not out.exists(), "nothing was written by the refused run"
+        finally:
+            holder.kill()
     assert caption(tmp_path / "in", "--out", out, model=tiny_bundle) == 0, "a killed holder leaves no lock"
 
 

@@ -136,7 +136,8 @@ def test_cli_writes_a_dataset(tmp_path, capsys):
     out = tmp_path / "synthetic"
     assert main(["--out", str(out), "--n", "10", "--seed", "1", "--image-size", "96"]) == 0
     assert "wrote 10 images" in capsys.readouterr().out
-    assert Image.open(out / "images" / "000000.png").size == (96, 96)
+    with Image.open(out / "images" / "000000.png") as image:
+        assert image.size == (96, 96)
     assert all((out / f"{name}.csv").is_file() for name in SPLITS)
     with pytest.raises(SystemExit):
         main(["--out", str(out), "--n", "10", "--max-shapes", "5"])

@@ -75,6 +75,29 @@ def test_train_command_trains_and_exports_a_named_bundle(tmp_path):
     assert saved.init == "scratch" and saved.stages is None
 
 
+def test_each_training_run_logs_into_its_own_file_and_closes_it(tmp_path):
+    """A second run in the same process logs into its own train.log, never the first run's, and
+    each run's handlers leave with it (closed: no file is left open)."""
+    import logging
+
+    from training.train import run_logging
+
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    log = logging.getLogger("training.test")
+    files = []
+    for name in ("first", "second"):
+        with run_logging(tmp_path / name, rank=0):
+            log.info("the %s run", name)
+            files += [h for h in root.handlers if getattr(h, "baseFilename", "").startswith(str(tmp_path))]
+        assert (list(root.handlers), root.level) == before
+    assert [f.baseFilename for f in files] == [str(tmp_path / n / "train.log") for n in ("first", "second")]
+    assert all(f.stream is None for f in files)  # closed
+    first, second = ((tmp_path / n / "train.log").read_text(encoding="utf-8") for n in ("first", "second"))
+    assert "INFO training.test: the first run" in first and "second" not in first
+    assert "the second run" in second and "first" not in second
+
+
 def test_gpu_check_says_why_it_cannot_run(capsys):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present; gpu_check would really run")

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from core.bundle import load_bundle
 from tests.training.trainkit import (
     final_weights,
     model_config_file,
+    read_csv_rows,
     shapes_dataset,
     tiny_run,
     write_csv,
@@ -115,7 +115,7 @@ def test_run_outputs_checkpoints_without_pickle_metrics_plot_and_bundle(shapes, 
 
 
 def test_unreadable_images_and_bad_rows_are_skipped_and_counted(shapes, tmp_path, caplog):
-    rows = list(csv.reader((shapes / "train.csv").open()))[1:]
+    rows = read_csv_rows(shapes / "train.csv")
     broken = tmp_path / "broken.png"
     broken.write_bytes(PNG_MAGIC + b"truncated")
     train_csv = write_csv(tmp_path / "train.csv", [(str(shapes / image), caption) for image, caption in rows]
@@ -148,7 +148,7 @@ def test_gradient_accumulation_matches_one_big_batch(shapes, tmp_path):
 def _copy_of(shapes, folder):
     """train.csv with absolute image paths, in a folder of its own (so the test may edit it)."""
     folder.mkdir()
-    rows = list(csv.reader((shapes / "train.csv").open()))[1:]
+    rows = read_csv_rows(shapes / "train.csv")
     write_csv(folder / "train.csv", [(str(shapes / image), caption) for image, caption in rows])
     return folder / "train.csv"
 
@@ -161,7 +161,7 @@ def test_resume_refuses_changed_data_in_one_line(shapes, tmp_path):
     rows = len(train_csv.read_text().splitlines()) - 1
     assert state["data"]["train"]["records"] + state["data"]["val"]["records"] == rows
 
-    image = next(csv.reader(train_csv.open().readlines()[1:]))[0]
+    image = read_csv_rows(train_csv)[0][0]
     with train_csv.open("a") as stream:  # two more rows, as in the report that led here
         stream.write(f"{image},a new caption\n{image},another new caption\n")
     with pytest.raises(ValueError, match="the data changed since this run started") as info:
@@ -169,7 +169,7 @@ def test_resume_refuses_changed_data_in_one_line(shapes, tmp_path):
     message = str(info.value)
     assert "\n" not in message and "captions of" in message and "--init-bundle" in message
 
-    rows = list(csv.reader(train_csv.open()))[1:-2]  # the rows back, but one image renamed
+    rows = read_csv_rows(train_csv)[:-2]  # the rows back, but one image renamed
     rows[0][0] = rows[0][0].replace(".png", "-moved.png")
     (shapes / "images" / Path(rows[0][0]).name.replace("-moved", "")).rename(rows[0][0])
     try:
@@ -241,21 +241,27 @@ def test_a_killed_run_resumes_from_its_last_step_checkpoint_bit_exactly(shapes, 
     assert training_main(["train", *flags, "--out", str(tmp_path / "whole")]) == 0
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "training", "train", *flags, "--out", str(killed), "--checkpoint-every-steps", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    # the run kills itself (no clean-up, as kill -9) when about to save step 4's checkpoint: step
+    # 4 is trained and lost, the resume redoes it from step 3's. A kill at a chosen point, so that
+    # no machine is too fast or too busy for it.
+    child = (
+        "import os, signal, sys\n"
+        "import training.checkpoint as ckpt\n"
+        "from training.__main__ import main\n"
+        "save = ckpt.save_checkpoint\n"
+        "def save_or_die(folder, state, *args, **kwargs):\n"
+        "    if state['step'] >= 4:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return save(folder, state, *args, **kwargs)\n"
+        "ckpt.save_checkpoint = save_or_die\n"
+        "sys.exit(main(sys.argv[1:]))\n"
     )
-    latest = killed / "checkpoints" / "latest"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            if latest.is_file() and latest.read_text().strip() >= "step-00000003":
-                break
-            time.sleep(0.005)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait()
-    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    process = subprocess.run(
+        [sys.executable, "-c", child, "train", *flags, "--out", str(killed), "--checkpoint-every-steps", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert process.returncode == -signal.SIGKILL, process.stderr[-3000:]
+    assert (killed / "checkpoints" / "latest").read_text().strip() == "step-00000003"
     state = load_checkpoint(killed).state
     assert state["epoch_progress"] is not None or state["epochs_done"] < 2
 

@@ -20,6 +20,12 @@ def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
+def read_csv_rows(path: Path) -> list[list[str]]:
+    """The rows of an (image, caption) CSV, without its header."""
+    with path.open(encoding="utf-8", newline="") as stream:
+        return list(csv.reader(stream))[1:]
+
+
 def shapes_dataset(folder: Path, n: int, seed: int = 0, **kwargs) -> Path:
     """The synthetic shapes set at 32 px (train.csv, val.csv, test.csv in `folder`)."""
     generate_dataset(folder, n, seed, image_size=32, **kwargs)

@@ -4,6 +4,7 @@ tests/app/test_decisions.py."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -130,10 +131,14 @@ def subfolder_question(count: int) -> str:
     return f"No images here; {count:,}{more} in subfolders: include them?"
 
 
+# what core.device's errors name a GPU by (whole words: "mps" is also inside "timestamps")
+DEVICE_WORDS = re.compile(r"\b(cuda|rocm|mps|xpu)\b", re.IGNORECASE)
+
+
 def model_failure_advice(text: str) -> str:
     """Where to go when the model could not be loaded: the device setting when the problem is
     the device, else the model choice."""
-    if "CUDA" in text or "cuda" in text:
+    if DEVICE_WORDS.search(text):
         return "Choose another device in Caption > Settings > Device."
     return "Choose another model in Caption > Choose Model."
 

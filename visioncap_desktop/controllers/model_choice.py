@@ -4,12 +4,12 @@ bar. Loading is the run controller's worker's job; this controller asks for it b
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
+from core.device import DeviceInventory
 from core.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
 from visioncap_desktop import paths
 from visioncap_desktop.controllers.decisions import chosen_bundle, model_failure_advice
@@ -22,18 +22,6 @@ from visioncap_desktop.settings import Settings
 from visioncap_desktop.workers.model_import import ModelImportWorker
 
 DOWNLOAD_FOLDER = "vit-gpt2-coco"
-
-
-def cuda_available() -> bool | None:
-    """Whether PyTorch sees a CUDA device; None while PyTorch is not loaded (the model's worker
-    loads it: importing it here would freeze the window for seconds)."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return None
-    try:
-        return bool(torch.cuda.is_available())
-    except Exception:  # a broken CUDA install: the label is only informative
-        return None
 
 
 class ModelChoice(QObject):
@@ -52,6 +40,7 @@ class ModelChoice(QObject):
         self._prompts = prompts
         self.model_override = model_override
         self.model_text = ""
+        self.devices: DeviceInventory | None = None  # known once the worker has loaded torch
         self._import_thread: QThread | None = None
         self._import_worker: ModelImportWorker | None = None
         self._import_dialog: QProgressDialog | None = None
@@ -110,7 +99,7 @@ class ModelChoice(QObject):
         dialog = SettingsDialog(self._settings.get("generation"), self._settings.get("device"),
                                 self._settings.get("batch_size"), self.model_text, self._prompts.parent,
                                 theme=self._settings.get("theme"),
-                                cuda_available=cuda_available(), cpu_threads=self._settings.get("cpu_threads"))
+                                devices=self.devices, cpu_threads=self._settings.get("cpu_threads"))
         dialog.model_change_requested.connect(
             lambda: self.choose_model() and dialog.set_model_text(self.model_text))
         if not dialog.exec():
@@ -131,6 +120,9 @@ class ModelChoice(QObject):
 
     def on_model_loaded(self, name: str, device: str) -> None:
         self._set_text(f"Model: {name}  |  Device: {device}")
+
+    def on_devices_found(self, devices: DeviceInventory) -> None:
+        self.devices = devices
 
     def on_model_failed(self, text: str) -> None:
         self._set_text("Model: could not be loaded")

@@ -98,6 +98,7 @@ class RunController(QObject):
     model_loading = Signal(str)  # bundle
     model_loaded = Signal(str, str)  # model name, device label
     model_failed = Signal(str)  # message
+    devices_found = Signal(object)  # core.device.DeviceInventory
     # requests to the worker (queued to its thread)
     run_requested = Signal(object)
     model_load_requested = Signal(str, str)
@@ -131,6 +132,7 @@ class RunController(QObject):
         worker.model_loading.connect(self.model_loading)
         worker.model_loaded.connect(self._on_model_loaded)
         worker.model_failed.connect(self._on_model_failed)
+        worker.devices_found.connect(self.devices_found)
         worker.caption_ready.connect(self._on_caption_ready)
         worker.caption_failed.connect(self._on_caption_failed)
         worker.progress.connect(self.progress)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from typing import NamedTuple
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -17,21 +19,60 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from core.device import ACCELERATORS, DeviceInventory
 from core.threads import usable_cpus
 from visioncap_desktop.settings import DEVICES, THEMES, clean_generation
 
 STRATEGY_LABELS = {"greedy": "Greedy (fast, deterministic)", "sample": "Sampling", "beam": "Beam search"}
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
-DEVICE_LABELS = {"auto": "Automatic (CUDA when available)", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
+# before PyTorch is loaded (with the first model) nothing is known about the devices
+DEVICE_LABELS = {
+    "auto": "Automatic: a GPU when PyTorch finds one, else the CPU",
+    "cpu": "CPU",
+    "cuda": "NVIDIA or AMD GPU (CUDA, ROCm)",
+    "mps": "Apple GPU (MPS)",
+    "xpu": "Intel GPU (XPU)",
+}
+ABSENT = "not available on this computer"
+NEEDS = {  # why a GPU can be absent, for the tooltip of its greyed-out entry (docs/devices.md)
+    "cuda": "a CUDA build of PyTorch and an NVIDIA driver, or a ROCm build for an AMD GPU",
+    "mps": "a Mac with Apple silicon",
+    "xpu": "an XPU build of PyTorch and Intel's GPU driver",
+}
+
+
+class DeviceChoice(NamedTuple):
+    key: str  # visioncap_desktop.settings.DEVICES
+    text: str
+    enabled: bool
+    tip: str = ""
+
+
+def device_choices(devices: DeviceInventory | None, saved: str) -> list[DeviceChoice]:
+    """The Device list: Automatic (naming what it picks), the CPU, and each kind of GPU, named
+    where present and disabled with the reason where absent, except the `saved` choice, which
+    stays choosable so that it can be seen and changed. `devices`: None while PyTorch is not
+    loaded; then every entry is offered with its general name."""
+    if devices is None:
+        return [DeviceChoice(key, DEVICE_LABELS[key], True) for key in DEVICES]
+    picked = "the CPU (no GPU that PyTorch can use)" if devices.auto == "cpu" else devices.names.get(devices.auto)
+    choices = [DeviceChoice("auto", f"Automatic: {picked}", True), DeviceChoice("cpu", devices.names["cpu"], True)]
+    for key in ACCELERATORS:
+        if key in devices.names:
+            choices.append(DeviceChoice(key, devices.names[key], True))
+        else:
+            tip = f"PyTorch finds no {DEVICE_LABELS[key]} here: it needs {NEEDS[key]}."
+            choices.append(DeviceChoice(key, f"{DEVICE_LABELS[key]}: {ABSENT}", key == saved, tip))
+    return choices
 
 
 class SettingsDialog(QDialog):
     model_change_requested = Signal()
 
     def __init__(self, generation: dict, device: str, batch_size: int, model_text: str, parent=None,
-                 theme: str = "system", cuda_available: bool | None = None, cpu_threads: int = 0):
-        """`cuda_available`: None when not known yet (PyTorch is loaded with the first model).
-        `cpu_threads`: the model's CPU threads, 0 for automatic."""
+                 theme: str = "system", devices: DeviceInventory | None = None, cpu_threads: int = 0):
+        """`devices`: what this computer offers, None when not known yet (PyTorch is loaded
+        with the first model). `cpu_threads`: the model's CPU threads, 0 for automatic."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         generation = clean_generation(generation)
@@ -47,15 +88,12 @@ class SettingsDialog(QDialog):
 
         run_box = QGroupBox("Hardware", self)
         self.device = QComboBox(run_box)
-        for key in DEVICES:
-            self.device.addItem(DEVICE_LABELS[key], key)
-        if cuda_available is False:
-            cuda_row = DEVICES.index("cuda")
-            self.device.setItemText(cuda_row, "CUDA (not available on this computer)")
-            self.device.setItemText(DEVICES.index("auto"), "Automatic (the CPU here: no CUDA device)")
-            if device != "cuda":  # a saved choice of CUDA stays visible, to be changed
-                self.device.model().item(cuda_row).setEnabled(False)
-        self.device.setCurrentIndex(DEVICES.index(device) if device in DEVICES else 0)
+        for row, choice in enumerate(device_choices(devices, device)):
+            self.device.addItem(choice.text, choice.key)
+            self.device.model().item(row).setEnabled(choice.enabled)
+            if choice.tip:
+                self.device.setItemData(row, choice.tip, Qt.ItemDataRole.ToolTipRole)
+        self.device.setCurrentIndex(max(0, self.device.findData(device)))
         self.batch_size = QSpinBox(run_box)
         self.batch_size.setRange(1, 256)
         self.batch_size.setValue(batch_size)

@@ -14,12 +14,14 @@ user's setting pins its count from the next batch on, also during a run.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from core.device import device_inventory, device_name
 from core.images import SharedDecodes
 from core.threads import APP_RESERVE, ThreadPolicy
 from visioncap_desktop.gc_pauses import freeze_long_lived
@@ -32,7 +34,7 @@ class RunRequest:
     run_id: int
     paths: tuple[str, ...]
     bundle: str
-    device: str = "auto"  # auto | cpu | cuda
+    device: str = "auto"  # visioncap_desktop.settings.DEVICES: auto | cpu | cuda | mps | xpu
     generation: dict = field(default_factory=dict)  # GenerationSettings fields
     batch_size: int = 8
 
@@ -44,22 +46,10 @@ def load_captioner(bundle: str, device: str) -> Any:
     return Captioner.load(bundle, device=device)
 
 
-def device_label(device: Any) -> str:
-    """'CPU' or 'CUDA (<GPU name>)' for a torch.device or a device string."""
-    kind = str(getattr(device, "type", device)).split(":")[0]
-    if kind != "cuda":
-        return kind.upper()
-    try:
-        import torch
-
-        return f"CUDA ({torch.cuda.get_device_name(device)})"
-    except Exception:  # a fake or unavailable device: the label is only informative
-        return "CUDA"
-
-
 class CaptionWorker(QObject):
     model_loading = Signal(str)  # bundle path
     model_loaded = Signal(str, str)  # model name, device label
+    devices_found = Signal(object)  # core.device.DeviceInventory, once, after torch is first loaded
     model_failed = Signal(str)  # message naming the file and the problem
     caption_ready = Signal(str, str)  # path, caption
     caption_failed = Signal(str, str)  # path, reason
@@ -80,6 +70,7 @@ class CaptionWorker(QObject):
         self._key: tuple[str, str] | None = None
         self._fallback: Any = None  # core.oom_fallback.OutOfMemoryFallback around the captioner
         self._device_label = ""
+        self._devices_found = False
         self._cancelled_run = -1  # written by the GUI thread
         self._threads = 0  # written by the GUI thread: the model's CPU threads, 0 automatic
 
@@ -113,8 +104,10 @@ class CaptionWorker(QObject):
             captioner = self._factory(bundle, device)
         except Exception as exc:  # any failure is a message; the app keeps running
             log.warning("loading %s on %s failed", bundle, device, exc_info=True)
+            self._find_devices()
             self.model_failed.emit(describe_load_error(exc))
             return False
+        self._find_devices()
         from core.oom_fallback import OutOfMemoryFallback
 
         if hasattr(captioner, "threads"):
@@ -123,15 +116,29 @@ class CaptionWorker(QObject):
             captioner.shared_decodes = self._shared_decodes
         self._captioner, self._key = captioner, (bundle, device)
         self._fallback = OutOfMemoryFallback(captioner, notify=self._fallback_notice)
-        self._device_label = device_label(captioner.device)
+        self._device_label = device_name(captioner.device)
         freeze_long_lived("model loaded")  # torch's objects would make every full GC a GUI stall
         self.model_loaded.emit(captioner.name, self._device_label)
         return True
 
+    def _find_devices(self) -> None:
+        """Tell the settings dialog which devices there are, once torch is loaded (the first
+        model loads it, failed or not). Never raises: the list is only informative."""
+        if self._devices_found or "torch" not in sys.modules:
+            return
+        self._devices_found = True
+        try:
+            devices = device_inventory()  # asks each backend: here, not in the GUI thread
+        except Exception:
+            log.warning("could not list the devices", exc_info=True)
+            return
+        self.devices_found.emit(devices)
+
     def _fallback_notice(self, message: str) -> None:
-        """The out-of-memory fallback lowered the batch size or moved the model to the CPU."""
+        """The fallback lowered the batch size, or moved the model to the CPU (out of memory, or
+        an operation the GPU lacks)."""
         self.notice.emit(message)
-        label = device_label(self._captioner.device)
+        label = device_name(self._captioner.device)
         if label != self._device_label:
             self._device_label = label
             self.model_loaded.emit(self._captioner.name, label)
