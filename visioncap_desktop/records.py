@@ -130,8 +130,12 @@ def edited_snapshot(record: ImageRecord, caption: str) -> CaptionSnapshot:
     return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model)
 
 
-def imported_snapshot(record: ImageRecord, caption: str, source: str) -> CaptionSnapshot:
-    """A caption read from a file (`source`, one of SOURCES): kept from runs like an edit."""
+def imported_snapshot(record: ImageRecord, caption: str, source: str, own: bool = False) -> CaptionSnapshot:
+    """A caption read from a file (`source`, one of SOURCES): kept from runs like an edit. One
+    that VisionCap's model wrote there and nobody changed since (`own`) is the model's caption
+    again, which runs may replace."""
+    if own:
+        return CaptionSnapshot(caption, CaptionState.CAPTIONED, "", record.model)
     return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model, source)
 
 

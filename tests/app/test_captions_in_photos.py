@@ -227,7 +227,7 @@ def test_an_existing_description_replaced_and_restored_by_undo(qtbot, make_windo
     assert by_name(window)["p.jpg"].caption == "old description"
     edit(window, "p.jpg", "my caption")
     assert window.session.save_now()
-    embed_description(photo, "changed in another app later")  # newer than VisionCap's caption
+    embed_description(photo, "changed in another app later", own=False)  # newer than VisionCap's caption
     os.utime(photo, ns=(photo.stat().st_atime_ns, photo.stat().st_mtime_ns + 10**9))
     said = open_and_read(qtbot, window, folder)
     record = by_name(window)["p.jpg"]
@@ -316,3 +316,18 @@ def test_a_run_asked_for_while_files_are_read_waits_for_them(qtbot, make_window,
     records = by_name(window)
     assert (records["a.jpg"].caption, records["a.jpg"].source) == ("the dataset's caption", "txt")
     assert records["b.jpg"].caption == "fake caption of b.jpg"
+
+
+def test_the_models_own_caption_read_back_is_the_models_and_a_persons_is_theirs(qtbot, make_window, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    embed_description(make_photo(folder / "mine.jpg", 1), "written by the model earlier")
+    embed_description(make_photo(folder / "theirs.jpg", 2), "typed by a person", own=False)
+    window = fake_window(make_window)
+    open_and_read(qtbot, window, folder)  # a fresh store: only the files say whose caption it is
+    records = by_name(window)
+    assert (records["mine.jpg"].state, records["mine.jpg"].source) == (CaptionState.CAPTIONED, "")
+    assert (records["theirs.jpg"].state, records["theirs.jpg"].source) == (CaptionState.EDITED, "embedded")
+    assert run_captions(qtbot, window, "all") == (1, 1, "completed")  # the model's may be replaced
+    assert records["mine.jpg"].caption == "fake caption of mine.jpg"
+    assert records["theirs.jpg"].caption == "typed by a person"

@@ -317,7 +317,8 @@ class FolderSession(QObject):
             decision = reconcile(stored, findings.found, self.folder)
             states = {source_key(f.file, self.folder): f.state for f in decision.in_sync}
             if decision.action is Action.TAKE and decision.found is not None:
-                taken[path] = imported_snapshot(record, decision.found.text, decision.found.source.value)
+                taken[path] = imported_snapshot(record, decision.found.text, decision.found.source.value,
+                                                decision.found.own)
                 states[source_key(decision.found.file, self.folder)] = decision.found.state
             seen[path] = states
             if decision.conflict:
