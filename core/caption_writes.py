@@ -85,6 +85,7 @@ class WriteReport:
     outcomes: list[Outcome] = field(default_factory=list)
     # every file written, with its state afterwards: what the store records as seen
     states: dict[Path, FileState] = field(default_factory=dict)
+    dry_run: bool = False  # nothing was written: WRITTEN outcomes are what a write would do
 
     def add(self, image: Path, way: str, target: Path, status: str, reason: str = "") -> None:
         self.outcomes.append(Outcome(image, way, target, status, reason))
@@ -108,7 +109,7 @@ class WriteReport:
     def summary(self, kept_hint: str = "") -> str:
         """One line of counts, then one line per file that was not written or has a note."""
         written = [f"{len(self.where(WRITTEN, w)):,} {WAY_NAMES[w]}" for w in WAYS if self.where(WRITTEN, w)]
-        lines = ["wrote " + (", ".join(written) if written else "nothing")]
+        lines = [("would write " if self.dry_run else "wrote ") + (", ".join(written) if written else "nothing")]
         if self.where(UNCHANGED):
             lines.append(f"{len(self.where(UNCHANGED)):,} already held the caption (not rewritten)")
         kept = self.where(KEPT)
@@ -157,9 +158,10 @@ class WriteSession:
 class _Writer:
     """One write_captions call: the report, and which image claimed which shared file."""
 
-    def __init__(self, options: WriteOptions, session: WriteSession | None):
+    def __init__(self, options: WriteOptions, session: WriteSession | None, dry_run: bool = False):
         self.options = options
-        self.report = WriteReport()
+        self.dry_run = dry_run
+        self.report = WriteReport(dry_run=dry_run)
         self.owners: dict[Path, Path] = {}
         self.session = session or WriteSession()
         self.jsonl: dict[Path, dict[str, tuple[WriteItem, str]]] = {}
@@ -203,7 +205,7 @@ class _Writer:
         try:
             results = write_sidecar(image, item.caption, self.options.sidecar_naming,
                                     may_replace=lambda path, old: _known(item, path, self.options)(),
-                                    own=item.by_model)
+                                    own=item.by_model, dry_run=self.dry_run)
         except MetadataError as exc:
             self._failed(image, "xmp", exc)
             return
@@ -212,14 +214,14 @@ class _Writer:
                 self.report.add(image, "xmp", result.path, KEPT, KeptCaption(result.path, result.existing).reason)
                 continue
             self.report.add(image, "xmp", result.path, WRITTEN if result.written else UNCHANGED, why)
-            self.report.states[result.path] = result.state
+            self._record(result.path, result.state)
 
     def embed(self, item: WriteItem) -> None:
         image = Path(item.path)
         try:
             result = embed_description(image, item.caption, keep_mtime=self.options.keep_mtime,
                                        expect=item.photo_state, may_replace=_known(item, image, self.options),
-                                       own=item.by_model)
+                                       own=item.by_model, dry_run=self.dry_run)
         except CannotEmbed as exc:
             self.report.add(image, "embed", image, SIDECAR_INSTEAD, exc.reason)
             if "xmp" not in self.options.ways:
@@ -229,7 +231,7 @@ class _Writer:
             self._failed(image, "embed", exc)
             return
         self.report.add(image, "embed", image, WRITTEN if result.written else UNCHANGED, "; ".join(result.notes))
-        self.report.states[image] = result.state
+        self._record(image, result.state)
 
     def txt(self, item: WriteItem) -> None:
         image = Path(item.path)
@@ -242,12 +244,13 @@ class _Writer:
                             f"{target.name} would also belong to {', '.join(p.name for p in shared)}")
             return
         try:
-            result = write_txt(image, item.caption, may_replace=_known(item, target, self.options))
+            result = write_txt(image, item.caption, may_replace=_known(item, target, self.options),
+                               dry_run=self.dry_run)
         except MetadataError as exc:
             self._failed(image, "txt", exc)
             return
         self.report.add(image, "txt", target, WRITTEN if result.written else UNCHANGED)
-        self.report.states[target] = result.state
+        self._record(target, result.state)
 
     def flush_jsonl(self) -> None:
         for path, rows in self.jsonl.items():
@@ -255,7 +258,7 @@ class _Writer:
             known = _known(first, path, self.options)
             try:
                 result = write_jsonl(path, {name: text for name, (_, text) in rows.items()},
-                                     may_replace=lambda name, old, known=known: known())
+                                     may_replace=lambda name, old, known=known: known(), dry_run=self.dry_run)
             except MetadataError as exc:
                 for item, _ in rows.values():
                     self.report.add(Path(item.path), "jsonl", path, NOT_WRITTEN, exc.reason)
@@ -264,8 +267,13 @@ class _Writer:
                 status = WRITTEN if name in result.written else UNCHANGED if name in result.unchanged else KEPT
                 self.report.add(Path(item.path), "jsonl", path, status)
             if result.state is not None:
-                self.report.states[path] = result.state
+                self._record(path, result.state)
         self.jsonl.clear()
+
+    def _record(self, path: Path, state: FileState | None) -> None:
+        """A file written is seen in its new state (nothing is recorded in a dry run)."""
+        if state is not None and not self.dry_run:
+            self.report.states[path] = state
 
     def _failed(self, image: Path, way: str, exc: MetadataError) -> None:
         status = KEPT if isinstance(exc, KeptCaption) else NOT_WRITTEN
@@ -287,12 +295,15 @@ def write_captions(
     progress: Callable[[int], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     session: WriteSession | None = None,
+    dry_run: bool = False,
 ) -> WriteReport:
     """Write each item's caption the ways `options` asks; items without a caption are left out.
     Never raises for one file: every file written or left alone is an Outcome in the report.
     `progress(n)` after each image; `cancelled()` is checked between images (what is written
-    stays written). `session`: one WriteSession for a run that writes in several calls."""
-    writer = _Writer(options, session)
+    stays written). `session`: one WriteSession for a run that writes in several calls.
+    `dry_run`: every check, every new file built and verified, nothing written: the report
+    lists what a write would do (WRITTEN: would be written) and why anything would be left."""
+    writer = _Writer(options, session, dry_run)
     for done, item in enumerate(items, 1):
         if cancelled():
             break

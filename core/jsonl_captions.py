@@ -191,7 +191,8 @@ def serialise(rows: list[dict]) -> bytes:
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
-def _merge(path: Path, captions: Mapping[str, str], may_replace: Callable[[str, str], bool]) -> JsonlResult:
+def _merge(path: Path, captions: Mapping[str, str], may_replace: Callable[[str, str], bool],
+           dry_run: bool = False) -> JsonlResult:
     result = JsonlResult(path)
     try:
         rows = _read_rows(path)
@@ -215,6 +216,8 @@ def _merge(path: Path, captions: Mapping[str, str], may_replace: Callable[[str, 
         check_replaceable(path, "metadata.jsonl")
     except FileError as exc:
         raise MetadataError(path, exc.problem) from exc
+    if dry_run:
+        return result
     present = set()
     for row in rows:
         name = _name(row)
@@ -233,17 +236,19 @@ def write_jsonl(
     captions: Mapping[str, str],
     *,
     may_replace: Callable[[str, str], bool] = lambda name, old: True,
+    dry_run: bool = False,
 ) -> JsonlResult:
     """Set the caption of each file_name in the metadata.jsonl at `path`, creating it if needed.
     A different caption already there is replaced only if `may_replace(name, old)`; a blank one
-    counts as none. Unchanged files are not rewritten. Raises MetadataError; the file is then
+    counts as none. Unchanged files are not rewritten; with `dry_run` none is, and the result
+    says what would be. Raises MetadataError; the file is then
     as it was."""
     path = Path(path)
     lock = lock_path(path)
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(lock), timeout=LOCK_WAIT_S):
-            return _merge(path, captions, may_replace)
+            return _merge(path, captions, may_replace, dry_run)
     except Timeout:
         raise MetadataError(path, f"another run is writing it (waited {LOCK_WAIT_S:g} s); not changed") from None
     except OSError as exc:

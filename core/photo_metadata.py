@@ -295,6 +295,7 @@ def embed_description(
     expect: FileState | None = None,
     may_replace: Callable[[EmbeddedCaption], bool] | None = None,
     own: bool = True,
+    dry_run: bool = False,
 ) -> EmbedResult:
     """Write `text` as the photo's description (see the module docstring), replacing the file
     atomically after checking the new file against the old one.
@@ -303,7 +304,8 @@ def embed_description(
     (PhotoChanged). `may_replace(existing)`: asked when the photo holds a different caption that
     is not VisionCap's own; False keeps it (KeptCaption). None replaces any caption. `own`: the
     caption is the model's (marked as VisionCap's own, so a later run may replace it); False
-    for a caption a person wrote or edited, which later runs keep.
+    for a caption a person wrote or edited, which later runs keep. `dry_run`: everything but the
+    replacing (the new file is built and checked): `written` says whether it would be written.
 
     Raises ReadOnlyPhoto, CannotEmbed (write a sidecar instead), PhotoChanged, KeptCaption or
     MetadataError; in every case the photo is left exactly as it was."""
@@ -348,6 +350,8 @@ def embed_description(
         if exc.structural:
             raise CannotEmbed(path, f"{exc.reason}; nothing written into it") from exc
         raise MetadataError(path, f"not written: {exc.reason}") from exc
+    if dry_run:
+        return EmbedResult(FileState(st.st_size, st.st_mtime_ns, _fingerprint_of(data)), True, tuple(plan.notes))
     _replace(path, written, st, keep_mtime)
     return EmbedResult(file_state(path), True, tuple(plan.notes))
 

@@ -134,15 +134,19 @@ def write_sidecar(
     *,
     may_replace: Callable[[Path, str], bool] | None = None,
     own: bool = True,
+    dry_run: bool = False,
 ) -> list[Written]:
     """Put `text` as the description in the sidecar(s) of `image`: every one that exists, else
     a new one named by `naming`. In a sidecar holding a different caption that is not
     VisionCap's own, it replaces it only if `may_replace(sidecar, caption)` says so (None:
     always); else that sidecar is KEPT. `own`: the model's caption, marked as VisionCap's
     (see core.photo_edit.describe). Every sidecar is read and checked before any is written: a
-    MetadataError (naming the sidecar) means none was changed."""
+    MetadataError (naming the sidecar) means none was changed. `dry_run`: nothing is written;
+    a WRITTEN result (with no state) says the sidecar would be."""
     targets = existing_sidecars(image) or [sidecar_path(image, naming)]
     planned = [_plan_one(path, text, may_replace, own) for path in targets]
+    if dry_run:
+        return [done if isinstance(done, Written) else Written(path, WRITTEN, None) for path, done in zip(targets, planned)]
     return [done if isinstance(done, Written) else Written(path, WRITTEN, _replace(path, done))
             for path, done in zip(targets, planned)]
 
@@ -250,9 +254,12 @@ def read_txt(path: str | Path) -> str | None:
     return text if text.strip() else None
 
 
-def write_txt(image: str | Path, text: str, *, may_replace: Callable[[str], bool] | None = None) -> Written:
+def write_txt(
+    image: str | Path, text: str, *, may_replace: Callable[[str], bool] | None = None, dry_run: bool = False
+) -> Written:
     """Write `text` to photo.txt beside `image`. A different caption already there is replaced
-    only if `may_replace(it)` says so (None: always), else KeptCaption. Raises MetadataError."""
+    only if `may_replace(it)` says so (None: always), else KeptCaption. Raises MetadataError.
+    `dry_run`: nothing is written (a WRITTEN result has no state)."""
     path = txt_path(image)
     if os.path.lexists(path):
         current = read_txt(path)
@@ -260,6 +267,12 @@ def write_txt(image: str | Path, text: str, *, may_replace: Callable[[str], bool
             return Written(path, UNCHANGED, file_state(path))
         if current is not None and may_replace is not None and not may_replace(current):
             raise KeptCaption(path, current, ".txt file")
+    if dry_run:
+        try:
+            check_replaceable(path)
+        except FileError as exc:
+            raise MetadataError(path, exc.problem) from exc
+        return Written(path, WRITTEN, None)
     return Written(path, WRITTEN, _replace(path, text.encode("utf-8")))
 
 

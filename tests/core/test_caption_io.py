@@ -271,3 +271,21 @@ def test_a_persons_caption_written_out_stays_theirs(tmp_path):
     write_captions(items((photo, "a.jpg", "the model's")), WriteOptions(ways=("embed",)))  # still kept
     mine = write_captions(items((photo, "a.jpg", "mine")), WriteOptions(ways=("embed",), existing="replace"))
     assert [o.status for o in mine.outcomes] == [WRITTEN] and read_embedded(photo).own
+
+
+def test_a_dry_run_reports_what_a_write_would_do_and_writes_nothing(tmp_path):
+    photo = make_photo(tmp_path / "a.jpg")
+    gif = make_photo(tmp_path / "b.gif")
+    (tmp_path / "a.txt").write_text("by hand", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    todo = items((photo, "a.jpg", "caption a"), (gif, "b.gif", "caption b"))
+    report = write_captions(todo, WriteOptions(ways=("xmp", "embed", "txt", "jsonl")), dry_run=True)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # not one byte written
+    assert report.dry_run and not report.states
+    assert statuses(report, "embed") == {"a.jpg": WRITTEN, "b.gif": SIDECAR_INSTEAD}
+    assert statuses(report, "txt") == {"a.txt": KEPT, "b.txt": WRITTEN}
+    assert statuses(report, "xmp") == {"a.jpg.xmp": WRITTEN, "b.gif.xmp": WRITTEN}
+    assert statuses(report, "jsonl") == {"metadata.jsonl": WRITTEN}
+    assert report.summary().startswith("would write ")
+    real = write_captions(todo, WriteOptions(ways=("xmp", "embed", "txt", "jsonl")))
+    assert [(o.way, o.target, o.status) for o in real.outcomes] == [(o.way, o.target, o.status) for o in report.outcomes]
