@@ -69,6 +69,10 @@ class WriteItem:
     # the model wrote the caption: it is marked as VisionCap's own, which a later run may
     # replace; a caption a person wrote or edited is not, and later runs keep it
     by_model: bool = True
+    # embedded and in sidecars: keywords added beside the photo's own (XMP dc:subject, IPTC
+    # Keywords), and a title (XMP dc:title); .txt and metadata.jsonl hold only the caption
+    keywords: tuple[str, ...] = ()
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,8 @@ class _Writer:
         try:
             results = write_sidecar(image, item.caption, self.options.sidecar_naming,
                                     may_replace=lambda path, old: _known(item, path, self.options)(),
-                                    own=item.by_model, dry_run=self.dry_run)
+                                    own=item.by_model, dry_run=self.dry_run, keywords=item.keywords,
+                                    title=item.title)
         except MetadataError as exc:
             self._failed(image, "xmp", exc)
             return
@@ -221,7 +226,8 @@ class _Writer:
         try:
             result = embed_description(image, item.caption, keep_mtime=self.options.keep_mtime,
                                        expect=item.photo_state, may_replace=_known(item, image, self.options),
-                                       own=item.by_model, dry_run=self.dry_run)
+                                       own=item.by_model, dry_run=self.dry_run, keywords=item.keywords,
+                                    title=item.title)
         except CannotEmbed as exc:
             self.report.add(image, "embed", image, SIDECAR_INSTEAD, exc.reason)
             if "xmp" not in self.options.ways:

@@ -48,6 +48,7 @@ __all__ = [
     "iter_image_files",
     "load_image",
     "load_image_sized",
+    "pixel_problem",
     "scan_images",
     "to_rgb",
 ]
@@ -259,12 +260,20 @@ def _limit_decode(name: str, opened: Image.Image, min_size: int | None, max_pixe
         if target != opened.size:
             opened.draft("RGB", target)
         return
-    if width * height > max_pixels:
-        raise ImageError(
-            name,
-            f"too many pixels: {width:,} x {height:,} ({width * height / 1e6:,.0f} MP) in a "
-            f"{opened.format} file, which decodes at full size; the limit is {max_pixels / 1e6:,.0f} MP",
-        )
+    problem = pixel_problem(opened.format, width, height, max_pixels)
+    if problem is not None:
+        raise ImageError(name, problem)
+
+
+def pixel_problem(image_format: str | None, width: int, height: int, max_pixels: int | None = None) -> str | None:
+    """Why `load_image` would refuse a picture of this format and stored size, or None: a format
+    that decodes at full size (every one but JPEG) over `max_pixels` (default `PIXEL_BUDGET`).
+    Takes what `Image.open` reads from the header, so a caller can check without decoding."""
+    max_pixels = max_pixels or PIXEL_BUDGET
+    if image_format in _DRAFT_FORMATS or width * height <= max_pixels:
+        return None
+    return (f"too many pixels: {width:,} x {height:,} ({width * height / 1e6:,.0f} MP) in a "
+            f"{image_format} file, which decodes at full size; the limit is {max_pixels / 1e6:,.0f} MP")
 
 
 def image_to_array(image: Image.Image, size: int, interpolation: str = "bilinear") -> np.ndarray:

@@ -20,6 +20,8 @@ import struct
 from dataclasses import dataclass
 
 CAPTION = (2, 120)
+KEYWORD = (2, 25)
+KEYWORD_LIMIT = 64  # bytes: the longest Keywords dataset IIM allows
 CHARSET = (1, 90)
 LIMIT = 2000  # bytes: the longest Caption-Abstract IIM allows
 UTF8_ESCAPE = b"\x1b%G"
@@ -186,6 +188,36 @@ def with_caption(data: bytes, text: str) -> tuple[bytes | None, str]:
         first_after = next((i for i, d in enumerate(datasets) if (d.record, d.number) > CHARSET), len(datasets))
         out.insert(first_after, dataset_bytes(*CHARSET, UTF8_ESCAPE))
     return b"".join(out) + padding, ""
+
+
+def keywords(datasets: list[Dataset]) -> list[str]:
+    charset = declared_charset(datasets)
+    return [decode(d.value, charset) for d in datasets if (d.record, d.number) == KEYWORD]
+
+
+def with_keywords(data: bytes, words: list[str]) -> tuple[bytes, list[str], list[str]]:
+    """The IIM block with a Keywords dataset (2:25) added for each of `words` it lacks, in the
+    record's character set, after the ones there; (new block, added, left out with why)."""
+    datasets, padding = parse_iim(data)
+    have = set(keywords(datasets))
+    added, left, new = [], [], []
+    for word in words:
+        if word in have or word in added:
+            continue
+        codec, declare, why = encoding_for(datasets, word)
+        value = word.encode(codec) if codec is not None and not declare else None
+        if value is None:
+            left.append(f"{word!r}: {why or 'would need the record declared UTF-8'}")
+        elif len(value) > KEYWORD_LIMIT:
+            left.append(f"{word!r}: longer than IPTC's {KEYWORD_LIMIT} bytes")
+        else:
+            added.append(word)
+            new.append(dataset_bytes(*KEYWORD, value))
+    if not new:
+        return data, added, left
+    at = max((i + 1 for i, d in enumerate(datasets) if (d.record, d.number) <= KEYWORD), default=len(datasets))
+    raws = [d.raw for d in datasets]
+    return b"".join(raws[:at] + new + raws[at:]) + padding, added, left
 
 
 # ---- Photoshop image resources ----------------------------------------------------------------

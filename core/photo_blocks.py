@@ -214,6 +214,8 @@ class Fields:
     xp_title: str | None = None
     digest: str | None = None  # visioncap:DescriptionDigest
     iptc_kept: str | None = None  # visioncap:IptcKept: the IPTC caption a write had to leave alone
+    keywords: tuple[str, ...] = ()  # XMP dc:subject, then IPTC Keywords not among them
+    title: str | None = None  # XMP dc:title
 
 
 def fields(blocks: Blocks) -> Fields:
@@ -232,10 +234,14 @@ def fields(blocks: Blocks) -> Fields:
         values["xmp_user_comment"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.EXIF, "UserComment"))
         values["digest"] = xmp_packet.simple(blocks.xmp, xmp_packet.VISIONCAP, "DescriptionDigest")
         values["iptc_kept"] = xmp_packet.simple(blocks.xmp, xmp_packet.VISIONCAP, "IptcKept")
+        values["keywords"] = tuple(xmp_packet.bag(blocks.xmp, xmp_packet.DC, "subject") or ())
+        values["title"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.DC, "title"))
     if blocks.iptc is not None:
         values["iptc"] = iptc.caption(blocks.iptc)
         values["iptc_present"] = bool(blocks.iptc)
         values["iptc_in_sync"] = iptc.in_sync(blocks.resources or [])
+        words = values.get("keywords", ())
+        values["keywords"] = (*words, *(w for w in dict.fromkeys(iptc.keywords(blocks.iptc)) if w not in words))
     return Fields(**values)
 
 

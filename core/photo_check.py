@@ -28,6 +28,10 @@ XMP_DIGEST = (xmp_packet.VISIONCAP, "DescriptionDigest")
 # the IPTC caption a write had to leave alone (its character set cannot hold the new one): kept
 # beside the digest so that a later run still knows the photo's caption is VisionCap's own
 XMP_IPTC_KEPT = (xmp_packet.VISIONCAP, "IptcKept")
+# keywords and title, when a write is asked to add them: keywords only ever grow
+XMP_KEYWORDS = (xmp_packet.DC, "subject")
+XMP_HIERARCHICAL = (xmp_packet.LIGHTROOM, "hierarchicalSubject")
+XMP_TITLE = (xmp_packet.DC, "title")
 
 
 def _written_by_a_description(path: tuple[str, ...]) -> bool:
@@ -35,9 +39,9 @@ def _written_by_a_description(path: tuple[str, ...]) -> bool:
     return path[0] in changing or path[0].startswith(f"{{{xmp_packet.VISIONCAP}}}")
 
 
-def xmp_problems(before, after) -> list[str]:
+def xmp_problems(before, after, growing: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
     """How the XMP `after` differs from `before` beyond the properties a description write
-    changes; [] when it does not."""
+    changes, and the `growing` ones (keywords) gaining values; [] when it does not."""
     def kept(doc) -> collections.Counter:
         if doc is None:
             return collections.Counter()
@@ -48,6 +52,8 @@ def xmp_problems(before, after) -> list[str]:
     if before is None:  # a new packet describes the file itself
         new.pop((("rdf:about",), ""), None)
     lost, added = old - new, new - old
+    may_grow = {f"{{{ns}}}{name}" for ns, name in growing}
+    added = collections.Counter({k: n for k, n in added.items() if k[0][0] not in may_grow})
     problems = []
     if lost:
         names = sorted({"/".join(p.split("}")[-1] for p in path) for path, _ in lost})
@@ -80,10 +86,14 @@ def _iptc_problems(before: Blocks, after: Blocks, plan: Plan) -> list[str]:
         return [] if after.iptc is None else ["IPTC would be added"]
     if after.iptc is None:
         return ["the IPTC did not read back"]
-    skip = {iptc.CAPTION} | ({iptc.CHARSET} if plan.iptc_written is not None else set())
+    skip = {iptc.CAPTION, iptc.KEYWORD} | ({iptc.CHARSET} if plan.iptc_written is not None else set())
     old = [d.raw for d in before.iptc if (d.record, d.number) not in skip]
     new = [d.raw for d in after.iptc if (d.record, d.number) not in skip]
     problems = [] if old == new else ["IPTC datasets other than the caption would change"]
+    keywords = [collections.Counter(d.raw for d in blocks.iptc if (d.record, d.number) == iptc.KEYWORD)
+                for blocks in (before, after)]
+    if keywords[0] - keywords[1] or (keywords[1] - keywords[0] and not plan.keywords):
+        problems.append("IPTC keywords would be lost or added unasked")
     caption = next((d.value for d in after.iptc if (d.record, d.number) == iptc.CAPTION), None)
     if plan.iptc_written is not None and caption != plan.iptc_written:
         problems.append("the IPTC caption did not read back")
@@ -151,7 +161,13 @@ def verify(data: bytes, written: bytes, before: Blocks, plan: Plan) -> list[str]
         if before.format == "jpeg":
             problems += mpf.problems(data, written, before.container, after.container)
     problems += _exif_problems(before.exif, after.exif, plan)
-    problems += xmp_problems(before.xmp, after.xmp)
+    problems += xmp_problems(before.xmp, after.xmp, frozenset({XMP_KEYWORDS, XMP_HIERARCHICAL}) if plan.keywords else frozenset())
+    if plan.keywords and after.xmp is not None:
+        subject = set(xmp_packet.bag(after.xmp, *XMP_KEYWORDS) or ())
+        if not set(plan.keywords) <= subject:
+            problems.append("the keywords did not read back")
+    if plan.title is not None and (after.xmp is None or xmp_packet.choose(xmp_packet.lang_alt(after.xmp, *XMP_TITLE)) != plan.title):
+        problems.append("the title did not read back")
     problems += _iptc_problems(before, after, plan)
     found = description_of(after)
     if found is None or found.text != plan.text:

@@ -50,7 +50,16 @@ from core.photo_blocks import (
     ucs2,
     user_comment,
 )
-from core.photo_check import XMP_DESCRIPTION, XMP_DIGEST, XMP_IPTC_KEPT, XMP_MIRRORS, verify
+from core.photo_check import (
+    XMP_DESCRIPTION,
+    XMP_DIGEST,
+    XMP_HIERARCHICAL,
+    XMP_IPTC_KEPT,
+    XMP_KEYWORDS,
+    XMP_MIRRORS,
+    XMP_TITLE,
+    verify,
+)
 from core.tiff_ifd import ASCII, BYTE, LONG, UNDEFINED, Tiff, TiffError, edit, new_block
 
 
@@ -76,6 +85,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # "IPTC left as it was: ..." and the like
     iptc_written: bytes | None = None  # the Caption-Abstract value bytes written, if any
     iptc_kept: str | None = None  # the IPTC caption left alone in a record that cannot hold the new one
+    keywords: tuple[str, ...] = ()  # added to XMP dc:subject (and lr:hierarchicalSubject, IPTC Keywords)
+    title: str | None = None  # written as XMP dc:title
 
 
 # ---- building -----------------------------------------------------------------------------------
@@ -112,9 +123,20 @@ def describe(doc, text: str, previous: frozenset[str], iptc_kept: str | None = N
             xmp_packet.set_simple(doc, *XMP_IPTC_KEPT, xmp_packet.caption_digest(iptc_kept))
 
 
+def add_keywords_and_title(doc, keywords: tuple[str, ...], title: str | None) -> None:
+    """Keywords go into dc:subject (and Lightroom's lr:hierarchicalSubject where the packet has
+    it), next to the ones there: none is ever removed. `title` becomes dc:title's x-default."""
+    if keywords:
+        xmp_packet.add_to_bag(doc, *XMP_KEYWORDS, list(keywords))
+        xmp_packet.add_to_bag(doc, *XMP_HIERARCHICAL, list(keywords), create=False)
+    if title is not None:
+        xmp_packet.set_lang_alt(doc, *XMP_TITLE, title)
+
+
 def _xmp_packet(blocks: Blocks, plan: Plan) -> bytes:
     doc = blocks.xmp if blocks.xmp is not None else xmp_packet.new_packet()
     describe(doc, plan.text, plan.previous, plan.iptc_kept, plan.own)
+    add_keywords_and_title(doc, plan.keywords, plan.title)
     return xmp_packet.serialize(doc)
 
 
@@ -125,6 +147,9 @@ def _iim(blocks: Blocks, plan: Plan, block: bytes) -> bytes | None:
         plan.notes.append(f"IPTC left as it was: {why} (XMP and EXIF hold the caption)")
         plan.iptc_kept = iptc.caption(blocks.iptc) or ""
         return None
+    if plan.keywords:
+        new, _, left = iptc.with_keywords(new, list(plan.keywords))
+        plan.notes.extend(f"IPTC keyword left out: {why}" for why in left)
     plan.iptc_written = next(d.value for d in iptc.parse_iim(new)[0] if (d.record, d.number) == iptc.CAPTION)
     return new
 
@@ -245,12 +270,14 @@ def _build_tiff(blocks: Blocks, plan: Plan) -> bytes:
 
 
 def with_description(
-    data: bytes, blocks: Blocks, text: str, previous: frozenset[str], own: bool = True
+    data: bytes, blocks: Blocks, text: str, previous: frozenset[str], own: bool = True,
+    keywords: tuple[str, ...] = (), title: str | None = None,
 ) -> tuple[bytes, Plan]:
-    """The file `data` (whose `blocks` are read) with `text` as its description, and the plan
-    that says what changed. Raises NotWritten when the new file cannot be built or fails
-    `verify`; TiffError/ContainerError propagate as NotWritten too."""
-    plan = Plan(text, previous, own)
+    """The file `data` (whose `blocks` are read) with `text` as its description (and, if given,
+    `keywords` added and `title` set), and the plan that says what changed. Raises NotWritten
+    when the new file cannot be built or fails `verify`; TiffError/ContainerError propagate as
+    NotWritten too."""
+    plan = Plan(text, previous, own, keywords=tuple(keywords), title=title)
     try:
         _exif_changes(blocks.exif, plan)
         new = _build_tiff(blocks, plan) if blocks.format == "tiff" else _build_container(blocks, plan)

@@ -282,8 +282,10 @@ def _fingerprint_of(data: bytes) -> str:
     return f"{VERSION}:{digest.hexdigest()}"
 
 
-def _unchanged_caption(blocks: Blocks, text: str, own: bool) -> bool:
+def _unchanged_caption(blocks: Blocks, text: str, own: bool, keywords: tuple[str, ...], title: str | None) -> bool:
     f = fields(blocks)
+    if not set(keywords) <= set(f.keywords) or (title is not None and f.title != title):
+        return False
     return f.exif == text and f.xmp == text and (is_own(f, text) if own else f.digest is None and f.iptc in (None, text))
 
 
@@ -296,6 +298,8 @@ def embed_description(
     may_replace: Callable[[EmbeddedCaption], bool] | None = None,
     own: bool = True,
     dry_run: bool = False,
+    keywords: tuple[str, ...] = (),
+    title: str | None = None,
 ) -> EmbedResult:
     """Write `text` as the photo's description (see the module docstring), replacing the file
     atomically after checking the new file against the old one.
@@ -336,7 +340,7 @@ def embed_description(
     unreadable = [blocks.errors[k] for k in ("exif", "xmp", "layout") if k in blocks.errors]
     if unreadable:
         raise CannotEmbed(path, "; ".join(unreadable) + ", so VisionCap does not write into it")
-    if _unchanged_caption(blocks, text, own):
+    if _unchanged_caption(blocks, text, own, tuple(keywords), title):
         return EmbedResult(FileState(st.st_size, st.st_mtime_ns, _fingerprint_of(data)), False)
     current = description_of(blocks)
     if current is not None and current.text != text and not current.own and may_replace is not None \
@@ -345,7 +349,7 @@ def embed_description(
     f = fields(blocks)
     previous = frozenset(t for t in (f.exif, f.xmp, f.iptc, current.text if current else None) if meaningful(t))
     try:
-        written, plan = with_description(data, blocks, text, previous, own)
+        written, plan = with_description(data, blocks, text, previous, own, tuple(keywords), title)
     except NotWritten as exc:
         if exc.structural:
             raise CannotEmbed(path, f"{exc.reason}; nothing written into it") from exc
@@ -373,6 +377,22 @@ def _replace(path: Path, written: bytes, st: os.stat_result, keep_mtime: bool) -
         atomic_write(path, write)
     except OSError as exc:
         raise MetadataError(path, f"could not replace it: {exc.strerror or exc}") from exc
+
+
+def read_keywords(path: str | Path) -> tuple[str, ...]:
+    """The photo's keywords: XMP dc:subject, then IPTC Keywords not among them (JPEG, PNG, WebP,
+    TIFF; () for other formats). Raises MetadataError when the file cannot be read."""
+    path = Path(path)
+    if suffix_of(path) not in EMBED_SUFFIXES:
+        return ()
+    try:
+        return fields(read_blocks(_head(path), suffix_of(path))).keywords
+    except (ContainerError, TiffError) as exc:
+        raise MetadataError(path, f"could not read its metadata: {exc}") from exc
+    except FileError as exc:
+        raise MetadataError(path, exc.problem) from exc
+    except OSError as exc:
+        raise MetadataError(path, f"could not read its metadata: {exc.strerror or exc}") from exc
 
 
 def can_embed(path: str | Path) -> bool:

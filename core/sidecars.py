@@ -30,8 +30,8 @@ from core.atomic import atomic_write
 from core.decoders import IMAGE_EXTENSIONS, RAW_EXTENSIONS
 from core.errors import FileError, KeptCaption, MetadataError
 from core.fingerprint import FileState, file_state
-from core.photo_check import xmp_problems
-from core.photo_edit import describe
+from core.photo_check import XMP_HIERARCHICAL, XMP_KEYWORDS, xmp_problems
+from core.photo_edit import add_keywords_and_title, describe
 from core.photo_metadata import meaningful
 from core.safe_files import CAPS, check_replaceable, read_regular
 
@@ -135,6 +135,8 @@ def write_sidecar(
     may_replace: Callable[[Path, str], bool] | None = None,
     own: bool = True,
     dry_run: bool = False,
+    keywords: tuple[str, ...] = (),
+    title: str | None = None,
 ) -> list[Written]:
     """Put `text` as the description in the sidecar(s) of `image`: every one that exists, else
     a new one named by `naming`. In a sidecar holding a different caption that is not
@@ -142,31 +144,36 @@ def write_sidecar(
     always); else that sidecar is KEPT. `own`: the model's caption, marked as VisionCap's
     (see core.photo_edit.describe). Every sidecar is read and checked before any is written: a
     MetadataError (naming the sidecar) means none was changed. `dry_run`: nothing is written;
-    a WRITTEN result (with no state) says the sidecar would be."""
+    a WRITTEN result (with no state) says the sidecar would be. `keywords` and `title`: as
+    core.photo_metadata.embed_description adds them."""
     targets = existing_sidecars(image) or [sidecar_path(image, naming)]
-    planned = [_plan_one(path, text, may_replace, own) for path in targets]
+    planned = [_plan_one(path, text, may_replace, own, tuple(keywords), title) for path in targets]
     if dry_run:
         return [done if isinstance(done, Written) else Written(path, WRITTEN, None) for path, done in zip(targets, planned)]
     return [done if isinstance(done, Written) else Written(path, WRITTEN, _replace(path, done))
             for path, done in zip(targets, planned)]
 
 
-def _plan_one(path: Path, text: str, may_replace: Callable[[Path, str], bool] | None, own: bool) -> Written | bytes:
+def _plan_one(path: Path, text: str, may_replace: Callable[[Path, str], bool] | None, own: bool,
+              keywords: tuple[str, ...] = (), title: str | None = None) -> Written | bytes:
     """What writing `text` into the sidecar at `path` comes to: a Written when nothing is to be
     written, else the new sidecar's bytes, checked."""
     old = _read(path, "sidecar") if os.path.lexists(path) else None
     doc = _sidecar_doc(path, old if old is not None else NEW_SIDECAR.encode())
     before = _sidecar_doc(path, old) if old is not None else None
     current = _caption_of(doc)
-    if current is not None and current.text == text and current.own == own:
+    extras_there = set(keywords) <= set(xmp_packet.bag(doc, xmp_packet.DC, "subject") or ()) and (
+        title is None or xmp_packet.choose(xmp_packet.lang_alt(doc, xmp_packet.DC, "title")) == title)
+    if current is not None and current.text == text and current.own == own and extras_there:
         return Written(path, UNCHANGED, file_state(path))
     if current is not None and current.text != text and not current.own and may_replace is not None \
             and not may_replace(path, current.text):
         return Written(path, KEPT, None, current.text)
     describe(doc, text, frozenset({current.text} if current else ()), own=own)
+    add_keywords_and_title(doc, keywords, title)
     data = xmp_packet.serialize(doc) + b"\n"
     check = _sidecar_doc(path, data)
-    problems = xmp_problems(before, check)
+    problems = xmp_problems(before, check, frozenset({XMP_KEYWORDS, XMP_HIERARCHICAL}) if keywords else frozenset())
     back = _caption_of(check)
     if back is None or back.text != text or back.own != own:
         problems.append("the caption did not read back")

@@ -28,7 +28,9 @@ DC = "http://purl.org/dc/elements/1.1/"
 EXIF = "http://ns.adobe.com/exif/1.0/"
 TIFF = "http://ns.adobe.com/tiff/1.0/"
 VISIONCAP = "http://ns.visioncap.org/xmp/1.0/"
-PREFIXES = {RDF: "rdf", DC: "dc", EXIF: "exif", TIFF: "tiff", VISIONCAP: "visioncap", "adobe:ns:meta/": "x"}
+LIGHTROOM = "http://ns.adobe.com/lightroom/1.0/"
+PREFIXES = {RDF: "rdf", DC: "dc", EXIF: "exif", TIFF: "tiff", VISIONCAP: "visioncap", LIGHTROOM: "lr",
+            "adobe:ns:meta/": "x"}
 ARRAYS = ("Bag", "Seq", "Alt")
 NEW_PACKET = (
     '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -203,6 +205,48 @@ def choose(alternatives: dict[str, str] | None) -> str | None:
             return lowered[lang]
     english = [text for lang, text in lowered.items() if lang.startswith("en-")]
     return english[0] if english else next(iter(alternatives.values()))
+
+
+def bag(doc, ns: str, name: str) -> list[str] | None:
+    """The items of an array property (a simple value counts as one item); None when absent."""
+    found = _find(doc, ns, name)
+    if not found:
+        return None
+    prop = found[0]
+    if prop.nodeType == Node.ATTRIBUTE_NODE:
+        return [prop.value]
+    items = _alt_items(prop)
+    return [_text(li) for li in items] if items else [_text(prop)]
+
+
+def add_to_bag(doc, ns: str, name: str, values: list[str], create: bool = True) -> list[str]:
+    """Append to the array `ns:name` each of `values` it does not hold yet (creating an
+    rdf:Bag when absent and `create`); returns the values added. An array written as a simple
+    value is left alone (nothing added)."""
+    found = _find(doc, ns, name)
+    if not found:
+        if not create or not values:
+            return []
+        description = _target_description(doc)
+        prop = doc.createElementNS(ns, f"{_qualified(description, ns)}:{name}")
+        prop.appendChild(doc.createElementNS(RDF, f"{_qualified(description, RDF)}:Bag"))
+        _insert(description, prop)
+        found = [prop]
+    prop = found[0]
+    container = next((c for c in _elements(prop) if c.namespaceURI == RDF and c.localName in ARRAYS), None) \
+        if prop.nodeType == Node.ELEMENT_NODE else None
+    if container is None:
+        return []
+    have = {_text(li) for li in _elements(container) if _is_rdf(li, "li")}
+    added = []
+    for value in values:
+        if value in have or value in added:
+            continue
+        li = doc.createElementNS(RDF, f"{_qualified(container, RDF)}:li")
+        _set_text(li, value)
+        container.appendChild(li)
+        added.append(value)
+    return added
 
 
 def simple(doc, ns: str, name: str) -> str | None:
