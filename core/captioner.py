@@ -67,8 +67,7 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             module.to(dtype)
     on_cpu = device.type == "cpu"
-    for block in model.encoder.blocks:
-        block.attn.fused_attn = not (on_cpu and precision == "bf16")
+    model.encoder.use_fused_attention(not (on_cpu and precision == "bf16"))
     if on_cpu and precision in ("fp32", "bf16"):
         pack_decoder(model)
 

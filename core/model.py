@@ -239,6 +239,13 @@ class ImageEncoder(nn.Module):
                 outputs.append(x)
         return outputs if self.per_layer else [self.norm(x)]
 
+    def use_fused_attention(self, enabled: bool) -> None:
+        """Whether timm's blocks run attention through F.scaled_dot_product_attention (True) or
+        as explicit matmuls and a softmax (False): core.captioner.set_precision picks the faster
+        one for the device and precision."""
+        for block in self.blocks:
+            block.attn.fused_attn = enabled
+
 
 class Embedding(nn.Embedding):
     """nn.Embedding that leaves its table uninitialised on the meta device (a bundle is about
@@ -247,6 +254,14 @@ class Embedding(nn.Embedding):
     def reset_parameters(self) -> None:
         if not self.weight.is_meta:
             super().reset_parameters()
+
+
+class VocabHead(nn.Module):
+    """The tied vocabulary head: logits from the token embedding's weight, given at each call
+    (so the weight is stored once, as `wte`). core/onednn.py swaps in a prepacked one."""
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, weight)  # (..., C) -> (..., V)
 
 
 class TextDecoder(nn.Module):
@@ -259,7 +274,7 @@ class TextDecoder(nn.Module):
         self.drop = nn.Dropout(cfg.embd_dropout)
         self.h = nn.ModuleList(DecoderBlock(cfg) for _ in range(cfg.gpt_depth))
         self.ln_f = nn.LayerNorm(cfg.gpt_width, eps=cfg.gpt_ln_eps)
-        self.packed_head: torch.Tensor | None = None  # wte in oneDNN's layout (core/onednn.py)
+        self.head = VocabHead()
 
     def cross_kv(self, memories: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per-layer cross-attention keys/values; one memory is shared by all layers."""
@@ -290,13 +305,7 @@ class TextDecoder(nn.Module):
 
     def vocab_logits(self, x: torch.Tensor) -> torch.Tensor:
         """The tied vocabulary head: (B, C) -> (B, V) or (B, T, C) -> (B, T, V)."""
-        if x.dim() == 2 and x.dtype == torch.float32 and not torch.is_autocast_enabled(x.device.type):
-            if self.packed_head is not None:
-                return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.packed_head, None, "none", [], "")
-            # (V, C) @ (C, B): for a few rows in fp32, MKL streams the 50k-row table
-            # as the left operand than F.linear does; in bf16 F.linear is the faster one
-            return (self.wte.weight @ x.t()).t()
-        return F.linear(x, self.wte.weight)
+        return self.head(x, self.wte.weight)
 
 
 class VisionGPT2(nn.Module):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.model import VisionGPT2
+from core.model import VisionGPT2, VocabHead
 
 # the decoder's per-step projections; kv_proj runs once per image on hundreds of rows (MKL's case)
 ROWS_HINT = 8  # the weight layout is chosen for this many rows (the default batch); any count works
@@ -76,6 +76,21 @@ class OneDNNLinear(nn.Module):
         return linear
 
 
+class PackedVocabHead(VocabHead):
+    """The tied vocabulary head with a copy of the token embedding in oneDNN's layout: a decode
+    step's few fp32 rows read the 50k-row table through it. Anything else (a whole sequence in
+    training's evaluation, autocast) takes the plain head."""
+
+    def __init__(self, weight: torch.Tensor):
+        super().__init__()
+        self.packed = pack_weight(weight.float())
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2 and x.dtype == torch.float32 and not torch.is_autocast_enabled(x.device.type):
+            return packed_linear(x.contiguous(), self.packed, None)
+        return super().forward(x, weight)
+
+
 def pack_decoder(model: VisionGPT2) -> bool:
     """Route the decoder's per-step matmuls through oneDNN, in the dtype their weights have
     (and, in float32, the vocabulary head). Returns False, changing nothing, where oneDNN
@@ -90,7 +105,7 @@ def pack_decoder(model: VisionGPT2) -> bool:
             if isinstance(layer, nn.Linear):
                 setattr(owner, name, OneDNNLinear(layer))
     if dtype == torch.float32:  # a packed copy: the dense table stays for the token-embedding lookup
-        model.decoder.packed_head = pack_weight(model.decoder.wte.weight.float())
+        model.decoder.head = PackedVocabHead(model.decoder.wte.weight)
     return True
 
 
@@ -102,4 +117,4 @@ def unpack_decoder(model: VisionGPT2) -> None:
             layer = getattr(owner, name)
             if isinstance(layer, OneDNNLinear):
                 setattr(owner, name, layer.to_linear())
-    model.decoder.packed_head = None
+    model.decoder.head = VocabHead()

@@ -4,7 +4,7 @@ from torch import nn
 
 from core.captioner import precision_context, set_precision
 from core.generation import GenerationSettings, generate
-from core.onednn import OneDNNLinear, onednn_available, pack_decoder, unpack_decoder
+from core.onednn import OneDNNLinear, PackedVocabHead, onednn_available, pack_decoder, unpack_decoder
 from tests.tiny import tiny_model
 
 pytestmark = pytest.mark.skipif(not onednn_available(), reason="this PyTorch build has no oneDNN")
@@ -29,7 +29,7 @@ def test_unpacking_restores_plain_layers_with_the_same_weights():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     pack_decoder(model)
     unpack_decoder(model)
-    assert isinstance(model.decoder.h[1].attn.c_attn, nn.Linear) and model.decoder.packed_head is None
+    assert isinstance(model.decoder.h[1].attn.c_attn, nn.Linear) and not isinstance(model.decoder.head, PackedVocabHead)
     after = model.state_dict()
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -38,9 +38,9 @@ def test_unpacking_restores_plain_layers_with_the_same_weights():
 def test_set_precision_packs_fp32_and_bf16_on_the_cpu():
     model = tiny_model()
     set_precision(model, "fp32", torch.device("cpu"))
-    assert model.decoder.packed_head is not None
+    assert isinstance(model.decoder.head, PackedVocabHead)
     set_precision(model, "bf16", torch.device("cpu"))
-    assert model.decoder.packed_head is None  # the bf16 head stays F.linear under autocast
+    assert not isinstance(model.decoder.head, PackedVocabHead)  # the bf16 head stays F.linear under autocast
     assert model.decoder.h[0].mlp.c_fc.weight.dtype == torch.bfloat16
     assert isinstance(model.decoder.h[0].mlp.c_fc, OneDNNLinear) == onednn_available(torch.bfloat16)
     assert not model.encoder.blocks[0].attn.fused_attn
