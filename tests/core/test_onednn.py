@@ -4,7 +4,13 @@ from torch import nn
 
 from core.captioner import precision_context, set_precision
 from core.generation import GenerationSettings, generate
-from core.onednn import OneDNNLinear, PackedVocabHead, onednn_available, pack_decoder, unpack_decoder
+from core.onednn import (
+    OneDNNLinear,
+    PackedVocabHead,
+    onednn_available,
+    pack_decoder,
+    unpack_decoder,
+)
 from tests.tiny import tiny_model
 
 pytestmark = pytest.mark.skipif(not onednn_available(), reason="this PyTorch build has no oneDNN")
