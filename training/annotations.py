@@ -1,4 +1,5 @@
-"""Caption dataset readers (COCO 2017, Flickr30k, Flickr8k, plain CSV) that return plain records.
+"""Caption dataset readers (COCO 2017, Karpathy splits, Flickr30k, Flickr8k, Hugging Face
+imagefolder, plain CSV) that return plain records; the layouts themselves are in training/formats/.
 
 Readers never open an image, so listing COCO's 590k captions takes seconds. A malformed row is
 skipped and counted in `ReadStats` with its reason; only a missing or unreadable annotation file,
@@ -8,381 +9,58 @@ one without the expected overall shape, or an image folder that cannot be found 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import math
 import random
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+
+from training.formats.base import (
+    MAX_EXAMPLES,
+    CaptionRecord,
+    DatasetError,
+    ReadStats,
+    counted,
+    normalize_caption,
+)
+from training.formats.coco import read_coco
+from training.formats.csv_table import read_csv
+from training.formats.detect import detect_kind
+from training.formats.flickr import read_flickr
+from training.formats.imagefolder import read_imagefolder
+from training.formats.karpathy import read_karpathy
+
+__all__ = [
+    "KINDS",
+    "KIND_CHOICES",
+    "MAX_EXAMPLES",
+    "CaptionRecord",
+    "DatasetError",
+    "ReadStats",
+    "counted",
+    "detect_kind",
+    "normalize_caption",
+    "read_captions",
+    "split_by_image",
+    "subset",
+    "val_fraction_for",
+]
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("coco", "flickr30k", "flickr8k", "csv")
+KINDS = ("coco", "karpathy", "flickr30k", "flickr8k", "imagefolder", "csv")
 KIND_CHOICES = ("auto", *KINDS)  # "auto": detect_kind
-MAX_EXAMPLES = 5  # skipped rows named per reason in ReadStats.examples; the counts cover all
-MAX_PROBLEM = 300  # characters of a DatasetError's problem text (a quoted header, a row)
-HEAD_BYTES = 64 * 1024  # what detect_kind reads of a file
-
-# Annotation files tried, in order, when a Flickr reader is given a folder, and the image folders
-# tried next to the annotation file (and one level up). "Flicker8k_Dataset" is the official
-# zip's own spelling; Kaggle's Flickr30k nests flickr30k_images/ inside flickr30k_images/.
-FLICKR_ANNOTATIONS = {
-    "flickr30k": (
-        "results.csv",
-        "captions.txt",
-        "results_20130124.token",
-        "flickr30k_images/results.csv",
-    ),
-    "flickr8k": ("captions.txt", "Flickr8k.token.txt", "Flickr8k_text/Flickr8k.token.txt"),
+# kind -> reader(path, split, images_dir, stats) -> (rows, the folder image names are relative to)
+READERS = {
+    "coco": read_coco,
+    "karpathy": read_karpathy,
+    "flickr30k": partial(read_flickr, "flickr30k"),
+    "flickr8k": partial(read_flickr, "flickr8k"),
+    "imagefolder": read_imagefolder,
+    "csv": read_csv,
 }
-FLICKR_IMAGE_DIRS = {
-    "flickr30k": (
-        "Images",
-        "images",
-        "flickr30k_images/flickr30k_images",
-        "flickr30k_images",
-        "flickr30k-images",
-    ),
-    "flickr8k": ("Images", "images", "Flicker8k_Dataset", "Flickr8k_Dataset"),
-}
-PROBE_IMAGES = 5  # image names checked to tell the right image folder from a wrong one
-
-
-class DatasetError(Exception):
-    """An annotation file or image folder is missing, unreadable or not in the expected format."""
-
-    def __init__(self, path: str | Path, problem: str):
-        self.path = Path(path)
-        self.problem = _shorten(problem, MAX_PROBLEM)  # a 68 MB JSON quoted as a "header" fits
-        super().__init__(f"{self.path}: {problem}")
-
-
-@dataclass(frozen=True)
-class CaptionRecord:
-    """One caption of one image. `image` is a path; the image itself is never opened here."""
-
-    image: Path
-    caption: str
-
-
-@dataclass
-class ReadStats:
-    """What a reader saw in one annotation file.
-
-    `rows` counts caption rows (lines, CSV rows, COCO annotations); `kept` those that became
-    records before any subsetting; `skipped` counts skips by reason (COCO's bad `images` entries
-    are counted too, though they are not caption rows); `examples` names the first few rows of
-    each reason ("file:line (what)"); `kind` is the layout read (after "auto").
-    """
-
-    source: Path
-    kind: str = ""
-    rows: int = 0
-    kept: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    examples: dict[str, list[str]] = field(default_factory=dict)
-
-    def skip(self, where: str, reason: str, row: object = None) -> None:
-        self.skipped[reason] += 1
-        named = self.examples.setdefault(reason, [])
-        if len(named) < MAX_EXAMPLES:
-            detail = "" if row is None else f" ({_shorten(row if isinstance(row, str) else repr(row))})"
-            named.append(f"{where}{detail}")
-
-    def summary(self) -> str:
-        """A line of counts, then one line per skip reason naming its first rows."""
-        lines = [f"{self.source}: {self.rows} rows, {self.kept} kept"]
-        if self.skipped:
-            lines[0] += f", {sum(self.skipped.values())} skipped"
-        for reason, count in self.skipped.most_common():
-            named = self.examples.get(reason, [])
-            more = f", and {count - len(named)} more" if count > len(named) else ""
-            lines.append(f"  skipped {count} {reason}: {', '.join(named)}{more}")
-        return "\n".join(lines)
-
-
-def _shorten(text: str, width: int = 80) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def normalize_caption(text: str) -> str:
-    """Strip and collapse runs of whitespace (newlines, tabs, non-breaking spaces) to one space."""
-    return " ".join(text.split())
-
-
-# --- reading files ---
-
-
-# (where, image name, raw caption): `where` names the file and line (or entry) for ReadStats.
-Row = tuple[str, str, str]
-
-
-def _read_text(path: Path) -> str:
-    """The file's text (UTF-8, a BOM dropped, line ends as "\\n"), or DatasetError naming it."""
-    if path.is_dir():
-        raise DatasetError(path, "is a folder, expected an annotation file")
-    if not path.exists():
-        raise DatasetError(path, "annotation file not found")
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DatasetError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from exc
-    except OSError as exc:
-        raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from exc
-
-
-def _parse_coco(path: Path, stats: ReadStats) -> list[Row]:
-    """COCO captions JSON -> rows in annotation order; image names are `file_name`s."""
-    try:
-        data = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise DatasetError(path, f"not valid JSON: {exc.msg} at line {exc.lineno}") from exc
-    if not (
-        isinstance(data, dict)
-        and isinstance(data.get("images"), list)
-        and isinstance(data.get("annotations"), list)
-    ):
-        raise DatasetError(path, "not a COCO captions file: needs 'images' and 'annotations' lists")
-
-    file_names: dict[int, str] = {}
-    for i, entry in enumerate(data["images"]):
-        image_id = entry.get("id") if isinstance(entry, dict) else None
-        name = entry.get("file_name") if isinstance(entry, dict) else None
-        if isinstance(image_id, int) and isinstance(name, str) and name.strip():
-            file_names[image_id] = name.strip()
-        else:
-            stats.skip(f"{path.name} images[{i}]", "bad image entry", entry)
-
-    rows = []
-    for i, entry in enumerate(data["annotations"]):
-        stats.rows += 1
-        where = f"{path.name} annotations[{i}]"
-        if not isinstance(entry, dict):
-            stats.skip(where, "bad annotation entry", entry)
-        elif entry.get("image_id") not in file_names:
-            stats.skip(where, "unknown image_id", entry.get("image_id"))
-        elif not isinstance(entry.get("caption"), str):
-            stats.skip(where, "missing caption", entry)
-        else:
-            rows.append((where, file_names[entry["image_id"]], entry["caption"]))
-    return rows
-
-
-def _lines(text: str) -> list[str]:
-    # Not str.splitlines(): it also splits on \x0b, \x1c, \u2028 ..., which captions may hold.
-    return text.split("\n")
-
-
-def _parse_token(path: Path, text: str, stats: ReadStats) -> list[Row]:
-    """Flickr token file: `1000268201_693b08cb0e.jpg#0<TAB>A child in a pink dress ...`."""
-    rows = []
-    for lineno, line in enumerate(_lines(text), 1):
-        if not line.strip():
-            continue
-        stats.rows += 1
-        name, tab, caption = line.partition("\t")
-        image = name.strip().rpartition("#")[0] or name.strip()
-        if not tab:
-            stats.skip(f"{path.name}:{lineno}", "no tab between image and caption", line)
-        else:
-            rows.append((f"{path.name}:{lineno}", image, caption))
-    return rows
-
-
-def _parse_pipe(path: Path, text: str, stats: ReadStats) -> list[Row]:
-    """Kaggle Flickr30k results.csv: `image_name| comment_number| comment`, stray spaces.
-
-    Not read with the csv module: comments hold unbalanced double quotes.
-    """
-    rows = []
-    header_seen = False
-    for lineno, line in enumerate(_lines(text), 1):
-        if not line.strip():
-            continue
-        cells = [cell.strip() for cell in line.split("|", 2)]  # a comment may itself hold "|"
-        if not header_seen:
-            header_seen = True
-            if cells == ["image_name", "comment_number", "comment"]:
-                continue
-        stats.rows += 1
-        if len(cells) < 3:
-            stats.skip(f"{path.name}:{lineno}", "missing field", line)
-        else:
-            rows.append((f"{path.name}:{lineno}", cells[0], cells[2]))
-    return rows
-
-
-def _parse_csv(path: Path, text: str, stats: ReadStats) -> list[Row]:
-    """CSV with a header naming `image` and `caption` columns (any case, any order, extras ok).
-
-    When `caption` is the last column, extra cells in a row are an unquoted comma in the caption
-    (Kaggle's Flickr captions.txt), so they are joined back.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [cell.strip().lower() for cell in next(reader)]
-    except StopIteration:
-        raise DatasetError(path, "empty file, expected a header row with image,caption") from None
-    except csv.Error as exc:
-        raise DatasetError(path, f"not a readable CSV header: {exc}") from exc
-    if "image" not in header or "caption" not in header:
-        if text.lstrip().startswith(("{", "[")):
-            raise DatasetError(path, "is JSON, not CSV (a COCO captions file? use kind coco or auto)")
-        raise DatasetError(path, f"needs columns 'image' and 'caption', found {_shorten(str(header))}")
-    image_col, caption_col = header.index("image"), header.index("caption")
-    caption_is_last = caption_col == len(header) - 1
-
-    rows = []
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:  # e.g. a NUL byte; the reader resumes on the next line
-            stats.rows += 1
-            stats.skip(f"{path.name}:{reader.line_num}", "unreadable CSV row", str(exc))
-            continue
-        if not cells:
-            continue
-        stats.rows += 1
-        where = f"{path.name}:{reader.line_num}"
-        if len(cells) > len(header) and caption_is_last:
-            cells = [*cells[:caption_col], ",".join(cells[caption_col:])]
-        if len(cells) != len(header):
-            stats.skip(where, "wrong number of cells", cells)
-        else:
-            rows.append((where, cells[image_col].strip(), cells[caption_col]))
-    return rows
-
-
-def _parse_flickr(path: Path, stats: ReadStats) -> list[Row]:
-    """Any of the three Flickr layouts, told apart by the first non-blank line."""
-    text = _read_text(path)
-    first = next((line for line in _lines(text) if line.strip()), "")
-    if "\t" in first:
-        return _parse_token(path, text, stats)
-    if "|" in first:
-        return _parse_pipe(path, text, stats)
-    return _parse_csv(path, text, stats)
-
-
-# --- finding files ---
-
-
-def _coco_annotation(path: Path, split: str) -> Path:
-    if not path.is_dir():
-        return path
-    name = f"captions_{split}2017.json"
-    for candidate in (path / "annotations" / name, path / name):
-        if candidate.is_file():
-            return candidate
-    raise DatasetError(path, f"no {name} in this folder or in its annotations/ folder")
-
-
-def _coco_images_dir(annotation: Path) -> Path:
-    """captions_val2017.json -> the val2017/ folder next to annotations/ (or next to the file)."""
-    match = re.fullmatch(r"captions_(\w+)\.json", annotation.name)
-    if match is None:
-        raise DatasetError(
-            annotation, "cannot tell the image folder from the name; pass images_dir"
-        )
-    for root in (annotation.parent.parent, annotation.parent):
-        if (root / match[1]).is_dir():
-            return root / match[1]
-    raise DatasetError(
-        annotation, f"image folder {match[1]}/ not found beside it or its folder; pass images_dir"
-    )
-
-
-def _flickr_annotation(path: Path, kind: str) -> Path:
-    if not path.is_dir():
-        return path
-    for name in FLICKR_ANNOTATIONS[kind]:
-        if (path / name).is_file():
-            return path / name
-    raise DatasetError(path, f"no {kind} caption file in it; looked for {FLICKR_ANNOTATIONS[kind]}")
-
-
-def _flickr_images_dir(annotation: Path, kind: str, names: Sequence[str]) -> Path:
-    """The candidate folder holding the most of the first few image names (at least one)."""
-    probe = list(dict.fromkeys(names))[:PROBE_IMAGES]
-    candidates = [
-        root / sub
-        for root in (annotation.parent, annotation.parent.parent)
-        for sub in FLICKR_IMAGE_DIRS[kind]
-    ]
-    candidates.append(annotation.parent)
-    best, best_hits = None, 0
-    for folder in candidates:
-        hits = sum((folder / name).is_file() for name in probe)
-        if hits > best_hits:
-            best, best_hits = folder, hits
-    if best is None:
-        raise DatasetError(
-            annotation,
-            f"no image folder holding {probe[0]} beside it or one level up "
-            f"(tried {', '.join(FLICKR_IMAGE_DIRS[kind])}); pass images_dir",
-        )
-    return best
-
-
-# --- telling the layouts apart ---
-
-
-def _read_head(path: Path) -> str:
-    """The first HEAD_BYTES of a file as text (undecodable bytes replaced), or DatasetError."""
-    if not path.exists():
-        raise DatasetError(path, "annotation file not found")
-    try:
-        with path.open("rb") as stream:
-            return stream.read(HEAD_BYTES).decode("utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from exc
-
-
-def _flickr_kind(path: Path) -> str:
-    # The two Flickr readers differ only in the image folders they try; the name decides.
-    return "flickr30k" if "30k" in path.as_posix().lower() else "flickr8k"
-
-
-def detect_kind(path: str | Path) -> str:
-    """The dataset kind of an annotation file or dataset folder, from names and the first
-    64 KB (never the whole file). Raises DatasetError naming the path when nothing fits."""
-    path = Path(path)
-    if path.is_dir():
-        if any(path.glob("annotations/captions_*.json")) or any(path.glob("captions_*.json")):
-            return "coco"
-        names = dict.fromkeys(name for kind in ("flickr30k", "flickr8k") for name in FLICKR_ANNOTATIONS[kind])
-        for name in names:
-            if (path / name).is_file():
-                only_30k = name not in FLICKR_ANNOTATIONS["flickr8k"]  # results.csv, *.token of 30k
-                return "flickr30k" if only_30k else _flickr_kind(path / name)
-        raise DatasetError(
-            path, f"cannot tell the dataset kind: no captions_*.json, annotations/ or {', '.join(names)} in it"
-        )
-    head = _read_head(path)
-    if path.suffix.lower() == ".json" or head.lstrip().startswith(("{", "[")):
-        return "coco"
-    lines = [line for line in _lines(head) if line.strip()]
-    first = lines[0] if lines else ""
-    if "\t" in first or "|" in first:
-        return _flickr_kind(path)
-    header = [cell.strip().lower() for cell in next(csv.reader([first]), [])]
-    if "image" in header and "caption" in header:
-        # A plain CSV names images beside itself; Kaggle's Flickr captions.txt names them in Images/.
-        row = next(csv.reader(lines[1:2]), [])
-        name = row[header.index("image")].strip() if len(row) > header.index("image") else ""
-        beside = bool(name) and (path.parent / name).is_file()
-        flickr_dirs = {d for kind in ("flickr30k", "flickr8k") for d in FLICKR_IMAGE_DIRS[kind]}
-        if not beside and any((path.parent / d).is_dir() for d in flickr_dirs):
-            return _flickr_kind(path)
-        return "csv"
-    raise DatasetError(path, f"cannot tell the dataset kind from its first line {_shorten(first)!r}; pass kind")
 
 
 # --- the entry point ---
@@ -401,14 +79,20 @@ def read_captions(
 ) -> tuple[list[CaptionRecord], ReadStats]:
     """Read one caption dataset -> (records in file order, stats).
 
-    kind: "auto" (`detect_kind`), "coco" (path: a captions_*.json, or the COCO root holding annotations/, in which case
-    `split` picks captions_{split}2017.json), "flickr30k" / "flickr8k" (path: the caption file
-    or the folder holding it), "csv" (columns image,caption; images relative to the CSV's folder).
-    images_dir: where image names point; found from the layout when None (not for "csv").
+    kind: "auto" (`detect_kind`), or one of KINDS; path: the annotation file or the folder
+    holding it. "coco": a captions_*.json, or the COCO root holding annotations/ (`split` picks
+    captions_{split}2017.json). "karpathy": a dataset_*.json; `split` is train (with restval),
+    val or test. "flickr30k" / "flickr8k": the caption file or its folder; Flickr8k's official
+    split lists beside it make `split` pick train, val (dev) or test. "imagefolder": a
+    metadata.jsonl, or a folder holding one or imagefolder split folders. "csv": columns
+    image,caption, images relative to the CSV's folder (a folder: its captions.csv).
+    `stats.split` says which split was read; None when the layout has none and all was read.
+    images_dir: where image names point; found from the layout when None.
     fraction, limit, seed: see `subset`; applied after reading, so `stats` covers the whole file.
     check_images: skip (and count) captions whose image file does not exist.
     Raises DatasetError naming the file for a missing or unreadable file, a file without the
-    expected overall shape, or an image folder that cannot be found; ValueError for a bad kind.
+    expected overall shape, a split it lacks, or an image folder that cannot be found;
+    ValueError for a bad kind.
     """
     if kind not in KIND_CHOICES:
         raise ValueError(f"unknown dataset kind {kind!r}; expected one of {', '.join(KIND_CHOICES)}")
@@ -416,32 +100,13 @@ def read_captions(
     if kind == "auto":
         kind = detect_kind(path)
         logger.info("%s: read as %s", path, kind)
-    if kind == "coco":
-        source = _coco_annotation(path, split)
-    elif kind == "csv":
-        source = path
-    else:
-        source = _flickr_annotation(path, kind)
-    stats = ReadStats(source=source, kind=kind)
-    if kind == "coco":
-        rows = _parse_coco(source, stats)
-    elif kind == "csv":
-        rows = _parse_csv(source, _read_text(source), stats)
-    else:
-        rows = _parse_flickr(source, stats)
-
+    folder = None
     if images_dir is not None:
-        root = Path(images_dir)
-        if not root.is_dir():
-            raise DatasetError(root, "image folder not found")
-    elif kind == "coco":
-        root = _coco_images_dir(source)
-    elif kind == "csv":
-        root = source.parent
-    elif rows:
-        root = _flickr_images_dir(source, kind, [name for _, name, _ in rows if name])
-    else:
-        root = source.parent
+        folder = Path(images_dir)
+        if not folder.is_dir():
+            raise DatasetError(folder, "image folder not found")
+    stats = ReadStats(source=path, kind=kind)
+    rows, root = READERS[kind](path, split, folder, stats)
 
     exists: dict[Path, bool] = {}
     records = []
@@ -482,6 +147,16 @@ def _shuffled_images(records: Sequence[CaptionRecord], seed: int) -> list[Path]:
 
 def _count(fraction: float, total: int) -> int:
     return math.floor(fraction * total + 0.5)  # round half up; round() would round half to even
+
+
+def val_fraction_for(images: int, wanted: int = 1) -> float | None:
+    """The smallest fraction, in hundredths, that `split_by_image` turns into at least `wanted`
+    validation images of `images` while training keeps one; None when there is none."""
+    for hundredths in range(1, 100):
+        taken = _count(hundredths / 100, images)
+        if taken >= wanted and images - taken >= 1:
+            return hundredths / 100
+    return None
 
 
 def subset(

@@ -28,7 +28,7 @@ from core.config import CaptionerConfig
 from core.errors import ImageError
 from core.images import image_to_array, load_image
 from core.tokenizer import CaptionTokenizer
-from training.annotations import CaptionRecord
+from training.annotations import CaptionRecord, counted
 from training.config import AugmentConfig
 
 logger = logging.getLogger(__name__)
@@ -109,25 +109,54 @@ class Collate:
         return Batch(images, input_ids, labels, [path for _, _, _, path in good], bad)
 
 
-def mentions_left_right(captions: Sequence[str]) -> bool:
-    return any(_LEFT_RIGHT.search(caption) for caption in captions)
+def mentions_side(caption: str) -> bool:
+    """Whether a caption says left or right (as words: "bright" does not)."""
+    return _LEFT_RIGHT.search(caption) is not None
 
 
 def flip_enabled(augment: AugmentConfig, captions: Sequence[str]) -> bool:
-    """Whether the horizontal flip applies: "auto" turns it off when any caption says left or
-    right, since the flipped picture would contradict it."""
+    """Whether the horizontal flip applies to any item. "on": every item; "auto": every item
+    whose caption says neither left nor right (`Augmentation` decides per item), so off only
+    when every caption says one; "off", or augmentation off: none."""
     if not augment.enabled or augment.hflip == "off" or augment.hflip_p <= 0:
         return False
     if augment.hflip == "on":
         return True
-    if mentions_left_right(captions):
-        logger.info("horizontal flip off: training captions mention left or right")
+    sided = sum(map(mentions_side, captions))
+    if sided and sided == len(captions):
+        logger.info("horizontal flip off: every training caption mentions left or right")
         return False
+    if sided:
+        logger.info("horizontal flip on, except for the %s that mention left or right",
+                    counted(sided, "training caption"))
     return True
 
 
-def build_augmentation(augment: AugmentConfig, flip: bool):
-    """The random transforms on a float image (3, H, W) in [0, 1], or None if there are none.
+class Augmentation:
+    """The random transforms of one training item (3, H, W) in [0, 1]: the horizontal flip, then
+    the rest. With `per_caption`, an item whose caption says left or right is never flipped (the
+    flipped picture would make it false); its flip is drawn all the same, so that what is drawn
+    after it does not depend on the caption. Swapping "left" and "right" in the caption instead
+    would be wrong where the words mean something else ("has left the room", "right now")."""
+
+    def __init__(self, flip_p: float, per_caption: bool, rest):
+        self.flip_p = flip_p
+        self.per_caption = per_caption
+        self.rest = rest
+
+    def may_flip(self, caption: str) -> bool:
+        return not (self.per_caption and mentions_side(caption))
+
+    def __call__(self, pixels: torch.Tensor, may_flip: bool = True) -> torch.Tensor:
+        # v2.RandomHorizontalFlip's own draw: flip when a uniform draw is below p
+        if self.flip_p > 0 and torch.rand(1).item() < self.flip_p and may_flip:
+            pixels = pixels.flip(-1)  # (3, H, W): mirror the width
+        return self.rest(pixels) if self.rest is not None else pixels
+
+
+def build_augmentation(augment: AugmentConfig, flip: bool) -> Augmentation | None:
+    """The training augmentations, or None if there are none. `flip` (from `flip_enabled`) adds
+    the horizontal flip, per caption when hflip is "auto".
 
     The original's albumentations list (flip, brightness/contrast, colour jitter,
     shift-scale-rotate, hue/saturation) in torchvision transforms v2.
@@ -137,8 +166,6 @@ def build_augmentation(augment: AugmentConfig, flip: bool):
     from torchvision.transforms import v2
 
     steps = []
-    if flip:
-        steps.append(v2.RandomHorizontalFlip(augment.hflip_p))
     if augment.brightness_contrast_p > 0:
         steps.append(
             v2.RandomApply([v2.ColorJitter(brightness=augment.brightness, contrast=augment.contrast)],
@@ -162,7 +189,10 @@ def build_augmentation(augment: AugmentConfig, flip: bool):
             v2.RandomApply([v2.ColorJitter(saturation=augment.saturation, hue=augment.hue)],
                            p=augment.hue_saturation_p)
         )
-    return v2.Compose(steps) if steps else None
+    flip_p = augment.hflip_p if flip else 0.0
+    if not steps and not flip_p:
+        return None
+    return Augmentation(flip_p, augment.hflip == "auto", v2.Compose(steps) if steps else None)
 
 
 class CaptionDataset(Dataset):
@@ -178,7 +208,7 @@ class CaptionDataset(Dataset):
         records: Sequence[CaptionRecord],
         tokenizer: CaptionTokenizer,
         config: CaptionerConfig,
-        augmentation=None,
+        augmentation: Augmentation | None = None,
         seed: int = 0,
     ):
         self.paths = [str(record.image) for record in records]
@@ -188,6 +218,11 @@ class CaptionDataset(Dataset):
         ]
         self.config = config
         self.augmentation = augmentation
+        # per item: whether the flip may apply (hflip "auto" spares captions that say left/right)
+        self.may_flip = (
+            [augmentation.may_flip(r.caption) for r in records]
+            if augmentation is not None and augmentation.per_caption else None
+        )
         self.seed = seed
         self.epoch = 0
         self.mean = torch.tensor(config.image_mean).view(-1, 1, 1)
@@ -210,7 +245,8 @@ class CaptionDataset(Dataset):
             # caller's random state (dropout) nor the order of items changes what is drawn.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                pixels = self.augmentation(pixels).clamp_(0.0, 1.0)
+                may_flip = self.may_flip is None or self.may_flip[index]
+                pixels = self.augmentation(pixels, may_flip).clamp_(0.0, 1.0)
         return (pixels - self.mean) / self.std
 
     def __getitem__(self, index: int):

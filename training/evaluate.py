@@ -1,10 +1,15 @@
 """Scoring a captioner: teacher-forced perplexity and caption metrics of generated captions.
 
     python -m training evaluate --model BUNDLE|demo --captions test.csv [--kind csv] [--json OUT]
+    python -m training evaluate --model BUNDLE --captions dataset_coco.json --split test
 
 Perplexity is token-weighted over every (image, reference) pair: exp(sum of token NLL / number
 of tokens), not a mean of batch means. Generation makes one caption per image (greedy unless
---strategy says otherwise) and scores it against all of that image's captions.
+--strategy says otherwise) and scores it against all of that image's captions (COCO's five).
+--split picks the split papers report on where the data has splits (Karpathy's test or val,
+Flickr8k's lists, a COCO root's file, imagefolder split folders; default val); asked of data
+without splits, it is an error rather than a score on everything. --limit draws whole images,
+each with all its references.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from core.generation import GenerationSettings, generate
 from core.generation_settings import STRATEGIES
 from core.model import VisionGPT2
 from core.tokenizer import CaptionTokenizer
-from training.annotations import KIND_CHOICES, CaptionRecord
+from training.annotations import KIND_CHOICES, CaptionRecord, counted
 from training.batches import IGNORE_INDEX, Batch, CaptionDataset, make_loader, unique_images
 from training.config import ATTENTION_BACKENDS
 from training.runtime import Precision
@@ -137,8 +142,15 @@ def score(
             model, make_loader(pairs, batch_size, SequentialSampler(pairs), workers, pin), precision, device
         )
         results["perplexity"] = perplexity(nll, tokens)
-        results["captions"] = sum(len(references[path]) for path in predictions)
+    results["captions"] = sum(len(references[path]) for path in predictions)
     return results, predictions, references
+
+
+def whole_images(records: Sequence[CaptionRecord], chosen: Sequence[CaptionRecord]) -> list[CaptionRecord]:
+    """Every record of `records` whose image is among `chosen`'s: an image cut short by a
+    caption limit gets all its references back."""
+    images = {record.image for record in chosen}
+    return [record for record in records if record.image in images]
 
 
 def format_results(results: dict[str, float]) -> str:
@@ -147,7 +159,8 @@ def format_results(results: dict[str, float]) -> str:
         if key in results:
             value = results[key]
             lines.append(f"{key:>12}  {value:.2f}" if key == "perplexity" else f"{key:>12}  {value:.4f}")
-    counts = [f"{results[k]} {k.replace('_', ' ')}" for k in ("images", "captions", "bad_images") if k in results]
+    names = {"images": "image", "captions": "caption", "bad_images": "bad image"}
+    counts = [counted(results[k], noun) for k, noun in names.items() if k in results]
     return "\n".join([*lines, "  " + ", ".join(counts)])
 
 
@@ -173,8 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--captions", required=True, help="annotation file or dataset folder")
     parser.add_argument("--kind", choices=KIND_CHOICES, default="auto", help="dataset layout (auto: detect)")
     parser.add_argument("--images-dir", help="where the annotation's image names point")
-    parser.add_argument("--split", default="val", help="COCO split under a COCO root (default: val)")
-    parser.add_argument("--limit", type=int, help="at most this many captions (whole images, seeded)")
+    parser.add_argument("--split", help="test or val of data with splits: Karpathy JSON, Flickr8k's lists, "
+                        "a COCO root, imagefolder split folders (default: val)")
+    parser.add_argument("--limit", type=int, help="about this many captions: whole images (seeded), each with "
+                        "all its references")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strategy", choices=STRATEGIES, default="greedy")
     parser.add_argument("--beams", type=int, default=4)
@@ -199,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.bundle import load_bundle
     from core.errors import VisionCapError
     from core.resources import resolve_model
-    from training.annotations import DatasetError, read_captions
+    from training.annotations import DatasetError, read_captions, subset
     from training.runtime import Processes, process_device
 
     if args.threads:
@@ -208,12 +223,16 @@ def main(argv: list[str] | None = None) -> int:
         device = process_device(args.device, Processes())
         precision = Precision.of(args.precision, device, args.attention)
         bundle = load_bundle(resolve_model(args.model), device=device)
-        records, _ = read_captions(
-            args.kind, args.captions, args.images_dir, split=args.split, limit=args.limit, seed=args.seed
-        )
+        records, stats = read_captions(args.kind, args.captions, args.images_dir, split=args.split or "val")
     except (VisionCapError, DatasetError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.split is not None and stats.split is None:
+        print(f"error: {stats.source}: a {stats.kind} file has no splits to pick {args.split!r} from; name the "
+              "file of that split, or drop --split to score all of it", file=sys.stderr)
+        return 2
+    if args.limit is not None:
+        records = whole_images(records, subset(records, limit=args.limit, seed=args.seed))
     if not records:
         print(f"error: {args.captions}: no captions to evaluate", file=sys.stderr)
         return 2
@@ -229,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     results["seconds"] = round(time.perf_counter() - started, 2)
-    print(f"{bundle.manifest.name} on {args.captions} ({precision.name}, {args.strategy}):")
+    results["split"] = stats.split
+    split = f", {stats.split} split" if stats.split else ""
+    print(f"{bundle.manifest.name} on {stats.source}{split} ({precision.name}, {args.strategy}):")
     print(format_results(results))
     if args.json:
         from core.atomic import atomic_write_text

@@ -1,7 +1,9 @@
 """What a run trains and validates on: the two splits, written out and fingerprinted.
 
-A new run reads its annotations once, splits validation off by image (unless it has a
-validation file), writes both splits to OUT/splits/{train,val}.csv (image,caption with absolute
+A new run reads its annotations once and takes validation from, in order: the `val` file; the
+annotation's own validation split (a Karpathy file's val, Flickr8k's dev list, an imagefolder
+`validation/` folder: `ReadStats.splits`); else a `val_fraction` of the images split off by
+image. It writes both splits to OUT/splits/{train,val}.csv (image,caption with absolute
 image paths: the layout `python -m training evaluate --captions` reads) and records a
 fingerprint of each split in every checkpoint: the record and image counts and a SHA-256 of the
 (image path, caption) list in order. A resume reads the annotations again and refuses to go on
@@ -20,7 +22,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.atomic import atomic_write_text
-from training.annotations import CaptionRecord, read_captions, split_by_image
+from training.annotations import (
+    CaptionRecord,
+    ReadStats,
+    counted,
+    read_captions,
+    split_by_image,
+    val_fraction_for,
+)
 from training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -45,23 +54,68 @@ def absolute_paths(cfg: TrainConfig) -> TrainConfig:
     return dataclasses.replace(cfg, **changes)
 
 
+def validation_source(cfg: TrainConfig, stats: ReadStats) -> tuple[str, str, str | None, str] | None:
+    """(kind, path, images_dir, split) to read the validation captions from, or None to split
+    them off the training images by `val_fraction`. `stats` are the training file's."""
+    if cfg.val:
+        return cfg.kind, cfg.val, cfg.val_images_dir, cfg.val_split
+    if cfg.val_split in stats.splits:
+        if cfg.split == cfg.val_split:
+            raise ValueError(f"{stats.source}: training and validation would both be its {cfg.split!r} split; "
+                             "train on another split (--split train)")
+        return stats.kind, cfg.train, cfg.images_dir, cfg.val_split
+    return None
+
+
+def validation_rule(cfg: TrainConfig, stats: ReadStats) -> str:
+    """Where the validation captions come from, in words."""
+    source = validation_source(cfg, stats)
+    if source is None:
+        return f"{cfg.val_fraction:g} of the images, seed {cfg.seed}, by image"
+    if cfg.val:
+        return f"validation from {cfg.val}"
+    return f"{stats.source.name}'s own splits: {stats.split} for training, {cfg.val_split} for validation"
+
+
+def empty_split_problem(cfg: TrainConfig, stats: ReadStats, images: int, train: int, val: int) -> str | None:
+    """Why `train` would refuse these splits (image counts), with what would work; None if it
+    would not. `images`: usable images read for training, before any fraction split."""
+    if train and val:
+        return None
+    if validation_source(cfg, stats) is not None:
+        empty = "training" if not train else "validation"
+        where = cfg.train if not train or not cfg.val else cfg.val
+        return f"no {empty} images with captions in {where}"
+    if images < 2:
+        return (f"{counted(images, 'image')} with captions: too few to split off validation; "
+                "add images or name a validation file (--val)")
+    fraction = val_fraction_for(images)
+    works = f"--val-fraction {fraction:g} gives 1, or " if fraction is not None else ""
+    return (f"no validation images: {cfg.val_fraction:g} of {counted(images, 'image')} rounds to 0; "
+            f"{works}name a validation file (--val)")
+
+
 def read_splits(cfg: TrainConfig) -> tuple[list[CaptionRecord], list[CaptionRecord], str]:
-    """(train, val, kind): val is split off by image when there is no validation file."""
+    """(train, val, kind): val from `validation_source`, or split off by image."""
     records, stats = read_captions(
         cfg.kind, cfg.train, cfg.images_dir, split=cfg.split, fraction=cfg.fraction, limit=cfg.limit, seed=cfg.seed
     )
-    if cfg.val:
+    source = validation_source(cfg, stats)
+    if source is not None:
         train = records
-        val, _ = read_captions(cfg.kind, cfg.val, cfg.val_images_dir, split=cfg.val_split, limit=cfg.val_limit,
-                               seed=cfg.seed)
+        kind, path, images_dir, split = source
+        val, _ = read_captions(kind, path, images_dir, split=split, limit=cfg.val_limit, seed=cfg.seed)
     else:
         train, val, _ = split_by_image(records, cfg.val_fraction, 0.0, cfg.seed)
         if cfg.val_limit is not None:
             val = val[: cfg.val_limit]
-    if not train or not val:
-        raise ValueError(f"need training and validation captions, got {len(train)} and {len(val)}")
-    logger.info("%d training captions of %d images, %d validation captions of %d images",
-                len(train), len({r.image for r in train}), len(val), len({r.image for r in val}))
+    train_images, val_images = len({r.image for r in train}), len({r.image for r in val})
+    problem = empty_split_problem(cfg, stats, len({r.image for r in records}), train_images, val_images)
+    if problem:
+        raise ValueError(f"need training and validation captions: {problem}")
+    logger.info("%s of %s for training, %s of %s for validation (%s)",
+                counted(len(train), "caption"), counted(train_images, "image"),
+                counted(len(val), "caption"), counted(val_images, "image"), validation_rule(cfg, stats))
     return train, val, stats.kind
 
 
@@ -90,8 +144,8 @@ def check_same_data(saved: dict | None, current: dict) -> None:
         if old["sha256"] == new["sha256"]:
             continue
         if old["records"] != new["records"] or old["images"] != new["images"]:
-            changes.append(f"{split} {old['records']} captions of {old['images']} images -> "
-                           f"{new['records']} of {new['images']}")
+            changes.append(f"{split} {counted(old['records'], 'caption')} of {counted(old['images'], 'image')} "
+                           f"-> {new['records']} of {new['images']}")
         else:
             changes.append(f"{split} captions or image paths differ at the same counts")
     if changes:

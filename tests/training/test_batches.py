@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from PIL import Image
@@ -109,6 +111,23 @@ def test_flip_is_off_when_captions_say_left_or_right():
     assert not flip_enabled(AugmentConfig(hflip="off"), ["a dog"])
     assert not flip_enabled(AugmentConfig(enabled=False), ["a dog"])
     assert build_augmentation(AugmentConfig(enabled=False), flip=True) is None
+
+
+def test_auto_flip_spares_only_the_captions_that_name_a_side(tmp_path, caplog):
+    """hflip "auto" drops the flip per caption: COCO keeps flipping the many captions that say
+    neither left nor right; a caption that says one is never flipped."""
+    caplog.set_level("INFO", logger="training.batches")
+    captions = ["a dog on the left of a cat", "a dog and a cat", "A man turns RIGHT", "bright lights"]
+    augment = AugmentConfig(hflip_p=1.0, brightness_contrast_p=0, color_jitter_p=0, shift_scale_rotate_p=0,
+                            hue_saturation_p=0)
+    assert flip_enabled(augment, captions)
+    assert "except for the 2 training captions that mention left or right" in caplog.text
+    flipped, _ = _dataset(tmp_path, captions, build_augmentation(augment, flip=True))
+    plain, _ = _dataset(tmp_path, captions)
+    assert torch.equal(flipped[0][0], plain[0][0]) and torch.equal(flipped[2][0], plain[2][0])
+    assert torch.equal(flipped[1][0], plain[1][0].flip(-1)) and torch.equal(flipped[3][0], plain[3][0].flip(-1))
+    on, _ = _dataset(tmp_path, captions, build_augmentation(replace(augment, hflip="on"), True))
+    assert all(torch.equal(on[i][0], plain[i][0].flip(-1)) for i in range(4))
 
 
 def test_unique_images_groups_references_by_image(tmp_path):

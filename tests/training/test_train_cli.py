@@ -3,7 +3,9 @@ and gpu_check without a GPU."""
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,6 +38,50 @@ def test_evaluate_writes_the_metrics_json(tiny_bundle, tmp_path, capsys):
     assert results["captions"] == 6  # every reference of every readable image
     assert results["perplexity"] > 1.0
     assert "bleu4" in capsys.readouterr().out
+
+
+def _karpathy_coco(folder):
+    """dataset_coco.json: 3 train, 1 val and 2 test images of COCO 2014, five sentences each."""
+    splits = ["train", "train", "restval", "val", "test", "test"]
+    entries = []
+    for i, split in enumerate(splits):
+        filepath = "train2014" if split == "train" else "val2014"
+        filename = f"COCO_{filepath}_{i + 1:012d}.jpg"
+        (folder / filepath).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((20, 30, 3), 40 * i, dtype=np.uint8)).save(folder / filepath / filename)
+        sentences = [{"tokens": ["a", "dog"], "raw": f"A dog, view {k} of picture {i}.", "imgid": i,
+                      "sentid": 5 * i + k} for k in range(5)]
+        entries.append({"filepath": filepath, "sentids": [5 * i + k for k in range(5)], "filename": filename,
+                        "imgid": i, "split": split, "sentences": sentences, "cocoid": i + 1})
+    path = folder / "dataset_coco.json"
+    path.write_text(json.dumps({"images": entries, "dataset": "coco"}))
+    return path
+
+
+def test_evaluate_scores_the_karpathy_test_split_against_all_five_references(tiny_bundle, tmp_path, capsys):
+    annotation = _karpathy_coco(tmp_path / "coco")
+    args = ["evaluate", "--model", str(tiny_bundle), "--captions", str(annotation), "--no-meteor",
+            "--precision", "fp32", "--max-tokens", "4", "--no-perplexity"]
+    code = main([*args, "--split", "test", "--json", str(tmp_path / "m.json"),
+                 "--predictions", str(tmp_path / "p.csv")])
+    assert code == 0
+    results = json.loads((tmp_path / "m.json").read_text())
+    assert (results["images"], results["captions"], results["split"]) == (2, 10, "test")
+    with (tmp_path / "p.csv").open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [Path(row["image"]).name for row in rows] == ["COCO_val2014_000000000005.jpg",
+                                                         "COCO_val2014_000000000006.jpg"]
+    assert rows[0]["references"].split(" | ") == [f"A dog, view {k} of picture 4." for k in range(5)]
+    assert "test split" in capsys.readouterr().out
+
+    assert main([*args, "--json", str(tmp_path / "v.json")]) == 0  # default: the val split
+    assert json.loads((tmp_path / "v.json").read_text())["images"] == 1
+    assert main([*args, "--split", "test", "--limit", "3", "--json", str(tmp_path / "l.json")]) == 0
+    limited = json.loads((tmp_path / "l.json").read_text())
+    assert (limited["images"], limited["captions"]) == (1, 5)  # the image cut at 3 keeps its 5 references
+    flat = write_csv(tmp_path / "flat.csv", [("coco/val2014/COCO_val2014_000000000005.jpg", "a dog")])
+    assert main([*args, "--captions", str(flat), "--split", "test"]) == 2
+    assert "flat.csv: a csv file has no splits to pick 'test' from" in capsys.readouterr().err
 
 
 def test_evaluate_reports_a_missing_bundle(tmp_path, capsys):
