@@ -1,4 +1,5 @@
-"""Batch edits of captions: find and replace, prefix or suffix, whitespace, tag operations.
+"""Batch edits of captions: find and replace, prefix or suffix, whitespace, tag operations (sort,
+remove duplicates, keep the first N).
 
 Plain functions, no Qt. A BatchEdit describes what the user asked for; `compile_edit` checks it
 once (a bad regular expression becomes a BatchEditError with a message to show, never an
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 
 from visioncap_desktop import tags
 
-OPERATIONS = ("replace", "prefix", "suffix", "whitespace", "sort_tags")
+OPERATIONS = ("replace", "prefix", "suffix", "whitespace", "sort_tags", "dedupe_tags", "keep_first")
+PREVIEW_ROWS = 5  # before/after pairs the dialog shows
 SCOPES = ("selected", "filtered", "all")
 
 
@@ -33,12 +35,16 @@ class BatchEdit:
     text: str = ""  # replace: the replacement; prefix/suffix: what to add
     regex: bool = False
     case_sensitive: bool = False
+    separator: str = ", "  # prefix/suffix: between the text added and the caption
+    count: int = 0  # keep_first: how many tags stay
 
 
 @dataclass(frozen=True)
 class MatchCount:
     matches: int  # matches of the find pattern, empty ones included (what a replace replaces)
     captions: int  # captions the edit changes
+    # (before, after) of the first PREVIEW_ROWS changes: shown, not counted
+    examples: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 def find_pattern(find: str, regex: bool, case_sensitive: bool) -> re.Pattern[str]:
@@ -64,14 +70,18 @@ def compile_edit(edit: BatchEdit) -> Callable[[str], str]:
                 raise BatchEditError(f"Not a valid replacement: {exc}") from None
             return lambda caption: pattern.sub(replacement, caption) if caption else caption
         return lambda caption: pattern.sub(lambda _: replacement, caption) if caption else caption
-    if edit.operation == "prefix":
-        return _adder(edit.text, front=True)
-    if edit.operation == "suffix":
-        return _adder(edit.text, front=False)
+    if edit.operation in ("prefix", "suffix"):
+        return _adder(edit.text, edit.separator, front=edit.operation == "prefix")
     if edit.operation == "whitespace":
         return normalise_whitespace
     if edit.operation == "sort_tags":
         return tags.sort_tags
+    if edit.operation == "dedupe_tags":
+        return tags.dedupe_tags
+    if edit.operation == "keep_first":
+        if edit.count < 1:
+            raise BatchEditError("Keep at least one tag.")
+        return lambda caption: tags.keep_first_tags(caption, edit.count)
     raise BatchEditError(f"Unknown batch operation {edit.operation!r}.")
 
 
@@ -84,14 +94,27 @@ def _check_template(pattern: re.Pattern[str], replacement: str) -> None:
     probe.expand(replacement)
 
 
-def _adder(text: str, front: bool) -> Callable[[str], str]:
-    if not text:
+def _adder(text: str, separator: str, front: bool) -> Callable[[str], str]:
+    """caption -> `text` and `separator` before it (`front`) or the separator and `text` after
+    it. A separator the user also typed into `text` ("ohwx, ") is not doubled; a caption that
+    already starts (ends) with the text and the separator, or is the text, stays as it is, so
+    running the same batch twice changes nothing."""
+    mark = separator.strip()  # "," of ", ": what makes the text a tag of its own
+    piece = text.rstrip() if front else text.lstrip()
+    if mark and (piece.endswith(mark) if front else piece.startswith(mark)):
+        piece = (piece[:-len(mark)].rstrip() if front else piece[len(mark):].lstrip())
+    if not piece.strip():
         raise BatchEditError("Type the text to add.")
+    joins = {separator, mark} if mark else {separator}
 
     def add(caption: str) -> str:
-        if not caption or (caption.startswith(text) if front else caption.endswith(text)):
-            return caption  # added once: running the same batch twice changes nothing
-        return text + caption if front else caption + text
+        if not caption or caption == piece:
+            return caption
+        if front and any(caption.startswith(piece + j) for j in joins):
+            return caption
+        if not front and any(caption.endswith(j + piece) for j in joins):
+            return caption
+        return piece + separator + caption if front else caption + separator + piece
 
     return add
 
@@ -106,23 +129,27 @@ COUNT_STEP = 500  # captions per step of count_steps
 
 
 def count_steps(edit: BatchEdit, captions: Iterable[str]) -> Generator[None, None, MatchCount]:
-    """What `edit` would do to `captions`, for the dialog's live count (matches stay 0 for
-    operations other than replace), as a generator of steps for a SlicedJob; BatchEditError
-    as compile_edit, raised before the first step."""
+    """What `edit` would do to `captions`, for the dialog's live count and its before/after
+    preview (matches stay 0 for operations other than replace), as a generator of steps for a
+    SlicedJob; BatchEditError as compile_edit, raised before the first step."""
     change = compile_edit(edit)
     pattern = find_pattern(edit.find, edit.regex, edit.case_sensitive) if edit.operation == "replace" else None
 
     def steps():
         matches = changed = 0
+        examples: list[tuple[str, str]] = []
         rest = iter(captions)  # consumed as the steps go
         while chunk := list(islice(rest, COUNT_STEP)):
             for caption in chunk:
                 if pattern is not None and caption:
                     matches += sum(1 for _ in pattern.finditer(caption))
-                if change(caption) != caption:
+                after = change(caption)
+                if after != caption:
                     changed += 1
+                    if len(examples) < PREVIEW_ROWS:
+                        examples.append((caption, after))
             yield
-        return MatchCount(matches, changed)
+        return MatchCount(matches, changed, tuple(examples))
 
     return steps()
 
@@ -143,4 +170,7 @@ def describe(edit: BatchEdit) -> str:
         return f"Replace “{edit.find}” with “{edit.text}”"
     if edit.operation in ("prefix", "suffix"):
         return f"Add {edit.operation} “{edit.text}”"
-    return {"whitespace": "Tidy whitespace", "sort_tags": "Sort tags"}.get(edit.operation, edit.operation)
+    if edit.operation == "keep_first":
+        return "Keep only the first tag" if edit.count == 1 else f"Keep the first {edit.count:,} tags"
+    return {"whitespace": "Tidy whitespace", "sort_tags": "Sort tags",
+            "dedupe_tags": "Remove duplicate tags"}.get(edit.operation, edit.operation)

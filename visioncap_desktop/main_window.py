@@ -14,17 +14,13 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
-    QComboBox,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
     QStyle,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -54,9 +50,10 @@ from visioncap_desktop.gallery.filter_proxy import GalleryFilterProxy
 from visioncap_desktop.gallery.item_model import ROLE_RECORD, GalleryModel
 from visioncap_desktop.records import ImageRecord
 from visioncap_desktop.settings import Settings
-from visioncap_desktop.theme import apply_theme
-from visioncap_desktop.widgets.gallery_view import GalleryView
+from visioncap_desktop.widgets.caption_edit import HistoryKeysToWindow
+from visioncap_desktop.widgets.gallery_pane import GalleryPane
 from visioncap_desktop.widgets.preview import PreviewDialog, preview_decode_size
+from visioncap_desktop.widgets.problems_panel import ProblemsPanel, problems_button
 from visioncap_desktop.widgets.run_progress import RunProgress
 from visioncap_desktop.widgets.side_panel import SidePanel
 from visioncap_desktop.widgets.tag_panel import TagPanel
@@ -69,10 +66,6 @@ from visioncap_desktop.workers.thumbnail_loader import (
 log = logging.getLogger(__name__)
 
 PREVIEW_SIZE = 768
-SEARCH_DELAY_MS = 200  # filtering 100,000 rows per keystroke would make typing lag
-
-STATE_FILTER_LABELS = {"all": "All images", "uncaptioned": "Without caption", "edited": "Edited", "errors": "Errors"}
-SORT_LABELS = {"name": "Name A-Z", "name_desc": "Name Z-A", "state": "State", "caption": "Caption"}
 
 
 class MainWindow(QMainWindow):
@@ -118,7 +111,7 @@ class MainWindow(QMainWindow):
                                          shared_decodes=self.thumbnails.shared_decodes)
         self.model_choice = ModelChoice(settings, self.prompts, model_override, self)
         self.editing = EditController(self.gallery_model, self.undo_stack, self.prompts, self)
-        self.exports = ExportController(settings, self.prompts, self)
+        self.exports = ExportController(settings, self.prompts, self.records_in_scope, self)
         self.batch = BatchEditController(self.gallery_model, self.undo_stack, self.records_in_scope,
                                          self.scope_sizes, self)
         self.tags = TagController(self.gallery_model, self.records_in_scope, self)
@@ -127,7 +120,6 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._counts_timer = QTimer(self, singleShot=True, interval=100)
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
 
         self.connect_view_signals()
         self.connect_model_signals()
@@ -137,6 +129,7 @@ class MainWindow(QMainWindow):
         self.connect_action_signals()
         self.connect_message_signals()
         self.connect_tag_signals()
+        self.connect_problem_signals()
 
         self._restore_window_state()
         self._update_actions()
@@ -149,40 +142,14 @@ class MainWindow(QMainWindow):
     # --- building ---------------------------------------------------------------------------------
 
     def _build_central(self) -> None:
-        self.search_edit = QLineEdit(self)
-        self.search_edit.setPlaceholderText("Search names and captions (Ctrl+F)")
-        self.search_edit.setClearButtonEnabled(True)
-        self.filter_combo = QComboBox(self)
-        for key, label in STATE_FILTER_LABELS.items():
-            self.filter_combo.addItem(label, key)
-        self.sort_combo = QComboBox(self)
-        for key, label in SORT_LABELS.items():
-            self.sort_combo.addItem(f"Sort: {label}", key)
-        filter_bar = QHBoxLayout()
-        filter_bar.setContentsMargins(0, 0, 0, 0)
-        filter_bar.addWidget(self.search_edit, 1)
-        filter_bar.addWidget(self.filter_combo)
-        filter_bar.addWidget(self.sort_combo)
-
-        self.gallery_view = GalleryView(self)
-        self.gallery_view.setModel(self.proxy_model)
-        self.empty_hint = QLabel(
-            "Open a folder of photos (Ctrl+O) or drop one here.\n"
-            "VisionCap writes a caption for each; correct them and export a CSV.", self)
-        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_hint.setWordWrap(True)
-
-        left = QWidget(self)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(6, 6, 0, 6)
-        left_layout.addLayout(filter_bar)
-        left_layout.addWidget(self.empty_hint, 1)
-        left_layout.addWidget(self.gallery_view, 1)
+        self.pane = GalleryPane(self.proxy_model, self.gallery_model, self)
+        self.search_edit, self.filter_combo = self.pane.search_edit, self.pane.filter_combo
+        self.gallery_view, self.filter_hint = self.pane.gallery_view, self.pane.filter_hint
 
         self.side_panel = SidePanel(self.previews, self)
         self.preview = PreviewDialog(self.proxy_model, self.large_previews, self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.pane)
         self.splitter.addWidget(self.side_panel)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
@@ -190,26 +157,40 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.tag_panel = TagPanel(self)
-        self.tag_dock = QDockWidget("Tags", self)
-        self.tag_dock.setObjectName("tags_dock")  # saveState/restoreState key
-        self.tag_dock.setWidget(self.tag_panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tag_dock)
+        self.tag_dock = self._dock("Tags", "tags_dock", self.tag_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.problems = ProblemsPanel(self)
+        self.problems_dock = self._dock("Problems", "problems_dock", self.problems,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.problems_dock.hide()  # until there is something to show, or the user asks
+        history_keys = HistoryKeysToWindow(self)  # Ctrl+Z in the search boxes is the window's Undo too
+        for box in (self.search_edit, self.tag_panel.search):
+            box.installEventFilter(history_keys)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState/restoreState key
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
 
     def _build_menus_and_toolbar(self) -> None:
         self.window_actions.fill_menu_bar(self.menuBar())
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
         self.window_actions.fill_toolbar(toolbar, self)
-        tags_toggle = self.tag_dock.toggleViewAction()
-        tags_toggle.setShortcut("Ctrl+T")
-        self.window_actions.view_menu.addAction(tags_toggle)
+        for dock, key in ((self.tag_dock, "Ctrl+T"), (self.problems_dock, "Ctrl+Shift+P")):
+            toggle = dock.toggleViewAction()
+            toggle.setShortcut(key)
+            self.window_actions.view_menu.addAction(toggle)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
         self.counts_label = QLabel(self)
         self.progress_widget = RunProgress(self)
         self.model_label = QLabel(self)
+        self.problems_button = problems_button(self.problems, self.problems_dock, self)
         status.addWidget(self.counts_label, 1)
+        status.addPermanentWidget(self.problems_button)
         status.addPermanentWidget(self.progress_widget)
         status.addPermanentWidget(self.model_label)
 
@@ -223,15 +204,8 @@ class MainWindow(QMainWindow):
         self.side_panel.draft_changed.connect(self.editing.set_draft)
         self.side_panel.step_requested.connect(self.gallery_view.step_current)
         self.gallery_view.delegate.draft_changed.connect(self.editing.set_draft)
-        self.gallery_view.accept_focus_from(self.search_edit)
         self.editing.typing_to_finish.connect(self.side_panel.commit)
         self.editing.typing_to_finish.connect(self.gallery_view.commit_editor)
-        self.search_edit.textChanged.connect(self._search_timer.start)
-        self._search_timer.timeout.connect(lambda: self.proxy_model.set_search_text(self.search_edit.text()))
-        self.filter_combo.currentIndexChanged.connect(
-            lambda: self.proxy_model.set_state_filter(self.filter_combo.currentData()))
-        self.sort_combo.currentIndexChanged.connect(
-            lambda: self.gallery_model.sort_records(self.sort_combo.currentData()))
         self.gallery_view.thumbnail_size_changed.connect(self._on_thumbnail_size_changed)
         self.gallery_view.preview_requested.connect(lambda index: self.preview.show_row(index.row()))
         self.preview.row_changed.connect(lambda row: self.gallery_view.setCurrentIndex(self.proxy_model.index(row, 0)))
@@ -262,7 +236,10 @@ class MainWindow(QMainWindow):
         session.subfolder_images_found.connect(self._offer_subfolders)
         session.status_tip.connect(lambda tip: self.statusBar().setToolTip(tip))
         self.exports.files_written.connect(session.record_written)
+        self.exports.import_requested.connect(session.import_table)
         self.exports.writing_changed.connect(self._update_actions)
+        self.exports.typing_to_finish.connect(self.side_panel.commit)
+        self.exports.typing_to_finish.connect(self.gallery_view.commit_editor)
 
     def connect_run_signals(self) -> None:
         run = self.run_control
@@ -291,12 +268,11 @@ class MainWindow(QMainWindow):
         a.recent_folder_chosen.connect(self.open_folder)
         a.reload_action.triggered.connect(lambda: self.session.reload())
         a.subfolders_action.toggled.connect(self.session.reload)
-        a.export_action.triggered.connect(self.export_csv_dialog)
-        a.txt_action.triggered.connect(lambda: self.save_txt_files())
-        a.xmp_action.triggered.connect(lambda: self.write_files("xmp"))
-        a.embed_action.triggered.connect(lambda: self.write_files("embed"))
-        a.jsonl_action.triggered.connect(lambda: self.write_files("jsonl"))
-        a.import_action.triggered.connect(self.import_captions_dialog)
+        a.export_action.triggered.connect(lambda: self.exports.export_csv_dialog(self.session.folder))
+        for action, way in ((a.txt_action, "txt"), (a.xmp_action, "xmp"), (a.embed_action, "embed"),
+                            (a.jsonl_action, "jsonl")):
+            action.triggered.connect(lambda _=False, w=way: self.exports.open_write_dialog(w, self.session.folder))
+        a.import_action.triggered.connect(lambda: self.exports.ask_import_file(self.session.folder))
         a.quit_action.triggered.connect(self.close)
         a.undo_action.triggered.connect(self.editing.undo)
         a.redo_action.triggered.connect(self.editing.redo)
@@ -315,8 +291,7 @@ class MainWindow(QMainWindow):
         a.zoom_reset_action.triggered.connect(lambda: self.gallery_view.set_thumbnail_size(THUMBNAIL_SIZE))
         self.gallery_view.addAction(a.preview_action)
         a.preview_action.triggered.connect(self.preview_current)
-        a.theme_chosen.connect(self.set_theme)
-        self.model_choice.theme_chosen.connect(self.set_theme)
+        self.model_choice.theme_chosen.connect(a.set_theme)
         a.about_action.triggered.connect(self._show_about)
         a.batch_action.triggered.connect(lambda: self.batch.open_dialog(self))
 
@@ -325,6 +300,12 @@ class MainWindow(QMainWindow):
             controller.message.connect(self.notify)
         for controller in (self.session, self.run_control, self.exports, self.batch, self.tags):
             controller.status.connect(self.show_status)
+
+    def connect_problem_signals(self) -> None:
+        for controller in (self.session, self.run_control, self.exports):
+            controller.problems_found.connect(self.problems.add)
+        self.session.folder_opened.connect(self.problems.clear)  # the rows name the previous folder's files
+        self.problems.jump_requested.connect(self.show_image)
 
     def connect_tag_signals(self) -> None:
         tags, panel = self.tags, self.tag_panel
@@ -378,37 +359,12 @@ class MainWindow(QMainWindow):
     def bundle_path(self) -> str | None:
         return self.model_choice.bundle_path()
 
-    def export_csv(self, path: str | Path, selected_only: bool = False, bom: bool = True,
-                   guard_formulas: bool = True) -> bool:
-        """Write the CSV of all (or the selected) images (see ExportController.export_csv)."""
-        if self.session.folder is None:
-            return False
-        return self.exports.export_csv(path, self._records_to_export(selected_only), bom, guard_formulas)
-
-    def export_csv_dialog(self) -> None:
-        choice = self.exports.ask_csv_options(self.session.folder, self.gallery_model.rowCount(),
-                                              len(self.selected_records()))
-        if choice is not None:
-            path, selected_only, bom, guard = choice
-            self.export_csv(path, selected_only, bom, guard)
-
-    def save_txt_files(self, selected_only: bool = False):
-        """photo.txt next to photo.jpg (see ExportController.save_txt_files)."""
-        return self.exports.save_txt_files(self._records_to_export(selected_only), self.session.folder)
-
-    def write_files(self, way: str, selected_only: bool = False):
-        """Write captions out ("xmp", "embed", "jsonl") in the background (see
-        ExportController.write_files)."""
-        return self.exports.write_files(way, self._records_to_export(selected_only), self.session.folder)
-
-    def import_captions_dialog(self) -> None:
-        path = self.exports.ask_import_file(self.session.folder)
-        if path:
-            self.session.import_table(path)
-
-    def _records_to_export(self, selected_only: bool) -> list[ImageRecord]:
-        self.side_panel.commit()  # a caption being typed is part of what is exported
-        return self.selected_records() if selected_only else self.gallery_model.records()
+    def write_files(self, way: str, scope: str = "all", existing: str = "keep", keep_mtime: bool | None = None):
+        """Write the captions of `scope` out ("xmp", "embed", "txt", "jsonl") in the background,
+        without the dialog the Export menu shows (see ExportController.write_files)."""
+        self.side_panel.commit()  # a caption being typed is part of what is written
+        return self.exports.write_files(way, self.records_in_scope(scope), self.session.folder,
+                                        existing=existing, keep_mtime=keep_mtime)
 
     # --- messages ------------------------------------------------------------------------------------
 
@@ -505,6 +461,22 @@ class MainWindow(QMainWindow):
         if index.isValid():
             self.preview.show_row(index.row())
 
+    def show_image(self, path: str) -> bool:
+        """Make the image at `path` the current and only selected one, in sight (a Problems row
+        was activated); the search, state and tag filters are cleared when they hide it."""
+        source = self.gallery_model.index_for_path(path)
+        if not source.isValid():
+            self.show_status("That image is not in the gallery any more.", 5000)
+            return False
+        if not self.proxy_model.mapFromSource(source).isValid():
+            self.pane.clear_filters()
+            if self.tag_panel.active_tag:
+                self.tag_panel.choose("")
+        index = self.proxy_model.mapFromSource(source)
+        self.gallery_view.setCurrentIndex(index)
+        self.gallery_view.scrollTo(index)
+        return True
+
     def _on_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
         self.side_panel.show_record(self.current_record())
 
@@ -525,8 +497,7 @@ class MainWindow(QMainWindow):
     def _update_counts(self) -> None:
         total = self.gallery_model.rowCount()
         scanning = self.session.scanning
-        self.empty_hint.setVisible(total == 0 and not scanning)
-        self.gallery_view.setVisible(total > 0 or scanning)
+        self.pane.show_counts(total, scanning)
         if total == 0:
             self.counts_label.setText("No folder open" if self.session.folder is None else "No images")
         else:
@@ -547,12 +518,6 @@ class MainWindow(QMainWindow):
         self.window_actions.show_view_mode(mode)
         self.settings.set("view_mode", mode)
 
-    def set_theme(self, theme: str) -> None:
-        """"system", "light" or "dark" (see visioncap_desktop.theme), remembered."""
-        apply_theme(theme)
-        self.window_actions.show_theme(theme)
-        self.settings.set("theme", theme)
-
     def _on_thumbnail_size_changed(self, size: int) -> None:
         self.thumbnails.set_size(decode_size_for(round(size * self.devicePixelRatioF())))
         self.settings.set("thumbnail_size", size)
@@ -566,7 +531,7 @@ class MainWindow(QMainWindow):
         self.set_view_mode(self.settings.get("view_mode"))
         self.gallery_view.set_thumbnail_size(self.settings.get("thumbnail_size"))
         self._on_thumbnail_size_changed(self.gallery_view.thumbnail_size)  # the decode size, also when unchanged
-        self.set_theme(self.settings.get("theme"))
+        self.window_actions.set_theme(self.settings.get("theme"))
 
     def _save_window_state(self) -> None:
         for key, data in (("window_geometry", self.saveGeometry()), ("window_state", self.saveState()),

@@ -43,6 +43,9 @@ class CaptionSnapshot:
 # Where a caption came from besides the model and the user (core.caption_io.Source values). Such
 # a caption is protected from captioning runs like an edit.
 SOURCES = ("csv", "jsonl", "txt", "caption-file", "xmp-sidecar", "takeout", "embedded")
+# where such captions were read from, in a sentence ("Read 3 captions from .txt files")
+SOURCE_PLACES = {"csv": "a CSV", "jsonl": "metadata.jsonl", "txt": ".txt files", "caption-file": ".caption files",
+                 "xmp-sidecar": "XMP sidecars", "takeout": "Google Takeout JSON", "embedded": "photo metadata"}
 SOURCE_LABELS = {"csv": "CSV", "jsonl": "metadata.jsonl", "txt": ".txt file", "caption-file": ".caption file",
                  "xmp-sidecar": "XMP sidecar", "takeout": "Google Takeout JSON", "embedded": "photo metadata"}
 
@@ -52,13 +55,17 @@ class FileFacts:
     """What the store keeps about an image file besides its caption: the content fingerprint
     (core.fingerprint) with the size and modification time it was computed at, so an unchanged
     file is not read again; when VisionCap's caption last changed; and the state of every file
-    the caption was read from or written to, keyed by core.caption_io.source_key."""
+    the caption was read from or written to, keyed by core.caption_io.source_key (and, `noted`,
+of the files that disagree and were reported)."""
 
     fingerprint: str = ""
     size: int = 0
     mtime_ns: int = 0
     changed_ns: int = 0  # time.time_ns() of the caption's last change in VisionCap; 0: unknown
     seen: Mapping[str, FileState] = field(default_factory=dict)
+    # files whose different caption VisionCap kept its own against, and said so, each with its
+    # state then: the same disagreement is not reported again, only a new change of the file
+    noted: Mapping[str, FileState] = field(default_factory=dict)
 
     def state(self) -> FileState | None:
         """The image file's own state, when fingerprinted."""
@@ -81,6 +88,7 @@ class ImageRecord:
     mtime_ns: int = 0
     changed_ns: int = 0  # see FileFacts.changed_ns
     seen: dict[str, FileState] = field(default_factory=dict)  # see FileFacts.seen
+    noted: dict[str, FileState] = field(default_factory=dict)  # see FileFacts.noted
     # computed once, in the scanner's thread, so sorting 100,000 records is a plain list.sort
     sort_key: str = field(default="", compare=False)
 
@@ -108,12 +116,14 @@ class ImageRecord:
         self.source = snapshot.source
 
     def facts(self) -> FileFacts:
-        return FileFacts(self.fingerprint, self.size, self.mtime_ns, self.changed_ns, dict(self.seen))
+        return FileFacts(self.fingerprint, self.size, self.mtime_ns, self.changed_ns, dict(self.seen),
+                         dict(self.noted))
 
     def apply_facts(self, facts: FileFacts) -> None:
         self.fingerprint, self.size, self.mtime_ns = facts.fingerprint, facts.size, facts.mtime_ns
         self.changed_ns = facts.changed_ns
         self.seen = dict(facts.seen)
+        self.noted = dict(facts.noted)
 
     def set_file_state(self, state: FileState) -> None:
         self.fingerprint, self.size, self.mtime_ns = state.fingerprint, state.size, state.mtime_ns

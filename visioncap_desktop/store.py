@@ -8,14 +8,15 @@ the user data folder.
                                    "changed_ns": ..., "seen": {"day1/beach.txt": {"size": ..., ...}}}}}
 
 `source`, `fingerprint`, `size`, `mtime_ns`, `changed_ns` and `seen` (records.FileFacts) came
-with captions following their photos (issue 9); a store without them loads as before, and an
-older VisionCap ignores them.
+with captions following their photos (issue 9), `noted` (disagreements already reported) with
+issue 24; a store without them loads as before, and an older VisionCap ignores them.
 
 Keys are file names relative to the folder. Writes are atomic (core.atomic), so a crash leaves
 the previous file or the new one. Text typed but not yet committed goes to a small drafts file
 beside the store (`<store name>.drafts.json`, {"drafts": {name: text}}), which the store's
-format leaves alone. A store that cannot be read (corrupt, or written by a newer
-version) is renamed to `*.corrupt-<timestamp>.json` and reported, never overwritten. Qt-free.
+format leaves alone. A store or drafts file that cannot be read (truncated, not UTF-8, or written
+by a newer version) is renamed to `*.corrupt-<timestamp>.json` and reported, never overwritten.
+Qt-free.
 """
 
 from __future__ import annotations
@@ -63,6 +64,28 @@ class LoadResult:
     facts: dict[str, FileFacts] = field(default_factory=dict)  # entries that have any
 
 
+def decode_utf8(data: bytes) -> str:
+    """The text of a store or drafts file; ValueError naming the first byte that is not UTF-8
+    (a file saved in another encoding, or damaged), as for any other unreadable store."""
+    try:
+        return data.decode("utf-8-sig")  # a BOM from an editor is no damage
+    except UnicodeDecodeError as exc:
+        raise StoreFormatError(f"not UTF-8 text (byte {exc.start:,} is 0x{data[exc.start]:02x})") from None
+
+
+def keep_aside(path: Path) -> Path:
+    """Rename an unreadable file to `<stem>.corrupt-<timestamp>.json` beside it, never over
+    another; returns the new path. Raises OSError."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.stem}.corrupt-{stamp}.json")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.stem}.corrupt-{stamp}-{n}.json")
+    os.replace(path, target)
+    return target
+
+
 def parse_store(data: object) -> dict[str, CaptionSnapshot]:
     """Validate a decoded store; raise StoreFormatError naming the first problem."""
     if not isinstance(data, dict) or data.get("format") != STORE_FORMAT:
@@ -94,17 +117,21 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _states(value: object) -> dict[str, FileState]:
+    if not isinstance(value, dict):
+        return {}
+    return {key: state for key, item in value.items() if (state := FileState.from_json(item)) is not None}
+
+
 def parse_facts(data: object) -> dict[str, FileFacts]:
     """The FileFacts of the entries of a store `parse_store` accepted; malformed or missing
     values count as unknown (the file is fingerprinted again), never as an error."""
     facts = {}
     for name, entry in data["images"].items():
-        seen = entry.get("seen")
-        states = {key: state for key, value in seen.items() if (state := FileState.from_json(value)) is not None} \
-            if isinstance(seen, dict) else {}
         fingerprint = entry.get("fingerprint")
         fact = FileFacts(fingerprint if isinstance(fingerprint, str) else "", _int(entry.get("size")),
-                         _int(entry.get("mtime_ns")), _int(entry.get("changed_ns")), states)
+                         _int(entry.get("mtime_ns")), _int(entry.get("changed_ns")), _states(entry.get("seen")),
+                         _states(entry.get("noted")))
         if fact != FileFacts():
             facts[name] = fact
     return facts
@@ -118,8 +145,9 @@ def _facts_json(facts: FileFacts | None) -> dict[str, object]:
         data.update(fingerprint=facts.fingerprint, size=facts.size, mtime_ns=facts.mtime_ns)
     if facts.changed_ns:
         data["changed_ns"] = facts.changed_ns
-    if facts.seen:
-        data["seen"] = {key: state.to_json() for key, state in sorted(facts.seen.items())}
+    for key, states in (("seen", facts.seen), ("noted", facts.noted)):
+        if states:
+            data[key] = {name: state.to_json() for name, state in sorted(states.items())}
     return data
 
 
@@ -154,7 +182,7 @@ class CaptionStore:
     def load(self) -> LoadResult:
         """Read the store. A missing store is empty; an unreadable one is moved aside."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return LoadResult()
         except OSError as exc:
@@ -162,21 +190,15 @@ class CaptionStore:
             return LoadResult(problem=f"Could not read the saved captions {self.path}: {exc}. "
                                       "Captions for this folder will not be saved this session.")
         try:
-            data = json.loads(text)
-            return LoadResult(parse_store(data), facts=parse_facts(data))
+            decoded = json.loads(decode_utf8(data))
+            return LoadResult(parse_store(decoded), facts=parse_facts(decoded))
         except (ValueError, RecursionError) as exc:
-            # JSONDecodeError and StoreFormatError are both ValueErrors
+            # JSONDecodeError, StoreFormatError and UnicodeDecodeError (see decode_utf8) are ValueErrors
             return self._keep_aside(str(exc))
 
     def _keep_aside(self, reason: str) -> LoadResult:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.stem}.corrupt-{stamp}.json")
-        n = 1
-        while target.exists():
-            n += 1
-            target = self.path.with_name(f"{self.path.stem}.corrupt-{stamp}-{n}.json")
         try:
-            os.replace(self.path, target)
+            target = keep_aside(self.path)
         except OSError as exc:
             self.writable = False
             log.error("could not move unreadable store %s aside: %s", self.path, exc)
@@ -215,11 +237,11 @@ def read_drafts(path: Path) -> dict[str, str]:
     """{file name: typed text} from a drafts file; {} if there is none. Raises StoreFormatError
     naming the file and the problem, OSError if it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
     try:
-        data = json.loads(text)
+        data = json.loads(decode_utf8(raw))
     except ValueError as exc:
         raise StoreFormatError(f"{path}: not JSON ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != DRAFTS_FORMAT:
@@ -246,5 +268,5 @@ def write_drafts(path: Path, folder: Path, drafts: Mapping[str, str]) -> None:
 def read_store_file(path: Path) -> tuple[dict[str, CaptionSnapshot], dict[str, FileFacts]]:
     """The entries and facts of any store file (another folder's, to re-attach it). Raises
     OSError or ValueError naming the problem."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(decode_utf8(path.read_bytes()))
     return parse_store(data), parse_facts(data)

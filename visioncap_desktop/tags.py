@@ -100,3 +100,19 @@ def sort_tags(caption: str) -> str:
         return caption
     ordered = join_tags(_dedupe(sorted(tags, key=alphabetical_key)))
     return ordered if ordered != join_tags(tags) else caption
+
+
+def dedupe_tags(caption: str) -> str:
+    """Each tag once, at its first place; tags that differ only in letter case are one tag (the
+    first spelling stays). A caption without repeated tags is returned unchanged."""
+    tags = split_tags(caption)
+    first: dict[str, str] = {}
+    for tag in tags:
+        first.setdefault(tag.casefold(), tag)
+    return join_tags(first.values()) if len(first) < len(tags) else caption
+
+
+def keep_first_tags(caption: str, count: int) -> str:
+    """The first `count` tags; a caption with no more than that is returned unchanged."""
+    tags = split_tags(caption)
+    return join_tags(tags[:count]) if len(tags) > count else caption

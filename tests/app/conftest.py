@@ -73,3 +73,11 @@ def make_window(qtbot, settings, tiny_bundle):
         window.shutdown()
         assert not window.run_control.thread.isRunning()
         assert not window.session.thread.isRunning()
+
+
+@pytest.fixture
+def theme_reset():
+    from visioncap_desktop.theme import apply_theme
+
+    yield
+    apply_theme("system")  # the palette is the application's: leave it as the other tests expect

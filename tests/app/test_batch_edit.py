@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from visioncap_desktop.batch_edit import (
+    PREVIEW_ROWS,
     BatchEdit,
     BatchEditError,
     MatchCount,
@@ -99,3 +100,43 @@ def test_descriptions_and_unknown_operation():
     assert describe(BatchEdit("prefix", text="ohwx, ")) == "Add prefix “ohwx, ”"
     with pytest.raises(BatchEditError):
         compile_edit(BatchEdit("shout"))
+
+
+def test_prefix_and_suffix_put_a_separator_between_never_twice():
+    # issue 24: "mytrigger" glued onto the first tag ("mytriggerlandscape")
+    prefix = compile_edit(BatchEdit("prefix", text="mytrigger"))
+    assert prefix("landscape, sky") == "mytrigger, landscape, sky"
+    assert prefix(prefix("landscape, sky")) == "mytrigger, landscape, sky"
+    assert prefix("mytrigger,landscape") == "mytrigger,landscape"  # already its first tag
+    assert prefix("mytriggerlandscape") == "mytrigger, mytriggerlandscape"  # another word, not the tag
+    assert prefix("mytrigger") == "mytrigger"
+    # the separator typed into the text too is not doubled
+    assert compile_edit(BatchEdit("prefix", text="ohwx, "))("dog") == "ohwx, dog"
+    assert compile_edit(BatchEdit("suffix", text=", film grain"))("dog") == "dog, film grain"
+    spaced = compile_edit(BatchEdit("suffix", text="best quality", separator=" | "))
+    assert spaced(spaced("dog")) == "dog | best quality"
+    glued = compile_edit(BatchEdit("prefix", text="sks", separator=""))
+    assert glued("dog") == "sksdog" and glued("sksdog") == "sksdog"
+    with pytest.raises(BatchEditError):
+        compile_edit(BatchEdit("prefix", text=" , "))  # only a separator: nothing to add
+
+
+def test_remove_duplicate_tags_and_keep_the_first_n():
+    dedupe = compile_edit(BatchEdit("dedupe_tags"))
+    assert dedupe("dog, Cat, dog, cat ,  bird") == "dog, Cat, bird"
+    assert dedupe("dog,cat") == "dog,cat"  # nothing repeated: the caption as it was
+    assert dedupe("a dog runs on the beach") == "a dog runs on the beach"
+    first = compile_edit(BatchEdit("keep_first", count=2))
+    assert first("a, b, c, d") == "a, b" and first("a,b") == "a,b" and first("") == ""
+    with pytest.raises(BatchEditError, match="at least one"):
+        compile_edit(BatchEdit("keep_first", count=0))
+    assert describe(BatchEdit("keep_first", count=1)) == "Keep only the first tag"
+    assert describe(BatchEdit("keep_first", count=3)) == "Keep the first 3 tags"
+    assert describe(BatchEdit("dedupe_tags")) == "Remove duplicate tags"
+
+
+def test_the_count_shows_the_first_changes_before_and_after():
+    captions = [f"tag{i}, tag{i}" for i in range(8)] + ["single"]
+    count = count_matches(BatchEdit("dedupe_tags"), captions)
+    assert count.captions == 8 and len(count.examples) == PREVIEW_ROWS
+    assert count.examples[0] == ("tag0, tag0", "tag0")

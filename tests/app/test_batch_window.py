@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -42,7 +44,10 @@ def test_find_replace_with_live_count_is_one_undo_step(qtbot, make_window, image
     qtbot.keyClicks(dialog.find_edit, "DOG")
     qtbot.keyClicks(dialog.replace_edit, "puppy")
     qtbot.waitUntil(lambda: not dialog.counting)
-    assert dialog.count_label.text() == "16 match(es); 16 caption(s) will change."
+    assert dialog.count_label.text() == "16 matches; 16 captions will change. The first ones:"
+    assert dialog.preview.topLevelItemCount() == 5  # before and after, of the first changes
+    assert (dialog.preview.topLevelItem(0).text(0), dialog.preview.topLevelItem(0).text(1)) == \
+        ("a dog, grass", "a puppy, grass")
     with qtbot.waitSignal(window.batch.batch_finished) as finished:
         qtbot.keyClick(dialog.replace_edit, Qt.Key.Key_Return)
     assert finished.args == [16]
@@ -80,11 +85,11 @@ def test_protection_bad_regex_and_selection_scope(qtbot, make_window, image_fold
     qtbot.keyClicks(dialog.replace_edit, "cat")
     dialog.protect_check.setChecked(True)  # leave the two edited captions alone
     qtbot.waitUntil(lambda: not dialog.counting)
-    assert dialog.error_label.text() == "" and "4 caption(s) will change" in dialog.count_label.text()
+    assert dialog.error_label.text() == "" and "4 captions will change" in dialog.count_label.text()
     with qtbot.waitSignal(window.batch.batch_finished):
         dialog.apply_button.click()
     assert [r.caption for r in records] == ["dog", "dog", "cat", "cat", "cat", "cat"]
-    assert "2 edited caption(s) left as they were" in window.statusBar().currentMessage()
+    assert "2 edited captions left as they were" in window.statusBar().currentMessage()
 
     dialog.close()
     window.gallery_view.selectAll()
@@ -95,7 +100,8 @@ def test_protection_bad_regex_and_selection_scope(qtbot, make_window, image_fold
     dialog.operation.setCurrentIndex(dialog.operation.findData("prefix"))
     qtbot.keyClicks(dialog.add_edit, "ohwx, ")
     qtbot.waitUntil(lambda: not dialog.counting)
-    assert dialog.count_label.text() == "0 caption(s) will change."  # a batch's changes count as edits
+    assert dialog.count_label.text() == "0 captions will change."  # a batch's changes count as edits
+    assert not dialog.preview.isVisible()
     dialog.protect_check.setChecked(False)
     qtbot.waitUntil(lambda: not dialog.counting)
     with qtbot.waitSignal(window.batch.batch_finished):
@@ -135,7 +141,7 @@ def test_tag_panel_counts_filters_renames_and_deletes(qtbot, make_window, image_
     panel = window.tag_panel
     qtbot.waitUntil(lambda: panel.tags() == ["dog", "cat", "grass"])
     qtbot.waitUntil(lambda: bool(known) and known[-1] == ["dog", "cat", "grass"])
-    assert "1 caption(s) without a tag" in panel.note.text()
+    assert "1 caption without a tag" in panel.note.text() and "is not listed" in panel.note.text()
 
     panel.tree.setFocus()
     panel.select_tag("dog")
@@ -166,6 +172,84 @@ def test_tag_panel_counts_filters_renames_and_deletes(qtbot, make_window, image_
 
     panel.choose("")  # "Show all"
     assert window.proxy_model.rowCount() == window.gallery_model.rowCount()
+
+    # deleting the tag the gallery is filtered on shows all images, not an empty gallery
+    panel.choose("grass")
+    assert window.proxy_model.rowCount() == 1
+    with qtbot.waitSignal(window.batch.batch_finished):
+        panel.delete("grass")
+    assert window.proxy_model.tag == "" and window.proxy_model.rowCount() == window.gallery_model.rowCount()
+    # a filter that leaves nothing says why, and how to see the images again
+    panel.choose("no such tag")
+    window._update_counts()
+    assert window.filter_hint.isVisible() and "“no such tag”" in window.filter_hint.text()
+    assert "Show all" in window.filter_hint.text()
+    panel.choose("no such tag")
+    window._update_counts()
+    assert not window.filter_hint.isVisible()
+
+
+def test_tag_names_get_the_panels_width(qtbot, make_window, image_folder):
+    window = make_window()
+    window.tag_dock.resize(300, 400)
+    window.tag_panel.set_counts(Counter({"a rather long tag name here": 3, "dog": 1200}), 0)
+    tree = window.tag_panel.tree
+    qtbot.waitUntil(lambda: tree.columnWidth(0) > 0)
+    count_width = tree.columnWidth(1)
+    assert tree.columnWidth(0) > 2 * count_width  # the name column takes the width, not the count
+    assert count_width >= tree.header().sectionSizeHint(1) - 1
+
+
+def test_prefix_with_a_separator_and_tag_operations_in_the_dialog(qtbot, make_window, image_folder):
+    window = make_window()
+    open_folder(qtbot, window, image_folder)
+    records = give_captions(window, ["landscape, sky", "sky, sky, cloud, sun"])
+    dialog = open_batch_dialog(qtbot, window)
+    dialog.operation.setCurrentIndex(dialog.operation.findData("prefix"))
+    assert dialog.separator_edit.isVisible() and dialog.separator_edit.text() == ", "
+    qtbot.keyClicks(dialog.add_edit, "mytrigger")
+    qtbot.waitUntil(lambda: not dialog.counting)
+    assert dialog.preview.topLevelItem(0).text(1) == "mytrigger, landscape, sky"
+    dialog.separator_edit.setText(" ")
+    qtbot.waitUntil(lambda: not dialog.counting)
+    assert dialog.preview.topLevelItem(0).text(1) == "mytrigger landscape, sky"
+    dialog.separator_edit.setText(", ")
+    qtbot.waitUntil(lambda: not dialog.counting)
+    with qtbot.waitSignal(window.batch.batch_finished):
+        dialog.apply_button.click()
+    assert records[0].caption == "mytrigger, landscape, sky"
+
+    dialog.operation.setCurrentIndex(dialog.operation.findData("dedupe_tags"))
+    assert not dialog.separator_edit.isVisible()
+    qtbot.waitUntil(lambda: not dialog.counting)
+    assert dialog.count_label.text() == "1 caption will change."
+    with qtbot.waitSignal(window.batch.batch_finished):
+        dialog.apply_button.click()
+    assert records[1].caption == "mytrigger, sky, cloud, sun"
+    dialog.operation.setCurrentIndex(dialog.operation.findData("keep_first"))
+    assert dialog.count_spin.isVisible()
+    dialog.count_spin.setValue(2)
+    qtbot.waitUntil(lambda: not dialog.counting)
+    with qtbot.waitSignal(window.batch.batch_finished):
+        dialog.apply_button.click()
+    assert [r.caption for r in records] == ["mytrigger, landscape", "mytrigger, sky"]
+    assert "Keep the first 2 tags" in window.window_actions.undo_action.text()
+
+
+def test_the_batch_dialogs_error_is_readable_in_both_themes(qtbot, make_window, image_folder, theme_reset):
+    from PySide6.QtGui import QPalette
+
+    from visioncap_desktop.theme import contrast_ratio, warning_colour
+
+    window = make_window()
+    open_folder(qtbot, window, image_folder)
+    dialog = open_batch_dialog(qtbot, window)
+    for theme in ("light", "dark"):
+        window.window_actions.set_theme(theme)
+        palette = QApplication.palette()
+        colour = warning_colour(palette)
+        qtbot.waitUntil(lambda c=colour: c.name() in dialog.error_label.styleSheet())  # on the palette change
+        assert contrast_ratio(colour, palette.color(QPalette.ColorRole.Window)) >= 4.5, theme
 
 
 def test_tags_menu_toggle_and_batch_action_state(qtbot, make_window):

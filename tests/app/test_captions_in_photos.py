@@ -10,6 +10,7 @@ import shutil
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
 
 from core.photo_metadata import embed_description, read_embedded
 from core.sidecars import read_sidecar
@@ -69,7 +70,7 @@ def test_existing_captions_show_with_their_source_and_are_kept_from_runs(qtbot, 
     assert run_captions(qtbot, window, "all") == (1, 1, "completed")  # only c: the others are protected
     assert records["a.jpg"].source == "txt" and records["b.jpg"].caption == "Described in Lightroom ü"
     assert records["c.jpg"].caption == "fake caption of c.jpg" and records["c.jpg"].source == ""
-    assert window.undo_stack.command(0).text() == "Read 2 caption(s) from files"
+    assert window.undo_stack.command(0).text() == "Read 2 captions from files"
     window.undo_stack.undo()  # the run
     window.undo_stack.undo()  # reading the captions
     assert records["a.jpg"].state is CaptionState.PENDING and records["b.jpg"].caption == ""
@@ -97,7 +98,7 @@ def test_a_renamed_photo_keeps_its_caption(qtbot, make_window, tmp_path):
     said = open_and_read(qtbot, window, folder)
     records = by_name(window)
     assert records["harbour.jpg"].caption == "the harbour at dawn" and records["harbour.jpg"].edited
-    assert "kept the captions of 1 renamed image(s)" in said
+    assert "kept the captions of 1 renamed image" in said
     assert set(stored(folder)) == {"harbour.jpg"}  # saved at once, under the new name
 
 
@@ -139,14 +140,15 @@ def test_write_sidecars_from_the_export_menu(qtbot, make_window, tmp_path, setti
     actions["Sidecar Names: photo.xmp"].trigger()
     assert settings.get("sidecar_naming") == "photo.xmp"
     before = (folder / "p0.jpg").read_bytes()
+    actions["Write &XMP Sidecars..."].trigger()
     with qtbot.waitSignal(window.exports.files_written, timeout=20000) as blocker:
-        actions["Write &XMP Sidecars"].trigger()
+        window.exports.write_dialog.write_button.click()
     report = blocker.args[0]
     assert report.ok and len(report.where("written", "xmp")) == 2
     assert read_sidecar(folder / "p0.xmp").text == "line one\nline \"two\" ü"
     assert not (folder / "p2.xmp").exists() and (folder / "p0.jpg").read_bytes() == before
     assert "p0.xmp" in by_name(window)["p0.jpg"].seen
-    assert window.statusBar().currentMessage().startswith("wrote 2 XMP sidecars")
+    assert window.statusBar().currentMessage() == "Wrote 2 XMP sidecars."
     open_and_read(qtbot, window, folder)  # the sidecars just written are not news
     assert window.undo_stack.count() == 0 and by_name(window)["p0.jpg"].source == ""
 
@@ -175,9 +177,11 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
 
     monkeypatch.setattr(core.caption_writes, "write_sidecar", slow_sidecar)
     actions = window.window_actions
+    actions.xmp_action.trigger()
     with qtbot.waitSignal(window.exports.files_written, timeout=20000) as blocker:
-        actions.xmp_action.trigger()
+        window.exports.write_dialog.write_button.click()
         assert first_written.wait(20)
+        assert window.exports.progress_dialog.isVisible()
         assert actions.cancel_action.isEnabled() and not actions.xmp_action.isEnabled()
         QTest.keyClick(window, Qt.Key.Key_Escape)  # Esc, as a user would
         go_on.set()
@@ -185,7 +189,8 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
     assert [o.target.name for o in report.where("written", "xmp")] == ["p0.jpg.xmp"]
     assert sorted(p.name for p in folder.glob("*.xmp")) == ["p0.jpg.xmp"]
     assert read_sidecar(folder / "p0.jpg.xmp").text == "caption 0"
-    assert window.statusBar().currentMessage().startswith("stopped after 1 of 5 images; wrote 1 XMP sidecars")
+    assert window.statusBar().currentMessage() == "Stopped after 1 of 5 images; wrote 1 XMP sidecar."
+    assert window.exports.progress_dialog is None
     assert not actions.cancel_action.isEnabled() and actions.xmp_action.isEnabled()
 
 
@@ -197,17 +202,21 @@ def test_embedding_asks_first_and_declined_writes_nothing(qtbot, make_window, tm
     window = fake_window(make_window)
     open_and_read(qtbot, window, folder)
     edit(window, "p.jpg", "a red boat")
-    asked = []
-    window.exports.confirm_embed = lambda parent, count, keep: asked.append(count) or (False, keep)
     before = photo.read_bytes()
-    assert window.write_files("embed") is None
-    assert asked == [1] and photo.read_bytes() == before and not window.exports.writing
+    window.window_actions.embed_action.trigger()
+    dialog = window.exports.write_dialog
+    assert dialog.isVisible() and "modifies the photo files" in dialog.findChildren(QLabel)[0].text()
+    assert dialog.write_button.text() == "Modify Photos" and not dialog.write_button.isDefault()
+    dialog.reject()  # Close
+    assert photo.read_bytes() == before and not window.exports.writing
 
     fields = metadata(photo)
     original_pixels = pixels(photo)
-    window.exports.confirm_embed = lambda parent, count, keep: (True, True)
+    window.window_actions.embed_action.trigger()
+    dialog = window.exports.write_dialog
+    dialog.keep_mtime_check.setChecked(True)
     with qtbot.waitSignal(window.exports.files_written, timeout=20000):
-        window.window_actions.embed_action.trigger()
+        dialog.write_button.click()
     assert read_embedded(photo).text == "a red boat"
     assert photo.stat().st_mtime_ns == mtime  # the option keeps the modification time
     assert pixels(photo) == original_pixels
@@ -232,7 +241,10 @@ def test_an_existing_description_replaced_and_restored_by_undo(qtbot, make_windo
     said = open_and_read(qtbot, window, folder)
     record = by_name(window)["p.jpg"]
     assert (record.caption, record.source) == ("changed in another app later", "embedded")
-    assert "p.jpg: took the caption from p.jpg, changed since VisionCap's (Undo restores VisionCap's)" in said
+    assert "Read 1 caption from photo metadata; 1 file disagrees with VisionCap's caption (see Problems)" in said
+    conflict = window.problems.model.problems()[0]  # the newest on top
+    assert (conflict.stage, conflict.kind, conflict.name) == ("reading", "conflict", "p.jpg")
+    assert conflict.reason == "took the caption from p.jpg, changed since VisionCap's (Undo restores VisionCap's)"
     window.editing.undo()
     assert (record.caption, record.source) == ("my caption", "")
 
@@ -269,8 +281,9 @@ def test_import_captions_from_metadata_jsonl(qtbot, make_window, tmp_path):
     assert (records["a.jpg"].caption, records["a.jpg"].source) == ("from the dataset", "jsonl")
     assert records["b.jpg"].state is CaptionState.PENDING
     (tmp_path / "bad.jsonl").write_text("{not json\n", encoding="utf-8")
-    assert not window.session.import_table(tmp_path / "bad.jsonl")
-    assert "bad.jsonl" in window.messages[-1][2]
+    with qtbot.waitSignal(window.session.reading_ended, timeout=20000):
+        assert window.session.import_table(tmp_path / "bad.jsonl")  # read in the reader's thread
+    assert window.messages[-1][1] == "Cannot import captions" and "bad.jsonl" in window.messages[-1][2]
 
 
 def test_scan_report_in_the_status_bar(qtbot, make_window, tmp_path):
@@ -282,8 +295,11 @@ def test_scan_report_in_the_status_bar(qtbot, make_window, tmp_path):
     with qtbot.waitSignal(window.folder_loaded, timeout=15000):
         window.open_folder(folder)
     status = window.statusBar()
-    assert status.currentMessage() == f"1 images in {folder}; left out 1 file"
+    assert status.currentMessage() == f"1 image in {folder}; left out 1 file (see Problems)"
     assert "gone.jpg" in status.toolTip()
+    [problem] = window.problems.model.problems()
+    assert (problem.stage, problem.kind, problem.name, problem.path) == ("scanning", "skipped", "gone.jpg", "")
+    assert window.problems_button.isVisibleTo(window) and window.problems_button.text().endswith("1 problem")
 
 
 def test_store_keeps_sources_and_file_facts_and_reads_old_stores(tmp_path):

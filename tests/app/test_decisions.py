@@ -81,9 +81,12 @@ def test_a_save_keeps_captions_of_files_not_listed_now():
 
 
 def test_status_texts():
-    assert run_summary("completed", 3, 3, "0:04") == "Captioned 3 image(s) in 0:04."
-    assert "Cancelled after 1,200 of 5,000" in run_summary("cancelled", 1200, 5000, "1:00")
-    assert run_summary("failed", 0, 8, "0:01") == "Captioning stopped after 0 of 8 image(s)."
+    assert run_summary("completed", 3, 3, "0:04") == "Captioned 3 images in 0:04."
+    assert run_summary("completed", 1, 1, "0:01") == "Captioned 1 image in 0:01."
+    assert run_summary("completed", 3, 3, "0:04", failed=1) == "Captioned 2 images in 0:04; 1 failed (see Problems)."
+    assert "Cancelled after 1,200 of 5,000 images" in run_summary("cancelled", 1200, 5000, "1:00")
+    assert run_summary("failed", 0, 8, "0:01") == "Captioning stopped after 0 of 8 images."
     counts = {CaptionState.CAPTIONED: 1, CaptionState.EDITED: 1, CaptionState.ERROR: 1, CaptionState.PENDING: 1}
-    assert counts_text(4, 4, counts).startswith("4 images  |  1 captioned, 1 edited, 1 errors, 1 pending")
+    assert counts_text(4, 4, counts).startswith("4 images  |  1 captioned, 1 edited, 1 error, 1 pending")
+    assert counts_text(1, 1, counts).startswith("1 image  |")
     assert counts_text(4, 1, counts).startswith("Showing 1 of 4 images")

@@ -150,7 +150,7 @@ def test_typed_text_survives_kill_9_and_is_offered_back(qtbot, make_window, imag
     window.prompts.ask = lambda title, text, buttons, default: questions.append(text) or QMessageBox.StandardButton.Yes
     open_folder(qtbot, window, image_folder)
     record = window.gallery_model.records()[0]
-    assert len(questions) == 1 and "1 caption(s)" in questions[0]
+    assert len(questions) == 1 and "while 1 caption was being typed" in questions[0]
     assert (record.caption, record.state) == (draft, CaptionState.EDITED)
     assert window.undo_stack.count() == 1  # restoring is one step: undo takes it back
     window.editing.undo()

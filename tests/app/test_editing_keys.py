@@ -8,11 +8,13 @@ from __future__ import annotations
 import threading
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QAbstractItemView
 
 from tests.app.fakes import FakeCaptioner, FakeResult
 from tests.app.window_steps import focused, open_folder, run_captions
 from visioncap_desktop.records import CaptionState
+from visioncap_desktop.store import drafts_path, read_drafts
 from visioncap_desktop.widgets.caption_edit import CaptionEdit, tag_prefix
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -242,7 +244,10 @@ def test_run_summary_counts_failures_apart(qtbot, make_window, image_folder):
     open_folder(qtbot, window, image_folder)
     assert run_captions(qtbot, window) == (24, 24, "completed")
     summary = window.statusBar().currentMessage()
-    assert summary.startswith("Captioned 0 image(s)") and "24 failed" in summary
+    assert summary.startswith("Captioned 0 images") and "24 failed (see Problems)" in summary
+    problems = window.problems.model.problems()
+    assert len(problems) == 24 and {(p.stage, p.kind, p.reason) for p in problems} == \
+        {("captioning", "failed", "cannot decode (fake)")}
 
 
 def test_edit_during_a_run_survives_undo_and_redo_of_the_run(qtbot, make_window, image_folder):
@@ -274,3 +279,80 @@ def test_edit_during_a_run_survives_undo_and_redo_of_the_run(qtbot, make_window,
     assert first.caption == "fixed by hand while the run goes on"
     assert later.caption == "written before its result came"
     assert sum(r.caption.startswith("fake caption") for r in records) == 22
+
+
+def test_side_panel_commits_only_on_enter_or_leaving_and_esc_restores(qtbot, make_window, image_folder):
+    """Issue 24: typing ", bo" and pausing made the half-word the caption and a tag; Esc did not
+    drop it. The side panel now commits as the inline editor does."""
+    window = make_window()
+    open_folder(qtbot, window, image_folder)
+    record = window.current_record()
+    window.editing.commit_caption(record.path, "sea")
+    tags = ["boat", "book", "bottle"]
+    window.side_panel.set_known_tags(tags)
+    editor = focused(qtbot, window, window.side_panel.editor)
+    editor.moveCursor(QTextCursor.MoveOperation.End)
+    qtbot.keyClicks(editor, ", bo")
+    completer = editor.completer()
+    qtbot.waitUntil(completer.popup().isVisible)
+    assert completer.completionCount() == 3  # the real suggestions, not the half-word alone
+    # the pause: long enough for the draft to reach the disk, which is all typing does
+    qtbot.waitUntil(lambda: read_drafts(drafts_path(image_folder)).get(record.name) == "sea, bo")
+    assert record.caption == "sea" and window.undo_stack.count() == 1
+    window.tags.count_now()
+    qtbot.waitUntil(lambda: not window.tags.counting)
+    assert "bo" not in window.tags.counts and "bo" not in window.tags.known
+
+    qtbot.keyClick(completer.popup(), Qt.Key.Key_Escape)  # closes the list
+    qtbot.waitUntil(lambda: not completer.popup().isVisible())
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)  # drops what was typed: the committed caption is back
+    assert editor.toPlainText() == "sea" and record.caption == "sea"
+    qtbot.waitUntil(lambda: read_drafts(drafts_path(image_folder)).get(record.name) in (None, "sea"))
+
+    qtbot.keyClicks(editor, ", boat")
+    focused(qtbot, window, window.gallery_view)  # leaving the field commits
+    assert record.caption == "sea, boat" and window.undo_stack.count() == 2
+
+
+def test_ctrl_z_in_the_search_boxes_is_the_windows_undo(qtbot, make_window, image_folder):
+    window = make_window()
+    open_folder(qtbot, window, image_folder)
+    record = window.current_record()
+    window.editing.commit_caption(record.path, "first")
+    window.editing.commit_caption(record.path, "second")
+    search = focused(qtbot, window, window.search_edit)
+    qtbot.keyClicks(search, "zzz")
+    qtbot.keyClick(search, Qt.Key.Key_Z, CTRL)
+    assert record.caption == "first" and search.text() == "zzz"  # the box's own typing is not undone
+    qtbot.keyClick(search, Qt.Key.Key_Y, CTRL)
+    assert record.caption == "second"
+    qtbot.keyClick(search, Qt.Key.Key_Z, CTRL | SHIFT)  # already at the end: nothing to redo
+    assert record.caption == "second" and search.text() == "zzz"
+    tag_search = focused(qtbot, window, window.tag_panel.search)
+    qtbot.keyClick(tag_search, Qt.Key.Key_Z, CTRL)
+    assert record.caption == "first"
+
+
+def test_the_caption_counter_estimates_clip_tokens(qtbot, make_window, image_folder, theme_reset):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from visioncap_desktop.theme import contrast_ratio, warning_colour
+    from visioncap_desktop.token_count import CLIP_TEXT_TOKENS, estimate_clip_tokens
+
+    assert estimate_clip_tokens("a red car, parked") == 5
+    assert estimate_clip_tokens("photo of 2024") == 6  # every digit alone, as CLIP's tokenizer splits them
+    assert estimate_clip_tokens("don't") == 2 and estimate_clip_tokens("") == 0
+    assert estimate_clip_tokens("supercalifragilisticexpialidocious") == 4  # long words: more than one
+    window = make_window()
+    open_folder(qtbot, window, image_folder)
+    panel = window.side_panel
+    panel.editor.setPlainText("a red car, parked")
+    assert panel.counter.text() == "≈ 5 of 75 CLIP tokens · 17 characters"
+    panel.editor.setPlainText("word " * (CLIP_TEXT_TOKENS + 1))
+    assert panel.counter.text().endswith("(CLIP would cut the rest)")
+    for theme in ("light", "dark"):
+        window.window_actions.set_theme(theme)
+        colour = warning_colour(QApplication.palette())
+        qtbot.waitUntil(lambda c=colour: c.name() in panel.counter.styleSheet())
+        assert contrast_ratio(colour, QApplication.palette().color(QPalette.ColorRole.Window)) >= 4.5

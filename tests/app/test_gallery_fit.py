@@ -39,14 +39,6 @@ def double_click(qtbot, widget, pos: QPoint) -> None:
     qtbot.mouseDClick(widget, Qt.MouseButton.LeftButton, pos=pos)
 
 
-@pytest.fixture
-def theme_reset():
-    from visioncap_desktop.theme import apply_theme
-
-    yield
-    apply_theme("system")  # the palette is the application's: leave it as the other tests expect
-
-
 # --- thumbnail size ------------------------------------------------------------------------------
 
 
@@ -305,7 +297,7 @@ def test_preview_shows_why_a_picture_cannot_be_shown(qtbot, make_window, tmp_pat
 
 def test_view_menu_and_settings_choose_the_theme_remembered_and_painted(qtbot, make_window, settings, theme_reset):
     from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
-    from visioncap_desktop.theme import is_dark, view_mode_icon
+    from visioncap_desktop.theme import drawn_icon, is_dark
 
     window = make_window()
     start = QApplication.palette().color(QPalette.ColorRole.Window)
@@ -315,7 +307,7 @@ def test_view_menu_and_settings_choose_the_theme_remembered_and_painted(qtbot, m
     text = QApplication.palette().color(QPalette.ColorRole.WindowText)
     icon = window.window_actions.grid_action.icon().pixmap(16, 16).toImage()
     assert icon.pixelColor(3, 3).rgb() == text.rgb()  # the drawn icon follows the palette
-    assert view_mode_icon("grid").pixmap(16, 16).toImage().pixelColor(3, 3).rgb() == text.rgb()
+    assert drawn_icon("grid").pixmap(16, 16).toImage().pixelColor(3, 3).rgb() == text.rgb()
 
     window.window_actions.theme_actions["light"].trigger()
     assert not is_dark(QApplication.palette()) and settings.get("theme") == "light"
@@ -328,15 +320,15 @@ def test_view_menu_and_settings_choose_the_theme_remembered_and_painted(qtbot, m
     assert dialog.theme_choice() == "dark"
     dialog.theme.setCurrentIndex(dialog.theme.findData("system"))
     assert dialog.theme_choice() == "system"
-    again.set_theme("system")
+    again.window_actions.set_theme("system")
     assert QApplication.palette().color(QPalette.ColorRole.Window) == start
 
 
 def test_grid_and_list_icons_show_their_layout(qtbot):
-    from visioncap_desktop.theme import view_mode_icon
+    from visioncap_desktop.theme import drawn_icon
 
-    grid = view_mode_icon("grid").pixmap(16, 16).toImage()
-    rows = view_mode_icon("list").pixmap(16, 16).toImage()
+    grid = drawn_icon("grid").pixmap(16, 16).toImage()
+    rows = drawn_icon("list").pixmap(16, 16).toImage()
     # between the tiles' columns the grid is empty, where the list has a line of text
     assert grid.pixelColor(8, 3).alpha() == 0 and rows.pixelColor(8, 3).alpha() > 0
     # between two rows the list is empty, where the grid has a tile

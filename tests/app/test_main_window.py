@@ -10,7 +10,7 @@ import threading
 
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QAbstractItemView, QMessageBox
+from PySide6.QtWidgets import QAbstractItemView
 
 from tests.app.fakes import FakeCaptioner
 from tests.app.gui_ticks import GuiTicks
@@ -18,7 +18,7 @@ from tests.app.images import make_images
 from tests.app.window_steps import focused, open_folder, run_captions
 from visioncap_desktop.records import CaptionState
 from visioncap_desktop.settings import Settings
-from visioncap_desktop.store import CaptionStore
+from visioncap_desktop.store import CaptionStore, drafts_path, read_drafts
 from visioncap_desktop.widgets.caption_edit import CaptionEdit
 
 
@@ -125,9 +125,14 @@ def test_side_panel_edit(qtbot, make_window, image_folder):
     panel = window.side_panel
     assert panel.record is record and panel.details["name"].text() == record.name
     qtbot.waitUntil(lambda: panel.details["dimensions"].text() == "64 x 48")
+    committed = []
+    panel.caption_committed.connect(lambda path, text: committed.append(text))
     panel.editor.setPlainText("written in the side panel")
-    with qtbot.waitSignal(panel.caption_committed):
-        pass  # committed after a short pause
+    # typing is a draft on disk, never the caption by itself (issue 24: no commit after a pause)
+    qtbot.waitUntil(lambda: read_drafts(drafts_path(image_folder)).get(record.name) == "written in the side panel")
+    assert committed == [] and record.caption == "" and window.undo_stack.count() == 0
+    panel.commit()  # what Enter and leaving the editor do
+    assert committed == ["written in the side panel"]
     assert (record.caption, record.state) == ("written in the side panel", CaptionState.EDITED)
     window.undo_stack.undo()
     assert record.caption == "" and panel.editor.toPlainText() == ""
@@ -142,7 +147,7 @@ def test_export_csv_from_the_window(qtbot, make_window, image_folder, tmp_path):
     model.setData(model.index_for_path(records[0].path), '=HYPERLINK("x"), "quoted"\nsecond line, café')
     out = tmp_path / "out" / "captions.csv"
     out.parent.mkdir()
-    assert window.export_csv(out)
+    assert window.exports.export_csv(out)
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
@@ -154,7 +159,7 @@ def test_export_csv_from_the_window(qtbot, make_window, image_folder, tmp_path):
     assert all(r["edited"] == "false" for r in rows[1:])
 
     window.gallery_view.setCurrentIndex(window.proxy_model.index(3, 0))
-    assert window.export_csv(out, selected_only=True, bom=False)
+    assert window.exports.export_csv(out, "selected", bom=False)
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
     assert [r["file_name"] for r in rows] == [records[3].name]
 
@@ -165,37 +170,38 @@ def test_export_failure_keeps_the_earlier_file(qtbot, make_window, image_folder,
     out = tmp_path / "captions.csv"
     out.write_text("earlier\n", encoding="utf-8")
     monkeypatch.setattr("core.atomic.os.replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
-    assert not window.export_csv(out)
+    assert not window.exports.export_csv(out)
     assert out.read_text(encoding="utf-8") == "earlier\n"
     level, _title, text = window.messages[-1]
     assert level == "warning" and "No space left" in text and "unchanged" in text
 
 
-def test_txt_files_ask_before_overwriting(qtbot, make_window, image_folder):
+def test_txt_files_keep_or_replace_existing_ones(qtbot, make_window, image_folder):
     window = make_window()
     open_folder(qtbot, window, image_folder)
     run_captions(qtbot, window)
     first = window.gallery_model.records()[0]
     existing = image_folder / (first.name.rsplit(".", 1)[0] + ".txt")
+    window.session.watch.stop()  # "keep me" stays someone else's: the watch would read it in as the caption
     existing.write_text("keep me", encoding="utf-8")
-    questions = []
 
-    def answer(button):
-        def ask(title, text, buttons, default):
-            questions.append(text)
-            return button
-        return ask
+    window.window_actions.txt_action.trigger()  # Export > Save Captions as .txt Files
+    dialog = window.exports.write_dialog
+    assert dialog.isVisible() and dialog.existing_label.text() == "1 .txt file of these images already exists."
+    dialog.reject()
 
-    window.prompts.ask = answer(QMessageBox.StandardButton.Cancel)
-    assert window.save_txt_files() is None
-    window.prompts.ask = answer(QMessageBox.StandardButton.No)
-    report = window.save_txt_files()
+    def write(existing_files: str):
+        with qtbot.waitSignal(window.exports.files_written) as written:
+            assert window.write_files("txt", existing=existing_files)
+        return written.args[0]
+
+    report = write("keep")
     assert len(report.where("written")) == 23 and [o.target for o in report.where("kept")] == [existing]
     assert existing.read_text(encoding="utf-8") == "keep me"
-    window.prompts.ask = answer(QMessageBox.StandardButton.Yes)
-    window.save_txt_files()
+    assert [(p.kind, p.name) for p in window.problems.model.problems()] == [("refused", first.name)]
+    assert "1 kept someone else's caption (see Problems)" in window.statusBar().currentMessage()
+    write("replace")
     assert existing.read_text(encoding="utf-8") == first.caption
-    assert len(questions) == 3 and "already exist" in questions[0]
 
 
 def test_cancel_keeps_the_captions_made(qtbot, make_window, image_folder):

@@ -43,8 +43,16 @@ def test_reasons_for_nothing_to_caption():
     assert "no image is selected" in nothing_to_caption("selected", edited, [], False)
     assert "every image has a caption" in nothing_to_caption("uncaptioned", captioned, [], False)
     text = nothing_to_caption("selected", edited + captioned, edited, False)
-    assert "the selected images (2) have captions you edited" in text and "Overwrite Edited Captions" in text
-    assert "every image (2)" in nothing_to_caption("all", edited, [], False)
+    assert "the 2 selected images have captions you edited, which runs keep" in text
+    assert "Overwrite Edited Captions" in text
+    assert "all 2 images have captions you edited" in nothing_to_caption("all", edited, [], False)
+    assert "the only image has a caption you edited" in nothing_to_caption("all", edited[:1], [], False)
+    # issue 24: captions read from .txt files are not "captions you edited"
+    from_files = [ImageRecord(f"/p/{n}", n, "x", CaptionState.EDITED, source="txt") for n in ("c", "d")]
+    text = nothing_to_caption("all", from_files, [], False)
+    assert "all 2 images have captions read from .txt files, which runs keep" in text
+    mixed = nothing_to_caption("all", edited + from_files, [], False)
+    assert "all 4 images have captions runs keep (2 you edited, 2 read from .txt files)" in mixed
 
 
 def test_subfolder_question_advice_version_and_about():
@@ -170,7 +178,8 @@ def test_nothing_to_caption_and_the_overwrite_hint_in_the_window(qtbot, make_win
     qtbot.keyClick(window.gallery_view, Qt.Key.Key_R, CTRL)  # Caption Uncaptioned
     assert window.statusBar().currentMessage().startswith("Nothing to caption: every image has a caption")
     qtbot.keyClick(window.gallery_view, Qt.Key.Key_R, CTRL | Qt.KeyboardModifier.ShiftModifier)
-    assert "have captions you edited" in window.statusBar().currentMessage()
+    assert "the selected image has a caption you edited" in window.statusBar().currentMessage()
+    assert window.statusBar().currentMessage().endswith("to replace it.")
     actions.overwrite_action.trigger()
     assert "captions you edited are replaced" in actions.caption_all_action.toolTip()
     assert "captions you edited are replaced" in actions.caption_selected_action.statusTip()
@@ -189,8 +198,8 @@ def test_export_dialog_remembers_its_folder(qtbot, make_window, image_folder, tm
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save_name)
     window = make_window()
     open_folder(qtbot, window, image_folder)
-    window.export_csv_dialog()
-    window.export_csv_dialog()
+    window.window_actions.export_action.trigger()
+    window.window_actions.export_action.trigger()
     assert starts == [image_folder.resolve(), elsewhere]
     assert (elsewhere / "mine.csv").is_file()
     assert window.settings.get("export_folder") == str(elsewhere)

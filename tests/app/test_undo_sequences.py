@@ -3,8 +3,8 @@ redos, checked after every step against a plain model of what the captions shoul
 item 7: no sequence loses an edit).
 
 The app's pieces are driven as the window drives them, without threads: EditController for
-edits and history (`commit_caption` final or not, as the side panel sends them; the item model's
-setData, as the inline editor does) and RunController's ActiveRun for a run's results.
+edits and history (`commit_caption`, as the side panel sends them; the item model's setData, as
+the inline editor does) and RunController's ActiveRun for a run's results.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ State = dict[str, tuple[str, CaptionState]]
 class Reference:
     """What the captions should be: a list of whole states, one per undo step, and where we are.
 
-    - an edit that changes a caption adds a step (only applications of one side-panel typing
-      session, with nothing else in between, replace their own step);
+    - an edit that changes a caption adds a step (text being typed is no edit until committed);
     - a run adds its step with its first change; a result changes an image only if nobody else
       changed it since the run started (or since the run's own last result for it), and is
       then part of the run's step and of every later step;
@@ -38,8 +37,6 @@ class Reference:
 
     states: list[State]
     index: int = 0
-    session: str | None = None  # path of the open side-panel typing session
-    session_step: int | None = None  # the step that session made (its applications merge into it)
     run_step: int | None = None  # the run's step, once it has one
     run_expected: dict[str, tuple[str, CaptionState]] = field(default_factory=dict)
     running: bool = False
@@ -54,28 +51,11 @@ class Reference:
         self.states.append(state)
         self.index += 1
 
-    def edit(self, path: str, text: str, session: bool, final: bool) -> None:
-        if session and self.session != path:  # a new typing session
-            self.session_step = None
-        merging = session and self.session == path and self.session_step == self.index == len(self.states) - 1
+    def edit(self, path: str, text: str) -> None:
         if text != self.current[path][0]:
             state = dict(self.current)
             state[path] = (text, CaptionState.EDITED)
-            if merging:
-                if state == self.states[self.index - 1]:  # typed back to what it was: no step
-                    self.states.pop()
-                    self.index -= 1
-                    self.session_step = None
-                else:
-                    self.states[self.index] = state
-            else:
-                self._new_step(state)
-                if session:
-                    self.session_step = self.index
-        if session:
-            self.session = None if final else path
-            if final:
-                self.session_step = None
+            self._new_step(state)
 
     def start_run(self, overwrite: bool) -> None:
         self.running, self.overwrite, self.run_step = True, overwrite, None
@@ -91,7 +71,6 @@ class Reference:
         if self.run_step is None:
             self._new_step(dict(self.current))
             self.run_step = self.index
-            self.session = self.session_step = None
         for state_ in self.states[self.run_step:]:
             state_[path] = new
         self.run_expected[path] = new
@@ -102,19 +81,17 @@ class Reference:
 
     def undo(self) -> None:
         if not self.running:
-            self.session = self.session_step = None
             self.index = max(0, self.index - 1)
 
     def redo(self) -> None:
         if not self.running:
-            self.session = self.session_step = None
             self.index = min(len(self.states) - 1, self.index + 1)
 
 
 texts = st.sampled_from(["a cat", "a dog", "a cat, sitting", "", "two cats"])
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("panel"), st.integers(0, 3), texts, st.booleans()),  # side panel: final or not
+        st.tuples(st.just("panel"), st.integers(0, 3), texts),  # side panel
         st.tuples(st.just("inline"), st.integers(0, 3), texts),
         st.tuples(st.just("run"), st.booleans()),
         st.tuples(st.just("result"), st.integers(0, 3), st.booleans()),  # caption or failure
@@ -140,13 +117,13 @@ def test_no_sequence_of_edits_runs_undos_and_redos_loses_an_edit(qapp, sequence)
     for step in sequence:
         kind = step[0]
         if kind == "panel":
-            _, i, text, final = step
-            editing.commit_caption(PATHS[i], text, final)
-            reference.edit(PATHS[i], text, session=True, final=final)
+            _, i, text = step
+            editing.commit_caption(PATHS[i], text)
+            reference.edit(PATHS[i], text)
         elif kind == "inline":
             _, i, text = step
             model.setData(model.index_for_path(PATHS[i]), text)
-            reference.edit(PATHS[i], text, session=False, final=True)
+            reference.edit(PATHS[i], text)
         elif kind == "run" and run is None:
             runs += 1
             run = ActiveRun(runs, model.records(), step[1], model, stack)

@@ -27,6 +27,7 @@ from visioncap_desktop.gallery.item_model import GalleryModel
 from visioncap_desktop.gc_pauses import freeze_long_lived, pause_collections, resume_collections
 from visioncap_desktop.records import ImageRecord, edited_snapshot
 from visioncap_desktop.sliced import SlicedJob
+from visioncap_desktop.wording import plural
 
 ScopeRecords = Callable[[str], list[ImageRecord]]
 
@@ -123,13 +124,13 @@ class BatchEditController(QObject):
 
     def _on_applied(self, result: tuple[Snapshots, Snapshots], text: str, protected: int) -> None:
         before, after = result
-        kept = f"; {protected:,} edited caption(s) left as they were" if protected else ""
+        kept = f"; {plural(protected, 'edited caption')} left as {'it was' if protected == 1 else 'they were'}" if protected else ""
         if not after:
             self.status.emit(f"{text}: no caption changed{kept}.", 8000)
         else:
             self._undo_stack.push(BatchCaptionCommand(f"{text} ({len(after):,} captions)", before, after,
                                                       self._restore))
-            self.status.emit(f"{text}: {len(after):,} caption(s) changed{kept}. Ctrl+Z undoes it.", 8000)
+            self.status.emit(f"{text}: {plural(len(after), 'caption')} changed{kept}. Ctrl+Z undoes it.", 8000)
         self.batch_finished.emit(len(after))
 
     def _restore(self, target: Snapshots, expected: Snapshots) -> None:

@@ -5,16 +5,19 @@ tests/app/test_decisions.py."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from visioncap_desktop.records import (
+    SOURCE_PLACES,
     CaptionSnapshot,
     CaptionState,
     FileFacts,
     ImageRecord,
     run_may_replace,
 )
+from visioncap_desktop.wording import plural, verb
 
 CAPTION_SCOPES = ("all", "selected", "uncaptioned")
 
@@ -88,20 +91,34 @@ def run_summary(outcome: str, done: int, total: int, elapsed: str, failed: int =
     the run and kept the user's caption; the rest were captioned."""
     captioned = done - failed - skipped
     parts = [f"{n:,} {what}" for n, what in ((failed, "failed"), (skipped, "skipped (edited during the run)")) if n]
+    see = " (see Problems)" if parts else ""
     if outcome == "completed":
-        return f"Captioned {captioned:,} image(s) in {elapsed}" + ("; " + ", ".join(parts) if parts else "") + "."
+        return f"Captioned {plural(captioned, 'image')} in {elapsed}" + ("; " + ", ".join(parts) if parts else "") \
+            + see + "."
     if outcome == "cancelled":
-        text = f"Cancelled after {done:,} of {total:,} image(s); the captions made are kept"
+        text = f"Cancelled after {done:,} of {plural(total, 'image')}; the captions made are kept"
     else:
-        text = f"Captioning stopped after {done:,} of {total:,} image(s)"
-    return text + (f": {captioned:,} captioned, " + ", ".join(parts) if parts else "") + "."
+        text = f"Captioning stopped after {done:,} of {plural(total, 'image')}"
+    return text + (f": {captioned:,} captioned, " + ", ".join(parts) + see if parts else "") + "."
 
 
 def counts_text(total: int, shown: int, counts: Mapping[CaptionState, int]) -> str:
     """The status bar's count of images, with the filter's share and the states."""
-    text = f"{total:,} images" if shown == total else f"Showing {shown:,} of {total:,} images"
+    text = plural(total, "image") if shown == total else f"Showing {shown:,} of {plural(total, 'image')}"
     return (text + f"  |  {counts[CaptionState.CAPTIONED]:,} captioned, {counts[CaptionState.EDITED]:,} edited, "
-            f"{counts[CaptionState.ERROR]:,} errors, {counts[CaptionState.PENDING]:,} pending")
+            f"{plural(counts[CaptionState.ERROR], 'error')}, {counts[CaptionState.PENDING]:,} pending")
+
+
+def kept_captions(records: Sequence[ImageRecord]) -> str:
+    """The captions of `records`, which runs keep, by where they came from: "a caption you
+    edited", "captions read from .txt files", or "captions runs keep (2 you edited, 98 read
+    from .txt files)"."""
+    by_source = Counter(r.source for r in records)
+    whats = [(n, f"read from {SOURCE_PLACES.get(source, 'files')}" if source else "you edited")
+             for source, n in sorted(by_source.items())]
+    if len(whats) == 1:
+        return f"{'a caption' if len(records) == 1 else 'captions'} {whats[0][1]}, which runs keep"
+    return "captions runs keep (" + ", ".join(f"{n:,} {what}" for n, what in whats) + ")"
 
 
 def nothing_to_caption(scope: str, records: Sequence[ImageRecord], selected: Sequence[ImageRecord],
@@ -116,10 +133,24 @@ def nothing_to_caption(scope: str, records: Sequence[ImageRecord], selected: Seq
                 "caption images again.")
     chosen = selected if scope == "selected" else records
     if not overwrite_edited and all(r.edited for r in chosen):
-        which = "the selected images" if scope == "selected" else "every image"
-        return (f"Nothing to caption: {which} ({len(chosen):,}) have captions you edited, which runs keep. "
-                "Tick Caption > Overwrite Edited Captions to replace them.")
+        which = ("the selected image" if len(chosen) == 1 else f"the {len(chosen):,} selected images") \
+            if scope == "selected" else ("the only image" if len(chosen) == 1 else f"all {len(chosen):,} images")
+        return (f"Nothing to caption: {which} {verb(len(chosen), 'has')} {kept_captions(chosen)}. "
+                f"Tick Caption > Overwrite Edited Captions to replace {'it' if len(chosen) == 1 else 'them'}.")
     return "Nothing to caption."
+
+
+def empty_filter_text(search: str, state_label: str, tag: str) -> str:
+    """Why the gallery shows nothing though the folder has images: the filters that are on,
+    and how to turn each off."""
+    parts = []
+    if tag:
+        parts.append(f"no caption holds the tag “{tag}” (Tags panel: Show all)")
+    if search:
+        parts.append(f"the search is “{search}” (clear the search box)")
+    if state_label and state_label != "All images":
+        parts.append(f"only “{state_label}” images are shown (choose All images)")
+    return "No image shown: " + "; ".join(parts) + "." if parts else "No image shown."
 
 
 SUBFOLDER_COUNT_LIMIT = 10_000  # counting stops here: a question needs no exact figure

@@ -2,8 +2,8 @@
 
 Every user edit reaches the records as one undoable command: typed in the gallery (the item
 model's setData pushes it) or committed from the side panel (`commit_caption`). Each committed
-edit is its own undo step; only the side panel's applications after a pause in typing merge,
-until the edit is finished. A captioning run is one step, pushed with its first change (see
+edit is its own undo step; text being typed is no edit until it is committed (Enter, leaving
+the editor), only a draft. A captioning run is one step, pushed with its first change (see
 RunController). Undo and redo first ask the editors to commit what is typed
 (`typing_to_finish`), and do nothing while a run is going (`set_locked`). Edits that span many
 records belong here, each pushed as one command over all of them.
@@ -29,7 +29,14 @@ from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.dialogs.prompts import Prompts
 from visioncap_desktop.gallery.item_model import GalleryModel
 from visioncap_desktop.gallery.undo_commands import EditCaptionCommand
-from visioncap_desktop.store import StoreFormatError, drafts_path, read_drafts, write_drafts
+from visioncap_desktop.store import (
+    StoreFormatError,
+    drafts_path,
+    keep_aside,
+    read_drafts,
+    write_drafts,
+)
+from visioncap_desktop.wording import plural, verb
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +68,6 @@ class EditController(QObject):
         self._model = gallery_model
         self._prompts = prompts
         self._locked = False
-        self._session = 0  # typing session of the side panel whose applications merge
-        self._session_path: str | None = None
         self._folder: Path | None = None
         self._drafts_file: Path | None = None
         self._drafts: dict[str, _Draft] = {}  # by path: typed in this session
@@ -80,19 +85,11 @@ class EditController(QObject):
 
     # --- edits and history ------------------------------------------------------------------------
 
-    def commit_caption(self, path: str, caption: str, final: bool = True) -> None:
-        """A caption typed outside the gallery view. `final` False: applied after a pause in
-        typing; such applications of one image merge into one undo step until a final one."""
+    def commit_caption(self, path: str, caption: str) -> None:
+        """A caption typed outside the gallery view (the side panel): one undo step."""
         record = self._model.record_for_path(path)
-        if record is None:
-            return
-        if self._session_path != path:
-            self._session += 1
-            self._session_path = path
-        if caption != record.caption:
-            self.undo_stack.push(EditCaptionCommand(self._model, path, caption, session=self._session))
-        if final:
-            self._session_path = None
+        if record is not None and caption != record.caption:
+            self.undo_stack.push(EditCaptionCommand(self._model, path, caption))
 
     def undo(self) -> None:
         self._step_history(self.undo_stack.undo)
@@ -104,7 +101,6 @@ class EditController(QObject):
         if self._locked:
             return
         self.typing_to_finish.emit()
-        self._session_path = None
         step()
 
     def set_locked(self, locked: bool) -> None:
@@ -114,7 +110,6 @@ class EditController(QObject):
     def clear(self) -> None:
         """Forget the history (another folder was opened: its records are gone)."""
         self.undo_stack.clear()
-        self._session_path = None
 
     # --- drafts -----------------------------------------------------------------------------------
 
@@ -180,9 +175,17 @@ class EditController(QObject):
             return
         try:
             self._unoffered = read_drafts(self._drafts_file)
-        except (StoreFormatError, OSError) as exc:
+        except OSError as exc:
             self.message.emit(Message("warning", "Drafts could not be read",
                                       f"Captions typed but not saved last time could not be read: {exc}"))
+        except StoreFormatError as exc:  # truncated, not UTF-8, from a newer version: kept, not overwritten
+            try:
+                kept = f"The file was kept as {keep_aside(self._drafts_file)}."
+            except OSError as move_error:
+                kept = f"It could not be moved aside ({move_error}) and will be replaced by new drafts."
+            log.warning("unreadable drafts %s: %s", self._drafts_file, exc)
+            self.message.emit(Message("warning", "Drafts could not be read",
+                                      f"Captions typed but not saved last time could not be read ({exc}). {kept}"))
 
     def offer_drafts(self) -> int:
         """The folder's records are loaded: offer back the drafts that differ from the saved
@@ -203,12 +206,13 @@ class EditController(QObject):
         buttons = QMessageBox.StandardButton
         if self._prompts is not None and self._prompts.ask(
             "Restore typed captions?",
-            f"VisionCap stopped while {len(names):,} caption(s) were being typed:\n\n{shown}\n\n"
+            f"VisionCap stopped while {plural(len(names), 'caption')} {verb(len(names), 'was')} being typed:"
+            f"\n\n{shown}\n\n"
             "Restore them? (Undo takes them back.)", buttons.Yes | buttons.No, buttons.Yes,
         ) != buttons.Yes:
             self.write_drafts()
             return 0
-        self.undo_stack.beginMacro(f"Restore {len(names):,} typed caption(s)")
+        self.undo_stack.beginMacro(f"Restore {plural(len(names), 'typed caption')}")
         for name in names:
             path = records[name].path
             self.undo_stack.push(EditCaptionCommand(self._model, path, waiting[name]))

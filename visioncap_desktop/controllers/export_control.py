@@ -1,42 +1,60 @@
-"""Exports the user asks for: a CSV of captions, a .txt file next to each photo, and captions
-written where other tools read them (XMP sidecars, the photos themselves, metadata.jsonl).
+"""Exports the user asks for: a CSV of captions, and captions written where other tools read
+them (XMP sidecars, the photos themselves, .txt files beside them, metadata.jsonl).
 
-The window gathers the records (all or the selected ones); the writing is plain Python in
-visioncap_desktop.export and core.caption_writes, the latter in a worker thread.
+Writing out starts with a dialog (dialogs/write_dialog.py): which images (the selection, those
+the filter shows, or all), whether captions someone else wrote may be replaced, and a dry run
+listing every file and what writing would do to it. The writing (or the dry run) runs in a
+worker thread (core.caption_writes, through workers/caption_writer.py) with a progress dialog:
+count, time left, Cancel. Files kept, not written or given a sidecar instead become Problems.
+The window gives this controller `scope_records(scope)` rather than itself; the CSV export is
+plain Python in visioncap_desktop.export.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace as replace_item
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
 
-from core.caption_writes import WriteOptions, WriteReport, write_captions
+from core.caption_writes import WriteOptions, WriteReport
+from core.sidecars import txt_path
 from visioncap_desktop import export
 from visioncap_desktop.controllers.message import Message
-from visioncap_desktop.dialogs.embed_dialog import confirm_embed
 from visioncap_desktop.dialogs.export_dialog import ExportDialog
 from visioncap_desktop.dialogs.prompts import Prompts
+from visioncap_desktop.dialogs.write_dialog import TITLES, WriteOutDialog
+from visioncap_desktop.problems import write_problems
 from visioncap_desktop.records import ImageRecord
 from visioncap_desktop.settings import Settings
+from visioncap_desktop.widgets.write_progress import WriteProgressDialog
+from visioncap_desktop.wording import plural
 from visioncap_desktop.workers.caption_writer import CaptionWriteJob
 
-WAY_NAMES = {"xmp": "XMP sidecars", "embed": "captions into the photos", "jsonl": "metadata.jsonl"}
+WAY_NAMES = {"xmp": "XMP sidecars", "embed": "captions into the photos", "txt": ".txt files",
+             "jsonl": "metadata.jsonl"}
+WRITE_SCOPES = ("selected", "filtered", "all")
 
 
 class ExportController(QObject):
     status = Signal(str, int)  # status bar text, milliseconds to show it
     message = Signal(object)  # Message
+    problems_found = Signal(object)  # [Problem]: files kept, not written, a sidecar instead
     files_written = Signal(object, object)  # WriteReport, the records written
     writing_changed = Signal(bool)  # a write job started (True) or ended
+    typing_to_finish = Signal()  # editors: commit what is typed (it is part of what is written)
+    import_requested = Signal(str)  # a CSV or metadata.jsonl the user chose to import
 
-    def __init__(self, settings: Settings, prompts: Prompts, parent: QObject | None = None):
+    def __init__(self, settings: Settings, prompts: Prompts, scope_records: Callable[[str], list[ImageRecord]],
+                 parent: QObject | None = None):
+        """`scope_records("selected" | "filtered" | "all")`: the records of that scope."""
         super().__init__(parent)
         self._settings = settings
         self._prompts = prompts
-        self.confirm_embed = confirm_embed  # (parent, count, keep_mtime) -> (go, keep_mtime); tests replace it
+        self._scope_records = scope_records
+        self.clock: Callable[[], float] = time.monotonic  # the progress dialog's (tests pass their own)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._job: CaptionWriteJob | None = None
@@ -44,16 +62,78 @@ class ExportController(QObject):
         self._job_records: list[ImageRecord] = []
         self._job_done = 0
         self._job_cancelled = False
+        self.write_dialog: WriteOutDialog | None = None
+        self.progress_dialog: WriteProgressDialog | None = None
 
     @property
     def writing(self) -> bool:
         return self._job is not None
 
-    def write_files(self, way: str, records: list[ImageRecord], folder: Path | None = None) -> CaptionWriteJob | None:
-        """Write the captions of `records` one `way` ("xmp", "embed" or "jsonl") in a worker
-        thread; "embed" asks first. A file that holds a caption VisionCap has not seen (a person
-        or another program wrote it since the folder was read) keeps it and is reported.
+    # --- the dialog ---------------------------------------------------------------------------
+
+    def open_write_dialog(self, way: str, folder: Path | None) -> WriteOutDialog | None:
+        """Ask which captions to write `way` ("xmp", "embed", "txt", "jsonl"), with a dry run;
+        the dialog starts the writing. None (and a status line) when nothing can be written."""
+        if self._job is not None:
+            self.status.emit("Captions are being written; wait for that to finish.", 5000)
+            return None
+        self.typing_to_finish.emit()
+        scopes = {scope: self._scope_records(scope) for scope in WRITE_SCOPES}
+        sizes = {scope: (len(records), sum(1 for r in records if r.caption.strip())) for scope, records in scopes.items()}
+        if not sizes["all"][1]:
+            self.status.emit("No captions to write.", 5000)
+            return None
+        existing: dict[str, int] = {}
+        if way == "txt":
+            there = {str(p) for p in export.existing_txt_files(scopes["all"])}
+            existing = {scope: sum(1 for r in records if r.caption and str(txt_path(r.path)) in there)
+                        for scope, records in scopes.items()}
+        dialog = WriteOutDialog(way, sizes, existing, self._settings.get("embed_keep_mtime"), self._prompts.parent)
+        dialog.write_requested.connect(lambda: self._write_from(dialog, folder))
+        dialog.dry_run_requested.connect(lambda: self._dry_run_from(dialog, folder))
+        dialog.finished.connect(lambda: self._forget_dialog(dialog))
+        self.write_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _write_from(self, dialog: WriteOutDialog, folder: Path | None) -> None:
+        if dialog.way == "embed":  # only embedding changes the photos' modification times
+            self._settings.set("embed_keep_mtime", dialog.keep_mtime())
+        records = self._scope_records(dialog.scope())
+        if self.write_files(dialog.way, records, folder, existing=dialog.existing(), keep_mtime=dialog.keep_mtime()):
+            dialog.accept()
+
+    def _dry_run_from(self, dialog: WriteOutDialog, folder: Path | None) -> None:
+        records = self._scope_records(dialog.scope())
+        job = self._start(dialog.way, records, folder, dialog.existing(), dialog.keep_mtime(), dry_run=True)
+        if job is not None:
+            dialog.set_busy(f"Checking {plural(len(self._job_records), 'image')}...")
+
+    def _forget_dialog(self, dialog: WriteOutDialog) -> None:
+        if self.write_dialog is dialog:
+            self.write_dialog = None
+        dialog.deleteLater()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def write_files(self, way: str, records: list[ImageRecord], folder: Path | None = None, *,
+                    existing: str = "keep", keep_mtime: bool | None = None) -> CaptionWriteJob | None:
+        """Write the captions of `records` one `way` in a worker thread, without asking (the
+        dialog has asked). A file that holds a caption VisionCap has not seen (a person or
+        another program wrote it) keeps it unless `existing` is "replace", and is reported.
         Returns the job, or None if nothing was started."""
+        job = self._start(way, records, folder, existing, keep_mtime, dry_run=False)
+        if job is not None:
+            progress = WriteProgressDialog(TITLES[way], len(self._job_records), self._prompts.parent, self.clock)
+            progress.cancel_requested.connect(self.cancel_writing)
+            job.signals.progress.connect(progress.set_progress)
+            self.progress_dialog = progress
+            progress.show()
+            self.status.emit(f"Writing {WAY_NAMES[way]} for {plural(len(self._job_records), 'image')}...", 0)
+        return job
+
+    def _start(self, way: str, records: list[ImageRecord], folder: Path | None, existing: str,
+               keep_mtime: bool | None, dry_run: bool) -> CaptionWriteJob | None:
         records = [r for r in records if r.caption.strip()]
         if self._job is not None:
             self.status.emit("Captions are being written; wait for that to finish.", 5000)
@@ -61,21 +141,15 @@ class ExportController(QObject):
         if not records:
             self.status.emit("No captions to write.", 5000)
             return None
-        keep_mtime = self._settings.get("embed_keep_mtime")
-        if way == "embed":
-            go, keep_mtime = self.confirm_embed(self._prompts.parent, len(records), keep_mtime)
-            if not go:
-                return None
-            self._settings.set("embed_keep_mtime", keep_mtime)
-        options = WriteOptions((way,), self._settings.get("sidecar_naming"), keep_mtime=keep_mtime)
-        job = CaptionWriteJob(export.write_items(records, folder), options)
+        keep = self._settings.get("embed_keep_mtime") if keep_mtime is None else keep_mtime
+        options = WriteOptions((way,), self._settings.get("sidecar_naming"), keep_mtime=keep, existing=existing)
+        job = CaptionWriteJob(export.write_items(records, folder), options, dry_run=dry_run)
         # bound methods of this GUI-thread object: queued from the pool's thread
         job.signals.progress.connect(self._on_write_progress)
-        job.signals.finished.connect(self._on_written)
+        job.signals.finished.connect(self._on_dry_run if dry_run else self._on_written)
         self._job, self._job_way, self._job_records = job, way, records
         self._job_done, self._job_cancelled = 0, False
         self.writing_changed.emit(True)
-        self.status.emit(f"Writing {WAY_NAMES[way]} for {len(records):,} image(s)...", 0)
         self._pool.start(job)
         return job
 
@@ -86,28 +160,46 @@ class ExportController(QObject):
             return False
         self._job.cancel()
         self._job_cancelled = True
+        if self.progress_dialog is not None:
+            self.progress_dialog.cancelling()
         self.status.emit(f"Stopping after the current image ({self._job_done:,} of "
-                         f"{len(self._job_records):,} written)...", 0)
+                         f"{len(self._job_records):,} done)...", 0)
         return True
 
     def _on_write_progress(self, done: int, total: int) -> None:
         self._job_done = done
-        if not self._job_cancelled:
+        if not self._job_cancelled and not self._job.dry_run:
             self.status.emit(f"Writing {WAY_NAMES[self._job_way]}... {done:,} of {total:,}", 0)
 
-    def _on_written(self, report: WriteReport) -> None:
+    def _end_job(self) -> list[ImageRecord]:
         records, self._job, self._job_records = self._job_records, None, []
+        if self.progress_dialog is not None:
+            self.progress_dialog.deleteLater()
+            self.progress_dialog.hide()
+            self.progress_dialog = None
         self.writing_changed.emit(False)
+        return records
+
+    def _on_dry_run(self, report: WriteReport) -> None:
+        exact = self._job.exact
+        records = self._end_job()
+        if self.write_dialog is not None:
+            self.write_dialog.show_plan(report, export.names_by_path(records).get, exact)
+
+    def _on_written(self, report: WriteReport) -> None:
+        done, cancelled = self._job_done, self._job_cancelled
+        records = self._end_job()
         self.files_written.emit(report, records)
-        summary = report.summary()
-        if self._job_cancelled:
-            summary = f"stopped after {self._job_done:,} of {len(records):,} images; {summary}"
+        names = export.names_by_path(records)
+        problems = write_problems(report, lambda image: names.get(image, image.name))
+        if problems:
+            self.problems_found.emit(problems)
+        summary = export.write_summary(report, (done, len(records)) if cancelled else None)
         if report.ok:
-            self.status.emit(summary.replace("\n", "; "), 15000)
+            self.status.emit(summary, 15000)
         else:
-            first = summary.splitlines()[0]
-            self.message.emit(Message("warning", "Some captions were not written",
-                                      f"{first}; some files were not written (see details).", details=summary))
+            self.message.emit(Message("warning", "Some captions were not written", summary,
+                                      details=report.summary()))
 
     def shutdown(self) -> None:
         """Stop a write job after its current image and wait for it."""
@@ -115,23 +207,27 @@ class ExportController(QObject):
             self._job.cancel()
         self._pool.waitForDone()
 
-    def ask_import_file(self, folder: Path | None) -> str | None:
+    def ask_import_file(self, folder: Path | None) -> None:
+        """Ask for a CSV or metadata.jsonl to import (`import_requested` with its path)."""
         if folder is None:
             self.status.emit("Open a folder with images first.", 5000)
-            return None
+            return
         path, _ = QFileDialog.getOpenFileName(self._prompts.parent, "Import captions", str(folder),
                                               "Caption files (*.csv *.jsonl);;All files (*)")
-        return path or None
+        if path:
+            self.import_requested.emit(path)
 
-    def ask_csv_options(self, folder: Path | None, total: int, selected: int) -> tuple[str, bool, bool, bool] | None:
-        """Ask what to export and where: (path, selected only, BOM, guard formulas), or None."""
+    def export_csv_dialog(self, folder: Path | None) -> bool:
+        """Ask what to export (all or the selected images, the spreadsheet options) and where,
+        then write the CSV. False when nothing was written."""
+        total, selected = len(self._scope_records("all")), len(self._scope_records("selected"))
         if folder is None or not total:
             self.status.emit("Open a folder with images first.", 5000)
-            return None
+            return False
         dialog = ExportDialog(total, selected, self._settings.get("export_bom"),
                               self._settings.get("export_guard_formulas"), self._prompts.parent)
         if not dialog.exec():
-            return None
+            return False
         selected_only, bom, guard = dialog.options()
         self._settings.set("export_bom", bom)
         self._settings.set("export_guard_formulas", guard)
@@ -139,9 +235,9 @@ class ExportController(QObject):
                                               str(self.export_folder(folder) / "captions.csv"),
                                               "CSV files (*.csv);;All files (*)")
         if not path:
-            return None
+            return False
         self._settings.set("export_folder", str(Path(path).parent))
-        return path, selected_only, bom, guard
+        return self.export_csv(path, "selected" if selected_only else "all", bom, guard)
 
     def export_folder(self, folder: Path) -> Path:
         """Where the save dialog starts: the folder of the last export while it exists, else
@@ -149,47 +245,17 @@ class ExportController(QObject):
         last = self._settings.get("export_folder")
         return Path(last) if last and Path(last).is_dir() else folder
 
-    def export_csv(self, path: str | Path, records: list[ImageRecord], bom: bool = True,
-                   guard_formulas: bool = True) -> bool:
-        """Write the CSV of `records`; a message on failure, in which case an earlier file at
-        `path` is untouched."""
+    def export_csv(self, path: str | Path, scope: str = "all", bom: bool = True, guard_formulas: bool = True) -> bool:
+        """Write the CSV of the images of `scope` ("all", "selected", "filtered"); a message on
+        failure, in which case an earlier file at `path` is untouched."""
+        self.typing_to_finish.emit()  # a caption being typed is part of what is exported
         try:
-            count = export.write_csv(path, records, bom=bom, guard_formulas=guard_formulas)
+            count = export.write_csv(path, self._scope_records(scope), bom=bom, guard_formulas=guard_formulas)
         except OSError as exc:
             self.message.emit(Message(
                 "warning", "Export failed",
                 f"Could not write {path}: {exc.strerror or exc}.\nAny earlier file there is unchanged."))
             return False
-        self.status.emit(f"Exported {count:,} image(s) to {path}", 10000)
+        self.status.emit(f"Exported {plural(count, 'image')} to {path}", 10000)
         return True
 
-    def save_txt_files(self, records: list[ImageRecord], folder: Path | None = None) -> WriteReport | None:
-        """Write photo.txt next to photo.jpg for each captioned record, asking before replacing
-        existing files (No keeps every one of them). Returns the report, or None if the user
-        cancelled."""
-        records = [r for r in records if r.caption]
-        if not records:
-            self.status.emit("No captions to save.", 5000)
-            return None
-        existing = export.existing_txt_files(records)
-        replace = False
-        if existing:
-            buttons = (QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-                       | QMessageBox.StandardButton.Cancel)
-            answer = self._prompts.ask("Replace text files?",
-                                       f"{len(existing):,} caption file(s) already exist, for example {existing[0]}.\n\n"
-                                       "Yes replaces them, No keeps them and writes only the new ones.",
-                                       buttons, QMessageBox.StandardButton.No)
-            if answer == QMessageBox.StandardButton.Cancel:
-                return None
-            replace = answer == QMessageBox.StandardButton.Yes
-        items = [replace_item(i, known={}) for i in export.write_items(records, folder)]
-        report = write_captions(items, WriteOptions(("txt",), existing="replace" if replace else "keep"))
-        self.files_written.emit(report, records)
-        if report.ok:
-            self.status.emit(report.summary().replace("\n", "; "), 10000)
-        else:
-            self.message.emit(Message("warning", "Some text files were not written",
-                                      report.summary().splitlines()[0] + "; some files were not written (see details).",
-                                      details=report.summary()))
-        return report

@@ -1,23 +1,27 @@
 """The open folder: opening it, scanning it in the background, its caption store (saved at most
-SAVE_DELAY_MS after a change and on close), the watch for it disappearing, the recent folders.
+SAVE_DELAY_MS after a change and on close), the watch on it, the recent folders.
 
 After the scan has listed the images, the caption reader (same thread) fingerprints them,
 re-attaches captions of renamed photos and moved folders (saved at once), and reads the captions
 beside and inside the photos; what it finds is reconciled here with the captions held then
-(core.caption_io.reconcile): a caption taken from a file is one undo step ("Read captions from
-files"), a conflict is a status line and a log warning.
+(visioncap_desktop.reading): captions taken from files are one undo step ("Read captions from
+files"), each conflict and unreadable file a Problem (`problems_found`). Imports of a CSV or
+metadata.jsonl go the same way, the table read in the reader's thread too. The folder watch
+(visioncap_desktop.folder_watch) has the reader read again the captions of photos whose caption
+files changed outside the app, under the same rule.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from core.caption_io import Action, Findings, StoredCaption, Table, reconcile, source_key
+from core.caption_io import Findings, source_key
 from core.caption_writes import UNCHANGED, WRITTEN, WriteReport
 from core.fingerprint import FileState
 from core.images import scan_images
@@ -29,18 +33,16 @@ from visioncap_desktop.controllers.decisions import (
     facts_to_save,
 )
 from visioncap_desktop.controllers.message import Message
+from visioncap_desktop.folder_watch import FolderWatch
 from visioncap_desktop.gallery.item_model import GalleryModel
 from visioncap_desktop.gallery.undo_commands import CaptionRunCommand
 from visioncap_desktop.gc_pauses import freeze_long_lived
-from visioncap_desktop.records import (
-    CaptionSnapshot,
-    CaptionState,
-    FileFacts,
-    ImageRecord,
-    imported_snapshot,
-)
+from visioncap_desktop.problems import Problem, scan_problems
+from visioncap_desktop.reading import apply_findings, reading_summary
+from visioncap_desktop.records import CaptionSnapshot, CaptionState, FileFacts, ImageRecord
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.store import CaptionStore
+from visioncap_desktop.wording import plural
 from visioncap_desktop.workers.caption_reader import CaptionReader, Moved, ReadRequest
 from visioncap_desktop.workers.folder_scanner import FolderScanner, NameOrder, Stored
 
@@ -71,8 +73,10 @@ class FolderSession(QObject):
     status = Signal(str, int)  # status bar text, milliseconds to show it (0: until replaced)
     status_tip = Signal(str)  # details of the last status line (what a scan left out)
     message = Signal(object)  # Message
+    problems_found = Signal(object)  # [Problem] of the open folder
     scan_requested = Signal(int, str, bool, object)  # to the scanner, queued to its thread
     read_requested = Signal(int, object)  # to the caption reader: scan id, ReadRequest
+    recheck_requested = Signal(int, object)  # to the caption reader: scan id, [folder] changed
     reading_ended = Signal()  # fingerprints, re-attaching and reading captions are done
 
     def __init__(self, gallery_model: GalleryModel, settings: Settings, parent: QObject | None = None):
@@ -81,18 +85,21 @@ class FolderSession(QObject):
         self._settings = settings
         self.folder: Path | None = None
         self.scanning = False
-        self.reading = False  # fingerprinting and reading captions after the scan
         self.scan_report = ScanReport()
         self._store: CaptionStore | None = None
         self._stored: dict[str, CaptionSnapshot] = {}
         self._facts: dict[str, FileFacts] = {}
+        self._reads: deque[str] = deque()  # the stage ("reading", "importing") of each read asked for
+        self._import_name = ""
         self._import: CaptionRunCommand | None = None  # captions taken from files, one undo step
+        self._taken: dict[str, CaptionSnapshot] = {}
         self._conflicts = self._unreadable = 0
+        self._changed_folders: set[str] = set()  # changed while a scan or read was going
         self._dirty = False
         self._last_save_error: str | None = None
         self._scan_id = 0
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
-        self.watcher = QFileSystemWatcher(self)
+        self.watch = FolderWatch(self)
 
         self.thread = QThread(self)
         self.thread.setObjectName("visioncap-scanner")
@@ -111,17 +118,28 @@ class FolderSession(QObject):
         self.scanner.scan_finished.connect(self._on_scan_finished)
         self.scanner.scan_failed.connect(self._on_scan_failed)
         self.read_requested.connect(self.reader.follow)
+        self.recheck_requested.connect(self.reader.recheck)
         self.reader.files_fingerprinted.connect(self._on_files_fingerprinted)
         self.reader.entries_moved.connect(self._on_entries_moved)
         self.reader.captions_found.connect(self._on_captions_found)
+        self.reader.progress.connect(self._on_read_progress)
+        self.reader.table_failed.connect(self._on_table_failed)
+        self.reader.problems_found.connect(self._on_reader_problems)
+        self.reader.watch_paths.connect(self._on_watch_paths)
         self.reader.reading_finished.connect(self._on_reading_finished)
         self._model.records_changed.connect(self._schedule_save)
         self._save_timer.timeout.connect(self.save_now)
-        self.watcher.directoryChanged.connect(self._on_directory_changed)
+        self.watch.folders_changed.connect(self._on_folders_changed)
+        self.watch.folder_vanished.connect(self._on_folder_vanished)
 
     @property
     def include_subfolders(self) -> bool:
         return self._settings.get("include_subfolders")
+
+    @property
+    def reading(self) -> bool:
+        """Captions in files are being read (after the scan, an import, a change outside the app)."""
+        return bool(self._reads)
 
     def open(self, folder: str | Path, include_subfolders: bool | None = None) -> bool:
         """Show the images of `folder` with their saved captions; the scan fills the gallery
@@ -142,14 +160,13 @@ class FolderSession(QObject):
         if loaded.problem:
             self.message.emit(Message("warning", "Saved captions could not be read", loaded.problem))
         self.folder, self._store, self._stored, self._facts = folder, store, loaded.entries, loaded.facts
-        self._import, self._conflicts, self._unreadable = None, 0, 0
-        self.reading = False
+        self._import, self._taken, self._conflicts, self._unreadable = None, {}, 0, 0
+        self._reads.clear()
+        self._changed_folders.clear()
         self._dirty = False
         self._last_save_error = None
         self._model.clear()
-        if self.watcher.directories():
-            self.watcher.removePaths(self.watcher.directories())
-        self.watcher.addPath(str(folder))
+        self.watch.watch(folder)
         self._settings.add_recent_folder(str(folder))
 
         self._scan_id += 1
@@ -157,6 +174,8 @@ class FolderSession(QObject):
         self.scanner.supersede(self._scan_id)
         self.reader.supersede(self._scan_id)
         self.folder_opened.emit(str(folder))
+        if loaded.problem:  # after folder_opened, which clears the previous folder's problems
+            self.problems_found.emit([Problem("reading", "failed", "", loaded.problem, "", str(store.path))])
         self.scan_requested.emit(self._scan_id, str(folder), self.include_subfolders,
                                  Stored(dict(self._stored), dict(self._facts)))
         self.status.emit(f"Scanning {folder}...", 0)
@@ -188,7 +207,8 @@ class FolderSession(QObject):
         return True
 
     def shutdown(self) -> None:
-        """Stop the scanner and save."""
+        """Stop the scanner and the watch, and save."""
+        self.watch.stop()
         self.scanner.supersede(-1)
         self.reader.supersede(-1)
         self.thread.quit()
@@ -207,7 +227,7 @@ class FolderSession(QObject):
         if scan_id != self._scan_id:
             return
         self._model.add_records(records)
-        self.status.emit(f"Scanning... {self._model.rowCount():,} images found", 0)
+        self.status.emit(f"Scanning... {plural(self._model.rowCount(), 'image')} found", 0)
         self.records_added.emit()
 
     def _on_scan_finished(self, scan_id: int, count: int, order: NameOrder, report: ScanReport) -> None:
@@ -218,7 +238,7 @@ class FolderSession(QObject):
             self._model.sort_records()
         freeze_long_lived("folder scanned")  # the records live as long as the folder is open
         self._report_scan(count, report)
-        self.reading = True  # a run asked for from here on waits for the captions in the files
+        self._reads.append("reading")  # a run asked for from here on waits for the captions in the files
         self.scan_ended.emit()
         self.folder_loaded.emit(str(self.folder), count)
         if count == 0 and not self.include_subfolders:
@@ -233,46 +253,61 @@ class FolderSession(QObject):
         self.scan_report = report
         headline = report.headline()
         if not headline:
-            self.status.emit(f"{count:,} images in {self.folder}", 5000)
+            self.status.emit(f"{plural(count, 'image')} in {self.folder}", 5000)
             return
         for entry in report.skipped:
             log.warning("left out %s: %s", entry.path, entry.reason)
-        self.status.emit(f"{count:,} images in {self.folder}; {headline}", 0)
+        self.problems_found.emit(scan_problems(report))
+        self.status.emit(f"{plural(count, 'image')} in {self.folder}; {headline} (see Problems)", 0)
         self.status_tip.emit("\n".join(report.lines()))
 
     # --- captions that follow their photos, and captions already beside them -------------------
 
     def _start_reading(self, scan_id: int) -> None:
         if scan_id == self._scan_id:
-            self._request_reading(self._model.records(), reattach=True)
+            self._request_reading(self._model.records(), "", reattach=True)
 
-    def _request_reading(self, records: Iterable[ImageRecord], reattach: bool = False,
-                         tables: tuple[Table, ...] = ()) -> None:
+    def _request_reading(self, records: Iterable[ImageRecord], stage: str, reattach: bool = False,
+                         table: Path | None = None) -> None:
+        """Ask the reader for the captions of `records` ("" : the read after the scan, already
+        counted in `_reads`)."""
         own = {name: "" for name in self._stored}
         own.update((name, f.fingerprint) for name, f in self._facts.items() if name in own)
         items = [(r.path, r.name, FileState(r.size, r.mtime_ns, r.fingerprint) if r.fingerprint else None)
                  for r in records]
-        self.reading = True
+        if stage:
+            self._reads.append(stage)
         self.read_requested.emit(self._scan_id, ReadRequest(
             str(self.folder), items, own, self._store.path if self._store else None,
-            paths.captions_dir() if reattach else None, tables))
+            paths.captions_dir() if reattach else None, table_paths=(table,) if table else (), watch=reattach))
 
     def import_table(self, path: str | Path) -> bool:
         """Read the captions of a CSV or metadata.jsonl for the open folder's images, in the
-        background, under the conflict rule. False (and a message) if the file cannot be read."""
-        from core.caption_io import load_table
-        from core.photo_metadata import MetadataError
-
+        reader's thread (a table of a million rows takes a while), under the conflict rule. A
+        table that cannot be read gives a message when the reader says so. False if no folder
+        is open."""
         if self.folder is None:
             return False
-        try:
-            table = load_table(path, self.folder)
-        except (MetadataError, OSError, ValueError) as exc:
-            self.message.emit(Message("warning", "Cannot import captions", str(exc)))
-            return False
-        self.status.emit(f"Importing {len(table.captions):,} captions from {Path(path).name}...", 0)
-        self._request_reading(self._model.records(), tables=(table,))
+        self._import_name = Path(path).name
+        self.status.emit(f"Importing captions from {self._import_name}...", 0)
+        self._request_reading(self._model.records(), "importing", table=Path(path))
         return True
+
+    def _on_reader_problems(self, scan_id: int, problems: list[Problem]) -> None:
+        if scan_id == self._scan_id:
+            self.problems_found.emit(problems)
+
+    def _on_table_failed(self, scan_id: int, text: str) -> None:
+        if scan_id == self._scan_id:
+            self.message.emit(Message("warning", "Cannot import captions", text))
+
+    def _on_read_progress(self, scan_id: int, done: int, total: int) -> None:
+        if scan_id != self._scan_id or not self._reads:
+            return
+        if self._reads[0] == "importing":
+            self.status.emit(f"Importing captions from {self._import_name}: {done:,} of {total:,} images...", 0)
+        else:
+            self.status.emit(f"Reading the captions in files: {done:,} of {total:,} images...", 0)
 
     def _on_files_fingerprinted(self, scan_id: int, states: dict[str, FileState]) -> None:
         if scan_id == self._scan_id:
@@ -294,67 +329,71 @@ class FolderSession(QObject):
         self._model.set_snapshots({by_name[name].path: snapshot for name, (snapshot, _) in moving.items()})
         for name, (_, facts) in moving.items():  # after the snapshots, which stamp changed_ns
             if facts is not None:
-                by_name[name].changed_ns, by_name[name].seen = facts.changed_ns, dict(facts.seen)
+                record = by_name[name]
+                record.changed_ns, record.seen, record.noted = facts.changed_ns, dict(facts.seen), dict(facts.noted)
         self._dirty = True
         self.save_now()
-        text = moved.message or f"kept the captions of {len(moved.renames):,} renamed image(s)"
+        text = moved.message or f"kept the captions of {plural(len(moved.renames), 'renamed image')}"
         log.info("%s: %s", self.folder, text)
         self.status.emit(text, 0)
 
     def _on_captions_found(self, scan_id: int, found: dict[str, Findings]) -> None:
         if scan_id != self._scan_id or self.folder is None:
             return
-        taken: dict[str, CaptionSnapshot] = {}
-        seen: dict[str, dict[str, FileState]] = {}
-        for path, findings in found.items():
-            record = self._model.record_for_path(path)
-            if record is None:
-                continue
-            for problem in findings.problems:
-                log.warning("could not read a caption of %s: %s", record.name, problem)
-            self._unreadable += len(findings.problems)
-            stored = StoredCaption(record.caption, record.changed_ns, record.seen) if record.caption else None
-            decision = reconcile(stored, findings.found, self.folder)
-            states = {source_key(f.file, self.folder): f.state for f in decision.in_sync}
-            if decision.action is Action.TAKE and decision.found is not None:
-                taken[path] = imported_snapshot(record, decision.found.text, decision.found.source.value,
-                                                decision.found.own)
-                states[source_key(decision.found.file, self.folder)] = decision.found.state
-            seen[path] = states
-            if decision.conflict:
-                self._conflicts += 1
-                text = decision.message(record.name)
-                log.warning("%s", text)
-                self.status.emit(text, 0)
-        if taken:
+        stage = self._reads[0] if self._reads else "reading"
+        outcome = apply_findings(found, self._model.record_for_path, self.folder, stage)
+        for problem in outcome.problems:
+            log.warning("%s: %s", problem.name or problem.file, problem.reason)
+        self._conflicts += outcome.conflicts
+        self._unreadable += outcome.unreadable
+        if outcome.taken:
             if self._import is None:
                 self._import = CaptionRunCommand(self._model)
-            for path, snapshot in taken.items():
+            for path, snapshot in outcome.taken.items():
                 before = self._model.record_for_path(path).snapshot()
                 if self._model.set_snapshot(path, snapshot):
                     self._import.add(path, before, snapshot)
-        self._model.add_seen(seen)
+                    self._taken[path] = snapshot
+        self._model.add_seen(outcome.seen)
+        self._model.add_seen(outcome.noted, noted=True)
+        if outcome.problems:
+            self.problems_found.emit(outcome.problems)
 
     def _on_reading_finished(self, scan_id: int) -> None:
         if scan_id != self._scan_id:
             return
-        self.reading = False
+        if self._reads:
+            self._reads.popleft()
         command, self._import = self._import, None
-        taken = command is not None and len(command)
-        if taken:
-            command.finish(f"Read {len(command):,} caption(s) from files")
+        if command is not None and len(command):
+            command.finish(f"Read {plural(len(command), 'caption')} from files")
             if self._model.undo_stack is not None:
                 self._model.undo_stack.push(command)
-        parts = [f"Read {len(command):,} caption(s) from files beside or inside the images"] if taken else []
-        if self._conflicts:
-            parts.append(f"{self._conflicts:,} disagreed with VisionCap's (see the log)")
-        if self._unreadable:
-            parts.append(f"{self._unreadable:,} caption file(s) could not be read or belong to several "
-                         "images (see the log)")
-        if parts:
-            self.status.emit("; ".join(parts), 10000)
-        self._conflicts = self._unreadable = 0
-        self.reading_ended.emit()
+        summary = reading_summary(self._taken, self._conflicts, self._unreadable)
+        if summary:
+            self.status.emit(summary, 10000)
+        self._taken, self._conflicts, self._unreadable = {}, 0, 0
+        if not self._reads:
+            self.reading_ended.emit()
+            if self._changed_folders:  # changes outside the app while the files were read
+                self._on_folders_changed(sorted(self._changed_folders))
+
+    # --- the watch: caption files changed outside the app -----------------------------------------
+
+    def _on_watch_paths(self, scan_id: int, folders: list[str], files: list[str]) -> None:
+        if scan_id == self._scan_id:
+            self.watch.add_folders(folders)
+            self.watch.add_files(files)
+
+    def _on_folders_changed(self, folders: list[str]) -> None:
+        if self.folder is None:
+            return
+        if self.scanning or self.reading:  # the read going on may see part of it: look again after
+            self._changed_folders.update(folders)
+            return
+        self._changed_folders.clear()
+        self._reads.append("reading")
+        self.recheck_requested.emit(self._scan_id, folders)
 
     def record_written(self, report: WriteReport, records: Iterable[ImageRecord]) -> None:
         """After captions were written out: the files just written (or found to hold the caption
@@ -385,9 +424,8 @@ class FolderSession(QObject):
         self.scan_ended.emit()
         self.message.emit(Message("warning", "Cannot read folder", text))
 
-    def _on_directory_changed(self, path: str) -> None:
-        if self.folder is not None and Path(path) == self.folder and not self.folder.exists():
-            self.watcher.removePath(path)
+    def _on_folder_vanished(self, path: str) -> None:
+        if self.folder is not None and Path(path) == self.folder:
             self.message.emit(Message(
                 "warning", "Folder not available",
                 f"The folder {self.folder} has been moved, deleted or disconnected. Its captions "

@@ -18,9 +18,11 @@ from visioncap_desktop.controllers.decisions import run_summary
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.gallery.item_model import GalleryModel
 from visioncap_desktop.gallery.undo_commands import CaptionRunCommand
+from visioncap_desktop.problems import Problem
 from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord, run_may_replace
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.widgets.run_progress import format_duration
+from visioncap_desktop.wording import plural
 from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
 
 
@@ -45,17 +47,23 @@ class ActiveRun:
         self._undo_stack = undo_stack
         self._started_with = {r.path: r.snapshot() for r in records}
         self._pushed = False
+        self.problems: list[Problem] = []  # not yet reported
 
     def caption_ready(self, path: str, caption: str, model_name: str) -> None:
         if self._apply(path, CaptionSnapshot(caption, CaptionState.CAPTIONED, "", model_name)):
             self.captioned += 1
         else:
             self.skipped += 1
+            record = self._model.record_for_path(path)
+            if record is not None:
+                self.problems.append(Problem("captioning", "skipped", record.name,
+                                             "changed during the run: what you did to it was kept", path))
 
     def caption_failed(self, path: str, reason: str) -> None:
         self.failed += 1
         record = self._model.record_for_path(path)
         if record is not None:
+            self.problems.append(Problem("captioning", "failed", record.name, reason, path))
             # an earlier caption stays visible next to the error; nothing the user had is lost
             self._apply(path, CaptionSnapshot(record.caption, CaptionState.ERROR, reason, record.model))
 
@@ -75,10 +83,14 @@ class ActiveRun:
             self.command.add(path, *change)
         return True
 
+    def take_problems(self) -> list[Problem]:
+        problems, self.problems = self.problems, []
+        return problems
+
     def finish(self) -> None:
         """Name the run's undo step (it is on the stack if the run changed anything)."""
         if self._pushed:
-            self.command.finish(f"Caption {len(self.command):,} image(s)")
+            self.command.finish(f"Caption {plural(len(self.command), 'image')}")
 
     def summary(self, outcome: str) -> str:
         elapsed = format_duration(time.monotonic() - self.started)
@@ -94,6 +106,7 @@ class RunController(QObject):
     running_changed = Signal()
     status = Signal(str, int)  # status bar text, milliseconds to show it (0: until replaced)
     message = Signal(object)  # Message
+    problems_found = Signal(object)  # [Problem]: images that failed or kept what the user did
     # the worker's model events, for whoever shows the model's state
     model_loading = Signal(str)  # bundle
     model_loaded = Signal(str, str)  # model name, device label
@@ -136,6 +149,7 @@ class RunController(QObject):
         worker.caption_ready.connect(self._on_caption_ready)
         worker.caption_failed.connect(self._on_caption_failed)
         worker.progress.connect(self.progress)
+        worker.progress.connect(self._report_problems)  # once a batch, not once an image
         worker.notice.connect(lambda text: self.message.emit(Message("info", "Captioning", text, popup=False)))
         worker.run_failed.connect(
             lambda text: self.message.emit(Message("warning", "Captioning stopped", text)))
@@ -225,7 +239,12 @@ class RunController(QObject):
         if self._run is not None and run_id == self._run.run_id:
             self._end_run(outcome, done)
 
+    def _report_problems(self) -> None:
+        if self._run is not None and self._run.problems:
+            self.problems_found.emit(self._run.take_problems())
+
     def _end_run(self, outcome: str, done: int) -> None:
+        self._report_problems()
         run, self._run = self._run, None
         run.finish()
         self.status.emit(run.summary(outcome), 15000)

@@ -4,19 +4,22 @@ controller that does the work (MainWindow.connect_action_signals)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
+    QDesktopServices,
     QKeySequence,
     QUndoStack,
 )
 from PySide6.QtWidgets import QApplication, QMenu, QMenuBar, QStyle, QToolBar, QToolButton, QWidget
 
+from visioncap_desktop import paths
 from visioncap_desktop.settings import Settings
-from visioncap_desktop.theme import view_mode_icon
+from visioncap_desktop.theme import apply_theme, drawn_icon
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,6 @@ class ActionState:
 
 class WindowActions(QObject):
     recent_folder_chosen = Signal(str)
-    theme_chosen = Signal(str)  # "system", "light" or "dark" from View > Theme
 
     def __init__(self, settings: Settings, parent: QObject | None = None):
         super().__init__(parent)
@@ -48,11 +50,11 @@ class WindowActions(QObject):
                                           "Export captions to a CSV file")
         self.txt_action = self._action("Save Captions as .&txt Files...", sp.SP_FileIcon, None,
                                        "Write photo.txt next to photo.jpg for every captioned image")
-        self.xmp_action = self._action("Write &XMP Sidecars", None, None,
+        self.xmp_action = self._action("Write &XMP Sidecars...", None, None,
                                        "Write each caption into an XMP sidecar that photo managers read")
         self.embed_action = self._action("E&mbed Captions in Photos...", None, None,
                                          "Write each caption into the photo file's own metadata (asks first)")
-        self.jsonl_action = self._action("Write metadata.&jsonl", None, None,
+        self.jsonl_action = self._action("Write metadata.&jsonl...", None, None,
                                          "Write a Hugging Face imagefolder metadata.jsonl (file_name, text)")
         self.import_action = self._action("&Import Captions from CSV / metadata.jsonl...", None, None,
                                           "Read captions for these images from a CSV or a metadata.jsonl")
@@ -66,14 +68,14 @@ class WindowActions(QObject):
             action.toggled.connect(lambda on, n=naming: on and settings.set("sidecar_naming", n))
         self.quit_action = self._action("&Quit", None, QKeySequence.StandardKey.Quit)
 
-        self.undo_action = self._action("&Undo", sp.SP_ArrowBack, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action("&Redo", sp.SP_ArrowForward, ["Ctrl+Y", "Ctrl+Shift+Z"])
+        self.undo_action = self._action("&Undo", None, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo", None, ["Ctrl+Y", "Ctrl+Shift+Z"])
         self.edit_action = self._action("&Edit Caption", None, "F2", "Edit the caption of the current image")
         self.find_action = self._action("&Find", None, QKeySequence.StandardKey.Find)
         self.batch_action = self._action("&Batch Edit...", None, "Ctrl+H",
                                          "Find and replace, add a prefix or suffix, tidy captions of many images")
 
-        self.caption_all_action = self._action("Caption &All", sp.SP_MediaPlay, None)
+        self.caption_all_action = self._action("Caption &All", None, None)
         self.caption_selected_action = self._action("Caption &Selected", None, "Ctrl+Shift+R",
                                                     "Caption the selected images")
         self.caption_missing_action = self._action("Caption &Uncaptioned", None, "Ctrl+R",
@@ -82,7 +84,7 @@ class WindowActions(QObject):
                                              "Let runs replace captions you edited", checkable=True)
         self.overwrite_action.toggled.connect(self._show_overwrite)
         self._show_overwrite(False)
-        self.cancel_action = self._action("&Cancel Run", sp.SP_MediaStop, "Esc",
+        self.cancel_action = self._action("&Cancel Run", None, "Esc",
                                           "Stop the run after its current batch, or the writing of captions to files after its "
                                           "current image; what is done is kept")
         self.settings_action = self._action("&Settings...", sp.SP_FileDialogDetailedView,
@@ -110,8 +112,12 @@ class WindowActions(QObject):
                               (("system", "&System Colours"), ("light", "L&ight"), ("dark", "&Dark"))}
         for key, action in self.theme_actions.items():
             self.theme_group.addAction(action)
-            action.triggered.connect(lambda _=False, k=key: self.theme_chosen.emit(k))
+            action.triggered.connect(lambda _=False, k=key: self.set_theme(k))
         self.about_action = self._action("&About VisionCap", None)
+        self.log_action = self._action("Open the &Log Folder", None, None,
+                                       "Show the folder of visioncap.log, which records every problem and error")
+        self.log_action.triggered.connect(self.open_log_folder)
+        self.open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl  # tests pass their own
         self.recent_menu: QMenu | None = None
         self.view_menu: QMenu | None = None  # the window adds its panels' toggles
 
@@ -147,7 +153,7 @@ class WindowActions(QObject):
         _add(self.view_menu, self.grid_action, self.list_action, None, self.zoom_in_action, self.zoom_out_action,
              self.zoom_reset_action, None, self.preview_action, None)
         _add(self.view_menu.addMenu("&Theme"), *self.theme_actions.values())
-        _add(bar.addMenu("&Help"), self.about_action)
+        _add(bar.addMenu("&Help"), self.log_action, None, self.about_action)
 
     def fill_toolbar(self, toolbar: QToolBar, button_parent: QWidget) -> None:
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -183,6 +189,12 @@ class WindowActions(QObject):
             action.setEnabled(state.has_records and not state.writing)
         self.reload_action.setEnabled(state.has_folder)
 
+    def open_log_folder(self) -> bool:
+        """Show the log's folder in the file manager (made first if nothing was logged yet)."""
+        folder = paths.log_file().parent
+        folder.mkdir(parents=True, exist_ok=True)
+        return self.open_url(QUrl.fromLocalFile(str(folder)))
+
     def _show_overwrite(self, overwrite: bool) -> None:
         """Say what runs do with edited captions, as the Overwrite action now says."""
         edited = "captions you edited are replaced" if overwrite else "captions you edited are kept"
@@ -194,14 +206,20 @@ class WindowActions(QObject):
     def show_view_mode(self, mode: str) -> None:
         (self.grid_action if mode == "grid" else self.list_action).setChecked(True)
 
-    def show_theme(self, theme: str) -> None:
+    def set_theme(self, theme: str) -> None:
+        """Show the app in `theme` ("system", "light" or "dark": visioncap_desktop.theme),
+        remembered, with the icons drawn in its colours."""
+        apply_theme(theme)
         self.theme_actions[theme].setChecked(True)
         self.update_icons()
+        self._settings.set("theme", theme)
 
     def update_icons(self) -> None:
         """The icons drawn in the palette's colours (after a theme change)."""
-        self.grid_action.setIcon(view_mode_icon("grid"))
-        self.list_action.setIcon(view_mode_icon("list"))
+        for action, kind in ((self.grid_action, "grid"), (self.list_action, "list"),
+                             (self.caption_all_action, "play"), (self.cancel_action, "stop"),
+                             (self.undo_action, "undo"), (self.redo_action, "redo")):
+            action.setIcon(drawn_icon(kind))
 
     def show_subfolders(self, checked: bool) -> None:
         """Show the setting without triggering a reload."""

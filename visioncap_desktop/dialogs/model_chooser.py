@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
+from visioncap_desktop.theme import warning_colour
 
 
 def is_bundle(folder: Path | None) -> bool:
@@ -91,7 +92,7 @@ class ModelChooserDialog(QDialog):
         radios[preselected(source, demo is not None, downloaded)].setChecked(True)
 
         self.problem = QLabel(self)
-        self.problem.setStyleSheet("color: #c00")
+        self.problem.setStyleSheet(f"color: {warning_colour(self.palette()).name()}")
         self.problem.setWordWrap(True)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)

@@ -79,8 +79,9 @@ class GalleryModel(QAbstractListModel):
             return record.name
         if role == Qt.ItemDataRole.EditRole:
             return record.caption
-        if role == Qt.ItemDataRole.ToolTipRole:
-            text = f"{record.path}\n{record.caption}" if record.caption else record.path
+        if role == Qt.ItemDataRole.ToolTipRole:  # the whole name, however the tile shortens it
+            text = f"{record.name}\n{record.path}"
+            text = f"{text}\n{record.caption}" if record.caption else text
             return f"{text}\n({record.source_label})" if record.source_label else text
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnails.pixmap(record.path) if self._thumbnails is not None else None
@@ -251,14 +252,15 @@ class GalleryModel(QAbstractListModel):
         if changed:
             self.records_changed.emit()
 
-    def add_seen(self, seen: Mapping[str, Mapping[str, FileState]]) -> None:
+    def add_seen(self, seen: Mapping[str, Mapping[str, FileState]], noted: bool = False) -> None:
         """Record the state of files a caption was read from or written to (path -> {source
-        key: state}), so they do not come back as changed."""
+        key: state}), so they do not come back as changed; with `noted`, of files whose
+        different caption was reported (records.FileFacts.noted)."""
         changed = False
         for path, states in seen.items():
             record = self.record_for_path(path)
             if record is not None and states:
-                record.seen.update(states)
+                (record.noted if noted else record.seen).update(states)
                 changed = True
         if changed:
             self.records_changed.emit()

@@ -13,8 +13,6 @@ from PySide6.QtGui import QUndoCommand
 
 from visioncap_desktop.records import CaptionSnapshot, ImageRecord, edited_snapshot
 
-EDIT_COMMAND_ID = 1001
-
 
 class CaptionTarget(Protocol):
     """What the commands need from the records' owner."""
@@ -27,18 +25,15 @@ class CaptionTarget(Protocol):
 
 
 class EditCaptionCommand(QUndoCommand):
-    """The user changed one caption. Each committed edit is its own undo step; only the
-    provisional applications of one typing session (`session`, the side panel applying text
-    after a pause, until Enter or leaving the editor) merge into one step."""
+    """The user changed one caption: each committed edit is its own undo step."""
 
-    def __init__(self, model: CaptionTarget, path: str, caption: str, session: int | None = None):
+    def __init__(self, model: CaptionTarget, path: str, caption: str):
         record = model.record_for_path(path)
         if record is None:
             raise KeyError(path)
         super().__init__(f"Edit caption of {PurePosixPath(record.name).name}")
         self._model = model
         self._path = path
-        self._session = session
         self._before = record.snapshot()
         self._after = edited_snapshot(record, caption)
 
@@ -47,17 +42,6 @@ class EditCaptionCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._model.set_snapshot(self._path, self._before)
-
-    def id(self) -> int:
-        return EDIT_COMMAND_ID
-
-    def mergeWith(self, other: QUndoCommand) -> bool:
-        if (not isinstance(other, EditCaptionCommand) or other._path != self._path or self._session is None
-                or other._session != self._session):
-            return False
-        self._after = other._after
-        self.setObsolete(self._after == self._before)  # typed and then typed back: no step at all
-        return True
 
 
 class CaptionRunCommand(QUndoCommand):

@@ -14,7 +14,7 @@ multi-line box whose keys are the app's, not the text box's own.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QTextCursor
 from PySide6.QtWidgets import QCompleter, QPlainTextEdit, QWidget
 
@@ -42,6 +42,20 @@ def is_history_key(event: QKeyEvent) -> bool:
         return True
     mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
     return (event.key(), mods) in ((Qt.Key.Key_Y, _CTRL), (Qt.Key.Key_Z, _CTRL | _SHIFT))
+
+
+class HistoryKeysToWindow(QObject):
+    """An event filter for the window's one-line boxes (the search box, the tag search): Ctrl+Z,
+    Ctrl+Y and Ctrl+Shift+Z go to the window's Undo and Redo, as in the caption editors, instead
+    of undoing the box's own typing (a QLineEdit takes them for itself first)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and is_history_key(event):
+            # ShortcutOverride ignored: the window's shortcut runs; a KeyPress still arriving means
+            # the action is disabled (a run is going), and the box must not undo by itself either
+            event.ignore() if event.type() == QEvent.Type.ShortcutOverride else event.accept()
+            return True
+        return super().eventFilter(watched, event)
 
 
 def tag_prefix(text: str, position: int) -> str:

@@ -6,6 +6,8 @@ thumbnail above the text) and "list" (rows, thumbnail on the left).
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import (
     QEvent,
     QModelIndex,
@@ -59,6 +61,44 @@ ERROR_TEXT = {False: QColor(204, 0, 0), True: QColor(255, 120, 120)}  # on a lig
 def one_line(text: str) -> str:
     """`text` with its line breaks (any kind) and tabs as spaces: a name drawn on one line."""
     return " ".join(text.replace("\t", " ").splitlines())
+
+
+_COUNTER = re.compile(r"\d{1,8}$")  # the number that tells photos of a series apart
+
+
+def elide_name(name: str, metrics: QFontMetrics, width: int) -> str:
+    """`name` in at most `width` pixels: whole when it fits, else cut at the end of its stem with
+    the extension kept, and the stem's closing number too ("Bythesea_a…2020.jpg",
+    "IMG_2024…0042.jpg"), so the tiles of a series stay told apart."""
+    if metrics.horizontalAdvance(name) <= width:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension) > 5:
+        return metrics.elidedText(name, Qt.TextElideMode.ElideRight, width)
+    counter = _COUNTER.search(stem)
+    for kept in ((counter.group() if counter and counter.start() > 0 else ""), ""):
+        tail = f"\u2026{kept}.{extension}"
+        room = width - metrics.horizontalAdvance(tail)
+        if room >= metrics.horizontalAdvance(stem[:3]):
+            break
+    else:
+        return metrics.elidedText(name, Qt.TextElideMode.ElideRight, width)
+    body = stem[:len(stem) - len(kept)]
+    low, high = 0, len(body)  # the longest start of the stem that fits
+    while low < high:
+        middle = (low + high + 1) // 2
+        if metrics.horizontalAdvance(body[:middle]) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return body[:low].rstrip() + tail
+
+
+def shown_name(name: str, mode: str) -> str:
+    """What an item's name line shows: in the grid the file's own name (its folder is in the
+    tooltip; "trip2024/" before every name would leave no room for the name), in the list the
+    whole name relative to the opened folder. Line breaks in a name are drawn as spaces."""
+    return one_line(name.rsplit("/", 1)[-1] if mode == "grid" else name)
 
 
 def grid_cell_size(thumb: int, metrics: QFontMetrics) -> QSize:
@@ -161,7 +201,7 @@ class GalleryDelegate(QStyledItemDelegate):
         bold.setBold(True)
         painter.setFont(bold)
         painter.setPen(option.palette.color(text_role))
-        name = QFontMetrics(bold).elidedText(one_line(record.name), Qt.TextElideMode.ElideMiddle, name_rect.width())
+        name = elide_name(shown_name(record.name, self.mode), QFontMetrics(bold), name_rect.width())
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
                          | Qt.TextFlag.TextSingleLine, name)
 

@@ -91,13 +91,15 @@ class ImageCanvas(QGraphicsView):
         self.zoom_changed.emit()
 
     def fit(self) -> None:
-        """The whole picture in the window, never enlarged past 100%."""
+        """The whole picture as large as the window allows, never enlarged past 100% of the
+        photo's pixels (a decoded pixel is `_decoded_scale` photo pixels: at 100% it is shown
+        that many screen pixels wide)."""
         self.fitting = True
         pixmap = self.item.pixmap()
         if not pixmap.isNull():
             area = self.viewport().size()
             fit = min(area.width() / pixmap.width(), area.height() / pixmap.height())
-            scale = min(fit, 1.0 / self._decoded_scale)
+            scale = min(fit, self._decoded_scale)
             self.setTransform(self.transform().fromScale(scale, scale))
             self.zoom = scale / self._decoded_scale
         self.zoom_changed.emit()

@@ -1,19 +1,20 @@
 """The side panel: the current image large, its caption in an editor, and its details.
 
 The editor is a CaptionEdit (see its keys). Typing is reported as a draft at once
-(`draft_changed`: the edit controller writes drafts to disk), applied to the caption after a
-short pause (`caption_committed` with final False: these applications merge into one undo
-step), and committed (final True: the step ends) by Enter, Ctrl+Enter or Alt+Down/Up (which
-then ask for the next or previous image), leaving the editor, or another image being shown.
-Esc forgets what was typed since the last application.
+(`draft_changed`: the edit controller writes drafts to disk) and becomes the caption only when
+committed (`caption_committed`, one undo step): by Enter, Ctrl+Enter or Alt+Down/Up (which then
+ask for the next or previous image), by leaving the editor, or by another image being shown.
+Nothing is committed by a pause in typing, so a half-typed word never becomes a caption or a
+tag. Esc puts the committed caption back. Under the editor, an estimate of the caption's CLIP
+tokens and its characters (visioncap_desktop.token_count).
 """
 
 from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QPixmap, QTextCursor
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
@@ -23,9 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from visioncap_desktop.records import CaptionState, ImageRecord
+from visioncap_desktop.theme import warning_colour
+from visioncap_desktop.token_count import counter_text
 from visioncap_desktop.widgets.caption_edit import CaptionEdit
-
-COMMIT_DELAY_MS = 700
 
 
 def format_bytes(size: int) -> str:
@@ -38,7 +39,7 @@ def format_bytes(size: int) -> str:
 
 
 class SidePanel(QWidget):
-    caption_committed = Signal(str, str, bool)  # path, caption, final (False: applied after a pause)
+    caption_committed = Signal(str, str)  # path, caption
     draft_changed = Signal(str, str)  # path, the text in the editor now
     step_requested = Signal(int)  # +1/-1: show the next/previous image (the edit is committed)
 
@@ -49,7 +50,6 @@ class SidePanel(QWidget):
         self._record: ImageRecord | None = None
         self._pixmap: QPixmap | None = None
         self._dirty = False
-        self._applied = False
         self._setting_text = False
 
         self.preview = QLabel(self)
@@ -62,6 +62,9 @@ class SidePanel(QWidget):
         self.editor.setMaximumHeight(110)
         self.editor.setEnabled(False)
         self.editor.installEventFilter(self)
+        self.counter = QLabel(self)
+        self.counter.setToolTip("An estimate: CLIP reads 77 tokens (75 of them text); rare words and made-up "
+                                "trigger words take more tokens than counted here.")
 
         self.details: dict[str, QLabel] = {}
         form = QFormLayout()
@@ -78,13 +81,12 @@ class SidePanel(QWidget):
         layout.addWidget(self.preview, 1)
         layout.addWidget(QLabel("Caption:", self))
         layout.addWidget(self.editor)
+        layout.addWidget(self.counter)
         layout.addLayout(form)
 
-        self._commit_timer = QTimer(self)
-        self._commit_timer.setSingleShot(True)
-        self._commit_timer.setInterval(COMMIT_DELAY_MS)
-        self._commit_timer.timeout.connect(lambda: self.commit(final=False))
         self.editor.textChanged.connect(self._on_text_changed)
+        self.editor.textChanged.connect(self._count)
+        self._count()
         self.editor.commit_requested.connect(self._on_commit_requested)
         self.editor.cancel_requested.connect(self._on_cancel_requested)
         previews.thumbnail_ready.connect(self._on_preview_ready)
@@ -143,15 +145,12 @@ class SidePanel(QWidget):
         """The tags the editor completes (see CaptionEdit)."""
         self.editor.set_known_tags(tags)
 
-    def commit(self, final: bool = True) -> None:
-        """Emit the typed caption now, if there is one not yet committed. `final`: the edit is
-        finished (the next typing is a new undo step)."""
-        self._commit_timer.stop()
-        send = self._record is not None and (self._dirty or (final and self._applied))
+    def commit(self) -> None:
+        """Make the typed text the caption now, if anything was typed since the last commit."""
+        send = self._record is not None and self._dirty
         self._dirty = False
-        self._applied = not final and (send or self._applied)  # applied after a pause, not yet final
         if send:
-            self.caption_committed.emit(self._record.path, self.editor.toPlainText(), final)
+            self.caption_committed.emit(self._record.path, self.editor.toPlainText())
 
     def _on_commit_requested(self, step: int) -> None:
         self.commit()
@@ -159,7 +158,6 @@ class SidePanel(QWidget):
             self.step_requested.emit(step)
 
     def _on_cancel_requested(self) -> None:
-        self._commit_timer.stop()
         self._dirty = False
         if self._record is not None:
             self._set_text(self._record.caption)
@@ -169,6 +167,7 @@ class SidePanel(QWidget):
         self._setting_text = True
         try:
             self.editor.setPlainText(text)
+            self.editor.moveCursor(QTextCursor.MoveOperation.End)  # typing goes on from the end, as inline
         finally:
             self._setting_text = False
 
@@ -176,8 +175,18 @@ class SidePanel(QWidget):
         if self._setting_text or self._record is None:
             return
         self._dirty = True
-        self._commit_timer.start()
         self.draft_changed.emit(self._record.path, self.editor.toPlainText())
+
+    def _count(self) -> None:
+        text, over = counter_text(self.editor.toPlainText())
+        self.counter.setText(text)
+        colour = warning_colour(self.palette()).name() if over else ""
+        self.counter.setStyleSheet(f"color: {colour}" if colour else "")
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # the warning colour follows the theme
+            self._count()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (watched is self.editor and event.type() == QEvent.Type.FocusOut

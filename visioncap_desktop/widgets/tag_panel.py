@@ -18,6 +18,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from visioncap_desktop.tags import MAX_TAG_WORDS, alphabetical_key
+from visioncap_desktop.wording import plural, verb
 
 SCOPE_LABELS = {"all": "Whole folder", "filtered": "Images shown"}
 MAX_LISTED = 1000
@@ -64,6 +66,10 @@ class TagPanel(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setSortingEnabled(True)
         self.tree.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        header = self.tree.header()  # the names get the width; the counts only what they need
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._show_menu)
         self.tree.itemClicked.connect(lambda item: self.choose(item.text(0)))
@@ -125,8 +131,8 @@ class TagPanel(QWidget):
             notes.append(f"The {MAX_LISTED:,} most used of {len(matching):,} tags are listed; "
                          "type in the box above to find the others.")
         if sentences:
-            notes.append(f"{sentences:,} caption(s) without a tag of at most {MAX_TAG_WORDS} words "
-                         "(sentences) are not listed.")
+            notes.append(f"{plural(sentences, 'caption')} without a tag of at most {MAX_TAG_WORDS} words "
+                         f"(sentences) {verb(sentences, 'is')} not listed.")
         self.note.setText("\n".join(notes))
         self.note.setVisible(bool(notes))
 
@@ -166,6 +172,13 @@ class TagPanel(QWidget):
                 self.tag_chosen.emit(self.active_tag)
             self.rename_requested.emit(tag, new.strip())
 
+    def delete(self, tag: str) -> None:
+        """Delete `tag` from every caption; a gallery filtered on it shows all images again
+        rather than nothing."""
+        if self.active_tag == tag:
+            self.choose("")
+        self.delete_requested.emit(tag)
+
     def eventFilter(self, watched, event) -> bool:
         if watched is not self.tree or not isinstance(event, QKeyEvent):
             return super().eventFilter(watched, event)
@@ -181,7 +194,7 @@ class TagPanel(QWidget):
                 self.rename(tag)
                 return True
             if tag and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-                self.delete_requested.emit(tag)
+                self.delete(tag)
                 return True
         return super().eventFilter(watched, event)
 
@@ -194,7 +207,7 @@ class TagPanel(QWidget):
         menu.addAction("Show Images with This Tag", lambda: self.choose(tag) if self.active_tag != tag else None)
         menu.addAction("Rename in Every Caption...\tF2", lambda: self.rename(tag))
         menu.addAction("Move to the Front of Every Caption", lambda: self.front_requested.emit(tag))
-        menu.addAction("Delete from Every Caption\tDel", lambda: self.delete_requested.emit(tag))
+        menu.addAction("Delete from Every Caption\tDel", lambda: self.delete(tag))
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def _show_active(self) -> None:

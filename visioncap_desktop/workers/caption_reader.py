@@ -2,10 +2,19 @@
 find captions that followed renamed photos or a moved folder, and read the captions already
 beside or inside the photos.
 
+    tables        -> table_failed(scan id, message)                     an import that cannot be read
+                  -> problems_found(scan id, [Problem])                 its rows that name no image
     fingerprints  -> files_fingerprinted(scan id, {path: FileState})    in batches
     re-attaching  -> entries_moved(scan id, Moved)                      once, when anything moved
     reading       -> captions_found(scan id, {path: Findings})          in batches
+                  -> progress(scan id, done, total)                     with each batch
+                  -> watch_paths(scan id, [folder], [file])             folders with photos, caption files
                   -> reading_finished(scan id)
+
+`recheck(scan id, folders)` (the folder watch, see FolderSession) lists the caption files of
+those folders again, compares them with the listing taken before the last read
+(visioncap_desktop.watching) and reads the captions of the photos whose files changed, without
+their embedded descriptions; it answers with captions_found and reading_finished too.
 
 The worker decides nothing about the records: the GUI thread applies moved entries and
 reconciles what was found with the captions it holds then (core.caption_io.reconcile), since
@@ -18,13 +27,15 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.caption_io import Findings, Table, find_captions
+from core.caption_io import Findings, Table, find_captions, load_table
+from core.errors import MetadataError
 from core.fingerprint import FileState, file_state
+from visioncap_desktop.problems import unmatched_rows
 from visioncap_desktop.reattach import (
     apply_reattachment,
     candidate_stores,
@@ -33,10 +44,12 @@ from visioncap_desktop.reattach import (
 )
 from visioncap_desktop.records import CaptionSnapshot, FileFacts
 from visioncap_desktop.store import read_store_file
+from visioncap_desktop.watching import FolderPhotos, Listing, caption_listing, changed_files
 
 log = logging.getLogger(__name__)
 
 BATCH_SECONDS = 0.25  # how often results go to the GUI thread
+UNMATCHED_LISTED = 1000  # rows of an imported table that name no image: listed one by one up to this
 
 
 @dataclass(frozen=True)
@@ -46,8 +59,10 @@ class ReadRequest:
     own: dict[str, str] = field(default_factory=dict)  # every name in the folder's store -> fingerprint or ""
     store_path: Path | None = None  # the folder's own store: excluded from the search for a moved one
     captions_dir: Path | None = None  # where other folders' stores are; None: no re-attaching
-    tables: tuple[Table, ...] = ()  # an imported CSV or metadata.jsonl
+    tables: tuple[Table, ...] = ()  # tables already read
     read: bool = True  # read the captions beside and inside the photos
+    table_paths: tuple[Path, ...] = ()  # a CSV or metadata.jsonl to import: read here, off the GUI thread
+    watch: bool = False  # list the caption files first: what later rechecks compare with
 
 
 @dataclass(frozen=True)
@@ -74,11 +89,18 @@ class CaptionReader(QObject):
     files_fingerprinted = Signal(int, object)  # scan id, {path: FileState} of files read anew
     entries_moved = Signal(int, object)  # scan id, Moved
     captions_found = Signal(int, object)  # scan id, {path: Findings}
+    progress = Signal(int, int, int)  # scan id, photos read, photos to read
+    table_failed = Signal(int, str)  # scan id, why the table to import cannot be read
+    problems_found = Signal(int, object)  # scan id, [Problem]
+    watch_paths = Signal(int, object, object)  # scan id, [folder] with photos, [file] caption files listed
     reading_finished = Signal(int)  # scan id
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._wanted = 0  # written by the GUI thread
+        # the folder watch's memory, this thread's own: caption files and photos per folder
+        self._listings: dict[str, Listing] = {}
+        self._photos: dict[str, FolderPhotos] = {}
 
     def supersede(self, scan_id: int) -> None:
         """Make `scan_id` the only one that may run (see FolderScanner.supersede)."""
@@ -88,6 +110,13 @@ class CaptionReader(QObject):
     def follow(self, scan_id: int, request: ReadRequest) -> None:
         if scan_id != self._wanted:
             return
+        if request.table_paths:
+            request = self._load_tables(scan_id, request)
+            if request is None:
+                self.reading_finished.emit(scan_id)
+                return
+        if request.watch:
+            self._take_listings(scan_id, request)
         names = self._fingerprint(scan_id, request)
         if names is None:
             return
@@ -96,6 +125,58 @@ class CaptionReader(QObject):
             self.entries_moved.emit(scan_id, moved)
         if request.read and not self._read(scan_id, request):
             return
+        self.reading_finished.emit(scan_id)
+
+    def _load_tables(self, scan_id: int, request: ReadRequest) -> ReadRequest | None:
+        """The request with its tables read (None, and table_failed, when one cannot be); the
+        rows that name no photo of the folder are problems."""
+        tables = list(request.tables)
+        names = {name for _, name, _ in request.items}
+        for path in request.table_paths:
+            try:
+                table = load_table(path, request.folder)
+            except (MetadataError, OSError, ValueError) as exc:
+                self.table_failed.emit(scan_id, str(exc))
+                return None
+            tables.append(table)
+            unmatched = set(table.captions) - names
+            if unmatched:
+                self.problems_found.emit(scan_id, unmatched_rows(table.path, unmatched, UNMATCHED_LISTED))
+        return replace(request, tables=tuple(tables), table_paths=())
+
+    def _take_listings(self, scan_id: int, request: ReadRequest) -> None:
+        """List the caption files of every folder with photos, before reading them: a file
+        changed while it is read differs from this listing at the next recheck."""
+        by_folder: dict[str, list[tuple[str, str]]] = {}
+        for path, name, _ in request.items:
+            by_folder.setdefault(os.path.dirname(path), []).append((path, name))
+        self._photos = {folder: FolderPhotos(photos) for folder, photos in by_folder.items()}
+        self._listings = {folder: caption_listing(folder) for folder in by_folder}
+        self.watch_paths.emit(scan_id, sorted(by_folder), [os.path.join(folder, name) for folder, listing
+                                                           in self._listings.items() for name in listing])
+
+    @Slot(int, object)
+    def recheck(self, scan_id: int, folders: Sequence[str]) -> None:
+        """Read again the captions of photos in `folders` whose caption files changed."""
+        if scan_id != self._wanted:
+            return
+        found: dict[str, Findings] = {}
+        for folder in folders:
+            photos = self._photos.get(folder)
+            if photos is None:
+                continue
+            listing = caption_listing(folder)
+            changed = changed_files(self._listings.get(folder, {}), listing)
+            self._listings[folder] = listing
+            for file in changed:
+                for path, name in photos.owners(file):
+                    if path not in found:
+                        found[path] = find_captions(path, name, embedded=False)
+            if changed:
+                self.watch_paths.emit(scan_id, [], [os.path.join(folder, name) for name in changed])
+        found = {path: f for path, f in found.items() if f.found or f.problems}
+        if found:
+            self.captions_found.emit(scan_id, found)
         self.reading_finished.emit(scan_id)
 
     def _fingerprint(self, scan_id: int, request: ReadRequest) -> dict[str, str] | None:
@@ -147,14 +228,17 @@ class CaptionReader(QObject):
         """False when superseded."""
         batch: dict[str, Findings] = {}
         last = time.monotonic()
-        for path, name, _ in request.items:
+        total = len(request.items)
+        for done, (path, name, _) in enumerate(request.items, 1):
             if scan_id != self._wanted:
                 return False
             findings = find_captions(path, name, request.tables)
             if findings.found or findings.problems:
                 batch[path] = findings
-            if batch and time.monotonic() - last >= BATCH_SECONDS:
-                self.captions_found.emit(scan_id, batch)
+            if time.monotonic() - last >= BATCH_SECONDS:
+                if batch:
+                    self.captions_found.emit(scan_id, batch)
+                self.progress.emit(scan_id, done, total)
                 batch, last = {}, time.monotonic()
         if batch:
             self.captions_found.emit(scan_id, batch)

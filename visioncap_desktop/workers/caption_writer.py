@@ -1,9 +1,11 @@
 """Writing captions out to files (XMP sidecars, embedded descriptions, .txt, metadata.jsonl) in
-a QThreadPool thread, so the window stays responsive while 1,000 photos are written.
+a QThreadPool thread, so the window stays responsive while 1,000 photos are written; or, with
+`dry_run`, finding out what writing them would do (visioncap_desktop.export.dry_run).
 
-The job gets a snapshot of core.caption_io.WriteItems, calls core.caption_io.write_captions,
-and reports `progress(done, total)` and `finished(WriteReport)`; `cancel()` stops it between
-images (what is written stays written).
+The job gets a snapshot of core.caption_writes.WriteItems, calls core.caption_writes
+.write_captions, and reports `progress(done, total)` and `finished(WriteReport)`; `cancel()`
+stops it between images (what is written stays written). After a dry run, `exact` says whether
+the report is core's own dry run or the app's plan of the files concerned.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from core.caption_writes import NOT_WRITTEN, WriteItem, WriteOptions, WriteReport, write_captions
+from visioncap_desktop.export import dry_run
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +27,13 @@ class WriteSignals(QObject):
 
 
 class CaptionWriteJob(QRunnable):
-    def __init__(self, items: Sequence[WriteItem], options: WriteOptions):
+    def __init__(self, items: Sequence[WriteItem], options: WriteOptions, dry_run: bool = False):
         super().__init__()
         self.setAutoDelete(False)  # the controller holds it until `finished`
         self.items = list(items)
         self.options = options
+        self.dry_run = dry_run
+        self.exact = True
         self.signals = WriteSignals()
         self._cancelled = False
 
@@ -38,10 +43,13 @@ class CaptionWriteJob(QRunnable):
 
     def run(self) -> None:
         total = len(self.items)
+        kwargs = {"progress": lambda done: self.signals.progress.emit(done, total),
+                  "cancelled": lambda: self._cancelled}
         try:
-            report = write_captions(self.items, self.options,
-                                    progress=lambda done: self.signals.progress.emit(done, total),
-                                    cancelled=lambda: self._cancelled)
+            if self.dry_run:
+                report, self.exact = dry_run(self.items, self.options, **kwargs)
+            else:
+                report = write_captions(self.items, self.options, **kwargs)
         except Exception as exc:  # write_captions collects per-file failures; this is a bug
             log.exception("writing captions failed")
             report = WriteReport()
