@@ -3,16 +3,23 @@
 Stages are data: a list of `Stage(start_epoch, name, trainable)` where `trainable` holds glob
 patterns over parameter names (`fnmatch`, so `*` also crosses dots). One loop walks the epochs
 and switches stage when an epoch reaches the next stage's `start_epoch`.
+
+A config comes from TrainConfig's defaults, then a JSON file (`--config`), then `--set
+key=value` items, then flags; every value is checked against its field's type on the way
+(training.config_types), so a wrong one is named with its key and file in one line.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.device import PRECISIONS
+from training.config_types import ConfigError, check_fields, expected, from_text
 
 # The VisionGPT2 schedule for pretrained backbones, with the original's omission fixed: the
 # GPT-2 stage also trains the token/position embeddings and the final norm (`decoder.*`).
@@ -30,6 +37,12 @@ HFLIP_MODES = ("auto", "on", "off")
 INIT_KINDS = ("backbones", "scratch", "bundle")
 POS_EMBED_INITS = ("random", "sincos")
 ATTENTION_BACKENDS = ("auto", "math", "flash", "efficient", "cudnn")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("onecycle", "cosine")
+TRACKERS = ("wandb", "mlflow")
+# Validation metrics a run can pick its best by; the first two fall, the others rise.
+LOWER_IS_BETTER = ("val_loss", "val_ppl")
+BEST_METRICS = (*LOWER_IS_BETTER, "val_bleu4", "val_exact_match")
 
 
 @dataclass
@@ -97,7 +110,8 @@ class AugmentConfig:
 @dataclass
 class TrainConfig:
     """Everything a training run needs besides the files it reads. Defaults are the VisionGPT2
-    recipe: ViT-B/16 + GPT-2 small backbones, 5 epochs, batch 32, Adam, OneCycle to 1e-4."""
+    recipe: ViT-B/16 + GPT-2 small backbones, 5 epochs, batch 32, Adam, OneCycle to 1e-4.
+    training.optim says what the optimiser and schedule choices do."""
 
     # --- data ---
     kind: str = "auto"  # auto | coco | flickr30k | flickr8k | csv (training.annotations.read_captions)
@@ -131,11 +145,17 @@ class TrainConfig:
     epochs: int = 5
     batch_size: int = 32  # per optimiser step, over all processes and accumulation steps
     grad_accum: int = 1
-    lr: float = 1e-4  # OneCycle's peak
+    optimizer: str = "adam"  # adam (the original: L2 decay) | adamw (decoupled decay, matrices only)
+    schedule: str = "onecycle"  # onecycle (the original) | cosine (linear warm-up, then cosine)
+    lr: float = 1e-4  # the peak learning rate of either schedule
     div_factor: float = 25.0  # OneCycle starts at lr / div_factor
     final_div_factor: float = 1e4
-    pct_start: float = 0.3  # share of the steps spent warming up
+    pct_start: float = 0.3  # OneCycle: share of the steps spent warming up
+    warmup_steps: int = 0  # cosine: optimiser steps of linear warm-up
+    min_lr_ratio: float = 0.0  # cosine: ends at lr * min_lr_ratio
     weight_decay: float = 0.0
+    # Validate, pick the best and export an average of the weights (0: off; e.g. 0.999).
+    ema_decay: float = 0.0
     clip_grad: float = 1.0  # max global grad norm; 0: no clipping
     label_smoothing: float = 0.0
     precision: str = "auto"  # auto | fp32 | fp16 | bf16
@@ -158,7 +178,13 @@ class TrainConfig:
     log_every: int = 10  # optimiser steps per row of steps.csv / TensorBoard (each reads the loss)
     tensorboard: bool = True  # when the tensorboard package is installed
     plot: bool = True  # redraw OUT/metrics.png after every epoch (matplotlib, about a second)
-    patience: int = 0  # stop after this many epochs without a better val perplexity (0: never)
+    patience: int = 0  # stop after this many epochs without a better best_metric (0: never)
+    eval_every_steps: int = 0  # also validate every N optimiser steps inside an epoch (0: epoch ends only)
+    # What "best" means (the bundle, patience, keep_best_checkpoint); val_loss orders as val_ppl.
+    best_metric: str = "val_loss"
+    keep_best_checkpoint: bool = False  # keep the best evaluation's checkpoint beside the newest few
+    tracker: str | None = None  # also log to "wandb" or "mlflow" (training.loggers); None: off
+    tracker_project: str = "visioncap"  # the W&B project or MLflow experiment
 
     # --- export ---
     out: str = "runs/train"
@@ -189,8 +215,22 @@ class TrainConfig:
             raise ValueError("init 'bundle' needs init_bundle")
         if self.init == "scratch" and not self.model_config:
             raise ValueError("init 'scratch' needs model_config (a CaptionerConfig JSON)")
-        if self.checkpoint_every_steps < 0 or self.checkpoint_every_minutes < 0 or self.patience < 0:
-            raise ValueError("checkpoint_every_steps, checkpoint_every_minutes and patience must be >= 0")
+        for name in ("checkpoint_every_steps", "checkpoint_every_minutes", "patience", "eval_every_steps",
+                     "warmup_steps", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        choices = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "best_metric": BEST_METRICS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.tracker is not None and self.tracker not in TRACKERS:
+            raise ValueError(f"tracker must be one of {TRACKERS} or none, got {self.tracker!r}")
+        if not 0.0 <= self.ema_decay < 1.0 or not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError("ema_decay must be in [0, 1) and min_lr_ratio in [0, 1]")
+        if self.warmup_steps and self.schedule != "cosine":
+            raise ValueError("warmup_steps is the cosine schedule's; OneCycle warms up over pct_start")
+        if self.best_metric not in LOWER_IS_BETTER and not self.val_generate:
+            raise ValueError(f"best_metric {self.best_metric} needs val_generate > 0 (captions to score)")
         if self.log_every < 1:
             raise ValueError(f"log_every must be at least 1, got {self.log_every}")
         if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1:
@@ -214,20 +254,65 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown training config keys: {', '.join(unknown)}")
-        return cls(**data)
+    def from_dict(cls, data: dict, source: str | None = None) -> TrainConfig:
+        """Checked against the field types first; every error names the key (and `source`, the
+        file it came from) in one line."""
+        try:
+            return cls(**check_fields(cls, data))
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str, source: str | None = None) -> TrainConfig:
+        return cls.from_dict(read_json_object(text, source), source)
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        return cls.from_json(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+def read_json_object(text: str, source: str | None = None) -> dict:
+    """A JSON object; ConfigError naming `source`, the line and the column otherwise."""
+    where = f"{source}: " if source else ""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}expected a JSON object of training settings, got {type(data).__name__}")
+    return data
+
+
+def parse_set(items: Sequence[str]) -> dict:
+    """`--set` items, typed by TrainConfig's fields: ["lr=3e-4", "augment.hflip=off",
+    "stages=all", "tracker=none"] -> {"lr": 0.0003, "augment": {"hflip": "off"}, ...}. Booleans
+    take true/false/yes/no/on/off/1/0, optional fields none or null, stages a --stages spec,
+    tuples comma-separated numbers, other lists and objects JSON."""
+    hints = typing.get_type_hints(TrainConfig)
+    augment_hints = typing.get_type_hints(AugmentConfig)
+    values: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set lr=3e-4")
+        target, name, hint = values, key, hints.get(key)
+        if key.startswith("augment."):
+            target, name = values.setdefault("augment", {}), key.removeprefix("augment.")
+            hint = augment_hints.get(name)
+        if hint is None:
+            raise ConfigError(f"--set {item}: unknown key {key!r}")
+        if name in target:
+            raise ConfigError(f"--set {item}: {key} is set twice")
+        try:
+            if key == "stages" and text.strip().lower() not in ("none", "null"):
+                target[name] = [s.to_dict() for s in parse_stages(text)]
+            else:
+                target[name] = from_text(text, hint)
+        except ValueError as exc:
+            problem = str(exc) if key == "stages" else f"{key} expects {expected(hint)}"
+            raise ConfigError(f"--set {item}: {problem}") from None
+    return values

@@ -3,9 +3,12 @@
     OUT/metrics.csv    one row per epoch (rewritten each epoch)
     OUT/metrics.png    loss and perplexity per epoch (redrawn each epoch)
     OUT/steps.csv      one row every `log_every` optimiser steps (appended; a resume drops the
-                       rows past its checkpoint)
+                       rows past its checkpoint); the loss is over all processes' tokens
+    OUT/evals.csv      one row per validation: each epoch's end and every `eval_every_steps`
+                       (rewritten each time, from the run's record)
     OUT/tensorboard/   the same scalars for TensorBoard, when the `tensorboard` package is
                        installed (`pip install tensorboard`; `tensorboard --logdir OUT`)
+    a tracker          the same scalars to W&B or MLflow when one is asked for (training.loggers)
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ COLUMNS = (
     "seconds", "samples_per_s", "steps", "bad_images", "val_exact_match", "val_bleu4",
 )
 STEP_COLUMNS = ("step", "epoch", "loss", "lr", "samples_per_s", "elapsed_s")
+EVAL_COLUMNS = ("step", "epoch", "val_loss", "val_ppl", "val_exact_match", "val_bleu4", "best")
+
+
+def write_evals_csv(path: Path, evals: Sequence[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EVAL_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in evals:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in EVAL_COLUMNS})
+    atomic_write_text(path, buffer.getvalue())
 
 
 def write_metrics_csv(path: Path, history: Sequence[dict]) -> None:
@@ -78,13 +91,15 @@ def write_plot(path: Path, history: Sequence[dict]) -> None:
 
 
 class StepLog:
-    """Per-step scalars to OUT/steps.csv and, if `tensorboard` is installed, OUT/tensorboard.
+    """Per-step scalars to OUT/steps.csv, OUT/tensorboard if `tensorboard` is installed, and a
+    tracker (training.loggers) if one is given.
 
     `resume_step`: the step of the checkpoint a run resumes from; rows logged after it by the
     interrupted run are dropped (the CSV rewritten, TensorBoard's events purged past it).
     """
 
-    def __init__(self, out: Path, resume_step: int = 0, tensorboard: bool = True):
+    def __init__(self, out: Path, resume_step: int = 0, tensorboard: bool = True, tracker=None):
+        self.tracker = tracker
         self.path = out / "steps.csv"
         kept = []
         if resume_step and self.path.is_file():
@@ -108,21 +123,30 @@ class StepLog:
                 writer.writeheader()
             writer.writerows(rows)
 
-    def step(self, row: dict) -> None:
-        """Append one row of STEP_COLUMNS; to TensorBoard as train/loss, train/lr, train/samples_per_s."""
-        self._write([{k: row[k] for k in STEP_COLUMNS}], "a")
+    def _scalars(self, values: dict[str, float], step: int) -> None:
         if self.writer is not None:
-            for key in ("loss", "lr", "samples_per_s"):
-                self.writer.add_scalar(f"train/{key}", row[key], row["step"])
+            for key, value in values.items():
+                self.writer.add_scalar(key, value, step)
+        if self.tracker is not None:
+            self.tracker.log(values, step)
+
+    def step(self, row: dict) -> None:
+        """Append one row of STEP_COLUMNS; as train/loss, train/lr, train/samples_per_s."""
+        self._write([{k: row[k] for k in STEP_COLUMNS}], "a")
+        self._scalars({f"train/{key}": row[key] for key in ("loss", "lr", "samples_per_s")}, row["step"])
+
+    def evaluation(self, row: dict) -> None:
+        """A validation's metrics at its step: val/loss, val/ppl and, when captions were scored,
+        val/exact_match and val/bleu4."""
+        self._scalars({f"val/{key[4:]}": row[key] for key in EVAL_COLUMNS
+                       if key.startswith("val_") and row.get(key) is not None}, row["step"])
 
     def epoch(self, row: dict) -> None:
-        """An epoch's metrics at the step it ended on (val/loss, val/perplexity, ...)."""
-        if self.writer is None:
-            return
-        for key, value in row.items():
-            if isinstance(value, (int, float)) and key not in ("epoch", "steps") and value is not None:
-                self.writer.add_scalar(f"epoch/{key}", value, row["steps"])
-        self.writer.flush()
+        """An epoch's metrics at the step it ended on (epoch/val_loss, epoch/val_ppl, ...)."""
+        self._scalars({f"epoch/{key}": value for key, value in row.items()
+                       if isinstance(value, (int, float)) and key not in ("epoch", "steps")}, row["steps"])
+        if self.writer is not None:
+            self.writer.flush()
 
     def close(self) -> None:
         if self.writer is not None:
@@ -156,9 +180,10 @@ class RunClock:
 
     def log_step(self, step: int, epoch: int, nll: float, tokens: int, samples: int, lr: float,
                  line: bool) -> None:
-        """A steps.csv / TensorBoard row over the steps since the last mark (the loss from this
-        process's sums, samples/s from `samples` counted over all processes); with `line` and
-        no progress bar, also a log line with the run's ETA."""
+        """A steps.csv / TensorBoard row over the steps since the last mark (`nll`, `tokens`
+        and `samples` are the epoch's running sums over all processes, so the loss is the
+        global token-weighted one); with `line` and no progress bar, also a log line with the
+        run's ETA."""
         nll0, tokens0, samples0, then = self._last
         now = time.perf_counter()
         self.mark(nll, tokens, samples)

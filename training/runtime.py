@@ -1,4 +1,10 @@
-"""Where and how a run computes: device, mixed precision, and torchrun's processes."""
+"""Where and how a run computes: device, mixed precision, and torchrun's processes.
+
+Precision on CPUs (`training_precision`): fp16 training is refused on a CPU without fp16
+hardware (AMX-FP16): there is no fast fp16 matmul to gain, and the GradScaler's bookkeeping is
+pure cost; bf16 on a CPU without AVX512-BF16 or AMX runs, but emulated, slower than fp32, with a
+warning. docs/training-runs.md has the measurements.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from core.device import resolve_device, resolve_training_precision
+import core.device
+from core.device import cpu_name, resolve_device, resolve_training_precision
 from training.config import ATTENTION_BACKENDS
 
 logger = logging.getLogger(__name__)
@@ -63,6 +70,34 @@ class Precision:
         if attention not in ATTENTION_BACKENDS:
             raise ValueError(f"attention must be one of {ATTENTION_BACKENDS}, got {attention!r}")
         return cls(resolve_training_precision(name, device), device.type, attention)
+
+
+def cpu_has_fast_fp16() -> bool:
+    """AMX-FP16 (Granite Rapids and newer): the only CPUs where fp16 matmuls are not emulated."""
+    check = getattr(torch.cpu, "_is_amx_fp16_supported", None)
+    try:
+        return bool(check is not None and check())
+    except RuntimeError:
+        return False
+
+
+def training_precision(name: str, device: torch.device, attention: str = "auto", warn: bool = True) -> Precision:
+    """Precision.of, with the CPU policy: fp16 refused without fp16 hardware, an explicit bf16
+    without native bf16 warned about (`warn`: log it; rank 0 only under DDP)."""
+    precision = Precision.of(name, device, attention)
+    if device.type != "cpu":
+        return precision
+    if precision.name == "fp16" and not cpu_has_fast_fp16():
+        raise ValueError(
+            f"fp16 training on this {cpu_name()} is refused: without fp16 hardware (AMX-FP16) every fp16 "
+            "matmul is emulated and the loss scaling adds work; it measured many times slower than fp32 "
+            "(docs/training-runs.md). Use --precision fp32, or auto (bf16 where the CPU has it natively)"
+        )
+    if precision.name == "bf16" and not core.device.cpu_has_fast_bf16() and warn:
+        logger.warning(
+            "bf16 on this %s is emulated (no AVX512-BF16 or AMX): it trains slower than fp32, many times so in "
+            "the measurements of docs/training-runs.md; --precision auto picks fp32 here", cpu_name())
+    return precision
 
 
 @dataclass(frozen=True)
