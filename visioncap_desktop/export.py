@@ -27,6 +27,7 @@ from core.errors import MetadataError
 from core.jsonl_captions import JsonlTargets
 from core.sidecars import existing_sidecars, sidecar_path, txt_path
 from visioncap_desktop.records import CaptionState, ImageRecord
+from visioncap_desktop.tags import is_tag, split_tags
 from visioncap_desktop.wording import plural
 
 CSV_COLUMNS = ("file_name", "path", "caption", "edited", "model", "error")
@@ -67,21 +68,23 @@ def existing_txt_files(records: Iterable[ImageRecord]) -> list[Path]:
     return [p for p in (txt_path(r.path) for r in records if r.caption) if p.exists()]
 
 
-def write_items(records: Iterable[ImageRecord], folder: Path | None) -> list[WriteItem]:
+def write_items(records: Iterable[ImageRecord], folder: Path | None, keywords: bool = False) -> list[WriteItem]:
     """What core.caption_writes.write_captions needs of each captioned record: the photo's state
     when VisionCap last read it (a photo replaced since gets nothing) and the files whose
     present content VisionCap knows (`seen`, by core.caption_io.source_key: relative to
     `folder`), whose captions the record's caption already accounts for. Only the model's
     captions are written as VisionCap's own: an edit or a caption read from a file is a
-    person's, and later runs keep it."""
+    person's, and later runs keep it. `keywords`: the caption's tags (its comma-separated parts
+    of a few words) go with it, added to the photo's keywords."""
     items = []
     for r in records:
         if not r.caption.strip():
             continue
         known = {Path(key) if Path(key).is_absolute() or folder is None else folder / key: state
                  for key, state in r.seen.items()}
+        tags = tuple(t for t in split_tags(r.caption) if is_tag(t)) if keywords else ()
         items.append(WriteItem(Path(r.path), r.name, r.caption, r.facts().state(), known,
-                               by_model=r.state is CaptionState.CAPTIONED and not r.source))
+                               by_model=r.state is CaptionState.CAPTIONED and not r.source, keywords=tags))
     return items
 
 

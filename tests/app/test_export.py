@@ -85,3 +85,10 @@ def test_write_items_carry_the_photo_state_and_the_files_known(tmp_path):
     assert items[0].known == {tmp_path / "a.txt": FileState(3, 4, "v1:t"),
                               Path("/elsewhere/metadata.jsonl"): FileState(5, 6, "v1:j")}
     assert [i.by_model for i in items] == [True, False, True]  # the edited one is the user's
+
+
+def test_write_items_carry_the_captions_tags_as_keywords_when_asked(tmp_path):
+    recs = [ImageRecord(str(tmp_path / "a.jpg"), "a.jpg", "beach, dog, a dog running after a ball in the surf at dusk",
+                        CaptionState.CAPTIONED)]
+    assert export.write_items(recs, tmp_path)[0].keywords == ()
+    assert export.write_items(recs, tmp_path, keywords=True)[0].keywords == ("beach", "dog")  # sentences are not tags

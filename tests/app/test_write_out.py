@@ -188,3 +188,20 @@ def test_cores_own_dry_run_says_which_file_keeps_someone_elses_caption(qtbot, ma
     with qtbot.waitSignal(window.exports.writing_changed, check_params_cb=lambda on: not on):
         dialog.dry_run_button.click()
     assert dialog.summary.text() == "Dry run, nothing written: 6 files will be written."
+
+
+def test_the_tags_go_into_the_photos_keywords_when_ticked(qtbot, make_window, photos):
+    from core.photo_metadata import read_embedded, read_keywords
+
+    window = captioned_window(qtbot, make_window, photos)
+    record = window.gallery_model.records()[0]
+    window.editing.commit_caption(record.path, "harbour, dusk, boats")
+    select_rows(window, [0])
+    window.window_actions.embed_action.trigger()
+    dialog = window.exports.write_dialog
+    assert dialog.keywords_check.isVisible() and not dialog.keywords_check.isChecked()
+    dialog.keywords_check.setChecked(True)
+    with qtbot.waitSignal(window.exports.files_written):
+        dialog.write_button.click()
+    assert read_embedded(record.path).text == "harbour, dusk, boats"
+    assert read_keywords(record.path) == ("harbour", "dusk", "boats")

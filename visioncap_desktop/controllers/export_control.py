@@ -100,12 +100,14 @@ class ExportController(QObject):
         if dialog.way == "embed":  # only embedding changes the photos' modification times
             self._settings.set("embed_keep_mtime", dialog.keep_mtime())
         records = self._scope_records(dialog.scope())
-        if self.write_files(dialog.way, records, folder, existing=dialog.existing(), keep_mtime=dialog.keep_mtime()):
+        if self.write_files(dialog.way, records, folder, existing=dialog.existing(), keep_mtime=dialog.keep_mtime(),
+                            keywords=dialog.keywords()):
             dialog.accept()
 
     def _dry_run_from(self, dialog: WriteOutDialog, folder: Path | None) -> None:
         records = self._scope_records(dialog.scope())
-        job = self._start(dialog.way, records, folder, dialog.existing(), dialog.keep_mtime(), dry_run=True)
+        job = self._start(dialog.way, records, folder, dialog.existing(), dialog.keep_mtime(), dry_run=True,
+                          keywords=dialog.keywords())
         if job is not None:
             dialog.set_busy(f"Checking {plural(len(self._job_records), 'image')}...")
 
@@ -117,12 +119,13 @@ class ExportController(QObject):
     # --- writing ------------------------------------------------------------------------------
 
     def write_files(self, way: str, records: list[ImageRecord], folder: Path | None = None, *,
-                    existing: str = "keep", keep_mtime: bool | None = None) -> CaptionWriteJob | None:
+                    existing: str = "keep", keep_mtime: bool | None = None,
+                    keywords: bool = False) -> CaptionWriteJob | None:
         """Write the captions of `records` one `way` in a worker thread, without asking (the
         dialog has asked). A file that holds a caption VisionCap has not seen (a person or
         another program wrote it) keeps it unless `existing` is "replace", and is reported.
         Returns the job, or None if nothing was started."""
-        job = self._start(way, records, folder, existing, keep_mtime, dry_run=False)
+        job = self._start(way, records, folder, existing, keep_mtime, dry_run=False, keywords=keywords)
         if job is not None:
             progress = WriteProgressDialog(TITLES[way], len(self._job_records), self._prompts.parent, self.clock)
             progress.cancel_requested.connect(self.cancel_writing)
@@ -133,7 +136,7 @@ class ExportController(QObject):
         return job
 
     def _start(self, way: str, records: list[ImageRecord], folder: Path | None, existing: str,
-               keep_mtime: bool | None, dry_run: bool) -> CaptionWriteJob | None:
+               keep_mtime: bool | None, dry_run: bool, keywords: bool = False) -> CaptionWriteJob | None:
         records = [r for r in records if r.caption.strip()]
         if self._job is not None:
             self.status.emit("Captions are being written; wait for that to finish.", 5000)
@@ -143,7 +146,7 @@ class ExportController(QObject):
             return None
         keep = self._settings.get("embed_keep_mtime") if keep_mtime is None else keep_mtime
         options = WriteOptions((way,), self._settings.get("sidecar_naming"), keep_mtime=keep, existing=existing)
-        job = CaptionWriteJob(export.write_items(records, folder), options, dry_run=dry_run)
+        job = CaptionWriteJob(export.write_items(records, folder, keywords), options, dry_run=dry_run)
         # bound methods of this GUI-thread object: queued from the pool's thread
         job.signals.progress.connect(self._on_write_progress)
         job.signals.finished.connect(self._on_dry_run if dry_run else self._on_written)

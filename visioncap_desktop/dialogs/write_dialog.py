@@ -92,6 +92,9 @@ class WriteOutDialog(QDialog):
         self.keep_mtime_check = QCheckBox("Keep each photo's modification time (photo managers sort by it)", self)
         self.keep_mtime_check.setChecked(keep_mtime)
         self.keep_mtime_check.setVisible(way == "embed")
+        self.keywords_check = QCheckBox("Also write the caption's tags as keywords (XMP dc:subject and, where "
+                                        "the photo has IPTC, Keywords; added beside its own, none removed)", self)
+        self.keywords_check.setVisible(way in ("embed", "xmp"))
         self.existing_label = QLabel(self)
 
         self.summary = QLabel(self)
@@ -128,6 +131,7 @@ class WriteOutDialog(QDialog):
         layout.addWidget(self.existing_label)
         layout.addWidget(self.replace_check)
         layout.addWidget(self.keep_mtime_check)
+        layout.addWidget(self.keywords_check)
         layout.addWidget(self.summary)
         layout.addWidget(self.plan, 1)
         layout.addWidget(buttons)
@@ -140,6 +144,10 @@ class WriteOutDialog(QDialog):
     def existing(self) -> str:
         """core.caption_writes' `existing`: "replace" or "keep"."""
         return "replace" if self.replace_check.isChecked() else "keep"
+
+    def keywords(self) -> bool:
+        """Whether the captions' tags go into the photos' keywords too."""
+        return self.keywords_check.isVisible() and self.keywords_check.isChecked()
 
     def keep_mtime(self) -> bool:
         return self.keep_mtime_check.isChecked()
