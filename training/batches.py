@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -317,7 +318,10 @@ def make_loader(
     seed: int = 0,
 ) -> DataLoader:
     """A loader of `Batch`es. It draws its worker seeds from its own generator, so iterating
-    it never advances the global torch generator (whose state a checkpoint restores)."""
+    it never advances the global torch generator (whose state a checkpoint restores). Its
+    workers ignore the stop signals: SLURM signals every process of a job step and a terminal's
+    Ctrl-C the whole process group, and the main process decides when the workers end
+    (training/preemption.py)."""
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -327,7 +331,16 @@ def make_loader(
         pin_memory=pin_memory,
         drop_last=False,
         generator=torch.Generator().manual_seed(seed),
+        worker_init_fn=ignore_stop_signals if workers else None,
     )
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """In a DataLoader worker: leave the stop signals to the main process."""
+    from training.preemption import STOP_SIGNALS
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def unique_images(records: Sequence[CaptionRecord]) -> tuple[list[CaptionRecord], dict[str, list[str]]]:

@@ -5,6 +5,7 @@ a marker file for the test to wait on), so no machine is too fast or too slow fo
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -143,3 +144,29 @@ def test_resume_command_under_torchrun(monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
     assert resume_command("/runs/x y", 4) == "torchrun --nproc-per-node 4 -m training train --resume --out '/runs/x y'"
     assert resume_command("/runs/x", 8).startswith("torchrun <this job's --nnodes/--rdzv options>")
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to find the DataLoader workers")
+def test_a_signal_sent_to_every_process_of_the_job_still_saves_the_checkpoint(shapes, tmp_path):
+    """SLURM signals every process of a job step, a terminal's Ctrl-C the whole process group:
+    the DataLoader workers get the signal too, and must leave it to the main process."""
+    model_json = model_config_file(tmp_path / "model.json")
+    argv = flags(shapes, model_json)
+    argv[argv.index("--workers") + 1] = "2"
+    out = tmp_path / "run"
+    with paused_run(tmp_path, ["train", *argv, "--out", str(out)], pause_at=3) as (process, marker, log):
+        wait_for_file(marker, process, log)
+        workers = _children(process.pid)
+        assert workers, "the DataLoader workers should be running"
+        for pid in [*workers, process.pid]:
+            os.kill(pid, signal.SIGTERM)
+        code = wait_for_exit(process)
+    text = log.read_text()
+    assert code == EXIT_PREEMPTED, text[-3000:]
+    assert "killed by signal" not in text
+    assert (out / "checkpoints" / "latest").read_text().strip() == "step-00000003"
