@@ -226,6 +226,29 @@ def test_cancel_keeps_the_captions_made(qtbot, make_window, image_folder):
     assert not any(r.caption for r in window.gallery_model.records())
 
 
+def test_results_of_a_run_the_window_moved_on_from_are_dropped(qtbot, make_window, image_folder):
+    """A caption, failure or progress signal of an earlier run (cancelled, replaced) that arrives
+    during a newer run is not applied to it: no caption changes, nothing counted as skipped."""
+    gate = threading.Event()
+    window = make_window(model="fake", captioner_factory=lambda bundle, device: FakeCaptioner(gate=gate))
+    window.settings.set("batch_size", 4)
+    open_folder(qtbot, window, image_folder)
+    with qtbot.waitSignal(window.run_completed, timeout=60000) as finished:
+        assert window.caption("all")
+        qtbot.waitUntil(lambda: sum(bool(r.caption) for r in window.gallery_model.records()) == 4, timeout=60000)
+        current = window.run_control._run.run_id
+        untouched = next(r for r in window.gallery_model.records() if not r.caption)
+        worker = window.run_control.worker
+        worker.caption_ready.emit(current - 1, untouched.path, "a stale caption")  # an earlier run's
+        worker.caption_failed.emit(current - 1, untouched.path, "a stale failure")
+        worker.progress.emit(current - 1, 99, 99)
+        assert untouched.caption == "" and not untouched.error
+        gate.set()
+    assert finished.args[2] == "completed"
+    assert all(r.caption.startswith("fake caption") for r in window.gallery_model.records())
+    assert "skipped" not in window.statusBar().currentMessage()
+
+
 def test_gui_keeps_processing_events_during_a_run(qtbot, make_window, tmp_path):
     """The real model on the worker thread. Before handing over each batch, the worker waits
     until the GUI thread's timer has ticked and the gallery shows every batch before it, so the

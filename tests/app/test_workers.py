@@ -103,13 +103,15 @@ def test_real_bundle_captions_every_readable_image_and_reports_the_rest(qtbot, i
     assert rec.got["model_loaded"] == [("tiny-test", device_name("cpu"))]  # e.g. "CPU (AVX2)"
     assert rec.got["devices_found"] == [(device_inventory(),)]
     assert args == [1, len(paths), len(paths), "completed"]
-    ready, failed = dict(rec.got["caption_ready"]), dict(rec.got["caption_failed"])
+    ready = {path: text for _, path, text in rec.got["caption_ready"]}
+    failed = {path: reason for _, path, reason in rec.got["caption_failed"]}
     assert sorted(ready) == sorted(str(p) for p in files["readable"])
     assert all(ready.values())
     assert failed.keys() == {str(p) for p in files["broken"]}
     assert "empty" in failed[str(files["broken"][1])]
     progress = rec.got["progress"]
-    assert progress[0] == (0, len(paths)) and progress[-1] == (len(paths), len(paths))
+    assert progress[0] == (1, 0, len(paths)) and progress[-1] == (1, len(paths), len(paths))  # run 1's
+    assert {run for run, _, _ in rec.got["caption_ready"]} == {1}
 
     # the model stays loaded between runs: no second model_loaded
     start_run(qtbot, rec, driver, RunRequest(2, tuple(paths[:2]), str(tiny_bundle), "cpu"))
@@ -141,7 +143,7 @@ def test_cuda_oom_halves_the_batch(qtbot, in_thread):
     paths = tuple(f"/img/{i}.jpg" for i in range(7))
     args = start_run(qtbot, rec, driver, RunRequest(1, paths, "bundle", "cuda", batch_size=8))
     assert args == [1, 7, 7, "completed"]
-    assert [p for p, _ in rec.got["caption_ready"]] == list(paths)
+    assert [p for _, p, _ in rec.got["caption_ready"]] == list(paths)
     assert [size for _, size in fake.batch_sizes] == [8, 4, 2, 2, 2, 2]
     notices = rec.got["notice"]
     assert len(notices) == 2 and "2 image(s) per batch" in notices[-1][0]
@@ -178,7 +180,7 @@ def test_an_operation_mps_lacks_moves_the_run_to_the_cpu(qtbot, in_thread):
     paths = tuple(f"/img/{i}.jpg" for i in range(5))
     args = start_run(qtbot, rec, driver, RunRequest(1, paths, "bundle", "mps", batch_size=2))
     assert args == [1, 5, 5, "completed"]
-    assert [p for p, _ in rec.got["caption_ready"]] == list(paths)
+    assert [p for _, p, _ in rec.got["caption_ready"]] == list(paths)
     assert fake.moves == ["cpu"] and fake.batch_sizes[1:] == [("cpu", 2)] * 3
     assert rec.got["notice"] == [("MPS lacks an operation the model needs (aten::fake): captioning continues on the CPU.",)]
     assert rec.got["model_loaded"][-1] == ("fake-captioner", device_name("cpu"))

@@ -148,8 +148,7 @@ class RunController(QObject):
         worker.devices_found.connect(self.devices_found)
         worker.caption_ready.connect(self._on_caption_ready)
         worker.caption_failed.connect(self._on_caption_failed)
-        worker.progress.connect(self.progress)
-        worker.progress.connect(self._report_problems)  # once a batch, not once an image
+        worker.progress.connect(self._on_progress)
         worker.notice.connect(lambda text: self.message.emit(Message("info", "Captioning", text, popup=False)))
         worker.run_failed.connect(
             lambda text: self.message.emit(Message("warning", "Captioning stopped", text)))
@@ -227,13 +226,22 @@ class RunController(QObject):
         self._model_name = ""
         self.model_failed.emit(text)
 
-    def _on_caption_ready(self, path: str, caption: str) -> None:
-        if self._run is not None:
-            self._run.caption_ready(path, caption, self._model_name)
+    def _current(self, run_id: int) -> ActiveRun | None:
+        """The run a worker signal is about, if it is still the window's current run."""
+        return self._run if self._run is not None and run_id == self._run.run_id else None
 
-    def _on_caption_failed(self, path: str, reason: str) -> None:
-        if self._run is not None:
-            self._run.caption_failed(path, reason)
+    def _on_caption_ready(self, run_id: int, path: str, caption: str) -> None:
+        if (run := self._current(run_id)) is not None:
+            run.caption_ready(path, caption, self._model_name)
+
+    def _on_caption_failed(self, run_id: int, path: str, reason: str) -> None:
+        if (run := self._current(run_id)) is not None:
+            run.caption_failed(path, reason)
+
+    def _on_progress(self, run_id: int, done: int, total: int) -> None:
+        if self._current(run_id) is not None:
+            self.progress.emit(done, total)
+            self._report_problems()  # once a batch, not once an image
 
     def _on_run_finished(self, run_id: int, done: int, total: int, outcome: str) -> None:
         if self._run is not None and run_id == self._run.run_id:

@@ -51,9 +51,11 @@ class CaptionWorker(QObject):
     model_loaded = Signal(str, str)  # model name, device label
     devices_found = Signal(object)  # core.device.DeviceInventory, once, after torch is first loaded
     model_failed = Signal(str)  # message naming the file and the problem
-    caption_ready = Signal(str, str)  # path, caption
-    caption_failed = Signal(str, str)  # path, reason
-    progress = Signal(int, int)  # done, total
+    # every per-run signal carries its run id: a result of a run the window has moved on from
+    # (cancelled, or replaced by a newer one) is dropped by the receiver, never applied to another
+    caption_ready = Signal(int, str, str)  # run id, path, caption
+    caption_failed = Signal(int, str, str)  # run id, path, reason
+    progress = Signal(int, int, int)  # run id, done, total
     notice = Signal(str)  # something the user should know, e.g. an out-of-memory fallback
     run_failed = Signal(str)  # the run stopped early; message for the user
     run_finished = Signal(int, int, int, str)  # run id, done, total, "completed"|"cancelled"|"failed"
@@ -166,7 +168,7 @@ class CaptionWorker(QObject):
 
         settings = GenerationSettings.from_dict(request.generation)
         paths = list(request.paths)
-        self.progress.emit(0, len(paths))
+        self.progress.emit(request.run_id, 0, len(paths))
         if self._cancelled_run == request.run_id:
             return "cancelled"
         self._apply_threads()
@@ -174,11 +176,11 @@ class CaptionWorker(QObject):
         for results in self._fallback.caption_batches(paths, settings, batch_size=request.batch_size):
             for path, result in zip(paths[done[0]:], results):
                 if result.error is None:
-                    self.caption_ready.emit(path, result.caption)
+                    self.caption_ready.emit(request.run_id, path, result.caption)
                 else:
-                    self.caption_failed.emit(path, result.error)
+                    self.caption_failed.emit(request.run_id, path, result.error)
             done[0] += len(results)
-            self.progress.emit(done[0], len(paths))
+            self.progress.emit(request.run_id, done[0], len(paths))
             if self._cancelled_run == request.run_id:
                 return "cancelled"
             self._apply_threads()  # the captioner sets its count when the loop asks for the next batch
