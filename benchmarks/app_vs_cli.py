@@ -20,7 +20,7 @@ All use the same batch size and CPU threads (the thread policy's automatic count
 used during its run (on Linux also those of the app's GUI thread and of its Qt thread pools,
 where thumbnails decode) show where the app's extra time goes. Then what one photo costs each
 on one thread, and what the model's input costs when it takes the decode a thumbnail left (the
-app's gallery and model share JPEG decodes: core.images.SharedDecodes).
+app's gallery and model share JPEG decodes: core.images.reading.SharedDecodes).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def cpu_during(before: dict[str, float], after: dict[str, float]) -> dict[str, f
 
 
 def child_cli(folder: str, model: str, batch_size: int, threads: int, work: Path, _page_ms: int) -> dict:
-    from core import cli
+    from core.cli import main as cli
 
     times = {}
     load = cli._load_captioner
@@ -204,9 +204,9 @@ def decode_costs(paths: list[Path], model: str) -> list[tuple[str, float]]:
     input when it takes the decode a thumbnail left (`SharedDecodes`)."""
     from PySide6.QtGui import QGuiApplication
 
-    from core.bundle import read_config
-    from core.images import SharedDecodes, image_to_array, load_image
-    from core.resources import resolve_model
+    from core.bundles.bundle import read_config
+    from core.bundles.resources import resolve_model
+    from core.images.reading import SharedDecodes, image_to_array, load_image
     from visioncap_desktop.workers.thumbnail_loader import decode_thumbnail
 
     _app = QGuiApplication.instance() or QGuiApplication(["bench"])
@@ -263,7 +263,7 @@ def main() -> int:
             started = time.perf_counter()
             make_photos(folder, args.photos, (width, height))
             print(f"made {args.photos} JPEGs of {width}x{height} in {time.perf_counter() - started:.0f} s")
-        from core.images import collect_images
+        from core.images.reading import collect_images
 
         photos = [Path(p) for p, _ in collect_images([folder])]
         megabytes = sum(p.stat().st_size for p in photos) / 2**20

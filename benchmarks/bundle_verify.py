@@ -4,7 +4,7 @@
 
 Writes a file of MB random megabytes (the public ViT-GPT2 COCO captioner's weights are about
 1 GB) and a verification cache under a temporary VISIONCAP_HOME, then times
-`core.verification.verify_files` three ways: the first load (hashes the file), a later load
+`core.bundles.verification.verify_files` three ways: the first load (hashes the file), a later load
 (the cache has it), and a load after the file changed (hashes it again). The machine may be
 shared: repeat and compare within one run.
 """
@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="visioncap-verify-") as tmp:
         os.environ["VISIONCAP_HOME"] = str(Path(tmp) / "home")
-        from core.verification import sha256_file, verify_files
+        from core.bundles.verification import sha256_file, verify_files
 
         weights = Path(tmp) / "model.safetensors"
         with open(weights, "wb") as f:

@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.caption_io import find_captions
-from core.caption_writes import WriteItem, WriteOptions, write_captions
 from core.fingerprint import CHUNK, fingerprint
-from core.sidecars import write_sidecar
+from core.metadata.caption_io import find_captions
+from core.metadata.caption_writes import WriteItem, WriteOptions, write_captions
+from core.metadata.sidecars import write_sidecar
 from tests.app.images import draw_scene
 
 FILE_SIZE = 4 * 1024 * 1024

@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import CaptionerConfig
-from core.generation import GenerationSettings, generate
-from core.model import VisionGPT2
+from core.captioning.config import CaptionerConfig
+from core.captioning.generation import GenerationSettings, generate
+from core.captioning.model import VisionGPT2
 
 
 def agreement(a: list[list[int]], b: list[list[int]]) -> float:

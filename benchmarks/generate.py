@@ -25,15 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import core  # noqa: F401, I001  (before torch: OpenMP threads that sleep when they wait, core/threads.py)
+import core  # noqa: F401, I001  (before torch: OpenMP threads that sleep when they wait, core/captioning/threads.py)
 import torch
 from torch import nn
 
-from core.captioner import precision_context, set_precision
-from core.device import cpu_has_fast_bf16, resolve_precision
-from core.generation import CachedDecoder, GenerationSettings, generate
-from core.hf_import import config_from_hf, convert_state
-from core.model import VisionGPT2
+from core.captioning.captioner import precision_context, set_precision
+from core.captioning.device import cpu_has_fast_bf16, resolve_precision
+from core.captioning.generation import CachedDecoder, GenerationSettings, generate
+from core.bundles.hf_import import config_from_hf, convert_state
+from core.captioning.model import VisionGPT2
 
 
 def build_models(tiny: bool):
@@ -266,7 +266,7 @@ STARTUP_SCRIPT = """
 import time, sys
 t0 = time.perf_counter()
 from PIL import Image
-from core.captioner import Captioner
+from core.captioning.captioner import Captioner
 t1 = time.perf_counter()
 captioner = Captioner.load(sys.argv[1], device="cpu")
 t2 = time.perf_counter()
@@ -280,8 +280,8 @@ def startup(args) -> None:
     """Wall time of a fresh process from start to its first caption, with a full-size bundle."""
     from tokenizers import Tokenizer, models
 
-    from core.bundle import save_bundle
-    from core.tokenizer import CaptionTokenizer
+    from core.bundles.bundle import save_bundle
+    from core.captioning.tokenizer import CaptionTokenizer
 
     _, ours = build_models(args.tiny)
     vocab = {f"t{i}": i for i in range(ours.config.vocab_size)}

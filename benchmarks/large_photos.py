@@ -66,7 +66,7 @@ def make_photos(folder: Path) -> None:
 def measure(reader: str, path: str) -> None:
     """In a child process: print 'seconds peak_mb result'."""
     from core.errors import ImageError
-    from core.images import image_to_array, load_image
+    from core.images.reading import image_to_array, load_image
 
     if reader in ("thumbnail", "preview"):
         from visioncap_desktop.workers.thumbnail_loader import decode_thumbnail

@@ -12,7 +12,7 @@ twice: one copy for VisionCap, one for exiftool. For each VisionCap copy:
   group names so the same tag in EXIF, XMP and IPTC stays apart, raw numeric values, unknown tags
   too, binary values as base64, compared by SHA-256), and decodes the pixels with Pillow
   (pillow-heif registered; camera RAW also through rawpy's raw data when installed);
-- calls `core.photo_metadata.embed_description(copy, caption)` and classifies the photo:
+- calls `core.metadata.photo_metadata.embed_description(copy, caption)` and classifies the photo:
   `written`: every tag present before is there after with the same value, except the ones listed
   in ALLOWED below (printed per photo), pixels identical, no new exiftool Warning/Error;
   `left unchanged (reason)`: it raised CannotEmbed/MetadataError (or returned written=False) and
@@ -360,7 +360,7 @@ def check_photo(path: Path, original: Path, caption: str, tool: ExifTool, valida
     fmt = str((before.get("File:FileType") or ["?"])[0])
     pixels_before = pixel_digest(path)
     original_bytes = original.read_bytes()
-    from core.photo_metadata import embed_description, read_embedded
+    from core.metadata.photo_metadata import embed_description, read_embedded
 
     try:
         shown = read_embedded(path)
@@ -472,9 +472,9 @@ def main() -> int:
         return 2
 
     try:
-        import core.photo_metadata  # noqa: F401 - imported before any timing
+        import core.metadata.photo_metadata  # noqa: F401 - imported before any timing
     except Exception as exc:  # the module under test may be mid-rewrite
-        print(f"could not import core.photo_metadata: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"could not import core.metadata.photo_metadata: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
 
     try:

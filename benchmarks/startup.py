@@ -34,9 +34,9 @@ def report(stage):
 import core
 import torch
 report("import torch")
-from core.captioner import Captioner
-from core.resources import resolve_model
-report("import core.captioner")
+from core.captioning.captioner import Captioner
+from core.bundles.resources import resolve_model
+report("import core.captioning.captioner")
 captioner = Captioner.load(resolve_model("demo"), device="cpu")
 report("load the demo bundle")
 captioner.caption([sys.argv[1]])
@@ -60,7 +60,7 @@ def run(args: list[str]) -> tuple[float, float]:
 def import_breakdown() -> list[tuple[str, float]]:
     """Import time of the caption path per top-level package (each module's own time, summed),
     from `python -X importtime`."""
-    code = "import core.cli, core.captioner"
+    code = "import core.cli.main, core.captioning.captioner"
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, capture_output=True,
                          text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
     totals: dict[str, float] = defaultdict(float)
@@ -102,7 +102,7 @@ def main() -> None:
         print(f"\nthe CLI takes {cli_s / torch_s:.2f}x a bare import of torch")
 
         breakdown = import_breakdown()
-        print(f"\nimport time of `core.cli` and `core.captioner`: {sum(t for _, t in breakdown):.2f} s "
+        print(f"\nimport time of `core.cli.main` and `core.captioning.captioner`: {sum(t for _, t in breakdown):.2f} s "
               "(python -X importtime, each module's own time summed per top-level package)\n")
         print("| package | s |")
         print("|---|---|")

@@ -29,9 +29,9 @@ def main() -> int:
 
     import torch
 
-    from core.config import CaptionerConfig
-    from core.device import cpu_name
-    from core.model import VisionGPT2
+    from core.captioning.config import CaptionerConfig
+    from core.captioning.device import cpu_name
+    from core.captioning.model import VisionGPT2
     from training.batches import Batch
     from training.evaluate import batch_nll
     from training.runtime import Precision

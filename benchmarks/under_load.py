@@ -4,7 +4,7 @@ For the demo model and a full-size ViT-B/16 + GPT-2 small (random weights, saved
 first), one long-lived worker process per mode captions the same large JPEGs through
 `Captioner.caption_batches`, as the CLI and the app do:
 
-- "policy": VisionCap's defaults (core/threads.py: sleeping OpenMP waits, adaptive count);
+- "policy": VisionCap's defaults (core/captioning/threads.py: sleeping OpenMP waits, adaptive count);
 - "fixed k": the same with `--threads k`, for every k up to the number of CPUs;
 - "torch defaults": torch imported before core (spinning OpenMP waits), one thread per CPU,
   which is what VisionCap did before the policy (one batch per run: under load it crawls).
@@ -61,8 +61,8 @@ def worker(mode: str, bundle: str, images: list[str], batch_size: int, tokens: i
     """Reads "run" lines from stdin; for each, captions `images` and prints a JSON line."""
     if mode == "torch defaults":
         import torch  # before core: OpenMP keeps its spinning waits
-    from core.captioner import Captioner
-    from core.generation import GenerationSettings
+    from core.captioning.captioner import Captioner
+    from core.captioning.generation import GenerationSettings
 
     captioner = Captioner.load(bundle, device="cpu")
     if mode == "torch defaults":
@@ -169,10 +169,10 @@ def full_size_bundle(folder: Path) -> Path:
     import torch
     from tokenizers import Tokenizer, models
 
-    from core.bundle import save_bundle
-    from core.config import CaptionerConfig
-    from core.model import VisionGPT2
-    from core.tokenizer import CaptionTokenizer
+    from core.bundles.bundle import save_bundle
+    from core.captioning.config import CaptionerConfig
+    from core.captioning.model import VisionGPT2
+    from core.captioning.tokenizer import CaptionTokenizer
 
     torch.manual_seed(0)
     model = VisionGPT2(CaptionerConfig()).eval()
@@ -232,8 +232,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=12)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from core.resources import resolve_model
-    from core.threads import usable_cpus
+    from core.bundles.resources import resolve_model
+    from core.captioning.threads import usable_cpus
 
     cpus = usable_cpus()
     print(f"{cpus} CPUs; load average before the run: {os.getloadavg()[0] if hasattr(os, 'getloadavg') else 'n/a'}")

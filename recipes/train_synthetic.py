@@ -82,7 +82,7 @@ def train_arguments(args: argparse.Namespace, data: Path, out: Path) -> list[str
 def record_test_results(bundle: Path, summary: dict) -> None:
     """Add the held-out test scores to the exported bundle's manifest provenance."""
     from core.atomic import atomic_write_text
-    from core.bundle import MANIFEST_FILE, read_manifest
+    from core.bundles.bundle import MANIFEST_FILE, read_manifest
 
     manifest = read_manifest(bundle)
     manifest.provenance["test_results"] = summary
@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     if code:
         return code
 
-    from core.bundle import load_bundle
-    from core.generation import GenerationSettings
+    from core.bundles.bundle import load_bundle
+    from core.captioning.generation import GenerationSettings
 
     bundle = load_bundle(out / "bundle")
     device = process_device("cpu", Processes())

@@ -10,7 +10,7 @@ import pytest
 
 from tests.tiny import make_tiny_bundle
 
-# "0" or "1": run as if this CPU had no native bf16 or had it (core.device.cpu_has_fast_bf16);
+# "0" or "1": run as if this CPU had no native bf16 or had it (core.captioning.device.cpu_has_fast_bf16);
 # unset: this CPU's own answer. See README, Development.
 CPU_BF16 = "VISIONCAP_TEST_CPU_BF16"
 
@@ -24,7 +24,7 @@ def pytest_report_header(config):
     forced = os.environ.get(CPU_BF16)
     if forced:
         return f"CPU bf16: forced {'on' if forced == '1' else 'off'} ({CPU_BF16}={forced})"
-    from core.device import cpu_has_fast_bf16
+    from core.captioning.device import cpu_has_fast_bf16
 
     return f"CPU bf16: {'yes' if cpu_has_fast_bf16() else 'no'} (this CPU; {CPU_BF16}=0 or 1 forces it)"
 
@@ -48,7 +48,7 @@ def cpu_bf16():
         yield
         return
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("core.device.cpu_has_fast_bf16", lambda: forced == "1")
+        patch.setattr("core.captioning.device.cpu_has_fast_bf16", lambda: forced == "1")
         yield
 
 

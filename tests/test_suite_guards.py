@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch
 
-import core.device
-from core.device import resolve_precision, resolve_training_precision
+import core.captioning.device
+from core.captioning.device import resolve_precision, resolve_training_precision
 from tests.conftest import CPU_BF16, NetworkUseError
 
 ELSEWHERE = "192.0.2.1"  # TEST-NET-1: never a real machine
@@ -55,6 +55,6 @@ def test_resource_warnings_are_errors(pytestconfig):
 def test_forced_cpu_bf16_decides_auto_precision():
     forced = os.environ[CPU_BF16] == "1"
     cpu = torch.device("cpu")
-    assert core.device.cpu_has_fast_bf16() is forced
+    assert core.captioning.device.cpu_has_fast_bf16() is forced
     for resolve in (resolve_precision, resolve_training_precision):
         assert resolve("auto", cpu) == ("bf16" if forced else "fp32")

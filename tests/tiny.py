@@ -7,10 +7,10 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from core.bundle import save_bundle
-from core.config import CaptionerConfig
-from core.model import VisionGPT2
-from core.tokenizer import CaptionTokenizer
+from core.bundles.bundle import save_bundle
+from core.captioning.config import CaptionerConfig
+from core.captioning.model import VisionGPT2
+from core.captioning.tokenizer import CaptionTokenizer
 
 CAPTIONS = [
     "a large red circle to the left of a small blue square",

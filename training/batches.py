@@ -1,6 +1,6 @@
 """Caption records -> batches: tokenisation, image decoding, augmentation, dynamic padding.
 
-Images are decoded with core.images (`load_image` + `image_to_array`), exactly as the app does
+Images are decoded with core.images.reading (`load_image` + `image_to_array`), exactly as the app does
 at inference, and normalised with the model config's mean/std; training only adds random
 augmentations on top. A caption becomes
 
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from core.config import CaptionerConfig
+from core.captioning.config import CaptionerConfig
+from core.captioning.tokenizer import CaptionTokenizer
 from core.errors import ImageError
-from core.images import image_to_array, load_image
-from core.tokenizer import CaptionTokenizer
+from core.images.reading import image_to_array, load_image
 from training.annotations import CaptionRecord, counted
 from training.config import AugmentConfig
 

@@ -54,7 +54,7 @@ def unreadable(path: Path, decode: bool) -> str | None:
     """Why `train` could not read the image, or None. Without `decode` only the header is read:
     enough for a non-image, an empty picture and one with more pixels than core decodes."""
     from core.errors import ImageError
-    from core.images import load_image, pixel_problem
+    from core.images.reading import load_image, pixel_problem
 
     if decode:
         try:

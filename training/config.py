@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.device import PRECISIONS
+from core.captioning.device import PRECISIONS
 from training.config_types import ConfigError, check_fields, expected, from_text
 
 # The VisionGPT2 schedule for pretrained backbones, with the original's omission fixed: the

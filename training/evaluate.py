@@ -28,11 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import SequentialSampler
 
-from core.device import PRECISIONS
-from core.generation import GenerationSettings, generate
-from core.generation_settings import STRATEGIES
-from core.model import VisionGPT2
-from core.tokenizer import CaptionTokenizer
+from core.captioning.device import PRECISIONS
+from core.captioning.generation import GenerationSettings, generate
+from core.captioning.generation_settings import STRATEGIES
+from core.captioning.model import VisionGPT2
+from core.captioning.tokenizer import CaptionTokenizer
 from training.annotations import KIND_CHOICES, CaptionRecord, counted
 from training.batches import IGNORE_INDEX, Batch, CaptionDataset, make_loader, unique_images
 from training.config import ATTENTION_BACKENDS
@@ -211,9 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from core.bundle import load_bundle
+    from core.bundles.bundle import load_bundle
+    from core.bundles.resources import resolve_model
     from core.errors import VisionCapError
-    from core.resources import resolve_model
     from training.annotations import DatasetError, read_captions, subset
     from training.runtime import Processes, process_device
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from core.config import CaptionerConfig
+from core.captioning.config import CaptionerConfig
 from training.config import AugmentConfig, TrainConfig
 from training.synthetic import generate_dataset
 from training.trainer import Trainer

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from core.bundle import load_bundle
-from core.config import CaptionerConfig
-from core.model import VisionGPT2
-from core.tokenizer import CaptionTokenizer
-from core.weights import captioner_from_backbones, read_safetensors
+from core.bundles.bundle import load_bundle
+from core.bundles.weights import captioner_from_backbones, read_safetensors
+from core.captioning.config import CaptionerConfig
+from core.captioning.model import VisionGPT2
+from core.captioning.tokenizer import CaptionTokenizer
 from training.config import TrainConfig
 from training.tokenizer_training import SPECIAL_TOKEN, train_caption_tokenizer
 

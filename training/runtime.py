@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-import core.device
-from core.device import cpu_name, resolve_device, resolve_training_precision
+import core.captioning.device
+from core.captioning.device import cpu_name, resolve_device, resolve_training_precision
 from training.config import ATTENTION_BACKENDS
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Precision:
     @classmethod
     def of(cls, name: str, device: torch.device, attention: str = "auto") -> Precision:
         """The precision a run trains in: `name` ("auto" included) as
-        core.device.resolve_training_precision decides it, and the attention backend checked."""
+        core.captioning.device.resolve_training_precision decides it, and the attention backend checked."""
         if attention not in ATTENTION_BACKENDS:
             raise ValueError(f"attention must be one of {ATTENTION_BACKENDS}, got {attention!r}")
         return cls(resolve_training_precision(name, device), device.type, attention)
@@ -93,7 +93,7 @@ def training_precision(name: str, device: torch.device, attention: str = "auto",
             "matmul is emulated and the loss scaling adds work; it measured many times slower than fp32 "
             "(docs/training-runs.md). Use --precision fp32, or auto (bf16 where the CPU has it natively)"
         )
-    if precision.name == "bf16" and not core.device.cpu_has_fast_bf16() and warn:
+    if precision.name == "bf16" and not core.captioning.device.cpu_has_fast_bf16() and warn:
         logger.warning(
             "bf16 on this %s is emulated (no AVX512-BF16 or AMX): it trains slower than fp32, many times so in "
             "the measurements of docs/training-runs.md; --precision auto picks fp32 here", cpu_name())
@@ -118,7 +118,7 @@ class Processes:
 
 
 def process_device(device: str, processes: Processes) -> torch.device:
-    """core.device.resolve_device, then one GPU per local rank: this process's device."""
+    """core.captioning.device.resolve_device, then one GPU per local rank: this process's device."""
     resolved = resolve_device(device)
     if resolved.type == "cuda":
         if processes.distributed or resolved.index is None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from core.tokenizer import CaptionTokenizer
+from core.captioning.tokenizer import CaptionTokenizer
 
 SPECIAL_TOKEN = "<|endoftext|>"
 

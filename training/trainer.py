@@ -28,10 +28,10 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from core.bundle import save_bundle
-from core.config import CaptionerConfig
-from core.model import VisionGPT2
-from core.tokenizer import CaptionTokenizer
+from core.bundles.bundle import save_bundle
+from core.captioning.config import CaptionerConfig
+from core.captioning.model import VisionGPT2
+from core.captioning.tokenizer import CaptionTokenizer
 from training import checkpoint as ckpt
 from training.annotations import CaptionRecord
 from training.batches import (

@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 
 from core.atomic import atomic_write_text
-from core.bundle import load_bundle
-from core.generation import GenerationSettings
-from core.model import VisionGPT2
-from core.tokenizer import CaptionTokenizer
+from core.bundles.bundle import load_bundle
+from core.captioning.generation import GenerationSettings
+from core.captioning.model import VisionGPT2
+from core.captioning.tokenizer import CaptionTokenizer
 from training.annotations import CaptionRecord
 from training.config import LOWER_IS_BETTER, TrainConfig
 from training.evaluate import score, teacher_forced_nll

@@ -1,4 +1,4 @@
-"""Exports: a CSV of captions (through core.csvio), and the records as core.caption_writes write
+"""Exports: a CSV of captions (through core.csvio), and the records as core.metadata.caption_writes write
 items for the files beside and inside the photos; the dry run of such a write, and what the
 status bar says after one.
 
@@ -11,8 +11,10 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from core import caption_writes
-from core.caption_writes import (
+from core.csvio import write_csv_atomic
+from core.errors import MetadataError
+from core.metadata import caption_writes
+from core.metadata.caption_writes import (
     KEPT,
     NOT_WRITTEN,
     SIDECAR_INSTEAD,
@@ -22,10 +24,8 @@ from core.caption_writes import (
     WriteOptions,
     WriteReport,
 )
-from core.csvio import write_csv_atomic
-from core.errors import MetadataError
-from core.jsonl_captions import JsonlTargets
-from core.sidecars import existing_sidecars, sidecar_path, txt_path
+from core.metadata.jsonl_captions import JsonlTargets
+from core.metadata.sidecars import existing_sidecars, sidecar_path, txt_path
 from visioncap_desktop.records import CaptionState, ImageRecord
 from visioncap_desktop.tags import is_tag, split_tags
 from visioncap_desktop.wording import plural
@@ -69,9 +69,9 @@ def existing_txt_files(records: Iterable[ImageRecord]) -> list[Path]:
 
 
 def write_items(records: Iterable[ImageRecord], folder: Path | None, keywords: bool = False) -> list[WriteItem]:
-    """What core.caption_writes.write_captions needs of each captioned record: the photo's state
+    """What core.metadata.caption_writes.write_captions needs of each captioned record: the photo's state
     when VisionCap last read it (a photo replaced since gets nothing) and the files whose
-    present content VisionCap knows (`seen`, by core.caption_io.source_key: relative to
+    present content VisionCap knows (`seen`, by core.metadata.caption_io.source_key: relative to
     `folder`), whose captions the record's caption already accounts for. Only the model's
     captions are written as VisionCap's own: an edit or a caption read from a file is a
     person's, and later runs keep it. `keywords`: the caption's tags (its comma-separated parts
@@ -94,7 +94,7 @@ def names_by_path(records: Iterable[ImageRecord]) -> dict[Path, str]:
 
 
 def core_dry_run() -> bool:
-    """Whether core.caption_writes.write_captions takes `dry_run` (it returns the report of
+    """Whether core.metadata.caption_writes.write_captions takes `dry_run` (it returns the report of
     what it would do, writing nothing)."""
     return "dry_run" in inspect.signature(caption_writes.write_captions).parameters
 

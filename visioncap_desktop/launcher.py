@@ -26,10 +26,10 @@ from visioncap_desktop.system_libraries import (  # noqa: F401  (the launcher's 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from core.cli import COMMANDS  # light: argparse only
+    from core.cli.main import COMMANDS  # light: argparse only
 
     if argv and argv[0] in COMMANDS:
-        from core.cli import main as cli_main
+        from core.cli.main import main as cli_main
 
         return cli_main(argv)
     from visioncap_desktop.app import run_app

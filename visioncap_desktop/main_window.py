@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.images import SharedDecodes
+from core.images.reading import SharedDecodes
 from visioncap_desktop import paths
 from visioncap_desktop.controllers.batch_editing import BatchEditController
 from visioncap_desktop.controllers.decisions import (

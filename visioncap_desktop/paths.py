@@ -1,5 +1,5 @@
 """Where the app keeps its files: settings (config), caption stores and models (data), thumbnails
-(cache). The three user folders (and VISIONCAP_HOME) are core's (core/user_dirs.py), shared with
+(cache). The three user folders (and VISIONCAP_HOME) are core's (core/bundles/user_dirs.py), shared with
 the bundle verification cache; this module names what the app keeps in them.
 """
 
@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.user_dirs import APP_NAME, HOME_ENV, user_cache_dir, user_config_dir, user_data_dir
+from core.bundles.user_dirs import (
+    APP_NAME,
+    HOME_ENV,
+    user_cache_dir,
+    user_config_dir,
+    user_data_dir,
+)
 
 __all__ = [
     "APP_NAME",

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.caption_writes import KEPT, NOT_WRITTEN, SIDECAR_INSTEAD, WriteReport
-from core.scan import ScanReport
+from core.images.scan import ScanReport
+from core.metadata.caption_writes import KEPT, NOT_WRITTEN, SIDECAR_INSTEAD, WriteReport
 
 STAGES = ("scanning", "reading", "importing", "captioning", "writing")
 KINDS = {"conflict": "Conflict", "failed": "Failed", "refused": "Kept", "skipped": "Skipped"}

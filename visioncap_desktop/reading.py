@@ -1,4 +1,4 @@
-"""What the captions found in files do to the records: core.caption_io.reconcile for each photo,
+"""What the captions found in files do to the records: core.metadata.caption_io.reconcile for each photo,
 and what the app says about it. Plain Python, called by FolderSession in the GUI thread with the
 records as they are then (the user may have edited them while the files were read).
 
@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.caption_io import Action, Findings, StoredCaption, reconcile, source_key
 from core.fingerprint import FileState
+from core.metadata.caption_io import Action, Findings, StoredCaption, reconcile, source_key
 from visioncap_desktop.problems import Problem
 from visioncap_desktop.records import SOURCE_PLACES, CaptionSnapshot, ImageRecord, imported_snapshot
 from visioncap_desktop.wording import plural, verb

@@ -40,7 +40,7 @@ class CaptionSnapshot:
     source: str = ""  # SOURCES: where the caption was read from ("" for the model or the user)
 
 
-# Where a caption came from besides the model and the user (core.caption_io.Source values). Such
+# Where a caption came from besides the model and the user (core.metadata.caption_io.Source values). Such
 # a caption is protected from captioning runs like an edit.
 SOURCES = ("csv", "jsonl", "txt", "caption-file", "xmp-sidecar", "takeout", "embedded")
 # where such captions were read from, in a sentence ("Read 3 captions from .txt files")
@@ -55,7 +55,7 @@ class FileFacts:
     """What the store keeps about an image file besides its caption: the content fingerprint
     (core.fingerprint) with the size and modification time it was computed at, so an unchanged
     file is not read again; when VisionCap's caption last changed; and the state of every file
-    the caption was read from or written to, keyed by core.caption_io.source_key (and, `noted`,
+    the caption was read from or written to, keyed by core.metadata.caption_io.source_key (and, `noted`,
 of the files that disagree and were reported)."""
 
     fingerprint: str = ""

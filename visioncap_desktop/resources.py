@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core import resources as core_resources
+from core.bundles import resources as core_resources
 
 PACKAGE = "visioncap_desktop"
 SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")

@@ -121,8 +121,8 @@ def _caption_and_export(captioner, samples: list[Path], work: Path, expected: di
 
 def _check_photo_metadata(records: list[ImageRecord], work: Path) -> None:
     """Embed the first JPEG copy's caption and write its sidecar, then read both back."""
-    from core.photo_metadata import embed_description, read_embedded
-    from core.sidecars import read_sidecar, write_sidecar
+    from core.metadata.photo_metadata import embed_description, read_embedded
+    from core.metadata.sidecars import read_sidecar, write_sidecar
 
     record = next((r for r in records if r.name.lower().endswith((".jpg", ".jpeg"))), None)
     if record is None:
@@ -164,8 +164,8 @@ def run_self_test(model: str | None = None) -> int:
         else:
             bundle = Path(model)
         with _step("model", 4):
-            from core.captioner import Captioner  # torch: only now
-            from core.device import device_name
+            from core.captioning.captioner import Captioner  # torch: only now
+            from core.captioning.device import device_name
 
             captioner = Captioner.load(bundle)
         _say(f"model: {captioner.name} from {bundle} on {device_name(captioner.device)} in {captioner.precision}")

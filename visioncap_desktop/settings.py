@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.atomic import atomic_write_text
-from core.device import DEVICE_KINDS
-from core.generation_settings import GenerationSettings
-from core.threads import usable_cpus
+from core.captioning.device import DEVICE_KINDS
+from core.captioning.generation_settings import GenerationSettings
+from core.captioning.threads import usable_cpus
 from visioncap_desktop import paths
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ DEVICES = ("auto", *DEVICE_KINDS)  # auto, cpu, cuda (NVIDIA or AMD ROCm), mps (
 MODEL_SOURCES = ("", "demo", "folder", "download")  # "": not chosen yet (first run)
 THUMBNAIL_SIZES = (64, 96, 128, 160, 192, 256, 320, 384)  # the gallery's zoom steps, in pixels
 THEMES = ("system", "light", "dark")
-# The generation options the app exposes, with core's defaults (core.generation_settings
+# The generation options the app exposes, with core's defaults (core.captioning.generation_settings
 # imports no torch, which the GUI thread must not load).
 GENERATION_KEYS = ("strategy", "max_new_tokens", "temperature", "top_k", "top_p", "num_beams")
 GENERATION_DEFAULTS: dict[str, object] = {key: getattr(GenerationSettings(), key) for key in GENERATION_KEYS}
@@ -38,7 +38,7 @@ DEFAULTS: dict[str, object] = {
     "model_path": "",  # the bundle folder when model_source is "folder"
     "device": "auto",
     "batch_size": 8,
-    "cpu_threads": 0,  # the model's CPU threads: 0 automatic (core.threads.ThreadPolicy), else 1..usable_cpus()
+    "cpu_threads": 0,  # the model's CPU threads: 0 automatic (core.captioning.threads.ThreadPolicy), else 1..usable_cpus()
     "generation": GENERATION_DEFAULTS,
     "export_bom": True,
     "export_guard_formulas": True,

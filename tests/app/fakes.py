@@ -12,10 +12,10 @@ class FakeResult:
 
 
 class FakeCaptioner:
-    """Stands in for core.captioner.Captioner where real weights are not the point.
+    """Stands in for core.captioning.captioner.Captioner where real weights are not the point.
 
     `oom_above`: on devices starting with `oom_on`, batches larger than this raise
-    core.oom_fallback.OUT_OF_MEMORY (0: always).
+    core.captioning.oom_fallback.OUT_OF_MEMORY (0: always).
     `gate`: if set, every batch after the first waits for it (to cancel mid-run reliably).
     `lacks_op_on`: on devices starting with this, every batch raises NotImplementedError, as MPS
     does for an operator it lacks.
@@ -38,7 +38,7 @@ class FakeCaptioner:
         return self
 
     def caption_batches(self, images, settings, batch_size=8):
-        from core.oom_fallback import OUT_OF_MEMORY
+        from core.captioning.oom_fallback import OUT_OF_MEMORY
 
         images = [str(i) for i in images]
         for start in range(0, len(images), batch_size):

@@ -93,9 +93,9 @@ def test_self_test_passes_with_a_bundle(qapp, tiny_bundle, capsys):  # qapp: no 
 
 
 def test_self_test_fails_when_a_written_caption_does_not_read_back(qapp, tiny_bundle, capsys, monkeypatch):
-    import core.photo_metadata
+    import core.metadata.photo_metadata
 
-    monkeypatch.setattr(core.photo_metadata, "read_embedded", lambda path: None)
+    monkeypatch.setattr(core.metadata.photo_metadata, "read_embedded", lambda path: None)
     assert selftest.run_self_test(str(tiny_bundle)) == 7
     err = capsys.readouterr().err
     assert "self-test FAILED at photo metadata" in err and "shapes_2_above.jpg" in err

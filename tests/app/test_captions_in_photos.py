@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
 
-from core.photo_metadata import embed_description, read_embedded
-from core.sidecars import read_sidecar
+from core.metadata.photo_metadata import embed_description, read_embedded
+from core.metadata.sidecars import read_sidecar
 from tests.app.fakes import FakeCaptioner
 from tests.app.window_steps import open_folder, run_captions
 from tests.core.photos import make_photo, metadata, pixels
@@ -156,7 +156,7 @@ def test_write_sidecars_from_the_export_menu(qtbot, make_window, tmp_path, setti
 def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window, tmp_path, monkeypatch):
     import threading
 
-    import core.caption_writes
+    import core.metadata.caption_writes
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -167,7 +167,7 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
     for i in range(5):
         edit(window, f"p{i}.jpg", f"caption {i}")
     first_written, go_on = threading.Event(), threading.Event()
-    write_sidecar = core.caption_writes.write_sidecar
+    write_sidecar = core.metadata.caption_writes.write_sidecar
 
     def slow_sidecar(*args, **kwargs):  # the first sidecar waits until the test has pressed Cancel
         written = write_sidecar(*args, **kwargs)
@@ -175,7 +175,7 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
         assert go_on.wait(20)
         return written
 
-    monkeypatch.setattr(core.caption_writes, "write_sidecar", slow_sidecar)
+    monkeypatch.setattr(core.metadata.caption_writes, "write_sidecar", slow_sidecar)
     actions = window.window_actions
     actions.xmp_action.trigger()
     with qtbot.waitSignal(window.exports.files_written, timeout=20000) as blocker:

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 import visioncap_desktop
-from core.device import DeviceInventory
+from core.captioning.device import DeviceInventory
 from tests.app.images import make_images
 from tests.app.window_steps import focused, open_folder
 from visioncap_desktop.controllers import decisions

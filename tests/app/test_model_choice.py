@@ -1,5 +1,5 @@
 """Choosing the model: the chooser and settings dialogs, and the ViT-GPT2 download worker
-(with core.hf_import.import_hf replaced: no network in tests)."""
+(with core.bundles.hf_import.import_hf replaced: no network in tests)."""
 
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def test_download_worker_imports_into_place(qtbot, monkeypatch, tmp_path):
         (out_dir / "manifest.json").write_text("{}", encoding="utf-8")
         return out_dir
 
-    monkeypatch.setattr("core.hf_import.import_hf", fake_import)
+    monkeypatch.setattr("core.bundles.hf_import.import_hf", fake_import)
     target = tmp_path / "models" / "vit-gpt2-coco"
     got = run_import(qtbot, ModelImportWorker(), target)
     assert ("progress", "Downloading model.safetensors...") in got
@@ -136,13 +136,13 @@ def test_download_worker_imports_into_place(qtbot, monkeypatch, tmp_path):
 
 
 def test_download_worker_offline_leaves_nothing_behind(qtbot, monkeypatch, tmp_path):
-    from core.hf_import import OfflineError
+    from core.bundles.hf_import import OfflineError
 
     def offline(src, out_dir, progress=None, name=None):
         out_dir.mkdir(parents=True)
         raise OfflineError(f"cannot reach the model hub to download {src}: no network")
 
-    monkeypatch.setattr("core.hf_import.import_hf", offline)
+    monkeypatch.setattr("core.bundles.hf_import.import_hf", offline)
     target = tmp_path / "models" / "vit-gpt2-coco"
     got = run_import(qtbot, ModelImportWorker(), target)
     assert got[-1][0] == "failed" and "cannot reach the model hub" in got[-1][1]
@@ -159,7 +159,7 @@ def test_download_worker_cancel(qtbot, monkeypatch, tmp_path):
         progress("still downloading...")  # the next report stops the import
         raise AssertionError("not cancelled")
 
-    monkeypatch.setattr("core.hf_import.import_hf", slow)
+    monkeypatch.setattr("core.bundles.hf_import.import_hf", slow)
     got = run_import(qtbot, worker, tmp_path / "m")
     assert got[-1] == ("failed", "The download was cancelled.")
     assert not (tmp_path / "m.partial").exists() and not (tmp_path / "m").exists()

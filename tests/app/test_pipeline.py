@@ -2,7 +2,7 @@
 reserve, the user's setting applied before and during a run) and the thumbnail pool, which
 shrinks to one thread while the model captions.
 
-The machine is pretended to have 8 CPUs (core.threads.usable_cpus patched where it is read),
+The machine is pretended to have 8 CPUs (core.captioning.threads.usable_cpus patched where it is read),
 so the app's reserve and the thumbnail throttling are visible on any test machine."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import threading
 import pytest
 from PySide6.QtWidgets import QDialog
 
-from core import threads as core_threads
-from core.threads import APP_RESERVE, ThreadPolicy, thread_limit, thumbnail_threads
+from core.captioning import threads as core_threads
+from core.captioning.threads import APP_RESERVE, ThreadPolicy, thread_limit, thumbnail_threads
 from tests.app import test_workers
 from tests.app.fakes import FakeCaptioner
 from tests.app.test_workers import setup_worker, start_run

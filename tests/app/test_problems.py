@@ -124,7 +124,7 @@ def test_the_newest_problems_are_on_top_and_the_oldest_go_past_the_limit(qapp, m
 
 
 def test_write_outcomes_become_problems(tmp_path):
-    from core.caption_writes import (
+    from core.metadata.caption_writes import (
         KEPT,
         NOT_WRITTEN,
         SIDECAR_INSTEAD,

@@ -27,7 +27,7 @@ def test_defaults_then_round_trip(settings):
     assert again.get("generation")["strategy"] == "beam" and again.get("generation")["num_beams"] == 3
     assert again.get("include_subfolders") is True
     assert Settings.default_path().is_relative_to(paths.user_config_dir())
-    for device in ("cuda", "mps", "xpu"):  # each GPU kind core.device knows can be saved
+    for device in ("cuda", "mps", "xpu"):  # each GPU kind core.captioning.device knows can be saved
         settings.set("device", device)
         assert Settings.load().get("device") == device
 
@@ -76,7 +76,7 @@ def test_recent_folders_most_recent_first_without_duplicates(settings):
 
 
 def test_the_dialog_labels_every_strategy():
-    from core.generation_settings import STRATEGIES
+    from core.captioning.generation_settings import STRATEGIES
     from visioncap_desktop.dialogs.settings_dialog import STRATEGY_LABELS
 
     assert tuple(STRATEGY_LABELS) == STRATEGIES

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMetaMethod, QObject, QThread, Signal
 
-from core.device import device_inventory, device_name
+from core.captioning.device import device_inventory, device_name
 from tests.app.fakes import FakeCaptioner
 from tests.app.gui_ticks import GuiTicks
 from tests.app.images import make_images, make_problem_folder

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import core.caption_writes
-from core.caption_writes import WRITTEN, WriteReport
-from core.sidecars import read_sidecar
+import core.metadata.caption_writes
+from core.metadata.caption_writes import WRITTEN, WriteReport
+from core.metadata.sidecars import read_sidecar
 from tests.app.window_steps import open_folder
 from tests.core.photos import make_photo
 from visioncap_desktop import export
@@ -96,7 +96,7 @@ def test_the_dry_run_is_cores_where_core_has_one(qtbot, make_window, photos, mon
             report.add(item.path, "xmp", Path(f"{item.path}.xmp"), "unchanged" if item.name == "p2.jpg" else WRITTEN)
         return report
 
-    monkeypatch.setattr(core.caption_writes, "write_captions", write_captions)
+    monkeypatch.setattr(core.metadata.caption_writes, "write_captions", write_captions)
     assert export.core_dry_run()
     window = captioned_window(qtbot, make_window, photos)
     window.window_actions.xmp_action.trigger()
@@ -121,7 +121,7 @@ def test_the_progress_dialog_counts_shows_the_time_left_and_cancels(qtbot, make_
     window = captioned_window(qtbot, make_window, photos)
     window.exports.clock = lambda: now[0]
     first_written, go_on = threading.Event(), threading.Event()
-    write_sidecar = core.caption_writes.write_sidecar
+    write_sidecar = core.metadata.caption_writes.write_sidecar
     written = []
 
     def slow_sidecar(*args, **kwargs):
@@ -132,7 +132,7 @@ def test_the_progress_dialog_counts_shows_the_time_left_and_cancels(qtbot, make_
             assert go_on.wait(20)
         return result
 
-    monkeypatch.setattr(core.caption_writes, "write_sidecar", slow_sidecar)
+    monkeypatch.setattr(core.metadata.caption_writes, "write_sidecar", slow_sidecar)
     with qtbot.waitSignal(window.exports.files_written) as finished:
         assert window.write_files("xmp")
         progress = window.exports.progress_dialog
@@ -166,9 +166,9 @@ def test_the_progress_dialog_alone(qtbot):
     assert cancelled == [True]
 
 
-@pytest.mark.skipif(not export.core_dry_run(), reason="core.caption_writes has no dry run yet")
+@pytest.mark.skipif(not export.core_dry_run(), reason="core.metadata.caption_writes has no dry run yet")
 def test_cores_own_dry_run_says_which_file_keeps_someone_elses_caption(qtbot, make_window, photos):
-    from core.sidecars import write_sidecar
+    from core.metadata.sidecars import write_sidecar
 
     window = captioned_window(qtbot, make_window, photos)
     window.session.watch.stop()  # the sidecar stays news: the watch would read it in (see test_watch_and_imports)
@@ -191,7 +191,7 @@ def test_cores_own_dry_run_says_which_file_keeps_someone_elses_caption(qtbot, ma
 
 
 def test_the_tags_go_into_the_photos_keywords_when_ticked(qtbot, make_window, photos):
-    from core.photo_metadata import read_embedded, read_keywords
+    from core.metadata.photo_metadata import read_embedded, read_keywords
 
     window = captioned_window(qtbot, make_window, photos)
     record = window.gallery_model.records()[0]

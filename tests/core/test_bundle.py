@@ -3,11 +3,11 @@ import json
 import pytest
 import torch
 
-import core.bundle
-import core.verification
-from core.bundle import load_bundle, save_bundle
+import core.bundles.bundle
+import core.bundles.verification
+from core.bundles.bundle import load_bundle, save_bundle
+from core.captioning.tokenizer import CaptionTokenizer
 from core.errors import BundleError
-from core.tokenizer import CaptionTokenizer
 from tests.tiny import make_tiny_bundle, tiny_model, train_tokenizer
 
 
@@ -31,13 +31,13 @@ def test_round_trip_gives_the_same_model_and_manifest(tmp_path):
 def test_loading_builds_on_the_meta_device(bundle, monkeypatch):
     """No random initialisation is spent on weights that are about to be replaced."""
     devices = []
-    original = core.bundle.VisionGPT2
+    original = core.bundles.bundle.VisionGPT2
 
     def spy(cfg):
         devices.append(torch.get_default_device())
         return original(cfg)
 
-    monkeypatch.setattr(core.bundle, "VisionGPT2", spy)
+    monkeypatch.setattr(core.bundles.bundle, "VisionGPT2", spy)
     load_bundle(bundle)
     assert devices == [torch.device("meta")]
 
@@ -90,8 +90,8 @@ def test_weights_corrupted_in_the_middle_fail_naming_the_file(bundle):
 def hashed(monkeypatch):
     """Records the files hashed."""
     calls = []
-    original = core.verification.sha256_file
-    monkeypatch.setattr(core.verification, "sha256_file", lambda path: calls.append(path.name) or original(path))
+    original = core.bundles.verification.sha256_file
+    monkeypatch.setattr(core.bundles.verification, "sha256_file", lambda path: calls.append(path.name) or original(path))
     return calls
 
 

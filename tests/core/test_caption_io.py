@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from core.caption_io import (
+from core.csvio import write_csv_atomic
+from core.fingerprint import FileState, file_state
+from core.metadata.caption_io import (
     Action,
     FoundCaption,
     Source,
@@ -15,7 +17,7 @@ from core.caption_io import (
     reconcile,
     source_key,
 )
-from core.caption_writes import (
+from core.metadata.caption_writes import (
     KEPT,
     NOT_WRITTEN,
     SIDECAR_INSTEAD,
@@ -25,11 +27,9 @@ from core.caption_writes import (
     WriteOptions,
     write_captions,
 )
-from core.csvio import write_csv_atomic
-from core.fingerprint import FileState, file_state
-from core.jsonl_captions import read_jsonl
-from core.photo_metadata import read_embedded
-from core.sidecars import read_sidecar, write_sidecar
+from core.metadata.jsonl_captions import read_jsonl
+from core.metadata.photo_metadata import read_embedded
+from core.metadata.sidecars import read_sidecar, write_sidecar
 from tests.core.photos import make_photo, pixels
 
 SECOND = 1_000_000_000

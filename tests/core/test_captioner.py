@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from core.captioner import Captioner
-from core.device import resolve_device, resolve_precision
-from core.generation import GenerationSettings
+from core.captioning.captioner import Captioner
+from core.captioning.device import resolve_device, resolve_precision
+from core.captioning.generation import GenerationSettings
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_results_arrive_batch_by_batch(captioner):
 
 
 class TickingClock:
-    """perf_counter for core.threads and core.captioner: 1 ms more at every reading, plus what
+    """perf_counter for core.captioning.threads and core.captioning.captioner: 1 ms more at every reading, plus what
     the test adds. Time passes only where the test says, however loaded the machine is."""
 
     def __init__(self):
@@ -60,11 +60,11 @@ def test_the_thread_policy_times_the_pipeline_not_the_caller(captioner, monkeypa
     """Every batch but a run's last is counted, and the time the caller spends between batches
     is not: a caller that holds each batch for 100 s (on the test's clock) leaves the recorded
     costs at the pipeline's few clock readings, far below 100 s / 2 images."""
-    from core.threads import ThreadPolicy
+    from core.captioning.threads import ThreadPolicy
 
     clock = TickingClock()
-    monkeypatch.setattr("core.threads.time", clock)
-    monkeypatch.setattr("core.captioner.time", clock)
+    monkeypatch.setattr("core.captioning.threads.time", clock)
+    monkeypatch.setattr("core.captioning.captioner.time", clock)
     captioner.threads = ThreadPolicy(parameters=captioner.parameters)
     images = [Image.new("RGB", (30, 30), "red")] * 7
     for _ in captioner.caption_batches(images, GenerationSettings(max_new_tokens=2), batch_size=2):
@@ -78,7 +78,7 @@ def test_the_thread_policy_times_the_pipeline_not_the_caller(captioner, monkeypa
 def test_decodes_shared_with_thumbnails_give_the_same_captions(captioner, tmp_path):
     """The app's thumbnails leave their JPEG decodes for the model: it takes them instead of
     decoding again, and captions exactly as it does alone."""
-    from core.images import SharedDecodes, load_image
+    from core.images.reading import SharedDecodes, load_image
     from tests.core.test_images import big_jpeg
 
     photos = [big_jpeg(tmp_path / f"p{i}.jpg", seed=i) for i in range(3)]
@@ -123,9 +123,9 @@ def test_bf16_precision_runs_on_cpu(tiny_bundle):
 def test_core_imports_neither_qt_nor_training_nor_transformers_on_the_caption_path(tiny_bundle):
     script = (
         "import sys\n"
-        "import core.bundle, core.captioner, core.cli, core.csvio, core.generation, core.images, core.model\n"
+        "import core.bundles.bundle, core.captioning.captioner, core.cli.main, core.csvio, core.captioning.generation, core.images.reading, core.captioning.model\n"
         "from PIL import Image\n"
-        "from core.captioner import Captioner\n"
+        "from core.captioning.captioner import Captioner\n"
         f"Captioner.load({str(tiny_bundle)!r}).caption([Image.new('RGB', (9, 9))])\n"
         "bad = [m for m in ('PySide6', 'training', 'visioncap_desktop', 'transformers') if m in sys.modules]\n"
         "assert not bad, bad\n"
@@ -150,7 +150,7 @@ def test_low_precision_weights_give_exactly_the_autocast_result():
     values at every call, so the logits are identical, in half the memory."""
     import copy
 
-    from core.captioner import precision_context, set_precision
+    from core.captioning.captioner import precision_context, set_precision
     from tests.tiny import tiny_model
 
     model = tiny_model(spread=0.2)

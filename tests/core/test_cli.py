@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.cli import DEVICE_PATTERN, main, shard_slice
-from core.device import device_name
+from core.captioning.device import device_name
+from core.cli.main import DEVICE_PATTERN, main, shard_slice
 
 
 @pytest.fixture(scope="module")

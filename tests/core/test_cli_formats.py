@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from core.cli import main
+from core.cli.main import main
 from tests.photo_files import save_avif, save_dng, save_heic
 
 

@@ -11,10 +11,10 @@ import sys
 import pytest
 from PIL import Image
 
-import core.captioner
+import core.captioning.captioner
 import core.csvio
-from core.cli import main
-from core.oom_fallback import OUT_OF_MEMORY
+from core.captioning.oom_fallback import OUT_OF_MEMORY
+from core.cli.main import main
 from tests.tiny import make_tiny_bundle
 
 FAST = ["--max-tokens", "3"]
@@ -71,7 +71,7 @@ def test_second_run_on_a_locked_csv_exits_2_naming_the_holder(tmp_path, tiny_bun
         [sys.executable, "-c",
          "import sys, time\n"
          "from pathlib import Path\n"
-         "from core.caption_csv import locked\n"
+         "from core.cli.output import locked\n"
          "with locked(Path(sys.argv[1])):\n"
          "    print('held', flush=True)\n"
          "    time.sleep(600)\n",  # held until the test kills it
@@ -118,7 +118,7 @@ def test_bundle_corrupted_in_the_middle_exits_2_naming_the_weights(tmp_path, cap
 
 def test_empty_captions_are_failures(tmp_path, tiny_bundle, monkeypatch, capsys):
     """What a corrupted model does: it says nothing, or only spaces."""
-    monkeypatch.setattr(core.captioner.Captioner, "caption_arrays", lambda self, arrays, settings: ["", " "][: len(arrays)])
+    monkeypatch.setattr(core.captioning.captioner.Captioner, "caption_arrays", lambda self, arrays, settings: ["", " "][: len(arrays)])
     photo(tmp_path / "in" / "a.png")
     photo(tmp_path / "in" / "b.png")
     assert caption(tmp_path / "in", "--out", tmp_path / "o.csv", model=tiny_bundle) == 1
@@ -169,14 +169,14 @@ def test_carriage_return_in_a_name_survives_resume(tmp_path, tiny_bundle, capsys
 def test_out_of_memory_on_the_cpu_exits_3_in_one_line_and_keeps_rows(tmp_path, tiny_bundle, monkeypatch, capsys):
     for i in range(4):
         photo(tmp_path / "in" / f"{i}.png")
-    original = core.captioner.Captioner.caption_batches
+    original = core.captioning.captioner.Captioner.caption_batches
 
     def runs_out_after_one_batch(self, images, settings=None, batch_size=8):
         batches = original(self, images, settings, batch_size)
         yield next(batches)
         raise OUT_OF_MEMORY("CPU out of memory. Tried to allocate 9.00 GiB\nSee the documentation")
 
-    monkeypatch.setattr(core.captioner.Captioner, "caption_batches", runs_out_after_one_batch)
+    monkeypatch.setattr(core.captioning.captioner.Captioner, "caption_batches", runs_out_after_one_batch)
     out = tmp_path / "out.csv"
     assert caption(tmp_path / "in", "--out", out, "--batch-size", "2", model=tiny_bundle) == 3
     err = capsys.readouterr().err.strip().splitlines()
@@ -214,7 +214,7 @@ def test_a_csv_that_is_not_utf8_is_named(tmp_path, tiny_bundle, capsys):
 def test_argument_errors_name_the_option_before_torch_is_imported(tmp_path, option, value, named):
     script = (
         "import sys\n"
-        "from core.cli import main\n"
+        "from core.cli.main import main\n"
         "try:\n"
         f"    main(['caption', 'x.jpg', '--model', 'demo', {option!r}, {value!r}])\n"
         "except SystemExit as exc:\n"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import build_parser, main
-from core.photo_metadata import read_embedded
-from core.sidecars import read_sidecar
+from core.cli.main import build_parser, main
+from core.metadata.photo_metadata import read_embedded
+from core.metadata.sidecars import read_sidecar
 from tests.core.photos import make_photo
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from core.config import CaptionerConfig
+from core.captioning.config import CaptionerConfig
 from tests.tiny import tiny_config
 
 

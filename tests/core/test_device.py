@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-import core.device
-from core.device import (
+import core.captioning.device
+from core.captioning.device import (
     PRECISIONS,
     DeviceInventory,
     device_inventory,
@@ -24,7 +24,7 @@ from core.device import (
     resolve_precision,
     resolve_training_precision,
 )
-from core.generation_settings import GenerationSettings
+from core.captioning.generation_settings import GenerationSettings
 
 CPU = torch.device("cpu")
 CUDA, MPS, XPU = torch.device("cuda"), torch.device("mps"), torch.device("xpu")
@@ -77,7 +77,7 @@ def machine(monkeypatch):
 
 
 def test_names_import_without_torch():
-    code = "import sys, core.device, core.generation_settings; assert 'torch' not in sys.modules"
+    code = "import sys, core.captioning.device, core.captioning.generation_settings; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -183,12 +183,12 @@ def test_a_name_torch_cannot_give_falls_back_to_the_vendor(machine, monkeypatch)
 ])
 def test_cpu_names(monkeypatch, capability, bf16, name):
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
-    monkeypatch.setattr(core.device, "cpu_has_fast_bf16", lambda: bf16)
+    monkeypatch.setattr(core.captioning.device, "cpu_has_fast_bf16", lambda: bf16)
     assert device_name("cpu") == device_name(CPU) == name
 
 
 def test_the_inventory_lists_what_is_present(machine, monkeypatch):
-    monkeypatch.setattr(core.device, "cpu_name", lambda: "CPU (AVX2)")
+    monkeypatch.setattr(core.captioning.device, "cpu_name", lambda: "CPU (AVX2)")
     machine(mps=True)
     assert device_inventory() == DeviceInventory({"cpu": "CPU (AVX2)", "mps": "Apple M2 GPU (MPS)"}, "mps")
     machine()

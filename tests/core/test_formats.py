@@ -5,9 +5,9 @@ import sys
 import pytest
 from PIL import Image
 
-from core import decoders
 from core.errors import ImageError
-from core.images import load_image, load_image_sized
+from core.images import plugins as decoders
+from core.images.reading import load_image, load_image_sized
 from tests.photo_files import halves, save_avif, save_dng, save_heic
 
 RED_TOP = "red on top"
@@ -125,7 +125,7 @@ def test_avif_falls_back_to_pillow_heif_when_pillow_lacks_it(monkeypatch):
 def test_plugins_are_not_imported_at_start_up():
     import subprocess
 
-    code = "import core.images, sys; print('pillow_heif' in sys.modules, 'rawpy' in sys.modules)"
+    code = "import core.images.reading, sys; print('pillow_heif' in sys.modules, 'rawpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 

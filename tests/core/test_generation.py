@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from core.generation import GenerationSettings, _banned_ngram_tokens, generate
+from core.captioning.generation import GenerationSettings, _banned_ngram_tokens, generate
 from tests.tiny import tiny_model
 
 # bos 1 and eos 2 differ so the first step cannot simply repeat the input token as EOS

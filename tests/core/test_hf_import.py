@@ -8,11 +8,11 @@ import torch
 import transformers
 from safetensors.torch import load_file, save_file
 
-from core.bundle import load_bundle
-from core.cli import main as cli_main
+from core.bundles.bundle import load_bundle
+from core.bundles.hf_import import import_hf
+from core.captioning.generation import GenerationSettings, generate
+from core.cli.main import main as cli_main
 from core.errors import ImportFormatError
-from core.generation import GenerationSettings, generate
-from core.hf_import import import_hf
 from tests.tiny import train_tokenizer
 
 
@@ -183,7 +183,7 @@ def hub(monkeypatch, tmp_path):
     """A checkpoint folder served by a fake hub; records the files asked for."""
     import huggingface_hub
 
-    import core.hf_import as hf_import
+    import core.bundles.hf_import as hf_import
 
     save_checkpoint(hf_captioner(), tmp_path / "served")
     asked = {}
@@ -231,7 +231,7 @@ def test_hub_repo_without_weights_is_refused(hub, monkeypatch, tmp_path):
 def test_network_failures_become_one_offline_error(hub, monkeypatch, tmp_path, capsys):
     import huggingface_hub
 
-    from core.hf_import import OfflineError
+    from core.bundles.hf_import import OfflineError
 
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub({}, fail=ConnectionError("Name or service not known")))
     with pytest.raises(OfflineError, match="cannot download owner/model"):
@@ -243,7 +243,7 @@ def test_network_failures_become_one_offline_error(hub, monkeypatch, tmp_path, c
 def test_unresolvable_hub_fails_fast(monkeypatch):
     import socket
 
-    from core.hf_import import OfflineError, _check_hub_reachable
+    from core.bundles.hf_import import OfflineError, _check_hub_reachable
 
     def no_dns(*args):
         raise socket.gaierror(-2, "Name or service not known")

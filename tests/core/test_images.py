@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import images
 from core.errors import ImageError
-from core.images import (
+from core.images import reading as images
+from core.images.reading import (
     collect_images,
     image_to_array,
     iter_image_files,

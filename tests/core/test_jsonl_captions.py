@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from core import jsonl_captions, safe_files
+from core import safe_files
+from core.bundles.user_dirs import user_cache_dir
 from core.errors import MetadataError
 from core.fingerprint import file_state
-from core.jsonl_captions import (
+from core.metadata import jsonl_captions
+from core.metadata.jsonl_captions import (
     JsonlTargets,
     dataset_root,
     jsonl_target,
@@ -20,7 +22,6 @@ from core.jsonl_captions import (
     read_jsonl,
     write_jsonl,
 )
-from core.user_dirs import user_cache_dir
 
 # Every character str.splitlines() breaks a line at, besides "\n".
 SEPARATORS = ["\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]

@@ -7,9 +7,9 @@ import pytest
 
 import tests.core.photo_views as V
 import tests.hostile_files as H
-from core.caption_writes import WRITTEN, WriteItem, WriteOptions, write_captions
-from core.photo_metadata import embed_description, read_keywords
-from core.sidecars import write_sidecar
+from core.metadata.caption_writes import WRITTEN, WriteItem, WriteOptions, write_captions
+from core.metadata.photo_metadata import embed_description, read_keywords
+from core.metadata.sidecars import write_sidecar
 
 DC = "http://purl.org/dc/elements/1.1/"
 LR = "http://ns.adobe.com/lightroom/1.0/"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from core.model import KVCache, VisionGPT2
+from core.captioning.model import KVCache, VisionGPT2
 from tests.tiny import tiny_config, tiny_model
 
 

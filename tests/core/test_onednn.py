@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
-from core.captioner import precision_context, set_precision
-from core.generation import GenerationSettings, generate
-from core.onednn import (
+from core.captioning.captioner import precision_context, set_precision
+from core.captioning.generation import GenerationSettings, generate
+from core.captioning.onednn import (
     OneDNNLinear,
     PackedVocabHead,
     onednn_available,

@@ -8,8 +8,8 @@ an operator MPS lacks. No GPU is needed: the fake only carries the device's name
 import pytest
 import torch
 
-from core.captioner import CaptionResult
-from core.oom_fallback import OUT_OF_MEMORY, OutOfMemoryFallback
+from core.captioning.captioner import CaptionResult
+from core.captioning.oom_fallback import OUT_OF_MEMORY, OutOfMemoryFallback
 
 OUT_OF_MEMORY_ERRORS = {
     "cuda": lambda: OUT_OF_MEMORY("CUDA out of memory. Tried to allocate 2.00 GiB"),

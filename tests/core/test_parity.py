@@ -5,9 +5,9 @@ import timm
 import torch
 import transformers
 
+from core.bundles.weights import NEW_CROSS_ATTENTION_KEYS, captioner_from_backbones
+from core.captioning.model import VisionGPT2
 from core.errors import ImportFormatError
-from core.model import VisionGPT2
-from core.weights import NEW_CROSS_ATTENTION_KEYS, captioner_from_backbones
 from tests.tiny import tiny_config
 
 TOL = 1e-4

@@ -4,8 +4,8 @@ import stat
 import pytest
 from PIL import Image
 
-import core.photo_edit as pe
-from core.photo_metadata import (
+import core.metadata.photo_edit as pe
+from core.metadata.photo_metadata import (
     CannotEmbed,
     MetadataError,
     ReadOnlyPhoto,

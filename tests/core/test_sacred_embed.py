@@ -12,8 +12,14 @@ import pytest
 
 import tests.core.photo_views as V
 import tests.hostile_files as H
-from core.caption_writes import SIDECAR_INSTEAD, WRITTEN, WriteItem, WriteOptions, write_captions
-from core.photo_metadata import CannotEmbed, MetadataError, embed_description
+from core.metadata.caption_writes import (
+    SIDECAR_INSTEAD,
+    WRITTEN,
+    WriteItem,
+    WriteOptions,
+    write_captions,
+)
+from core.metadata.photo_metadata import CannotEmbed, MetadataError, embed_description
 
 # Longer than 124 characters: an earlier writer refused captions past that with a MakerNote.
 LONG = ("A red tram crosses the Quaibruecke at dusk while a crowd of commuters waits at the stop; "

@@ -11,11 +11,18 @@ import pytest
 
 import tests.core.photo_views as V
 import tests.hostile_files as H
-from core.caption_writes import KEPT, NOT_WRITTEN, WRITTEN, WriteItem, WriteOptions, write_captions
-from core.cli import main
+from core.cli.main import main
 from core.errors import KeptCaption
 from core.fingerprint import file_state
-from core.photo_metadata import EmbeddedCaption, PhotoChanged, embed_description
+from core.metadata.caption_writes import (
+    KEPT,
+    NOT_WRITTEN,
+    WRITTEN,
+    WriteItem,
+    WriteOptions,
+    write_captions,
+)
+from core.metadata.photo_metadata import EmbeddedCaption, PhotoChanged, embed_description
 
 PERSON = "Grandma's 80th birthday, in the garden"
 

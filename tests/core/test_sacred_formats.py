@@ -12,7 +12,7 @@ import pytest
 
 import tests.core.photo_views as V
 import tests.hostile_files as H
-from core.photo_metadata import embed_description
+from core.metadata.photo_metadata import embed_description
 
 CHANGING_CHUNKS = (b"eXIf", b"iTXt", b"tEXt")
 

@@ -15,8 +15,9 @@ import pytest
 
 import tests.core.photo_views as V
 import tests.hostile_files as H
-from core.caption_io import Source, find_captions
-from core.caption_writes import (
+from core.fingerprint import file_state
+from core.metadata.caption_io import Source, find_captions
+from core.metadata.caption_writes import (
     KEPT,
     NOT_WRITTEN,
     SIDECAR_INSTEAD,
@@ -25,10 +26,9 @@ from core.caption_writes import (
     WriteOptions,
     write_captions,
 )
-from core.fingerprint import file_state
-from core.photo_metadata import read_embedded
+from core.metadata.photo_metadata import read_embedded
+from core.metadata.sidecars import read_sidecar, read_txt, write_sidecar
 from core.safe_files import CAPS
-from core.sidecars import read_sidecar, read_txt, write_sidecar
 
 JOIN_SECONDS = 60  # a reader blocked on a FIFO never returns: this only bounds the test
 

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from core import decoders
-from core.images import ScanReport, collect_images, scan_images
-from core.scan import _path_max
+from core.images import plugins as decoders
+from core.images.reading import ScanReport, collect_images, scan_images
+from core.images.scan import _path_max
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="needs Linux file-name rules")
 
@@ -182,7 +182,7 @@ def test_collect_images_fills_the_report_and_keeps_order(tmp_path):
 
 
 def test_report_text():
-    from core.scan import Skipped
+    from core.images.scan import Skipped
 
     assert ScanReport().headline() == "" and ScanReport().lines() == []
     report = ScanReport([Skipped("/p/a.psd", "a.psd", "psd"), Skipped("/p/b.psd", "b.psd", "psd"),

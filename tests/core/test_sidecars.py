@@ -1,9 +1,9 @@
 import pytest
 
-from core.caption_csv import read_caption_csv
+from core.cli.output import read_caption_csv
 from core.csvio import write_csv_atomic
 from core.errors import MetadataError
-from core.sidecars import (
+from core.metadata.sidecars import (
     read_sidecar,
     read_txt,
     sidecar_path,

@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from core.threads import (
+from core.captioning.threads import (
     SMALL_MODEL,
     ThreadPolicy,
     Tuner,
@@ -160,9 +160,9 @@ class Clock:
 def test_a_trial_never_begins_on_a_runs_last_batch(monkeypatch):
     """The last batch of a run cannot be timed (nothing follows it): a trial due then runs the
     home count and waits for the next run, whose first batch is the trial."""
-    monkeypatch.setattr("core.threads.usable_cpus", lambda: 2)
+    monkeypatch.setattr("core.captioning.threads.usable_cpus", lambda: 2)
     clock = Clock()
-    monkeypatch.setattr("core.threads.time.perf_counter", clock)
+    monkeypatch.setattr("core.captioning.threads.time.perf_counter", clock)
     before = torch.get_num_threads()
     try:
         policy = ThreadPolicy(parameters=1000)  # small: starts at one thread
@@ -198,7 +198,7 @@ def test_policy_times_a_batch_until_the_next_one_less_the_callers_time(monkeypat
     decoding thread counts), less the time the caller held the results; the run's last batch,
     with no successor, is not counted."""
     clock = Clock()
-    monkeypatch.setattr("core.threads.time.perf_counter", clock)
+    monkeypatch.setattr("core.captioning.threads.time.perf_counter", clock)
     before = torch.get_num_threads()
     try:
         policy = ThreadPolicy(parameters=1000)
@@ -279,7 +279,7 @@ def test_configure_openmp_keeps_the_users_choice():
 
 
 def test_importing_core_sets_the_wait_policy_before_torch():
-    code = "import os, core.captioner; print(os.environ.get('OMP_WAIT_POLICY'))"
+    code = "import os, core.captioning.captioner; print(os.environ.get('OMP_WAIT_POLICY'))"
     env = {k: v for k, v in __import__("os").environ.items()
            if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
@@ -292,7 +292,7 @@ def test_importing_core_sets_the_wait_policy_before_torch():
 def test_cli_threads_option(tiny_bundle, tmp_path, capsys):
     from PIL import Image
 
-    from core.cli import main
+    from core.cli.main import main
 
     image = tmp_path / "a.png"
     Image.new("RGB", (40, 40), "red").save(image)

@@ -1,10 +1,10 @@
-"""core.tiff_ifd: edits that append and never move what a camera wrote."""
+"""core.metadata.tiff_ifd: edits that append and never move what a camera wrote."""
 
 import struct
 
 import pytest
 
-from core.tiff_ifd import ASCII, UNDEFINED, Tiff, TiffError, edit, new_block
+from core.metadata.tiff_ifd import ASCII, UNDEFINED, Tiff, TiffError, edit, new_block
 from tests import hostile_files as H
 
 

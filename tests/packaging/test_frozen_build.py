@@ -190,7 +190,7 @@ def test_cli_captions_heic_and_camera_raw_as_the_source_tree_does(build_module, 
     result = run_frozen(build_module, dist, build_module.CLI_EXE, [*args, "--out", str(frozen_csv)],
                         tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
-    source = subprocess.run([sys.executable, "-m", "core.cli", *args, "--out", str(source_csv)], cwd=ROOT,
+    source = subprocess.run([sys.executable, "-m", "core.cli.main", *args, "--out", str(source_csv)], cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert source.returncode == 0, source.stdout + source.stderr
     frozen, expected = caption_rows(frozen_csv), caption_rows(source_csv)
@@ -207,8 +207,8 @@ def test_cli_writes_captions_into_photos_and_beside_them(build_module, dist, tmp
     pytest.importorskip("exiv2")
     from PIL import Image
 
-    from core.photo_metadata import read_embedded
-    from core.sidecars import read_sidecar, read_txt, sidecar_path, txt_path
+    from core.metadata.photo_metadata import read_embedded
+    from core.metadata.sidecars import read_sidecar, read_txt, sidecar_path, txt_path
 
     images = shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("*.csv"))
     pixels = {p.name: Image.open(p).convert("RGB").tobytes() for p in images.iterdir()}

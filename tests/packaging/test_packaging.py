@@ -68,7 +68,7 @@ def test_spec_collects_the_data_files():
     datas = keyword(analysis, "datas")
     assert {ast.unparse(c.args[0]) for c in calls(datas, "collect_data_files")} >= {"'timm'", "'tokenizers'"}
     assert "visioncap_desktop/assets" in string_constants(datas)
-    # the model bundle lands where core.resources.demo_bundle_path() looks under sys._MEIPASS
+    # the model bundle lands where core.bundles.resources.demo_bundle_path() looks under sys._MEIPASS
     assert any(s.startswith("core/assets/demo/") for s in string_constants(spec_tree()))
     assert "vc.EXCLUDED_MODULES" in ast.unparse(keyword(analysis, "excludes"))
 

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.images import image_to_array, load_image
-from core.tokenizer import CaptionTokenizer
+from core.captioning.tokenizer import CaptionTokenizer
+from core.images.reading import image_to_array, load_image
 from tests.tiny import tiny_config, train_tokenizer
 from training.annotations import CaptionRecord
 from training.batches import (

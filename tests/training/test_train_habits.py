@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from core.bundle import load_bundle
+from core.bundles.bundle import load_bundle
 from tests.tiny import tiny_model
 from tests.training.trainkit import final_weights, shapes_dataset, tiny_run
 from training.checkpoint import load_checkpoint, resume_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from safetensors.torch import save_file
 
-from core.weights import GPT2_CONV1D, NEW_CROSS_ATTENTION_KEYS
+from core.bundles.weights import GPT2_CONV1D, NEW_CROSS_ATTENTION_KEYS
 from tests.tiny import make_tiny_bundle, tiny_config, tiny_model, train_tokenizer
 from training.config import TrainConfig
 from training.model_init import from_backbones, from_bundle, from_scratch, sincos_position_embedding

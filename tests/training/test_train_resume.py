@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.bundle import load_bundle
+from core.bundles.bundle import load_bundle
 from tests.training.trainkit import (
     final_weights,
     model_config_file,

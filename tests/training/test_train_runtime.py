@@ -58,10 +58,10 @@ def test_fp16_training_on_a_cpu_without_fp16_hardware_is_refused(monkeypatch):
 
 @pytest.mark.parametrize("native", [False, True])
 def test_bf16_without_native_support_warns_that_it_is_emulated(monkeypatch, caplog, native):
-    import core.device
+    import core.captioning.device
     from training.runtime import training_precision
 
-    monkeypatch.setattr(core.device, "cpu_has_fast_bf16", lambda: native)
+    monkeypatch.setattr(core.captioning.device, "cpu_has_fast_bf16", lambda: native)
     with caplog.at_level("WARNING"):
         assert training_precision("bf16", CPU).name == "bf16"
         assert training_precision("bf16", CPU, warn=False).name == "bf16"  # other DDP ranks stay quiet

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.weights import NEW_CROSS_ATTENTION_KEYS
+from core.bundles.weights import NEW_CROSS_ATTENTION_KEYS
 from tests.tiny import tiny_model
 from training.config import Stage, stage_preset
 from training.stages import apply_stage, stage_at

@@ -18,7 +18,7 @@ import logging
 import re
 from pathlib import Path
 
-from core.jsonl_captions import JSONL_NAME
+from core.metadata.jsonl_captions import JSONL_NAME
 from training.formats.base import HEAD_BYTES, DatasetError, lines, read_head, shorten
 from training.formats.csv_table import CSV_NAME
 from training.formats.flickr import FLICKR_ANNOTATIONS, FLICKR_IMAGE_DIRS, SPLIT_LISTS

@@ -4,7 +4,7 @@ the file's folder) and a caption column, as `datasets` reads it:
     {"file_name": "photos/0001.jpg", "text": "A dog runs on a beach."}
 
 The caption column is the first of `text`, `caption`, `description`, `prompt` that the rows use
-(core.jsonl_captions, which the app writes with); a list of strings there is several captions of
+(core.metadata.jsonl_captions, which the app writes with); a list of strings there is several captions of
 the image. Splits are imagefolder's split folders, each with its own metadata.jsonl:
 `train/` (or `training/`), `validation/` (or `valid/`, `val/`, `dev/`) and `test/` (or `testing/`)
 under the folder given.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.jsonl_captions import CAPTION_COLUMNS, JSONL_NAME, caption_column
+from core.metadata.jsonl_captions import CAPTION_COLUMNS, JSONL_NAME, caption_column
 from training.formats.base import DatasetError, ReadStats, Row, lines, read_text
 
 SPLIT_FOLDERS = {

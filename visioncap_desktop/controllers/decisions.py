@@ -162,7 +162,7 @@ def subfolder_question(count: int) -> str:
     return f"No images here; {count:,}{more} in subfolders: include them?"
 
 
-# what core.device's errors name a GPU by (whole words: "mps" is also inside "timestamps")
+# what core.captioning.device's errors name a GPU by (whole words: "mps" is also inside "timestamps")
 DEVICE_WORDS = re.compile(r"\b(cuda|rocm|mps|xpu)\b", re.IGNORECASE)
 
 

@@ -4,7 +4,7 @@ them (XMP sidecars, the photos themselves, .txt files beside them, metadata.json
 Writing out starts with a dialog (dialogs/write_dialog.py): which images (the selection, those
 the filter shows, or all), whether captions someone else wrote may be replaced, and a dry run
 listing every file and what writing would do to it. The writing (or the dry run) runs in a
-worker thread (core.caption_writes, through workers/caption_writer.py) with a progress dialog:
+worker thread (core.metadata.caption_writes, through workers/caption_writer.py) with a progress dialog:
 count, time left, Cancel. Files kept, not written or given a sidecar instead become Problems.
 The window gives this controller `scope_records(scope)` rather than itself; the CSV export is
 plain Python in visioncap_desktop.export.
@@ -19,8 +19,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QFileDialog
 
-from core.caption_writes import WriteOptions, WriteReport
-from core.sidecars import txt_path
+from core.metadata.caption_writes import WriteOptions, WriteReport
+from core.metadata.sidecars import txt_path
 from visioncap_desktop import export
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.dialogs.export_dialog import ExportDialog

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from core.caption_io import Findings, source_key
-from core.caption_writes import UNCHANGED, WRITTEN, WriteReport
 from core.fingerprint import FileState
-from core.images import scan_images
-from core.scan import ScanReport
+from core.images.reading import scan_images
+from core.images.scan import ScanReport
+from core.metadata.caption_io import Findings, source_key
+from core.metadata.caption_writes import UNCHANGED, WRITTEN, WriteReport
 from visioncap_desktop import paths
 from visioncap_desktop.controllers.decisions import (
     SUBFOLDER_COUNT_LIMIT,

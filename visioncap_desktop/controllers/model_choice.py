@@ -9,8 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
-from core.device import DeviceInventory
-from core.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
+from core.bundles.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
+from core.captioning.device import DeviceInventory
 from visioncap_desktop import paths
 from visioncap_desktop.controllers.decisions import chosen_bundle, model_failure_advice
 from visioncap_desktop.controllers.message import Message

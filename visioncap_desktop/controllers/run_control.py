@@ -111,7 +111,7 @@ class RunController(QObject):
     model_loading = Signal(str)  # bundle
     model_loaded = Signal(str, str)  # model name, device label
     model_failed = Signal(str)  # message
-    devices_found = Signal(object)  # core.device.DeviceInventory
+    devices_found = Signal(object)  # core.captioning.device.DeviceInventory
     # requests to the worker (queued to its thread)
     run_requested = Signal(object)
     model_load_requested = Signal(str, str)

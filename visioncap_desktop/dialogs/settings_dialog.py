@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from core.device import ACCELERATORS, DeviceInventory
-from core.threads import usable_cpus
+from core.captioning.device import ACCELERATORS, DeviceInventory
+from core.captioning.threads import usable_cpus
 from visioncap_desktop.settings import DEVICES, THEMES, clean_generation
 
 STRATEGY_LABELS = {"greedy": "Greedy (fast, deterministic)", "sample": "Sampling", "beam": "Beam search"}

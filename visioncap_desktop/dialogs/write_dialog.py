@@ -28,7 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.caption_writes import KEPT, NOT_WRITTEN, SIDECAR_INSTEAD, UNCHANGED, WRITTEN, WriteReport
+from core.metadata.caption_writes import (
+    KEPT,
+    NOT_WRITTEN,
+    SIDECAR_INSTEAD,
+    UNCHANGED,
+    WRITTEN,
+    WriteReport,
+)
 from visioncap_desktop.wording import plural, verb
 
 TITLES = {"xmp": "Write XMP sidecars", "embed": "Embed captions in photos", "txt": "Save captions as .txt files",
@@ -142,7 +149,7 @@ class WriteOutDialog(QDialog):
         return next(scope for scope, radio in self.scope_radios.items() if radio.isChecked())
 
     def existing(self) -> str:
-        """core.caption_writes' `existing`: "replace" or "keep"."""
+        """core.metadata.caption_writes' `existing`: "replace" or "keep"."""
         return "replace" if self.replace_check.isChecked() else "keep"
 
     def keywords(self) -> bool:

@@ -17,7 +17,7 @@ those folders again, compares them with the listing taken before the last read
 their embedded descriptions; it answers with captions_found and reading_finished too.
 
 The worker decides nothing about the records: the GUI thread applies moved entries and
-reconciles what was found with the captions it holds then (core.caption_io.reconcile), since
+reconciles what was found with the captions it holds then (core.metadata.caption_io.reconcile), since
 the user may edit or caption images while this runs.
 """
 
@@ -32,9 +32,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.caption_io import Findings, Table, find_captions, load_table
 from core.errors import MetadataError
 from core.fingerprint import FileState, file_state
+from core.metadata.caption_io import Findings, Table, find_captions, load_table
 from visioncap_desktop.problems import unmatched_rows
 from visioncap_desktop.reattach import (
     apply_reattachment,

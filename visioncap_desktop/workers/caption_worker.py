@@ -21,9 +21,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.device import device_inventory, device_name
-from core.images import SharedDecodes
-from core.threads import APP_RESERVE, ThreadPolicy
+from core.captioning.device import device_inventory, device_name
+from core.captioning.threads import APP_RESERVE, ThreadPolicy
+from core.images.reading import SharedDecodes
 from visioncap_desktop.gc_pauses import freeze_long_lived
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class RunRequest:
 
 def load_captioner(bundle: str, device: str) -> Any:
     """The real captioner; imports torch (only ever called in the worker thread)."""
-    from core.captioner import Captioner
+    from core.captioning.captioner import Captioner
 
     return Captioner.load(bundle, device=device)
 
@@ -49,7 +49,7 @@ def load_captioner(bundle: str, device: str) -> Any:
 class CaptionWorker(QObject):
     model_loading = Signal(str)  # bundle path
     model_loaded = Signal(str, str)  # model name, device label
-    devices_found = Signal(object)  # core.device.DeviceInventory, once, after torch is first loaded
+    devices_found = Signal(object)  # core.captioning.device.DeviceInventory, once, after torch is first loaded
     model_failed = Signal(str)  # message naming the file and the problem
     # every per-run signal carries its run id: a result of a run the window has moved on from
     # (cancelled, or replaced by a newer one) is dropped by the receiver, never applied to another
@@ -62,7 +62,7 @@ class CaptionWorker(QObject):
 
     def __init__(self, captioner_factory: Callable[[str, str], Any] | None = None, parent=None,
                  shared_decodes: SharedDecodes | None = None):
-        """`captioner_factory(bundle, device)` returns an object with core.captioner.Captioner's
+        """`captioner_factory(bundle, device)` returns an object with core.captioning.captioner.Captioner's
         `name`, `device`, `to()` and `caption_batches()`; tests pass fakes. `shared_decodes`:
         JPEG decodes the captioner shares with the gallery's thumbnails."""
         super().__init__(parent)
@@ -70,7 +70,7 @@ class CaptionWorker(QObject):
         self._shared_decodes = shared_decodes
         self._captioner: Any = None
         self._key: tuple[str, str] | None = None
-        self._fallback: Any = None  # core.oom_fallback.OutOfMemoryFallback around the captioner
+        self._fallback: Any = None  # core.captioning.oom_fallback.OutOfMemoryFallback around the captioner
         self._device_label = ""
         self._devices_found = False
         self._cancelled_run = -1  # written by the GUI thread
@@ -110,7 +110,7 @@ class CaptionWorker(QObject):
             self.model_failed.emit(describe_load_error(exc))
             return False
         self._find_devices()
-        from core.oom_fallback import OutOfMemoryFallback
+        from core.captioning.oom_fallback import OutOfMemoryFallback
 
         if hasattr(captioner, "threads"):
             captioner.threads = ThreadPolicy(reserve=APP_RESERVE, parameters=getattr(captioner, "parameters", None))
@@ -164,7 +164,7 @@ class CaptionWorker(QObject):
         self.run_finished.emit(request.run_id, done[0], total, outcome)
 
     def _run(self, request: RunRequest, done: list[int]) -> str:
-        from core.generation import GenerationSettings
+        from core.captioning.generation import GenerationSettings
 
         settings = GenerationSettings.from_dict(request.generation)
         paths = list(request.paths)

@@ -2,7 +2,7 @@
 a QThreadPool thread, so the window stays responsive while 1,000 photos are written; or, with
 `dry_run`, finding out what writing them would do (visioncap_desktop.export.dry_run).
 
-The job gets a snapshot of core.caption_writes.WriteItems, calls core.caption_writes
+The job gets a snapshot of core.metadata.caption_writes.WriteItems, calls core.metadata.caption_writes
 .write_captions, and reports `progress(done, total)` and `finished(WriteReport)`; `cancel()`
 stops it between images (what is written stays written). After a dry run, `exact` says whether
 the report is core's own dry run or the app's plan of the files concerned.
@@ -15,7 +15,13 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from core.caption_writes import NOT_WRITTEN, WriteItem, WriteOptions, WriteReport, write_captions
+from core.metadata.caption_writes import (
+    NOT_WRITTEN,
+    WriteItem,
+    WriteOptions,
+    WriteReport,
+    write_captions,
+)
 from visioncap_desktop.export import dry_run
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.scan import ScanReport, scan_images
+from core.images.scan import ScanReport, scan_images
 from visioncap_desktop.records import CaptionSnapshot, FileFacts, ImageRecord
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Downloading and converting the public ViT-GPT2 COCO captioner in a worker thread.
 
-core.hf_import (which imports torch and, for downloads, huggingface_hub) is imported here, in the
+core.bundles.hf_import (which imports torch and, for downloads, huggingface_hub) is imported here, in the
 worker thread, and only when the user asks. The bundle is written to a sibling folder and renamed
 into place at the end, so a failed or cancelled import never leaves a half-written bundle where
 the app would look for one.
@@ -46,8 +46,8 @@ class ModelImportWorker(QObject):
             self.progress.emit(message)
 
         try:
+            from core.bundles.hf_import import import_hf
             from core.errors import VisionCapError
-            from core.hf_import import import_hf
         except ImportError as exc:
             self.import_failed.emit(f"The model importer is not available in this installation: {exc}")
             return

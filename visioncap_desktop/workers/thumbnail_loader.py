@@ -6,7 +6,7 @@ prefetched off screen). Waiting requests are served newest first and the oldest 
 scrolling quickly through 10,000 images decodes what is on screen now, not everything that flew
 past. While the model captions, the pool shrinks to one thread (`set_captioning`), so
 thumbnails never starve the model and visible rows still fill in. The gallery's loader and the
-model share JPEG decodes (`core.images.SharedDecodes`): whichever reaches a photo first decodes
+model share JPEG decodes (`core.images.reading.SharedDecodes`): whichever reaches a photo first decodes
 it with core's reader, and the other takes that decode instead of decoding the file again.
 
 The size can change while the app runs (the gallery's zoom): a pixmap made for at least the
@@ -28,9 +28,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QImageIOHandler, QImageReader, QPainter, QPixmap
 
-from core.decoders import PLUGIN_EXTENSIONS, extension
-from core.images import SharedDecodes
-from core.threads import thumbnail_threads, usable_cpus
+from core.captioning.threads import thumbnail_threads, usable_cpus
+from core.images.plugins import PLUGIN_EXTENSIONS, extension
+from core.images.reading import SharedDecodes
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _pil_decode(path: str, size: int, shared: SharedDecodes | None = None) -> tu
     """Decode with core's reader (what Qt cannot read: HEIC, AVIF, camera RAW, huge PNGs; and
     JPEGs whose decode is shared with the model); its errors name the reason."""
     from core.errors import ImageError
-    from core.images import load_image_sized
+    from core.images.reading import load_image_sized
 
     try:
         image, (width, height) = load_image_sized(path, min_size=size, shared=shared)
@@ -296,7 +296,7 @@ class ThumbnailLoader(QObject):
 
     def set_captioning(self, captioning: bool) -> None:
         """Decode with fewer threads while the model captions (one: see
-        core.threads.thumbnail_threads), with all of them again after the run."""
+        core.captioning.threads.thumbnail_threads), with all of them again after the run."""
         threads = self._max_threads
         if captioning:
             threads = min(threads, thumbnail_threads(usable_cpus(), captioning=True))

@@ -1,8 +1,8 @@
 """Turning any image file into the model's input: RGB, upright, and no larger than needed.
 
 Reading is strict: a truncated file, a non-image or a decompression bomb raises `ImageError`
-with a short reason instead of producing a half-grey picture. Finding files is `core.scan`,
-the format plug-ins (HEIC, AVIF, camera RAW) are `core.decoders`; their public names are
+with a short reason instead of producing a half-grey picture. Finding files is `core.images.scan`,
+the format plug-ins (HEIC, AVIF, camera RAW) are `core.images.plugins`; their public names are
 importable from here too.
 
 Size limits, per format rather than Pillow's one process-wide number: a JPEG of any size is
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core import decoders
-from core.decoders import IMAGE_EXTENSIONS
 from core.errors import ImageError
-from core.scan import (
+from core.images import plugins as decoders
+from core.images.plugins import IMAGE_EXTENSIONS
+from core.images.scan import (
     ScanReport,
     Skipped,
     collect_images,

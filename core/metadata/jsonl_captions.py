@@ -35,10 +35,10 @@ from pathlib import Path, PurePosixPath
 from filelock import FileLock, Timeout
 
 from core.atomic import atomic_write
+from core.bundles.user_dirs import user_cache_dir
 from core.errors import FileError, MetadataError
 from core.fingerprint import FileState, file_state
 from core.safe_files import CAPS, check_replaceable, read_regular
-from core.user_dirs import user_cache_dir
 
 JSONL_NAME = "metadata.jsonl"
 CAPTION_COLUMNS = ("text", "caption", "description", "prompt")  # the first one a file uses wins

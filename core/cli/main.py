@@ -20,8 +20,8 @@ import re
 import sys
 from pathlib import Path
 
-from core.device import DEVICE_CHOICES, PRECISIONS, device_name
-from core.generation_settings import STRATEGIES
+from core.captioning.device import DEVICE_CHOICES, PRECISIONS, device_name
+from core.captioning.generation_settings import STRATEGIES
 
 COMMANDS = ("caption", "import-hf")
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -37,8 +37,8 @@ SETTING_OPTIONS = {
     "no_repeat_ngram_size": "--no-repeat-ngram",
     "repetition_penalty": "--repetition-penalty",
 }
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps|xpu(:\d+)?")  # core.device.DEVICE_CHOICES
-WRITE_WAYS = ("xmp", "embed", "txt", "jsonl")  # core.caption_writes.WAYS, without importing exiv2 for --help
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps|xpu(:\d+)?")  # core.captioning.device.DEVICE_CHOICES
+WRITE_WAYS = ("xmp", "embed", "txt", "jsonl")  # core.metadata.caption_writes.WAYS, without importing exiv2 for --help
 
 
 class UsageError(Exception):
@@ -72,7 +72,7 @@ def shard_slice(items: list, index: int, count: int) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.resources import PUBLIC_COCO_CAPTIONER
+    from core.bundles.resources import PUBLIC_COCO_CAPTIONER
 
     parser = argparse.ArgumentParser(prog="visioncap", description="Caption photos with a VisionGPT2 model.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args):
     """The decoding settings, validated; errors name the command-line options. No torch."""
-    from core.generation_settings import GenerationSettings
+    from core.captioning.generation_settings import GenerationSettings
 
     try:
         return GenerationSettings(
@@ -159,8 +159,8 @@ def _check_caption_args(args):
 def _collect(args, scan) -> list[tuple[str, str, str]]:
     """(path as given, identity, name within its folder argument) for each image, each image
     once, in a stable order; what the scan left out goes to `scan` (a ScanReport)."""
-    from core.caption_csv import identity
-    from core.images import collect_images
+    from core.cli.output import identity
+    from core.images.reading import collect_images
 
     try:
         items = collect_images(args.paths, recursive=args.recursive, report=scan)
@@ -174,9 +174,9 @@ def _collect(args, scan) -> list[tuple[str, str, str]]:
 
 
 def _load_captioner(args):
-    from core.captioner import Captioner
+    from core.bundles.resources import resolve_model
+    from core.captioning.captioner import Captioner
     from core.errors import VisionCapError
-    from core.resources import resolve_model
 
     try:
         return Captioner.load(
@@ -189,9 +189,9 @@ def _load_captioner(args):
 
 
 def run_caption(args) -> int:
-    from core.caption_csv import check_target, locked, rows_to_keep
-    from core.cli_writes import read_existing
-    from core.scan import ScanReport
+    from core.cli.output import check_target, locked, rows_to_keep
+    from core.cli.writes import read_existing
+    from core.images.scan import ScanReport
 
     settings = _check_caption_args(args)
     scan = ScanReport()
@@ -237,8 +237,8 @@ def run_caption(args) -> int:
 def _writer(args, items, states):
     if not args.write:
         return None
-    from core.caption_writes import WriteOptions
-    from core.cli_writes import RunWriter
+    from core.cli.writes import RunWriter
+    from core.metadata.caption_writes import WriteOptions
 
     options = WriteOptions(tuple(dict.fromkeys(args.write)), args.sidecar_name, args.keep_mtime, args.existing)
     return RunWriter(options, {key: name for _, key, name in items}, states)
@@ -250,9 +250,9 @@ def _caption(captioner, todo, first_rows, settings, args, writer) -> tuple[int, 
     failures and the new rows."""
     from tqdm import tqdm
 
-    from core.caption_csv import CsvOutput, OutputWriteError
-    from core.cli_writes import MODEL_SOURCE
-    from core.oom_fallback import OutOfMemoryFallback
+    from core.captioning.oom_fallback import OutOfMemoryFallback
+    from core.cli.output import CsvOutput, OutputWriteError
+    from core.cli.writes import MODEL_SOURCE
 
     output = CsvOutput(args.out, first_rows)
     progress = tqdm(total=len(todo), unit="img", file=sys.stderr, disable=None, desc="captioning")
@@ -287,7 +287,7 @@ def _caption(captioner, todo, first_rows, settings, args, writer) -> tuple[int, 
 
 
 def run_import(args) -> int:
-    from core.hf_import import import_hf
+    from core.bundles.hf_import import import_hf
 
     out = import_hf(args.src, args.out, progress=lambda message: print(message, file=sys.stderr), name=args.name)
     print(f"wrote bundle {out}", file=sys.stderr)
@@ -301,7 +301,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _report(exc: BaseException) -> int:
     """Print one line for `exc`; return its exit code."""
-    from core.caption_csv import OutputWriteError
+    from core.cli.output import OutputWriteError
     from core.errors import VisionCapError
 
     if isinstance(exc, CommandError):

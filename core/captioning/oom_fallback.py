@@ -1,5 +1,5 @@
 """Captioning that survives the GPU running out of memory or lacking an operation, shared by the
-CLI and the desktop app. GPU here means any accelerator (core.device.ACCELERATORS: CUDA and
+CLI and the desktop app. GPU here means any accelerator (core.captioning.device.ACCELERATORS: CUDA and
 ROCm, MPS, XPU).
 
 When a batch does not fit on the GPU, the batch size is halved and the images not yet captioned
@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
-from core.captioner import CaptionResult
-from core.device import ACCELERATORS, backend, is_available
-from core.generation_settings import GenerationSettings
+from core.captioning.captioner import CaptionResult
+from core.captioning.device import ACCELERATORS, backend, is_available
+from core.captioning.generation_settings import GenerationSettings
 
 OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 # Out of memory as older PyTorch reports it for MPS and XPU: a plain RuntimeError
@@ -65,7 +65,7 @@ def _free_cache(kind: str) -> None:
 
 
 class OutOfMemoryFallback:
-    """Wraps a captioner (core.captioner.Captioner, or any object with its `device`, `to()` and
+    """Wraps a captioner (core.captioning.captioner.Captioner, or any object with its `device`, `to()` and
     `caption_batches()`). The lowered batch size is remembered for later runs with the same
     captioner, so a second run does not hit the same wall."""
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.model import VisionGPT2, VocabHead
+from core.captioning.model import VisionGPT2, VocabHead
 
 # the decoder's per-step projections; kv_proj runs once per image on hundreds of rows (MKL's case)
 ROWS_HINT = 8  # the weight layout is chosen for this many rows (the default batch); any count works

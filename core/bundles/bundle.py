@@ -6,7 +6,7 @@
     manifest.json      name, description, provenance, licence, and each file's size and SHA-256
 
 Loading checks every file and raises one `BundleError` naming the file and the problem; each
-file's SHA-256 is checked the first time it is loaded (core/verification.py remembers it).
+file's SHA-256 is checked the first time it is loaded (core/bundles/verification.py remembers it).
 The model is built on the meta device and the loaded tensors are assigned, so no time is
 spent on a random initialisation that would be overwritten.
 """
@@ -24,12 +24,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from core.atomic import atomic_write, atomic_write_text
-from core.config import CaptionerConfig
+from core.bundles.jsonfile import read_json_object
+from core.bundles.verification import sha256_file, verify_files
+from core.captioning.config import CaptionerConfig
+from core.captioning.model import VisionGPT2
+from core.captioning.tokenizer import CaptionTokenizer
 from core.errors import BundleError
-from core.jsonfile import read_json_object
-from core.model import VisionGPT2
-from core.tokenizer import CaptionTokenizer
-from core.verification import sha256_file, verify_files
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"

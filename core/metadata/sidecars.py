@@ -1,9 +1,9 @@
 """Captions in files beside the photos: XMP sidecars, `.txt` and `.caption` files, and Google
-Photos Takeout JSON. (metadata.jsonl is core.jsonl_captions; caption CSVs core.caption_csv.)
+Photos Takeout JSON. (metadata.jsonl is core.metadata.jsonl_captions; caption CSVs core.cli.output.)
 
 - XMP sidecar: `photo.jpg.xmp` (darktable, digiKam) or `photo.xmp` (Lightroom, Capture One);
   read both, `photo.jpg.xmp` first since `photo.xmp` may be shared by `photo.jpg` and
-  `photo.cr2`. Read and edited as XML by core.xmp_packet, never through exiv2 (whose toolkit
+  `photo.cr2`. Read and edited as XML by core.metadata.xmp_packet, never through exiv2 (whose toolkit
   gives up on repeated properties and would hand back nothing): every other property stays, and
   the sidecar is re-read and compared before it replaces the old one. A sidecar that already
   exists is the one written, under either name; one is created only when there is none.
@@ -25,14 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import xmp_packet
 from core.atomic import atomic_write
-from core.decoders import IMAGE_EXTENSIONS, RAW_EXTENSIONS
 from core.errors import FileError, KeptCaption, MetadataError
 from core.fingerprint import FileState, file_state
-from core.photo_check import XMP_HIERARCHICAL, XMP_KEYWORDS, xmp_problems
-from core.photo_edit import add_keywords_and_title, describe
-from core.photo_metadata import meaningful
+from core.images.plugins import IMAGE_EXTENSIONS, RAW_EXTENSIONS
+from core.metadata import xmp_packet
+from core.metadata.photo_check import XMP_HIERARCHICAL, XMP_KEYWORDS, xmp_problems
+from core.metadata.photo_edit import add_keywords_and_title, describe
+from core.metadata.photo_metadata import meaningful
 from core.safe_files import CAPS, check_replaceable, read_regular
 
 SIDECAR_NAMINGS = ("photo.jpg.xmp", "photo.xmp")
@@ -142,10 +142,10 @@ def write_sidecar(
     a new one named by `naming`. In a sidecar holding a different caption that is not
     VisionCap's own, it replaces it only if `may_replace(sidecar, caption)` says so (None:
     always); else that sidecar is KEPT. `own`: the model's caption, marked as VisionCap's
-    (see core.photo_edit.describe). Every sidecar is read and checked before any is written: a
+    (see core.metadata.photo_edit.describe). Every sidecar is read and checked before any is written: a
     MetadataError (naming the sidecar) means none was changed. `dry_run`: nothing is written;
     a WRITTEN result (with no state) says the sidecar would be. `keywords` and `title`: as
-    core.photo_metadata.embed_description adds them."""
+    core.metadata.photo_metadata.embed_description adds them."""
     targets = existing_sidecars(image) or [sidecar_path(image, naming)]
     planned = [_plan_one(path, text, may_replace, own, tuple(keywords), title) for path in targets]
     if dry_run:

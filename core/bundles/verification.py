@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from core.atomic import atomic_write_text
-from core.user_dirs import user_cache_dir
+from core.bundles.user_dirs import user_cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ Written (one caption, the same text in each; see README "Captions in your photos
   UserComment, Windows' XPTitle/XPSubject/XPComment, XMP exif:UserComment, tiff:ImageDescription
   and dc:title, a JPEG comment, a PNG Description.
 
-JPEG, PNG, WebP and TIFF are read and written by VisionCap's own parsers (core.photo_blocks,
-core.photo_edit), which never take a block they cannot decode for an empty one. Other formats
+JPEG, PNG, WebP and TIFF are read and written by VisionCap's own parsers (core.metadata.photo_blocks,
+core.metadata.photo_edit), which never take a block they cannot decode for an empty one. Other formats
 (HEIC, AVIF, camera RAW, GIF, BMP) are only read, through exiv2, and get a sidecar instead.
 exiv2's own messages go to this module's log, never raw to the terminal.
 """
@@ -30,12 +30,12 @@ from pathlib import Path
 
 import exiv2
 
-from core import xmp_packet
 from core.atomic import atomic_write
-from core.containers import ContainerError, split
 from core.errors import FileError, KeptCaption, MetadataError
 from core.fingerprint import CHUNK, VERSION, FileState, file_state
-from core.photo_blocks import (
+from core.metadata import xmp_packet
+from core.metadata.containers import ContainerError, split
+from core.metadata.photo_blocks import (
     Blocks,
     Fields,
     decode_bytes,
@@ -44,9 +44,9 @@ from core.photo_blocks import (
     suffix_of,
     tiff_is_raw,
 )
-from core.photo_edit import NotWritten, with_description
+from core.metadata.photo_edit import NotWritten, with_description
+from core.metadata.tiff_ifd import TiffError
 from core.safe_files import check_replaceable, open_regular, read_regular
-from core.tiff_ifd import TiffError
 
 log = logging.getLogger(__name__)
 

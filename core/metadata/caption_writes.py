@@ -18,9 +18,9 @@ from pathlib import Path
 
 from core.errors import KeptCaption, MetadataError
 from core.fingerprint import FileState, file_state
-from core.jsonl_captions import JsonlTargets, write_jsonl
-from core.photo_metadata import CannotEmbed, ReadOnlyPhoto, embed_description
-from core.sidecars import (
+from core.metadata.jsonl_captions import JsonlTargets, write_jsonl
+from core.metadata.photo_metadata import CannotEmbed, ReadOnlyPhoto, embed_description
+from core.metadata.sidecars import (
     SIDECAR_NAMINGS,
     StemIndex,
     existing_sidecars,

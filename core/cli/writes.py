@@ -1,7 +1,7 @@
 """What `visioncap caption` does around the model: reading the captions people already have
 before captioning, and writing each batch's captions out (`--write`) as soon as it is done.
 
-- Before captioning, every photo's captions beside and inside it are read (core.caption_io,
+- Before captioning, every photo's captions beside and inside it are read (core.metadata.caption_io,
   the app's reader). With `--existing keep` (the default) a photo that has a caption a person or
   another program wrote is left alone: it is not captioned, nothing is written for it, and its
   caption goes to the CSV with its source. VisionCap's own captions (XMP's
@@ -21,10 +21,16 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from core.caption_io import FoundCaption, Source, find_captions
-from core.caption_writes import NOT_WRITTEN, WriteItem, WriteOptions, WriteReport, WriteSession
-from core.caption_writes import write_captions as _write_captions
 from core.fingerprint import FileState, file_state
+from core.metadata.caption_io import FoundCaption, Source, find_captions
+from core.metadata.caption_writes import (
+    NOT_WRITTEN,
+    WriteItem,
+    WriteOptions,
+    WriteReport,
+    WriteSession,
+)
+from core.metadata.caption_writes import write_captions as _write_captions
 
 FLUSH_SECONDS = 60.0
 MODEL_SOURCE = "model"

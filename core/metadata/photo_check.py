@@ -1,5 +1,5 @@
 """The check after a description write: the new file read from scratch and compared with the
-old one, block by block, through VisionCap's own parsers (core.photo_blocks).
+old one, block by block, through VisionCap's own parsers (core.metadata.photo_blocks).
 
 Every part that is not a description block byte for byte (JPEG segments, PNG and WebP chunks,
 the compressed image data, a TIFF's strips at their offsets), every EXIF entry by its value
@@ -13,13 +13,13 @@ from __future__ import annotations
 import collections
 from typing import TYPE_CHECKING
 
-from core import iptc, mpf, xmp_packet
-from core.containers import Container, ContainerError
-from core.photo_blocks import Blocks, read_blocks, strip_ranges
-from core.tiff_ifd import Tiff, TiffError
+from core.metadata import iptc, mpf, xmp_packet
+from core.metadata.containers import Container, ContainerError
+from core.metadata.photo_blocks import Blocks, read_blocks, strip_ranges
+from core.metadata.tiff_ifd import Tiff, TiffError
 
 if TYPE_CHECKING:
-    from core.photo_edit import Plan
+    from core.metadata.photo_edit import Plan
 
 # XMP properties a description write may change (namespace, name)
 XMP_DESCRIPTION = (xmp_packet.DC, "description")
@@ -144,7 +144,9 @@ def _tiff_image_problems(old: Tiff, new: Tiff) -> list[str]:
 def verify(data: bytes, written: bytes, before: Blocks, plan: Plan) -> list[str]:
     """What differs between the old file and the new one beyond what `plan` says should; []
     when the write did exactly that."""
-    from core.photo_metadata import description_of  # the reader's rule, applied to the result
+    from core.metadata.photo_metadata import (
+        description_of,  # the reader's rule, applied to the result
+    )
 
     try:
         after = read_blocks(written, ".tif" if before.format == "tiff" else "")

@@ -1,5 +1,5 @@
 """The metadata blocks of a JPEG, PNG, WebP or TIFF file, found and decoded by VisionCap's own
-parsers (core.containers, core.tiff_ifd, core.iptc, core.xmp_packet), and every field in them
+parsers (core.metadata.containers, core.metadata.tiff_ifd, core.metadata.iptc, core.metadata.xmp_packet), and every field in them
 that can hold a description.
 
 A block that is present but cannot be decoded is kept as an error beside the others, never
@@ -13,8 +13,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import iptc, xmp_packet
-from core.containers import (
+from core.metadata import iptc, xmp_packet
+from core.metadata.containers import (
     JPEG_EXIF,
     JPEG_PHOTOSHOP,
     JPEG_XMP,
@@ -22,7 +22,7 @@ from core.containers import (
     png_text_value,
     split,
 )
-from core.tiff_ifd import Tiff, TiffError
+from core.metadata.tiff_ifd import Tiff, TiffError
 
 # EXIF tags that hold descriptions
 IMAGE_DESCRIPTION, USER_COMMENT = 0x010E, 0x9286

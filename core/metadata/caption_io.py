@@ -3,10 +3,10 @@ caption store.
 
 Reading (`find_captions`), in this order of preference:
 1. tables the user asked to import: a caption CSV or a `metadata.jsonl`;
-2. `photo.txt`, then `photo.caption` (not when several photos share the stem, see core.sidecars);
+2. `photo.txt`, then `photo.caption` (not when several photos share the stem, see core.metadata.sidecars);
 3. the XMP sidecars `photo.jpg.xmp`, then `photo.xmp`;
 4. Google Photos Takeout JSON (`photo.jpg.json`, `photo.jpg.supplemental-metadata.json`);
-5. the description embedded in the photo (core.photo_metadata: the MWG rule, then EXIF
+5. the description embedded in the photo (core.metadata.photo_metadata: the MWG rule, then EXIF
    UserComment and Windows' fields).
 
 The conflict rule (`reconcile`), between the store's caption and what is found beside a photo:
@@ -16,7 +16,7 @@ away); otherwise the store's caption stays and the caller is told which file dis
 is overwritten silently, and a file VisionCap has already seen in its current state never
 overrides a later edit.
 
-Writing captions out is core.caption_writes.
+Writing captions out is core.metadata.caption_writes.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from core.caption_csv import read_caption_csv
+from core.cli.output import read_caption_csv
 from core.errors import MetadataError
 from core.fingerprint import FileState, file_state
-from core.jsonl_captions import read_jsonl
-from core.photo_metadata import (
+from core.metadata.jsonl_captions import read_jsonl
+from core.metadata.photo_metadata import (
     read_embedded,
 )
-from core.sidecars import (
+from core.metadata.sidecars import (
     caption_file_paths,
     existing_sidecars,
     read_sidecar,

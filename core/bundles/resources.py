@@ -18,7 +18,7 @@ PUBLIC_COCO_CAPTIONER_SIZE = "about 1 GB"
 def resource_root() -> Path:
     """The folder that holds the `core` package (or its data, when frozen)."""
     frozen = getattr(sys, "_MEIPASS", None)
-    return Path(frozen) if frozen else Path(__file__).resolve().parent.parent
+    return Path(frozen) if frozen else Path(__file__).resolve().parents[2]  # core/bundles/resources.py
 
 
 def resource_path(*parts: str) -> Path:

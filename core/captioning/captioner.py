@@ -22,14 +22,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from core.bundle import Bundle, load_bundle
-from core.device import resolve_device, resolve_precision
+from core.bundles.bundle import Bundle, load_bundle
+from core.captioning.device import resolve_device, resolve_precision
+from core.captioning.generation import GenerationSettings, generate
+from core.captioning.model import VisionGPT2
+from core.captioning.onednn import pack_decoder, unpack_decoder
+from core.captioning.threads import ThreadPolicy
 from core.errors import ImageError
-from core.generation import GenerationSettings, generate
-from core.images import SharedDecodes, image_to_array, load_image
-from core.model import VisionGPT2
-from core.onednn import pack_decoder, unpack_decoder
-from core.threads import ThreadPolicy
+from core.images.reading import SharedDecodes, image_to_array, load_image
 
 ImageSource = str | Path | Image.Image
 NO_TEXT = "model produced no text"  # an empty caption is a failure, never a success
@@ -58,7 +58,7 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
     Embeddings, norms, the class token and position embedding stay float32, as autocast leaves
     them. On the CPU, bf16 runs the encoder's attention as explicit matmuls (timm's fused kernel
     is slower there; in fp32 and on CUDA the fused one wins), and decode steps run through
-    oneDNN with prepacked weights (core/onednn.py).
+    oneDNN with prepacked weights (core/captioning/onednn.py).
     """
     unpack_decoder(model)
     model.to(device)
@@ -107,7 +107,7 @@ class Captioner:
         verify_hashes: bool = True,
     ) -> Captioner:
         """Load a bundle onto `device` ("auto", "cpu", "cuda", "cuda:1", "mps", "xpu": see
-        core.device.resolve_device). Raises BundleError, or ValueError for a device that is not
+        core.captioning.device.resolve_device). Raises BundleError, or ValueError for a device that is not
         there or a precision it cannot run. `verify_hashes`: see `load_bundle`."""
         device = resolve_device(device)
         return cls(load_bundle(bundle_dir, device=device, verify_hashes=verify_hashes), device, precision)
@@ -123,7 +123,7 @@ class Captioner:
 
     def to(self, device: str | torch.device, precision: str = "auto") -> Captioner:
         """Move to another device (e.g. the CPU after the GPU ran out of memory or lacked an
-        operation: core.oom_fallback). Weights already stored in a lower precision keep their
+        operation: core.captioning.oom_fallback). Weights already stored in a lower precision keep their
         rounding."""
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import struct
 
-from core.containers import JPEG_MPF, Container, Part, jpeg_segment
-from core.tiff_ifd import Tiff, TiffError
+from core.metadata.containers import JPEG_MPF, Container, Part, jpeg_segment
+from core.metadata.tiff_ifd import Tiff, TiffError
 
 MP_ENTRY = 0xB002  # 16 bytes per picture: attributes, size, offset, two dependent pictures
 

@@ -28,7 +28,7 @@ from core.csvio import FORMULA_PREFIXES, CsvRowWriter, read_csv_rows
 from core.errors import FileError, MetadataError
 
 # source: "model", or where a caption a person or another program wrote was found (txt,
-# xmp-sidecar, embedded, ...: core.caption_io.Source); notes: what --write did with each file
+# xmp-sidecar, embedded, ...: core.metadata.caption_io.Source); notes: what --write did with each file
 COLUMNS = ("path", "caption", "error", "absolute_path", "source", "notes")
 PREVIOUS_COLUMNS = ("path", "caption", "error", "absolute_path")  # before source and notes
 LEGACY_COLUMNS = ("path", "caption", "error")  # VisionCap 0.1, before absolute_path

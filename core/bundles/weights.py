@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from core.config import CaptionerConfig
+from core.captioning.config import CaptionerConfig
+from core.captioning.model import VisionGPT2
 from core.errors import ImportFormatError
-from core.model import VisionGPT2
 
 # GPT-2 stores these as Conv1D (in, out); nn.Linear wants (out, in).
 GPT2_CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")

@@ -18,8 +18,8 @@ import math
 
 import torch
 
-from core.generation_settings import STRATEGIES, GenerationSettings
-from core.model import KVCache, VisionGPT2
+from core.captioning.generation_settings import STRATEGIES, GenerationSettings
+from core.captioning.model import KVCache, VisionGPT2
 
 __all__ = ["STRATEGIES", "CachedDecoder", "GenerationSettings", "RecomputeDecoder", "generate"]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.decoders import IMAGE_EXTENSIONS, KNOWN_EXTENSIONS, format_problem
+from core.images.plugins import IMAGE_EXTENSIONS, KNOWN_EXTENSIONS, format_problem
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ScanReport:
 
 def is_image_file(path: str | os.PathLike) -> bool:
     """True for the extensions VisionCap reads, in any letter case (whether their plug-in
-    loads is `core.decoders.format_problem`'s question)."""
+    loads is `core.images.plugins.format_problem`'s question)."""
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 

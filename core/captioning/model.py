@@ -20,7 +20,7 @@ from timm.layers import Mlp, PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from core.config import CaptionerConfig
+from core.captioning.config import CaptionerConfig
 
 
 def _split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
@@ -241,7 +241,7 @@ class ImageEncoder(nn.Module):
 
     def use_fused_attention(self, enabled: bool) -> None:
         """Whether timm's blocks run attention through F.scaled_dot_product_attention (True) or
-        as explicit matmuls and a softmax (False): core.captioner.set_precision picks the faster
+        as explicit matmuls and a softmax (False): core.captioning.captioner.set_precision picks the faster
         one for the device and precision."""
         for block in self.blocks:
             block.attn.fused_attn = enabled
@@ -258,7 +258,7 @@ class Embedding(nn.Embedding):
 
 class VocabHead(nn.Module):
     """The tied vocabulary head: logits from the token embedding's weight, given at each call
-    (so the weight is stored once, as `wte`). core/onednn.py swaps in a prepacked one."""
+    (so the weight is stored once, as `wte`). core/captioning/onednn.py swaps in a prepacked one."""
 
     def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return F.linear(x, weight)  # (..., C) -> (..., V)

@@ -30,14 +30,10 @@ from urllib.parse import urlparse
 
 import torch
 
-from core.bundle import save_bundle
-from core.config import CaptionerConfig
-from core.errors import FileError, ImportFormatError, VisionCapError
-from core.jsonfile import read_json_object
-from core.model import VisionGPT2
-from core.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
-from core.tokenizer import CaptionTokenizer
-from core.weights import (
+from core.bundles.bundle import save_bundle
+from core.bundles.jsonfile import read_json_object
+from core.bundles.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
+from core.bundles.weights import (
     GPT2_IGNORED,
     KeyMapper,
     check_all_used,
@@ -46,6 +42,10 @@ from core.weights import (
     strip_prefix,
     take,
 )
+from core.captioning.config import CaptionerConfig
+from core.captioning.model import VisionGPT2
+from core.captioning.tokenizer import CaptionTokenizer
+from core.errors import FileError, ImportFormatError, VisionCapError
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
 """Writing a description into a JPEG, PNG, WebP or TIFF file.
 
-`with_description` builds the new file from the old one part by part (core.containers): the
-EXIF block gets new IFDs appended (core.tiff_ifd, nothing the camera wrote moves), the XMP packet
-is edited node by node (core.xmp_packet), the IPTC record dataset by dataset in its own
-character set (core.iptc), a multi-picture index follows the pictures (core.mpf). Every other
+`with_description` builds the new file from the old one part by part (core.metadata.containers): the
+EXIF block gets new IFDs appended (core.metadata.tiff_ifd, nothing the camera wrote moves), the XMP packet
+is edited node by node (core.metadata.xmp_packet), the IPTC record dataset by dataset in its own
+character set (core.metadata.iptc), a multi-picture index follows the pictures (core.metadata.mpf). Every other
 segment or chunk, and the compressed image data, is copied byte for byte. The result is then
-checked against the original (core.photo_check) before anyone may write it: nothing is decoded
+checked against the original (core.metadata.photo_check) before anyone may write it: nothing is decoded
 to pixels, comparing compressed data is both stricter and ~10x cheaper.
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
-from core import iptc, mpf, xmp_packet
-from core.containers import (
+from core.metadata import iptc, mpf, xmp_packet
+from core.metadata.containers import (
     JPEG_EXIF,
     JPEG_PHOTOSHOP,
     JPEG_XMP,
@@ -34,7 +34,7 @@ from core.containers import (
     webp_chunk,
     webp_vp8x,
 )
-from core.photo_blocks import (
+from core.metadata.photo_blocks import (
     IMAGE_DESCRIPTION,
     TIFF_IPTC,
     TIFF_PHOTOSHOP,
@@ -50,7 +50,7 @@ from core.photo_blocks import (
     ucs2,
     user_comment,
 )
-from core.photo_check import (
+from core.metadata.photo_check import (
     XMP_DESCRIPTION,
     XMP_DIGEST,
     XMP_HIERARCHICAL,
@@ -60,7 +60,7 @@ from core.photo_check import (
     XMP_TITLE,
     verify,
 )
-from core.tiff_ifd import ASCII, BYTE, LONG, UNDEFINED, Tiff, TiffError, edit, new_block
+from core.metadata.tiff_ifd import ASCII, BYTE, LONG, UNDEFINED, Tiff, TiffError, edit, new_block
 
 
 class NotWritten(Exception):

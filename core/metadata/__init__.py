@@ -1,0 +1,1 @@
+"""Captions in files: read from and written into photos (EXIF, XMP, IPTC, through VisionCap's own parsers), XMP sidecars, .txt and .caption files, Takeout JSON and metadata.jsonl, under one rule for every write."""
