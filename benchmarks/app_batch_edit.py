@@ -57,8 +57,8 @@ def main() -> int:
         window.gallery_model.add_records(
             ImageRecord(str(folder / f"img_{i:06d}.jpg"), f"img_{i:06d}.jpg", caption(i), CaptionState.CAPTIONED)
             for i in range(args.captions))
-        freeze_long_lived("benchmark records")  # as FolderSession does when a scan ends
-        wait_for(app, lambda: not window.tags.counting, 120)
+        freeze_long_lived("benchmark records")  # as FolderController does when a scan ends
+        wait_for(app, lambda: not window.tag_controller.counting, 120)
         rows = []
         probe = Probe()
 
@@ -72,7 +72,7 @@ def main() -> int:
             rows.append((name, f"{seconds * 1000:,.0f} ms", f"{result['max_ms']:.1f} ms",
                          f"{result['max_cpu_ms']:.1f} ms", f"{result['p99_ms']:.1f} ms"))
 
-        batch = window.batch
+        batch = window.batch_edit_controller
         dialog = batch.open_dialog(window, "all")
 
         def type_find() -> None:
@@ -93,7 +93,7 @@ def main() -> int:
                 lambda: not batch.busy)
         window.proxy_model.set_search_text("")
         app.processEvents()
-        measure("tag count, whole folder", window.tags.count_now, lambda: not window.tags.counting)
+        measure("tag count, whole folder", window.tag_controller.count_now, lambda: not window.tag_controller.counting)
 
         def one_pass() -> None:  # the comparison: compute and apply everything in one call
             pattern = re.compile("street", re.IGNORECASE)

@@ -80,20 +80,20 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from tests.app.images import make_images
-    from visioncap_desktop.controllers import editing
+    from visioncap_desktop.controllers import edit_controller
     from visioncap_desktop.main_window import MainWindow
     from visioncap_desktop.settings import Settings
     from visioncap_desktop.store import drafts_path
 
     write_times: list[float] = []
-    real_write = editing.write_drafts
+    real_write = edit_controller.write_drafts
 
     def timed_write(*a, **k):
         start = time.perf_counter()
         real_write(*a, **k)
         write_times.append((time.perf_counter() - start) * 1000)
 
-    editing.write_drafts = timed_write
+    edit_controller.write_drafts = timed_write
 
     app = QApplication.instance() or QApplication([])
     folder = work / "photos"

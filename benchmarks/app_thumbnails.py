@@ -91,7 +91,7 @@ def visible_paths(window) -> list[str]:
 def open_and_time(app, window, folder: Path, first_paint: list[float]) -> dict[str, float]:
     done: dict[str, float] = {}
     window.folder_loaded.connect(lambda *_: done.setdefault("scan", time.perf_counter()))
-    window.session.reading_ended.connect(lambda: done.setdefault("read", time.perf_counter()))
+    window.folder_controller.reading_ended.connect(lambda: done.setdefault("read", time.perf_counter()))
     first_paint.clear()
     start = time.perf_counter()
     window.open_folder(folder)

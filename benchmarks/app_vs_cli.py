@@ -130,7 +130,7 @@ def child_app(folder: str, model: str, batch_size: int, threads: int, work: Path
     events: dict[str, object] = {}
     thumbnails: list[float] = []
     pool_threads: list[int] = []
-    run = window.run_control
+    run = window.run_controller
     window.thumbnails.thumbnail_ready.connect(lambda *_: thumbnails.append(time.perf_counter()))
 
     def caption_everything(*_) -> None:  # as soon as the folder is in the gallery

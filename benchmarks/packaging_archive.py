@@ -2,7 +2,7 @@
 
     python benchmarks/packaging_archive.py dist/VisionCap [--formats gz zst:3 zst:6 zst:10]
 
-Packs the one-folder build with packaging/build.py's make_linux_archive (tar.gz at level 6, the
+Packs the one-folder build with packaging/build_linux.py's make_linux_archive (tar.gz at level 6, the
 old format, and tar.zst at each zstd level given), then unpacks each archive with GNU tar as a user
 would (`tar -xf`, which runs zstd or gzip), all in one run so the ratios compare like with like.
 Prints a table. Wall-clock times: on a shared machine compare the ratios, not the seconds.
@@ -11,7 +11,6 @@ Prints a table. Wall-clock times: on a shared machine compare the ratios, not th
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -22,11 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_build():
-    spec = importlib.util.spec_from_file_location("visioncap_packaging_build", ROOT / "packaging" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_build_modules():
+    """packaging/build_linux.py and build_sizes.py (packaging/ is no package: its folder goes on
+    sys.path, as when build.py runs)."""
+    sys.path.append(str(ROOT / "packaging"))
+    import build_linux
+    import build_sizes
+
+    return build_linux, build_sizes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,16 +38,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="gz, or zst:LEVEL (default: gz zst:3 zst:6 zst:10)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args(argv)
-    build = load_build()
-    folder_bytes = build.folder_size(args.folder)
+    linux, sizes = load_build_modules()
+    folder_bytes = sizes.folder_size(args.folder)
     rows = []
     with tempfile.TemporaryDirectory(prefix="visioncap-archive-", dir=args.work) as tmp:
         for choice in args.formats:
             archive_format, _, level = choice.partition(":")
             if level:
-                build.ZSTD_LEVEL = int(level)
+                linux.ZSTD_LEVEL = int(level)
             started = time.monotonic()
-            archive = build.make_linux_archive(args.folder, Path(tmp), "bench", archive_format)
+            archive = linux.make_linux_archive(args.folder, Path(tmp), "bench", archive_format)
             pack_s = time.monotonic() - started
             unpacked = Path(tmp) / "unpacked"
             unpacked.mkdir()
@@ -57,11 +59,11 @@ def main(argv: list[str] | None = None) -> int:
             archive.unlink()
             print(f"{choice}: done", file=sys.stderr, flush=True)
     gz = next((row for row in rows if row[0] == "gz"), rows[0])
-    print(f"{args.folder}: {build.human(folder_bytes)}")
+    print(f"{args.folder}: {sizes.human(folder_bytes)}")
     print("| format | archive | vs gz | pack | vs gz | unpack (tar -xf) | vs gz |")
     print("|---|---|---|---|---|---|---|")
     for choice, size, pack_s, unpack_s in rows:
-        print(f"| {choice} | {build.human(size)} | {size / gz[1]:.2f}x | {pack_s:.0f} s | {pack_s / gz[2]:.2f}x "
+        print(f"| {choice} | {sizes.human(size)} | {size / gz[1]:.2f}x | {pack_s:.0f} s | {pack_s / gz[2]:.2f}x "
               f"| {unpack_s:.0f} s | {unpack_s / gz[3]:.2f}x |")
     return 0
 

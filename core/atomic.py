@@ -50,9 +50,10 @@ def _create_temporary(tmp: Path) -> None:
                 os.unlink(tmp)  # left by a process killed mid-write
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp_path)` to produce the content, then move it into place at `path`. A
-    symbolic link is written through: the file it points to is replaced, the link stays."""
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
+    """Call `write(tmp_path)` to produce the content (what it returns is ignored), then move it
+    into place at `path`. A symbolic link is written through: the file it points to is
+    replaced, the link stays."""
     path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
     tmp = temporary_path(path)

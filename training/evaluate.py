@@ -49,7 +49,7 @@ def batch_nll(
     """Summed next-token NLL of a batch (a scalar); the forward pass under autocast, the loss
     in float32 outside it."""
     with precision.forward():
-        logits, _ = model(batch.images, batch.input_ids)  # (B, T, V)
+        logits = model(batch.images, batch.input_ids)  # (B, T, V)
     return F.cross_entropy(
         logits.flatten(0, 1).float(),
         batch.labels.flatten(),

@@ -72,9 +72,15 @@ def _check_tokenizer(tokenizer: CaptionTokenizer, cfg: CaptionerConfig, source: 
         raise InitError(f"{source}: {tokenizer.vocab_size} tokens do not fit the model's {cfg.vocab_size}")
 
 
+def _read_model_config(path: str) -> CaptionerConfig:
+    """The architecture in a model config file, without its `extra` notes: they explain the
+    recipe (why these sizes), and the model's config is copied into every bundle it makes."""
+    return dataclasses.replace(CaptionerConfig.load(path), extra={})
+
+
 def from_backbones(cfg: TrainConfig) -> tuple[VisionGPT2, CaptionTokenizer, dict]:
     """Pretrained ViT + GPT-2; only the new cross-attention layers start random."""
-    model_cfg = CaptionerConfig.load(cfg.model_config) if cfg.model_config else CaptionerConfig()
+    model_cfg = _read_model_config(cfg.model_config) if cfg.model_config else CaptionerConfig()
     gpt2 = _gpt2_folder(cfg.gpt2_weights)
     tokenizer_path = Path(cfg.tokenizer) if cfg.tokenizer else (gpt2 if gpt2.is_dir() else gpt2.parent) / "tokenizer.json"
     tokenizer = _load_tokenizer(tokenizer_path)
@@ -114,7 +120,7 @@ def sincos_position_embedding(grid: int, width: int) -> torch.Tensor:
 def from_scratch(cfg: TrainConfig, captions: Sequence[str]) -> tuple[VisionGPT2, CaptionTokenizer, dict]:
     """Random weights of the config in `cfg.model_config`; the tokenizer is `cfg.tokenizer` or
     one trained on `captions`, and the config's vocabulary and special tokens follow it."""
-    model_cfg = CaptionerConfig.load(cfg.model_config)
+    model_cfg = _read_model_config(cfg.model_config)
     if cfg.tokenizer:
         tokenizer = _load_tokenizer(Path(cfg.tokenizer))
     else:

@@ -51,6 +51,7 @@ from training.loggers import check_installed, open_tracker
 from training.model_init import initial_model
 from training.optim import build_optimizer, build_schedule
 from training.preemption import SignalStop, resume_command
+from training.provenance import portable_provenance
 from training.report import RunClock, StepLog, clock, write_evals_csv, write_metrics_csv, write_plot
 from training.run_state import restore_run, resumed_sums, save_run
 from training.runtime import (
@@ -113,7 +114,11 @@ def _step_batches(loader, accum: int):
 
 
 class Trainer:
-    """Holds the state of one run; `run()` trains from where it stands to the end (or a stop)."""
+    """Holds the state of one run; `run()` trains from where it stands to the end (or a stop).
+
+    Constructing reads the data and builds the model, optimiser and loaders (or restores them
+    from the checkpoint to resume) and writes nothing; `run()` first writes the run's setup into
+    OUT (`write_setup`), then trains."""
 
     def __init__(self, cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True,
                  command: str | None = None):
@@ -162,11 +167,7 @@ class Trainer:
         self.ema = WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay else None
         self.tokenizer = tokenizer
         self.tokenizer_file = self.out / "tokenizer.json"
-        if main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            tokenizer.save(self.tokenizer_file)
-            (self.out / "train_config.json").write_text(cfg.to_json(), encoding="utf-8")
-            write_splits(self.out, train_records, val_records)
+        self.train_records = train_records
         for stage in self.stages:  # a typo in a late stage fails now, not hours later
             trainable_names(self.model, stage)
 
@@ -192,6 +193,16 @@ class Trainer:
         self.resumed_at = self.step if checkpoint is not None else None
         if command:
             self.commands.append(command)
+
+    def write_setup(self) -> None:
+        """Rank 0 writes what the run starts from into OUT: tokenizer.json (which checkpoints
+        copy), train_config.json and the two splits. A resume writes them again."""
+        if not self.processes.is_main:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save(self.tokenizer_file)
+        (self.out / "train_config.json").write_text(self.cfg.to_json(), encoding="utf-8")
+        write_splits(self.out, self.train_records, self.val_records)
 
     def _build_data(self, train_records: list[CaptionRecord], val_records: list[CaptionRecord]) -> None:
         cfg, processes = self.cfg, self.processes
@@ -274,10 +285,9 @@ class Trainer:
                     save()
                 return None
             if global_tokens > 0:
-                self._optimizer_step(net, group, global_tokens, trainable)
+                nll_sum += self._optimizer_step(net, group, global_tokens, trainable)
                 tokens_total += local_tokens
                 samples += sum(batch.size for batch in group)
-                nll_sum += self._last_nll
             self.scheduler.step()  # also for a step whose images were all unreadable
             self.step += 1
             done += 1
@@ -306,9 +316,9 @@ class Trainer:
                 "seconds": seconds}
 
     def _optimizer_step(self, net: torch.nn.Module, group: list[Batch], global_tokens: float,
-                        trainable: list[torch.nn.Parameter]) -> None:
-        """Forward and backward over the step's micro-batches, clip, step, average; `_last_nll`
-        holds this process's summed NLL (a device tensor)."""
+                        trainable: list[torch.nn.Parameter]) -> torch.Tensor:
+        """Forward and backward over the step's micro-batches, clip, step, average; returns this
+        process's summed NLL of the step (a device tensor: reading it would stall a GPU)."""
         cfg, processes = self.cfg, self.processes
         step_nll = torch.zeros((), dtype=torch.float64, device=self.device)
         for i, batch in enumerate(group):
@@ -333,7 +343,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.update(self.model)
-        self._last_nll = step_nll
+        return step_nll
 
     def _averaged(self) -> contextlib.AbstractContextManager:
         """The weights to validate and export: the weight average when there is one."""
@@ -365,6 +375,7 @@ class Trainer:
     # --- recording ---
 
     def _export_best(self, row: dict) -> None:
+        """The bundle of the best evaluation so far, its paths portable (training.provenance)."""
         cfg = self.cfg
         provenance = {
             **self.provenance,
@@ -381,6 +392,7 @@ class Trainer:
             "weights": f"average (ema_decay {cfg.ema_decay})" if self.ema is not None else "trained",
             "train_config": cfg.to_dict(),
         }
+        provenance = portable_provenance(provenance, self.out)
         with self._averaged():
             save_bundle(self.out / "bundle", self.model, self.tokenizer, name=cfg.bundle_name,
                         description=cfg.bundle_description, licence=cfg.bundle_licence, provenance=provenance,
@@ -416,6 +428,7 @@ class Trainer:
         signal stops at the next step boundary with a checkpoint. Each is an interruption:
         resuming continues exactly, and the final evaluation and --export-bundle wait for the end."""
         cfg, main = self.cfg, self.processes.is_main
+        self.write_setup()
         if stop_after_step is not None and self.step >= stop_after_step:
             if main:
                 logger.warning("already at step %d, at or past --stop-after-step %d: nothing to train", self.step,

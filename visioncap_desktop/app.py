@@ -7,7 +7,7 @@
     visioncap --check-system                    say which system libraries Qt needs and lacks
 
 Nothing here imports torch: the window is up before the worker thread loads the model. On Linux
-the system libraries Qt needs are checked before Qt is imported (launcher.missing_libraries).
+the system libraries Qt needs are checked before Qt is imported (system_libraries.check_system).
 The non-interactive modes (--screenshot, --self-test) never open a dialog.
 """
 

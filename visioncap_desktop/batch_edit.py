@@ -154,16 +154,6 @@ def count_steps(edit: BatchEdit, captions: Iterable[str]) -> Generator[None, Non
     return steps()
 
 
-def count_matches(edit: BatchEdit, captions: Iterable[str]) -> MatchCount:
-    """count_steps run to the end."""
-    steps = count_steps(edit, captions)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
-
-
 def describe(edit: BatchEdit) -> str:
     """What the edit does, for its undo step ("Replace “dog” with “cat”")."""
     if edit.operation == "replace":

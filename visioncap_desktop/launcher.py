@@ -1,8 +1,8 @@
 """The `visioncap` command: headless subcommands go to core's CLI, everything else opens the app.
 
 Kept free of Qt and torch imports so that `visioncap caption ...` never loads Qt and the
-window can appear before torch is imported. Before Qt is loaded on Linux, `missing_libraries`
-checks for the system libraries Qt needs and that a build cannot bring along (the graphics
+window can appear before torch is imported. Before the app loads Qt on Linux, it checks for the
+system libraries Qt needs and that a build cannot bring along (system_libraries.py: the graphics
 driver's libGL/libEGL and the display's libxcb or Wayland libraries), so a bare system gets one
 line per missing library with its install command instead of an ImportError.
 """
@@ -10,18 +10,6 @@ line per missing library with its install command instead of an ImportError.
 from __future__ import annotations
 
 import sys
-
-from visioncap_desktop.system_libraries import (  # noqa: F401  (the launcher's check, re-exported)
-    MISSING_LIBRARIES_EXIT,
-    PLATFORM_LIBRARIES,
-    QT_GUI_LIBRARIES,
-    SystemLibrary,
-    can_load,
-    check_system,
-    missing_libraries,
-    qt_platforms,
-    report_missing,
-)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 
 from core.images.reading import SharedDecodes
 from visioncap_desktop import paths
-from visioncap_desktop.controllers.batch_editing import BatchEditController
+from visioncap_desktop.controllers.action_controller import ActionController, ActionState
+from visioncap_desktop.controllers.batch_edit_controller import BatchEditController
 from visioncap_desktop.controllers.decisions import (
     CAPTION_SCOPES,
     about_text,
@@ -37,14 +38,13 @@ from visioncap_desktop.controllers.decisions import (
     records_to_caption,
     subfolder_question,
 )
-from visioncap_desktop.controllers.editing import EditController
-from visioncap_desktop.controllers.export_control import ExportController
-from visioncap_desktop.controllers.folder_session import FolderSession
+from visioncap_desktop.controllers.edit_controller import EditController
+from visioncap_desktop.controllers.export_controller import ExportController
+from visioncap_desktop.controllers.folder_controller import FolderController
 from visioncap_desktop.controllers.message import Message
-from visioncap_desktop.controllers.model_choice import ModelChoice
-from visioncap_desktop.controllers.run_control import RunController
-from visioncap_desktop.controllers.tags_control import TagController
-from visioncap_desktop.controllers.window_actions import ActionState, WindowActions
+from visioncap_desktop.controllers.model_controller import ModelController
+from visioncap_desktop.controllers.run_controller import RunController
+from visioncap_desktop.controllers.tag_controller import TagController
 from visioncap_desktop.dialogs.prompts import Prompts
 from visioncap_desktop.gallery.filter_proxy import GalleryFilterProxy
 from visioncap_desktop.gallery.item_model import ROLE_RECORD, GalleryModel
@@ -105,16 +105,16 @@ class MainWindow(QMainWindow):
         self.proxy_model.setSourceModel(self.gallery_model)
 
         self.prompts = Prompts(self)
-        self.window_actions = WindowActions(settings, self)
-        self.session = FolderSession(self.gallery_model, settings, self)
-        self.run_control = RunController(self.gallery_model, self.undo_stack, settings, captioner_factory, self,
-                                         shared_decodes=self.thumbnails.shared_decodes)
-        self.model_choice = ModelChoice(settings, self.prompts, model_override, self)
-        self.editing = EditController(self.gallery_model, self.undo_stack, self.prompts, self)
-        self.exports = ExportController(settings, self.prompts, self.records_in_scope, self)
-        self.batch = BatchEditController(self.gallery_model, self.undo_stack, self.records_in_scope,
-                                         self.scope_sizes, self)
-        self.tags = TagController(self.gallery_model, self.records_in_scope, self)
+        self.action_controller = ActionController(settings, self)
+        self.folder_controller = FolderController(self.gallery_model, settings, self)
+        self.run_controller = RunController(self.gallery_model, self.undo_stack, settings, captioner_factory, self,
+                                            shared_decodes=self.thumbnails.shared_decodes)
+        self.model_controller = ModelController(settings, self.prompts, model_override, self)
+        self.edit_controller = EditController(self.gallery_model, self.undo_stack, self.prompts, self)
+        self.export_controller = ExportController(settings, self.prompts, self.records_in_scope, self)
+        self.batch_edit_controller = BatchEditController(self.gallery_model, self.undo_stack,
+                                                         self.records_in_scope, self.scope_sizes, self)
+        self.tag_controller = TagController(self.gallery_model, self.records_in_scope, self)
 
         self._build_central()
         self._build_menus_and_toolbar()
@@ -122,10 +122,10 @@ class MainWindow(QMainWindow):
         self._counts_timer = QTimer(self, singleShot=True, interval=100)
 
         self.connect_view_signals()
-        self.connect_model_signals()
-        self.connect_session_signals()
+        self.connect_gallery_model_signals()
+        self.connect_folder_signals()
         self.connect_run_signals()
-        self.connect_model_choice_signals()
+        self.connect_model_controller_signals()
         self.connect_action_signals()
         self.connect_message_signals()
         self.connect_tag_signals()
@@ -133,11 +133,11 @@ class MainWindow(QMainWindow):
 
         self._restore_window_state()
         self._update_actions()
-        self.model_choice.show_chosen()
+        self.model_controller.show_chosen()
         self._update_counts()
         if first_run_prompt and not model_override and not settings.get("model_source"):
-            QTimer.singleShot(0, lambda: self.model_choice.choose_model(first_run=True))
-        QTimer.singleShot(0, self.model_choice.preload)
+            QTimer.singleShot(0, lambda: self.model_controller.choose_model(first_run=True))
+        QTimer.singleShot(0, self.model_controller.preload)
 
     # --- building ---------------------------------------------------------------------------------
 
@@ -174,14 +174,14 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_menus_and_toolbar(self) -> None:
-        self.window_actions.fill_menu_bar(self.menuBar())
+        self.action_controller.fill_menu_bar(self.menuBar())
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
-        self.window_actions.fill_toolbar(toolbar, self)
+        self.action_controller.fill_toolbar(toolbar, self)
         for dock, key in ((self.tag_dock, "Ctrl+T"), (self.problems_dock, "Ctrl+Shift+P")):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(key)
-            self.window_actions.view_menu.addAction(toggle)
+            self.action_controller.view_menu.addAction(toggle)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -200,17 +200,17 @@ class MainWindow(QMainWindow):
         selection = self.gallery_view.selectionModel()
         selection.currentChanged.connect(self._on_current_changed)
         selection.selectionChanged.connect(self._update_actions)
-        self.side_panel.caption_committed.connect(self.editing.commit_caption)
-        self.side_panel.draft_changed.connect(self.editing.set_draft)
+        self.side_panel.caption_committed.connect(self.edit_controller.commit_caption)
+        self.side_panel.draft_changed.connect(self.edit_controller.set_draft)
         self.side_panel.step_requested.connect(self.gallery_view.step_current)
-        self.gallery_view.delegate.draft_changed.connect(self.editing.set_draft)
-        self.editing.typing_to_finish.connect(self.side_panel.commit)
-        self.editing.typing_to_finish.connect(self.gallery_view.commit_editor)
+        self.gallery_view.delegate.draft_changed.connect(self.edit_controller.set_draft)
+        self.edit_controller.typing_to_finish.connect(self.side_panel.commit)
+        self.edit_controller.typing_to_finish.connect(self.gallery_view.commit_editor)
         self.gallery_view.thumbnail_size_changed.connect(self._on_thumbnail_size_changed)
         self.gallery_view.preview_requested.connect(lambda index: self.preview.show_row(index.row()))
         self.preview.row_changed.connect(lambda row: self.gallery_view.setCurrentIndex(self.proxy_model.index(row, 0)))
 
-    def connect_model_signals(self) -> None:
+    def connect_gallery_model_signals(self) -> None:
         # the large preview also tells the dimensions, when the gallery thumbnail has not yet
         self.previews.thumbnail_ready.connect(self.gallery_model.on_thumbnail_ready)
         self.large_previews.thumbnail_ready.connect(self.gallery_model.on_thumbnail_ready)
@@ -219,71 +219,71 @@ class MainWindow(QMainWindow):
         for signal in (self.gallery_model.counts_changed, self.proxy_model.rowsInserted, self.proxy_model.rowsRemoved,
                        self.proxy_model.modelReset, self.proxy_model.layoutChanged):
             signal.connect(self._schedule_counts)
-        self.editing.history_changed.connect(self._update_actions)
+        self.edit_controller.history_changed.connect(self._update_actions)
 
-    def connect_session_signals(self) -> None:
-        session = self.session
+    def connect_folder_signals(self) -> None:
+        folder = self.folder_controller
         # finish what belongs to the folder being closed, so its save includes it
-        session.folder_closing.connect(self.run_control.abandon)
-        session.folder_closing.connect(self.side_panel.commit)
-        session.folder_closing.connect(self.gallery_view.commit_editor)
-        session.folder_opened.connect(self._on_folder_opened)
-        session.records_added.connect(self._update_actions)
-        session.scan_ended.connect(self._update_actions)
-        session.folder_loaded.connect(self._on_folder_loaded)
-        session.folder_loaded.connect(self.editing.offer_drafts)
-        session.folder_loaded.connect(self.folder_loaded)
-        session.subfolder_images_found.connect(self._offer_subfolders)
-        session.status_tip.connect(lambda tip: self.statusBar().setToolTip(tip))
-        self.exports.files_written.connect(session.record_written)
-        self.exports.import_requested.connect(session.import_table)
-        self.exports.writing_changed.connect(self._update_actions)
-        self.exports.typing_to_finish.connect(self.side_panel.commit)
-        self.exports.typing_to_finish.connect(self.gallery_view.commit_editor)
+        folder.folder_closing.connect(self.run_controller.abandon)
+        folder.folder_closing.connect(self.side_panel.commit)
+        folder.folder_closing.connect(self.gallery_view.commit_editor)
+        folder.folder_opened.connect(self._on_folder_opened)
+        folder.records_added.connect(self._update_actions)
+        folder.scan_ended.connect(self._update_actions)
+        folder.folder_loaded.connect(self._on_folder_loaded)
+        folder.folder_loaded.connect(self.edit_controller.offer_drafts)
+        folder.folder_loaded.connect(self.folder_loaded)
+        folder.subfolder_images_found.connect(self._offer_subfolders)
+        folder.status_tip.connect(lambda tip: self.statusBar().setToolTip(tip))
+        self.export_controller.files_written.connect(folder.record_written)
+        self.export_controller.import_requested.connect(folder.import_table)
+        self.export_controller.writing_changed.connect(self._update_actions)
+        self.export_controller.typing_to_finish.connect(self.side_panel.commit)
+        self.export_controller.typing_to_finish.connect(self.gallery_view.commit_editor)
 
     def connect_run_signals(self) -> None:
-        run = self.run_control
+        run = self.run_controller
         run.run_started.connect(self.progress_widget.start)
         run.progress.connect(self.progress_widget.set_progress)
         run.run_cancelling.connect(self.progress_widget.cancelling)
         run.running_changed.connect(self._update_actions)
-        run.running_changed.connect(lambda: self.editing.set_locked(run.is_running))
+        run.running_changed.connect(lambda: self.edit_controller.set_locked(run.is_running))
         run.running_changed.connect(lambda: self.thumbnails.set_captioning(run.is_running))
         run.run_completed.connect(self.progress_widget.finish)
         run.run_completed.connect(self.run_completed)
         self.progress_widget.cancel_requested.connect(run.cancel)
 
-    def connect_model_choice_signals(self) -> None:
-        choice, run = self.model_choice, self.run_control
-        choice.load_requested.connect(run.load_model)
-        choice.model_text_changed.connect(self.model_label.setText)
-        run.model_loading.connect(choice.on_model_loading)
-        run.model_loaded.connect(choice.on_model_loaded)
-        run.model_failed.connect(choice.on_model_failed)
-        run.devices_found.connect(choice.on_devices_found)
+    def connect_model_controller_signals(self) -> None:
+        model, run = self.model_controller, self.run_controller
+        model.load_requested.connect(run.load_model)
+        model.model_text_changed.connect(self.model_label.setText)
+        run.model_loading.connect(model.on_model_loading)
+        run.model_loaded.connect(model.on_model_loaded)
+        run.model_failed.connect(model.on_model_failed)
+        run.devices_found.connect(model.on_devices_found)
 
     def connect_action_signals(self) -> None:
-        a = self.window_actions
+        a, folder, export = self.action_controller, self.folder_controller, self.export_controller
         a.open_action.triggered.connect(self.open_folder_dialog)
         a.recent_folder_chosen.connect(self.open_folder)
-        a.reload_action.triggered.connect(lambda: self.session.reload())
-        a.subfolders_action.toggled.connect(self.session.reload)
-        a.export_action.triggered.connect(lambda: self.exports.export_csv_dialog(self.session.folder))
+        a.reload_action.triggered.connect(lambda: folder.reload())
+        a.subfolders_action.toggled.connect(folder.reload)
+        a.export_action.triggered.connect(lambda: export.export_csv_dialog(folder.folder))
         for action, way in ((a.txt_action, "txt"), (a.xmp_action, "xmp"), (a.embed_action, "embed"),
                             (a.jsonl_action, "jsonl")):
-            action.triggered.connect(lambda _=False, w=way: self.exports.open_write_dialog(w, self.session.folder))
-        a.import_action.triggered.connect(lambda: self.exports.ask_import_file(self.session.folder))
+            action.triggered.connect(lambda _=False, w=way: export.open_write_dialog(w, folder.folder))
+        a.import_action.triggered.connect(lambda: export.ask_import_file(folder.folder))
         a.quit_action.triggered.connect(self.close)
-        a.undo_action.triggered.connect(self.editing.undo)
-        a.redo_action.triggered.connect(self.editing.redo)
+        a.undo_action.triggered.connect(self.edit_controller.undo)
+        a.redo_action.triggered.connect(self.edit_controller.redo)
         a.edit_action.triggered.connect(self.edit_current)
         a.find_action.triggered.connect(self.search_edit.setFocus)
         a.caption_all_action.triggered.connect(lambda: self.caption("all"))
         a.caption_selected_action.triggered.connect(lambda: self.caption("selected"))
         a.caption_missing_action.triggered.connect(lambda: self.caption("uncaptioned"))
         a.cancel_action.triggered.connect(self.cancel)
-        a.settings_action.triggered.connect(self.model_choice.open_settings)
-        a.model_action.triggered.connect(lambda: self.model_choice.choose_model())
+        a.settings_action.triggered.connect(self.model_controller.open_settings)
+        a.model_action.triggered.connect(lambda: self.model_controller.choose_model())
         a.grid_action.triggered.connect(lambda: self.set_view_mode("grid"))
         a.list_action.triggered.connect(lambda: self.set_view_mode("list"))
         a.zoom_in_action.triggered.connect(self.gallery_view.zoom_in)
@@ -291,27 +291,29 @@ class MainWindow(QMainWindow):
         a.zoom_reset_action.triggered.connect(lambda: self.gallery_view.set_thumbnail_size(THUMBNAIL_SIZE))
         self.gallery_view.addAction(a.preview_action)
         a.preview_action.triggered.connect(self.preview_current)
-        self.model_choice.theme_chosen.connect(a.set_theme)
+        self.model_controller.theme_chosen.connect(a.set_theme)
         a.about_action.triggered.connect(self._show_about)
-        a.batch_action.triggered.connect(lambda: self.batch.open_dialog(self))
+        a.batch_action.triggered.connect(lambda: self.batch_edit_controller.open_dialog(self))
 
     def connect_message_signals(self) -> None:
-        for controller in (self.session, self.run_control, self.model_choice, self.exports, self.editing, self.batch):
+        for controller in (self.folder_controller, self.run_controller, self.model_controller,
+                           self.export_controller, self.edit_controller, self.batch_edit_controller):
             controller.message.connect(self.notify)
-        for controller in (self.session, self.run_control, self.exports, self.batch, self.tags):
+        for controller in (self.folder_controller, self.run_controller, self.export_controller,
+                           self.batch_edit_controller, self.tag_controller):
             controller.status.connect(self.show_status)
 
     def connect_problem_signals(self) -> None:
-        for controller in (self.session, self.run_control, self.exports):
+        for controller in (self.folder_controller, self.run_controller, self.export_controller):
             controller.problems_found.connect(self.problems.add)
-        self.session.folder_opened.connect(self.problems.clear)  # the rows name the previous folder's files
+        self.folder_controller.folder_opened.connect(self.problems.clear)  # the rows name the previous folder's files
         self.problems.jump_requested.connect(self.show_image)
 
     def connect_tag_signals(self) -> None:
-        tags, panel = self.tags, self.tag_panel
+        tags, panel = self.tag_controller, self.tag_panel
         tags.counts_changed.connect(panel.set_counts)
         tags.known_tags_changed.connect(self._pass_known_tags)
-        tags.edit_requested.connect(lambda change, text: self.batch.change_captions(
+        tags.edit_requested.connect(lambda change, text: self.batch_edit_controller.change_captions(
             self.gallery_model.records(), change, text))
         panel.tag_chosen.connect(self.proxy_model.set_tag)
         panel.scope_changed.connect(tags.set_scope)
@@ -321,50 +323,51 @@ class MainWindow(QMainWindow):
         for signal in (self.proxy_model.layoutChanged, self.proxy_model.modelReset, self.proxy_model.rowsInserted,
                        self.proxy_model.rowsRemoved):
             signal.connect(tags.on_filter_changed)
-        self.batch.busy_changed.connect(self._update_actions)
-        self.session.folder_closing.connect(self.batch.finish_now)
+        self.batch_edit_controller.busy_changed.connect(self._update_actions)
+        self.folder_controller.folder_closing.connect(self.batch_edit_controller.finish_now)
 
     # --- what the app, the screenshot tool and the tests call --------------------------------------
 
     def open_folder(self, folder: str | Path, include_subfolders: bool | None = None) -> bool:
-        """Show the images of `folder` with their saved captions (see FolderSession.open)."""
-        return self.session.open(folder, include_subfolders)
+        """Show the images of `folder` with their saved captions (see FolderController.open)."""
+        return self.folder_controller.open(folder, include_subfolders)
 
     def caption(self, scope: str) -> bool:
         """Start a run over "all", "selected" or "uncaptioned" images (see records_to_caption),
         asking for a model first when none is chosen. While the captions already in the files are
         being read, the run starts when that is done. False if nothing was started."""
-        if self.run_control.is_running or scope not in CAPTION_SCOPES:
+        if self.run_controller.is_running or scope not in CAPTION_SCOPES:
             return False
-        if self.session.reading:  # captions already in the files come first: runs must not race them
+        if self.folder_controller.reading:  # captions already in the files come first: runs must not race them
             self.show_status("Reading the captions already in the files first...", 0)
-            self.session.reading_ended.connect(lambda: self.caption(scope), Qt.ConnectionType.SingleShotConnection)
+            self.folder_controller.reading_ended.connect(lambda: self.caption(scope),
+                                                         Qt.ConnectionType.SingleShotConnection)
             return True
-        overwrite = self.window_actions.overwrite_action.isChecked()
+        overwrite = self.action_controller.overwrite_action.isChecked()
         records = records_to_caption(scope, self.gallery_model.records(), self.selected_records(), overwrite)
         if not records:
             self.show_status(nothing_to_caption(scope, self.gallery_model.records(), self.selected_records(),
                                                 overwrite), 10000)
             return False
-        bundle = self.model_choice.ensure_bundle()
-        return bundle is not None and self.run_control.start(records, bundle, overwrite)
+        bundle = self.model_controller.ensure_bundle()
+        return bundle is not None and self.run_controller.start(records, bundle, overwrite)
 
     def cancel(self) -> None:
         """Esc / Cancel: stop the captioning run, else the captions being written to files."""
-        if self.run_control.is_running:
-            self.run_control.cancel()
+        if self.run_controller.is_running:
+            self.run_controller.cancel()
         else:
-            self.exports.cancel_writing()
+            self.export_controller.cancel_writing()
 
     def bundle_path(self) -> str | None:
-        return self.model_choice.bundle_path()
+        return self.model_controller.bundle_path()
 
     def write_files(self, way: str, scope: str = "all", existing: str = "keep", keep_mtime: bool | None = None):
         """Write the captions of `scope` out ("xmp", "embed", "txt", "jsonl") in the background,
         without the dialog the Export menu shows (see ExportController.write_files)."""
         self.side_panel.commit()  # a caption being typed is part of what is written
-        return self.exports.write_files(way, self.records_in_scope(scope), self.session.folder,
-                                        existing=existing, keep_mtime=keep_mtime)
+        return self.export_controller.write_files(way, self.records_in_scope(scope), self.folder_controller.folder,
+                                                  existing=existing, keep_mtime=keep_mtime)
 
     # --- messages ------------------------------------------------------------------------------------
 
@@ -386,17 +389,17 @@ class MainWindow(QMainWindow):
     # --- folders -------------------------------------------------------------------------------------
 
     def open_folder_dialog(self) -> None:
-        start = str(self.session.folder or self.settings.get("last_folder") or Path.home())
+        start = str(self.folder_controller.folder or self.settings.get("last_folder") or Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
         if folder:
             self.open_folder(folder)
 
     def _on_folder_opened(self, folder: str) -> None:
-        self.editing.open_folder(folder)
+        self.edit_controller.open_folder(folder)
         self.side_panel.show_record(None)
         self.thumbnails.forget_waiting()
         self.previews.forget_waiting()
-        self.window_actions.show_subfolders(self.session.include_subfolders)
+        self.action_controller.show_subfolders(self.folder_controller.include_subfolders)
         self.setWindowTitle(f"{Path(folder).name or folder} - VisionCap")
         self._update_actions()
 
@@ -407,7 +410,7 @@ class MainWindow(QMainWindow):
 
     def _offer_subfolders(self, count: int) -> None:
         self.prompts.show(QMessageBox.Icon.Question, "No images here", subfolder_question(count),
-                          on_yes=lambda: self.session.reload(True))
+                          on_yes=lambda: self.folder_controller.reload(True))
         self.counts_label.setText(subfolder_question(count))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -496,26 +499,26 @@ class MainWindow(QMainWindow):
 
     def _update_counts(self) -> None:
         total = self.gallery_model.rowCount()
-        scanning = self.session.scanning
+        scanning = self.folder_controller.scanning
         self.pane.show_counts(total, scanning)
         if total == 0:
-            self.counts_label.setText("No folder open" if self.session.folder is None else "No images")
+            self.counts_label.setText("No folder open" if self.folder_controller.folder is None else "No images")
         else:
             self.counts_label.setText(counts_text(total, self.proxy_model.rowCount(), self.gallery_model.counts()))
 
     def _update_actions(self) -> None:
         state = ActionState(
-            has_folder=self.session.folder is not None,
+            has_folder=self.folder_controller.folder is not None,
             has_records=self.gallery_model.rowCount() > 0,
             has_selection=self.gallery_view.selectionModel().hasSelection(),
-            running=self.run_control.is_running or self.batch.busy,
-            writing=self.exports.writing,
+            running=self.run_controller.is_running or self.batch_edit_controller.busy,
+            writing=self.export_controller.writing,
         )
-        self.window_actions.update_enabled(state, self.undo_stack)
+        self.action_controller.update_enabled(state, self.undo_stack)
 
     def set_view_mode(self, mode: str) -> None:
         self.gallery_view.set_mode(mode)
-        self.window_actions.show_view_mode(mode)
+        self.action_controller.show_view_mode(mode)
         self.settings.set("view_mode", mode)
 
     def _on_thumbnail_size_changed(self, size: int) -> None:
@@ -531,7 +534,7 @@ class MainWindow(QMainWindow):
         self.set_view_mode(self.settings.get("view_mode"))
         self.gallery_view.set_thumbnail_size(self.settings.get("thumbnail_size"))
         self._on_thumbnail_size_changed(self.gallery_view.thumbnail_size)  # the decode size, also when unchanged
-        self.window_actions.set_theme(self.settings.get("theme"))
+        self.action_controller.set_theme(self.settings.get("theme"))
 
     def _save_window_state(self) -> None:
         for key, data in (("window_geometry", self.saveGeometry()), ("window_state", self.saveState()),
@@ -540,7 +543,7 @@ class MainWindow(QMainWindow):
 
     def _show_about(self) -> None:
         QMessageBox.about(self, "About VisionCap",
-                          about_text(app_version(), self.model_choice.model_text, str(paths.captions_dir())))
+                          about_text(app_version(), self.model_controller.model_text, str(paths.captions_dir())))
 
     # --- shutting down -----------------------------------------------------------------------------
 
@@ -551,13 +554,13 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.side_panel.commit()
         self.gallery_view.commit_editor()
-        self.batch.finish_now()  # a batch still applying is part of what is saved
-        self.tags.stop()
-        self.run_control.shutdown()  # before the save: the run's last results go in
-        self.exports.shutdown()  # before the save: what was written is recorded as seen
-        self.session.shutdown()
-        self.editing.shutdown()  # after the save: drafts that became captions go
-        self.model_choice.shutdown()
+        self.batch_edit_controller.finish_now()  # a batch still applying is part of what is saved
+        self.tag_controller.stop()
+        self.run_controller.shutdown()  # before the save: the run's last results go in
+        self.export_controller.shutdown()  # before the save: what was written is recorded as seen
+        self.folder_controller.shutdown()
+        self.edit_controller.shutdown()  # after the save: drafts that became captions go
+        self.model_controller.shutdown()
         self.thumbnails.shutdown()
         self.previews.shutdown()
         self.large_previews.shutdown()

@@ -1,5 +1,5 @@
 """What the captions found in files do to the records: core.metadata.caption_io.reconcile for each photo,
-and what the app says about it. Plain Python, called by FolderSession in the GUI thread with the
+and what the app says about it. Plain Python, called by FolderController in the GUI thread with the
 records as they are then (the user may have edited them while the files were read).
 
 A conflict is a Problem ("took the caption from photo.txt, changed since VisionCap's", or

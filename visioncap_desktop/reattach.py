@@ -92,14 +92,6 @@ def find_moved_store(
     return best
 
 
-def apply_renames(entries: dict[str, Entry], renames: Mapping[str, str]) -> dict[str, Entry]:
-    """A copy of `entries` with each renamed entry under its new name."""
-    result = dict(entries)
-    for new, old in renames.items():
-        result[new] = result.pop(old)
-    return result
-
-
 def apply_reattachment(
     entries: Mapping[str, Entry], other: Mapping[str, Entry], reattachment: Reattachment
 ) -> dict[str, Entry]:

@@ -33,7 +33,7 @@ class ScreenshotDriver(QObject):
         self._poll.timeout.connect(self._grab_when_settled)
         self._settle_until = 0.0
         self._finished = False
-        window.model_choice.choose_model = self._refuse_model_dialog
+        window.model_controller.choose_model = self._refuse_model_dialog
 
     def _refuse_model_dialog(self, first_run: bool = False) -> bool:
         self._fail("no usable model: pass --model BUNDLE")
@@ -49,8 +49,8 @@ class ScreenshotDriver(QObject):
     def _on_folder_loaded(self, folder: str, count: int) -> None:
         if count == 0:
             self._fail(f"no images in {folder}")
-        elif self.window.session.reading:  # captions in the files first: they may leave nothing to do
-            self.window.session.reading_ended.connect(self._caption_all, Qt.ConnectionType.SingleShotConnection)
+        elif self.window.folder_controller.reading:  # captions in the files first: they may leave nothing to do
+            self.window.folder_controller.reading_ended.connect(self._caption_all, Qt.ConnectionType.SingleShotConnection)
         else:
             self._caption_all()
 

@@ -1,7 +1,7 @@
 """Which photos a change in their folder concerns: the caption files beside them (.txt,
 .caption, XMP sidecars, Google Takeout JSON) listed with their sizes and modification times,
 compared with the listing before, and mapped back to the photos they belong to. Plain Python,
-run in the caption reader's thread (see workers/caption_reader.py and FolderSession's watch).
+run in the caption reader's thread (see workers/caption_reader.py and FolderController's watch).
 
 A listing holds only caption-like files, so a folder of 100,000 photos and their .txt files is
 listed with one stat per .txt, never one per photo.

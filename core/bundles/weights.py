@@ -144,10 +144,10 @@ def captioner_from_backbones(
     layers (NEW_CROSS_ATTENTION_KEYS in every block) keep their random initialisation."""
     model = VisionGPT2(cfg)
     expected = {k: v.shape for k, v in model.state_dict().items()}
-    vit_map, vit_used = KeyMapper(expected, vit_source), set()
+    vit_map, vit_used = KeyMapper(expected, vit_source), set[str]()
     map_timm_vit(vit_state, cfg, vit_map, vit_used)
     check_all_used(vit_state, vit_used, TIMM_VIT_IGNORED, vit_source)
-    gpt_map, gpt_used = KeyMapper(expected, gpt2_source), set()
+    gpt_map, gpt_used = KeyMapper(expected, gpt2_source), set[str]()
     map_gpt2(gpt2_state, cfg, gpt_map, gpt_used)
     check_all_used(gpt2_state, gpt_used, GPT2_IGNORED.search, gpt2_source)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,15 +159,14 @@ class Captioner:
         images: Iterable[ImageSource],
         settings: GenerationSettings | None = None,
         batch_size: int = 8,
-    ) -> Iterator[list[CaptionResult]]:
+    ) -> Generator[list[CaptionResult], None, None]:
         """Yield results batch by batch, in input order. The next batch's images are decoded
         in a background thread while the model works on the current one."""
         settings = settings or GenerationSettings()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         sources = list(images)
-        names = [s if isinstance(s, Image.Image) else str(s) for s in sources]
-        names = [f"<image {i}>" if isinstance(n, Image.Image) else n for i, n in enumerate(names)]
+        names = [f"<image {i}>" if isinstance(s, Image.Image) else str(s) for i, s in enumerate(sources)]
         starts = range(0, len(sources), batch_size)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visioncap-decode") as pool:
             pending: Future | None = None

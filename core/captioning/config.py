@@ -52,8 +52,8 @@ class CaptionerConfig:
     pad_token_id: int = 50256
 
     # --- preprocessing: square resize, then (x/255 - mean) / std ---
-    image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    image_mean: tuple[float, ...] = (0.5, 0.5, 0.5)  # one value per input channel
+    image_std: tuple[float, ...] = (0.5, 0.5, 0.5)
     resize_interpolation: str = "bilinear"  # as the original and HF's ViTImageProcessor
 
     extra: dict = field(default_factory=dict)  # free-form notes; ignored by the model

@@ -77,7 +77,7 @@ def _reported_accelerator() -> str | None:
     import torch
 
     accelerator = getattr(torch, "accelerator", None)
-    if hasattr(accelerator, "is_available") and hasattr(accelerator, "current_accelerator"):
+    if accelerator is not None and hasattr(accelerator, "is_available") and hasattr(accelerator, "current_accelerator"):
         # current_accelerator() alone names the build's accelerator even without a device
         if not accelerator.is_available():
             return None

@@ -1,11 +1,11 @@
 """Decoding strategies over one decode step.
 
-A *decoder* turns the newest token of every row into next-token logits and can drop or reorder
-rows. `CachedDecoder` is the fast one: the encoder and every layer's cross-attention keys/values
-run once per image, self-attention keeps a KV cache and only the newest position reaches the
-vocabulary head. `RecomputeDecoder` is the original VisionGPT2 loop (the whole model over the
-whole sequence for every token), kept as the reference the fast path is tested against.
-Greedy, sampling and beam search are written once, over either decoder.
+A *decoder* (the `Decoder` protocol) turns the newest token of every row into next-token logits
+and can drop or reorder rows. `CachedDecoder` is the fast one: the encoder and every layer's
+cross-attention keys/values run once per image, self-attention keeps a KV cache and only the
+newest position reaches the vocabulary head. `RecomputeDecoder` is the original VisionGPT2 loop
+(the whole model over the whole sequence for every token), kept as the reference the fast path
+is tested against. Greedy, sampling and beam search are written once, over either decoder.
 
 Rows and images: a decoder holds `num_images` images and `num_rows` token rows; beam search keeps
 `num_beams` rows per image (rows of one image are adjacent), the other strategies one.
@@ -15,13 +15,29 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Protocol
 
 import torch
 
 from core.captioning.generation_settings import STRATEGIES, GenerationSettings
 from core.captioning.model import KVCache, VisionGPT2
 
-__all__ = ["STRATEGIES", "CachedDecoder", "GenerationSettings", "RecomputeDecoder", "generate"]
+__all__ = ["STRATEGIES", "CachedDecoder", "Decoder", "GenerationSettings", "RecomputeDecoder", "generate"]
+
+
+class Decoder(Protocol):
+    """What the strategies drive: one decode step over `num_images` images and their token rows."""
+
+    num_images: int  # images still decoded; their rows are adjacent, the same number per image
+    device: torch.device  # where the token rows live: the model's
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The newest token of every row (rows,) -> next-token logits (rows, V) in float32."""
+        ...
+
+    def select(self, rows: torch.Tensor, images: torch.Tensor | None = None) -> None:
+        """Keep token rows `rows` (in that order) and, if given, images `images`."""
+        ...
 
 
 class CachedDecoder:
@@ -32,14 +48,13 @@ class CachedDecoder:
         self.cross = model.cross_kv(images)  # per layer: k, v (num_images, nh, S, hs)
         self.cache = KVCache(model.config.gpt_depth, max_len=max_new_tokens)
         self.num_images = images.size(0)
+        self.device = model.decoder.wte.weight.device
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens (rows,) -> next-token logits (rows, V) in float32."""
         logits = self.model.decoder(tokens[:, None], self.cross, self.cache, last_only=True)
         return logits.float().contiguous()  # row-major for argmax, softmax and top-k
 
     def select(self, rows: torch.Tensor, images: torch.Tensor | None = None) -> None:
-        """Keep token rows `rows` (in that order) and, if given, images `images`."""
         self.cache.select(rows)
         if images is not None:
             self.cross = [(k.index_select(0, images), v.index_select(0, images)) for k, v in self.cross]
@@ -54,12 +69,12 @@ class RecomputeDecoder:
         self.images = images
         self.tokens: torch.Tensor | None = None  # (rows, t)
         self.num_images = images.size(0)
+        self.device = model.decoder.wte.weight.device
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         new = tokens[:, None]
         self.tokens = new if self.tokens is None else torch.cat((self.tokens, new), dim=1)
-        logits, _ = self.model(self.images, self.tokens)
-        return logits[:, -1].float()
+        return self.model(self.images, self.tokens)[:, -1].float()
 
     def select(self, rows: torch.Tensor, images: torch.Tensor | None = None) -> None:
         if self.tokens is not None:
@@ -123,9 +138,10 @@ def _sample(logits: torch.Tensor, settings: GenerationSettings, generator: torch
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
-def _greedy_or_sample(decoder, settings: GenerationSettings, bos: int, eos: int, generator) -> list[list[int]]:
-    n = decoder.num_images
-    device = decoder.model.decoder.wte.weight.device
+def _greedy_or_sample(
+    decoder: Decoder, settings: GenerationSettings, bos: int, eos: int, generator: torch.Generator | None
+) -> list[list[int]]:
+    n, device = decoder.num_images, decoder.device
     alive = torch.arange(n)  # original row of each decoder row
     generated = torch.empty((n, 0), dtype=torch.long, device=device)
     last = torch.full((n,), bos, dtype=torch.long, device=device)
@@ -146,10 +162,8 @@ def _greedy_or_sample(decoder, settings: GenerationSettings, bos: int, eos: int,
                 break
             decoder.select(keep, keep)  # finished rows stop costing anything
             alive, generated, last = alive[keep.cpu()], generated[keep], last[keep]
-    for r, original in enumerate(alive.tolist()):
-        if results[original] is None:
-            results[original] = generated[r].tolist()
-    return results
+    running = dict(zip(alive.tolist(), generated.tolist()))  # rows out of tokens: all they have
+    return [tokens if tokens is not None else running[i] for i, tokens in enumerate(results)]
 
 
 class _Hypotheses:
@@ -178,9 +192,8 @@ class _Hypotheses:
         return max(self.items, key=lambda item: item[0])[1]
 
 
-def _beam_search(decoder, settings: GenerationSettings, bos: int, eos: int) -> list[list[int]]:
-    n, K = decoder.num_images, settings.num_beams
-    device = decoder.model.decoder.wte.weight.device
+def _beam_search(decoder: Decoder, settings: GenerationSettings, bos: int, eos: int) -> list[list[int]]:
+    n, K, device = decoder.num_images, settings.num_beams, decoder.device
     decoder.select(torch.arange(n, device=device).repeat_interleave(K))
     images = list(range(n))  # original index of each live image
     hyps = [_Hypotheses(K, settings.length_penalty) for _ in range(n)]
@@ -194,8 +207,8 @@ def _beam_search(decoder, settings: GenerationSettings, bos: int, eos: int) -> l
         logprobs = logits.log_softmax(dim=-1)  # (live*K, V)
         V = logprobs.size(-1)
         candidates = (scores.view(-1, 1) + logprobs).view(len(images), K * V)
-        top_scores, top_ids = candidates.topk(min(2 * K, K * V), dim=1)  # (live, 2K)
-        top_scores, top_ids = top_scores.tolist(), top_ids.tolist()
+        top = candidates.topk(min(2 * K, K * V), dim=1)  # (live, 2K)
+        top_scores, top_ids = top.values.tolist(), top.indices.tolist()
         keep_images, rows, tokens, new_scores = [], [], [], []
         for b, image in enumerate(images):
             chosen = []
@@ -255,7 +268,7 @@ def generate(
     settings = dataclasses.replace(settings, max_new_tokens=max_new_tokens,
                                    min_new_tokens=min(settings.min_new_tokens, max_new_tokens))
     decoder_cls = CachedDecoder if cached else RecomputeDecoder
-    decoder = decoder_cls(model, images, settings.max_new_tokens)
+    decoder: Decoder = decoder_cls(model, images, settings.max_new_tokens)
     if settings.strategy == "beam":
         return _beam_search(decoder, settings, cfg.bos_token_id, cfg.eos_token_id)
     generator = None

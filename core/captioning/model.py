@@ -64,10 +64,9 @@ class KVCache:
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (B, nh, t, hs) after the filled positions; return the keys/values so far."""
         B, nh, t, hs = k.shape
-        if self.k is None:
+        if self.k is None or self.v is None:
             shape = (self.n_layer, B, nh, self.max_len, hs)
-            self.k = k.new_empty(shape)
-            self.v = v.new_empty(shape)
+            self.k, self.v = k.new_empty(shape), v.new_empty(shape)
         end = self.length + t
         if end > self.max_len:
             raise ValueError(f"KV cache holds {self.max_len} positions, asked for {end}")
@@ -79,7 +78,7 @@ class KVCache:
 
     def select(self, index: torch.Tensor) -> None:
         """Keep rows `index` (B',) of the batch, in that order."""
-        if self.k is not None:
+        if self.k is not None and self.v is not None:
             self.k = self.k.index_select(1, index)
             self.v = self.v.index_select(1, index)
 
@@ -216,7 +215,9 @@ class ImageEncoder(nn.Module):
                 init_values=None,  # no LayerScale
                 drop_path=0.0,
                 act_layer=nn.GELU,  # exact (erf) GELU, as ViT-B/16 was trained
-                norm_layer=norm_layer,
+                # timm types it type[Module] but calls it with the width only, as partials allow
+                # (its own VisionTransformer passes one)
+                norm_layer=norm_layer,  # type: ignore[arg-type]
                 mlp_layer=Mlp,
             )
             for _ in range(cfg.vit_depth)
@@ -244,7 +245,10 @@ class ImageEncoder(nn.Module):
         as explicit matmuls and a softmax (False): core.captioning.captioner.set_precision picks the faster
         one for the device and precision."""
         for block in self.blocks:
-            block.attn.fused_attn = enabled
+            # a plain attribute timm's Attention reads at every call, which the types do not let us
+            # set: nn.Module types its submodules' attributes Tensor | Module, and timm marks the
+            # flag Final (a TorchScript constant)
+            block.attn.fused_attn = enabled  # type: ignore[union-attr]
 
 
 class Embedding(nn.Embedding):
@@ -278,10 +282,11 @@ class TextDecoder(nn.Module):
 
     def cross_kv(self, memories: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per-layer cross-attention keys/values; one memory is shared by all layers."""
-        return [
-            block.cross_attn.project_memory(memories[i if len(memories) > 1 else 0])
-            for i, block in enumerate(self.h)
-        ]
+        kv = []
+        for i, block in enumerate(self.h):
+            assert isinstance(block, DecoderBlock)  # (nn.ModuleList yields plain Modules)
+            kv.append(block.cross_attn.project_memory(memories[i if len(memories) > 1 else 0]))
+        return kv
 
     def forward(
         self,
@@ -347,14 +352,12 @@ class VisionGPT2(nn.Module):
         self,
         images: torch.Tensor,
         input_ids: torch.Tensor,
-    ) -> tuple[torch.Tensor, None]:
-        """Teacher-forced pass: images (B, 3, H, W), input_ids (B, T) -> (logits (B, T, V), None).
+    ) -> torch.Tensor:
+        """Teacher-forced pass: images (B, 3, H, W), input_ids (B, T) -> logits (B, T, V).
 
-        The loss is the trainer's, not the model's; the second item stays None so that
-        callers unpacking `logits, _` are unchanged.
+        The loss is the trainer's, not the model's.
         """
-        logits = self.decoder(input_ids, self.cross_kv(images))
-        return logits, None
+        return self.decoder(input_ids, self.cross_kv(images))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.captioning.model import VisionGPT2, VocabHead
+from core.captioning.model import DecoderBlock, VisionGPT2, VocabHead
 
 # the decoder's per-step projections; kv_proj runs once per image on hundreds of rows (MKL's case)
 ROWS_HINT = 8  # the weight layout is chosen for this many rows (the default batch); any count works
@@ -95,7 +95,9 @@ def pack_decoder(model: VisionGPT2) -> bool:
     """Route the decoder's per-step matmuls through oneDNN, in the dtype their weights have
     (and, in float32, the vocabulary head). Returns False, changing nothing, where oneDNN
     cannot run that dtype."""
-    dtype = model.decoder.h[0].mlp.c_fc.weight.dtype
+    first = model.decoder.h[0]
+    assert isinstance(first, DecoderBlock)  # (nn.ModuleList yields plain Modules)
+    dtype = first.mlp.c_fc.weight.dtype
     if not onednn_available(dtype):
         return False
     for block in model.decoder.h:

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterable
 
 import torch
 
-from core.captioning.captioner import CaptionResult
+from core.captioning.captioner import CaptionResult, ImageSource
 from core.captioning.device import ACCELERATORS, backend, is_available
 from core.captioning.generation_settings import GenerationSettings
+from core.captioning.protocols import BatchCaptioner
 
 OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 # Out of memory as older PyTorch reports it for MPS and XPU: a plain RuntimeError
@@ -52,7 +52,7 @@ def missing_operation(exc: BaseException) -> str:
     return first if len(first) <= 80 else first[:77] + "..."
 
 
-def _accelerator(device: Any) -> str | None:
+def _accelerator(device: torch.device | str) -> str | None:
     """The accelerator kind `device` (a torch.device or a string) is on, or None on the CPU."""
     kind = str(getattr(device, "type", device)).split(":")[0]
     return kind if kind in ACCELERATORS else None
@@ -60,26 +60,26 @@ def _accelerator(device: Any) -> str | None:
 
 def _free_cache(kind: str) -> None:
     module = getattr(torch, kind, None)
-    if is_available(kind) and hasattr(module, "empty_cache"):
+    if is_available(kind) and module is not None and hasattr(module, "empty_cache"):
         module.empty_cache()
 
 
 class OutOfMemoryFallback:
-    """Wraps a captioner (core.captioning.captioner.Captioner, or any object with its `device`, `to()` and
-    `caption_batches()`). The lowered batch size is remembered for later runs with the same
-    captioner, so a second run does not hit the same wall."""
+    """Wraps a captioner (core.captioning.captioner.Captioner, or any BatchCaptioner: its `device`,
+    `to()` and `caption_batches()`). The lowered batch size is remembered for later runs with the
+    same captioner, so a second run does not hit the same wall."""
 
-    def __init__(self, captioner: Any, notify: Callable[[str], None] | None = None):
+    def __init__(self, captioner: BatchCaptioner, notify: Callable[[str], None] | None = None):
         self.captioner = captioner
         self.notify = notify or (lambda message: None)
         self.batch_limit: int | None = None  # lowered after the GPU ran out of memory
 
     def caption_batches(
         self,
-        images: Iterable[Any],
+        images: Iterable[ImageSource],
         settings: GenerationSettings | None = None,
         batch_size: int = 8,
-    ) -> Iterator[list[CaptionResult]]:
+    ) -> Generator[list[CaptionResult], None, None]:
         """`Captioner.caption_batches`, retrying with smaller batches, then on the CPU."""
         sources = list(images)
         done = 0

@@ -29,6 +29,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 # What each OpenMP implementation reads: GNU (Linux wheels) and LLVM (macOS) honour
@@ -38,7 +39,7 @@ WAIT_POLICY = {"OMP_WAIT_POLICY": "PASSIVE"}
 OPENMP_DEFAULTS = {**WAIT_POLICY, "KMP_BLOCKTIME": "0"}
 
 
-def configure_openmp(environ: dict | None = None) -> bool:
+def configure_openmp(environ: MutableMapping[str, str] | None = None) -> bool:
     """Let waiting OpenMP threads sleep, unless the user chose otherwise in the environment
     (OMP_WAIT_POLICY or GOMP_SPINCOUNT set: the waits are left to them).
 
@@ -135,7 +136,7 @@ class Tuner:
         n, cost = self.threads, seconds / images
         self.gap = self.gap or self.explore_every
         if self.home is not None:
-            return self._judge_trial(n, cost)
+            return self._judge_trial(self.home, n, cost)
         self._remember(n, cost)
         self.batches_since_trial += 1
         if self._load_changed(n):
@@ -152,9 +153,9 @@ class Tuner:
         self.home, self.threads = n, trial
         return trial
 
-    def _judge_trial(self, n: int, cost: float) -> int:
-        """A batch of the trial of count `n` cost `cost` per image: keep, confirm or go back."""
-        home = self.home
+    def _judge_trial(self, home: int, n: int, cost: float) -> int:
+        """A batch of the trial of count `n` (against the count `home`) cost `cost` per image:
+        keep, confirm or go back."""
         won = cost < statistics.median(self.recent[home]) * (1 - self.margin)
         self.trial_costs.append(cost)
         if won and len(self.trial_costs) < self.confirm:

@@ -19,9 +19,14 @@ import contextlib
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.captioning.device import DEVICE_CHOICES, PRECISIONS, device_name
 from core.captioning.generation_settings import STRATEGIES
+from core.captioning.protocols import BatchCaptioner
+
+if TYPE_CHECKING:
+    from core.captioning.captioner import Captioner  # imports torch
 
 COMMANDS = ("caption", "import-hf")
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -166,14 +171,14 @@ def _collect(args, scan) -> list[tuple[str, str, str]]:
         items = collect_images(args.paths, recursive=args.recursive, report=scan)
     except FileNotFoundError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    unique = {}
+    unique: dict[str, tuple[str, str]] = {}
     for path, name in items:
         unique.setdefault(identity(path), (str(path), name))
     found = [(path, key, name) for key, (path, name) in unique.items()]
     return shard_slice(found, *args.shard) if args.shard else found
 
 
-def _load_captioner(args):
+def _load_captioner(args: argparse.Namespace) -> Captioner:
     from core.bundles.resources import resolve_model
     from core.captioning.captioner import Captioner
     from core.errors import VisionCapError
@@ -244,7 +249,7 @@ def _writer(args, items, states):
     return RunWriter(options, {key: name for _, key, name in items}, states)
 
 
-def _caption(captioner, todo, first_rows, settings, args, writer) -> tuple[int, list[dict[str, str]]]:
+def _caption(captioner: BatchCaptioner, todo, first_rows, settings, args, writer) -> tuple[int, list[dict[str, str]]]:
     """Caption `todo`, streaming rows to the output after `first_rows` (kept by --resume, left
     alone for their existing captions) and writing each batch out with `writer`; returns the
     failures and the new rows."""

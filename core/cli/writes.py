@@ -44,7 +44,10 @@ def read_existing(
     problems met reading, one line each)."""
     from tqdm import tqdm
 
-    rows, remaining, found_states, problems = [], [], {}, []
+    rows: list[dict[str, str]] = []
+    remaining: list[tuple[str, str, str]] = []
+    found_states: dict[str, FileState] = {}
+    problems: list[str] = []
     if not keep and not states:
         return rows, todo, found_states, problems
     for path, key, name in tqdm(todo, unit="img", file=sys.stderr, disable=None if progress else True,

@@ -76,12 +76,16 @@ def avif_problem() -> str | None:
 
     if features.check("avif"):
         return None
+    missing = "AVIF needs a Pillow built with AVIF support (or pillow-heif before 1.0)"
     try:
         import pillow_heif
 
-        pillow_heif.register_avif_opener()  # only pillow-heif before 1.0 has one
+        register_avif_opener = getattr(pillow_heif, "register_avif_opener", None)  # only before 1.0
+        if register_avif_opener is None:
+            return missing
+        register_avif_opener()
     except (ImportError, AttributeError, OSError):
-        return "AVIF needs a Pillow built with AVIF support (or pillow-heif before 1.0)"
+        return missing
     return None
 
 

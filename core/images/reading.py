@@ -225,7 +225,7 @@ def _decode(
                     return handed[0].copy(), handed[1], False
             opened.load()  # decode now, inside the guards; pixels outlive the file
             image = opened
-            if key is not None:
+            if shared is not None and key is not None:
                 shared.put(key, image.copy(), full)  # a copy: this reader may change its own
     except FileNotFoundError as exc:
         raise ImageError(name, "file not found") from exc
@@ -236,7 +236,9 @@ def _decode(
     except UnidentifiedImageError as exc:
         raise ImageError(name, "not an image or an unsupported format") from exc
     except Image.DecompressionBombError as exc:
-        raise ImageError(name, f"too many pixels (over Pillow's limit of {2 * Image.MAX_IMAGE_PIXELS:,})") from exc
+        limit = Image.MAX_IMAGE_PIXELS
+        assert limit is not None  # Pillow checks no size without a limit
+        raise ImageError(name, f"too many pixels (over Pillow's limit of {2 * limit:,})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         text = str(exc)
         reason = "truncated image" if "truncated" in text else f"unreadable image ({text})"

@@ -31,9 +31,11 @@ from core.errors import MetadataError
 from core.fingerprint import FileState, file_state
 from core.metadata.jsonl_captions import read_jsonl
 from core.metadata.photo_metadata import (
+    EmbeddedCaption,
     read_embedded,
 )
 from core.metadata.sidecars import (
+    FileCaption,
     caption_file_paths,
     existing_sidecars,
     read_sidecar,
@@ -114,7 +116,7 @@ def find_captions(
         if text:
             findings.found.append(FoundCaption(text, table.source, table.path, table.state))
 
-    def add(source: Source, file: Path, read: Callable[[Path], object]) -> None:
+    def add(source: Source, file: Path, read: Callable[[Path], str | FileCaption | EmbeddedCaption | None]) -> None:
         try:
             result = read(file)
             if result is None:

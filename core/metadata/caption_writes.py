@@ -264,7 +264,7 @@ class _Writer:
             known = _known(first, path, self.options)
             try:
                 result = write_jsonl(path, {name: text for name, (_, text) in rows.items()},
-                                     may_replace=lambda name, old, known=known: known(), dry_run=self.dry_run)
+                                     may_replace=known, dry_run=self.dry_run)
             except MetadataError as exc:
                 for item, _ in rows.values():
                     self.report.add(Path(item.path), "jsonl", path, NOT_WRITTEN, exc.reason)

@@ -48,7 +48,8 @@ class Dataset:
 
 def parse_iim(data: bytes) -> tuple[list[Dataset], bytes]:
     """(datasets, trailing padding). Raises IptcError for anything but datasets then NULs."""
-    datasets, at = [], 0
+    datasets: list[Dataset] = []
+    at = 0
     while at < len(data):
         if data[at] != 0x1C:
             if data[at:].strip(b"\0"):

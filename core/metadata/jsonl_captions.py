@@ -64,8 +64,8 @@ def _read_rows(path: Path) -> list[dict]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise MetadataError(path, f"line {line} is not UTF-8 text; not changed") from exc
+        bad_line = data.count(b"\n", 0, exc.start) + 1
+        raise MetadataError(path, f"line {bad_line} is not UTF-8 text; not changed") from exc
     rows = []
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
@@ -220,10 +220,10 @@ def _merge(path: Path, captions: Mapping[str, str], may_replace: Callable[[str, 
         return result
     present = set()
     for row in rows:
-        name = _name(row)
-        if name in changes:
-            row[column] = changes[name]
-            present.add(name)
+        row_name = _name(row)
+        if row_name in changes:
+            row[column] = changes[row_name]
+            present.add(row_name)
     rows.extend({"file_name": name, column: text} for name, text in changes.items() if name not in present)
     body = serialise(rows)
     atomic_write(path, lambda tmp: tmp.write_bytes(body))

@@ -22,6 +22,7 @@ from core.metadata.containers import (
     png_text_value,
     split,
 )
+from core.metadata.iptc import Dataset, Resource
 from core.metadata.tiff_ifd import Tiff, TiffError
 
 # EXIF tags that hold descriptions
@@ -40,8 +41,8 @@ class Blocks:
     container: Container | None = None  # None for TIFF, where the file is the TIFF structure
     exif: Tiff | None = None
     xmp: object | None = None  # the parsed packet (a DOM document)
-    iptc: list[iptc.Dataset] | None = None
-    resources: list[iptc.Resource] | None = None  # the Photoshop resources holding IPTC
+    iptc: list[Dataset] | None = None  # (Dataset and Resource imported by name: here `iptc` is this field)
+    resources: list[Resource] | None = None  # the Photoshop resources holding IPTC
     # what could not be decoded, by block ("exif", "xmp", "iptc"): a sentence each
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -220,29 +221,30 @@ class Fields:
 
 def fields(blocks: Blocks) -> Fields:
     exif = blocks.exif
-    values: dict[str, object] = {}
+    text: dict[str, str | None] = {}  # the text fields found, by Fields' name
+    keywords: tuple[str, ...] = ()
+    iptc_present, iptc_in_sync = False, True
     if exif is not None:
         entry = exif.value("IFD0", IMAGE_DESCRIPTION)
-        values["exif"] = decode_bytes(entry.value) if entry else None
+        text["exif"] = decode_bytes(entry.value) if entry else None
         comment = exif.value("IFD0/Exif", USER_COMMENT)
-        values["user_comment"] = decode_user_comment(comment.value, exif.order) if comment else None
+        text["user_comment"] = decode_user_comment(comment.value, exif.order) if comment else None
         for key, tag in (("xp_comment", XP_COMMENT), ("xp_subject", XP_SUBJECT), ("xp_title", XP_TITLE)):
             entry = exif.value("IFD0", tag)
-            values[key] = decode_ucs2(entry.value) if entry else None
+            text[key] = decode_ucs2(entry.value) if entry else None
     if blocks.xmp is not None:
-        values["xmp"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.DC, "description"))
-        values["xmp_user_comment"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.EXIF, "UserComment"))
-        values["digest"] = xmp_packet.simple(blocks.xmp, xmp_packet.VISIONCAP, "DescriptionDigest")
-        values["iptc_kept"] = xmp_packet.simple(blocks.xmp, xmp_packet.VISIONCAP, "IptcKept")
-        values["keywords"] = tuple(xmp_packet.bag(blocks.xmp, xmp_packet.DC, "subject") or ())
-        values["title"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.DC, "title"))
+        text["xmp"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.DC, "description"))
+        text["xmp_user_comment"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.EXIF, "UserComment"))
+        text["digest"] = xmp_packet.simple(blocks.xmp, xmp_packet.VISIONCAP, "DescriptionDigest")
+        text["iptc_kept"] = xmp_packet.simple(blocks.xmp, xmp_packet.VISIONCAP, "IptcKept")
+        keywords = tuple(xmp_packet.bag(blocks.xmp, xmp_packet.DC, "subject") or ())
+        text["title"] = xmp_packet.choose(xmp_packet.lang_alt(blocks.xmp, xmp_packet.DC, "title"))
     if blocks.iptc is not None:
-        values["iptc"] = iptc.caption(blocks.iptc)
-        values["iptc_present"] = bool(blocks.iptc)
-        values["iptc_in_sync"] = iptc.in_sync(blocks.resources or [])
-        words = values.get("keywords", ())
-        values["keywords"] = (*words, *(w for w in dict.fromkeys(iptc.keywords(blocks.iptc)) if w not in words))
-    return Fields(**values)
+        text["iptc"] = iptc.caption(blocks.iptc)
+        iptc_present = bool(blocks.iptc)
+        iptc_in_sync = iptc.in_sync(blocks.resources or [])
+        keywords = (*keywords, *(w for w in dict.fromkeys(iptc.keywords(blocks.iptc)) if w not in keywords))
+    return Fields(**text, iptc_present=iptc_present, iptc_in_sync=iptc_in_sync, keywords=keywords)
 
 
 def tiff_is_raw(blocks: Blocks) -> bool:
@@ -257,7 +259,7 @@ DATA_POINTERS = ((0x0111, 0x0117, "strips"), (0x0144, 0x0145, "tiles"), (0x0201,
 
 def data_ranges(tiff: Tiff) -> list[tuple[str, str, int, int]]:
     """(ifd path, what, offset, length) of every strip, tile and thumbnail the IFDs point to."""
-    out = []
+    out: list[tuple[str, str, int, int]] = []
     for ifd in tiff.ifds.values():
         for offsets_tag, counts_tag, what in DATA_POINTERS:
             offsets, counts = ifd.get(offsets_tag), ifd.get(counts_tag)

@@ -90,8 +90,8 @@ def _iptc_problems(before: Blocks, after: Blocks, plan: Plan) -> list[str]:
     old = [d.raw for d in before.iptc if (d.record, d.number) not in skip]
     new = [d.raw for d in after.iptc if (d.record, d.number) not in skip]
     problems = [] if old == new else ["IPTC datasets other than the caption would change"]
-    keywords = [collections.Counter(d.raw for d in blocks.iptc if (d.record, d.number) == iptc.KEYWORD)
-                for blocks in (before, after)]
+    keywords = [collections.Counter(d.raw for d in datasets if (d.record, d.number) == iptc.KEYWORD)
+                for datasets in (before.iptc, after.iptc)]
     if keywords[0] - keywords[1] or (keywords[1] - keywords[0] and not plan.keywords):
         problems.append("IPTC keywords would be lost or added unasked")
     caption = next((d.value for d in after.iptc if (d.record, d.number) == iptc.CAPTION), None)
@@ -157,8 +157,10 @@ def verify(data: bytes, written: bytes, before: Blocks, plan: Plan) -> list[str]
         return [f"the new file's metadata could not be read back ({'; '.join(new_errors)})"]
     problems = []
     if before.format == "tiff":
+        assert before.exif is not None and after.exif is not None, "a TIFF file's blocks hold its TIFF structure"
         problems += _tiff_image_problems(before.exif, after.exif)
     else:
+        assert before.container is not None and after.container is not None, "a JPEG, PNG or WebP keeps its container"
         problems += _container_problems(before.container, after.container, plan)
         if before.format == "jpeg":
             problems += mpf.problems(data, written, before.container, after.container)

@@ -140,12 +140,13 @@ def _xmp_packet(blocks: Blocks, plan: Plan) -> bytes:
     return xmp_packet.serialize(doc)
 
 
-def _iim(blocks: Blocks, plan: Plan, block: bytes) -> bytes | None:
-    """The new IIM block, or None (with a note) when IPTC is left as it was."""
+def _iim(datasets: list[iptc.Dataset], plan: Plan, block: bytes) -> bytes | None:
+    """The new IIM block, or None (with a note) when IPTC is left as it was. `datasets`: the
+    ones read from `block`."""
     new, why = iptc.with_caption(block, plan.text)
     if new is None:
         plan.notes.append(f"IPTC left as it was: {why} (XMP and EXIF hold the caption)")
-        plan.iptc_kept = iptc.caption(blocks.iptc) or ""
+        plan.iptc_kept = iptc.caption(datasets) or ""
         return None
     if plan.keywords:
         new, _, left = iptc.with_keywords(new, list(plan.keywords))
@@ -164,11 +165,12 @@ def _unreadable_iptc(blocks: Blocks, plan: Plan) -> bool:
 def _photoshop_payload(blocks: Blocks, plan: Plan) -> bytes | None:
     if _unreadable_iptc(blocks, plan):
         return None
-    block = next((r.data for r in blocks.resources or () if r.id == iptc.IRB_IPTC), None)
+    resources = blocks.resources or []
+    block = next((r.data for r in resources if r.id == iptc.IRB_IPTC), None)
     if block is None or not blocks.iptc:
         return None  # no IPTC: none is added
-    new = _iim(blocks, plan, block)
-    return None if new is None else iptc.with_iptc(blocks.resources, new)
+    new = _iim(blocks.iptc, plan, block)
+    return None if new is None else iptc.with_iptc(resources, new)
 
 
 def _replace_or_insert(container: Container, kind: str, part, after: tuple[str, ...]) -> None:
@@ -203,8 +205,9 @@ def _png_description(old: Part, text: str) -> Part:
 
 
 def _build_container(blocks: Blocks, plan: Plan) -> bytes:
-    container = Container(blocks.container.format, blocks.container.head, list(blocks.container.parts),
-                          blocks.container.tail)
+    old = blocks.container
+    assert old is not None, "the blocks of a JPEG, PNG or WebP file keep its container"
+    container = Container(old.format, old.head, list(old.parts), old.tail)
     exif = edit(blocks.exif.data if blocks.exif else new_block(), plan.exif)
     fmt = container.format
     if fmt == "jpeg":
@@ -217,7 +220,7 @@ def _build_container(blocks: Blocks, plan: Plan) -> bytes:
         if photoshop is not None:
             _replace_or_insert(container, "photoshop", jpeg_segment(0xED, JPEG_PHOTOSHOP + photoshop), ())
         _mirror_text_parts(container, "comment", plan, lambda old: jpeg_segment(0xFE, plan.text.encode("utf-8")))
-        return mpf.updated(blocks.container, container)
+        return mpf.updated(old, container)
     if fmt == "png":
         if any(p.kind.startswith("text:Raw profile type iptc") for p in container.parts):
             plan.notes.append("IPTC left as it was: a PNG keeps it in a text chunk VisionCap does not write")
@@ -253,10 +256,11 @@ def _webp_parts(container: Container, exif: bytes, packet: bytes) -> None:
 
 def _build_tiff(blocks: Blocks, plan: Plan) -> bytes:
     tiff = blocks.exif
+    assert tiff is not None, "the blocks of a TIFF file hold its TIFF structure as `exif`"
     ifd0 = plan.exif["IFD0"]
     iim_entry = tiff.value("IFD0", TIFF_IPTC)
     if iim_entry is not None and blocks.iptc and not _unreadable_iptc(blocks, plan):
-        new = _iim(blocks, plan, iim_entry.value)
+        new = _iim(blocks.iptc, plan, iim_entry.value)
         if new is not None:
             if iim_entry.type == LONG:
                 new += b"\0" * (-len(new) % 4)

@@ -128,8 +128,9 @@ def meaningful(text: str | None) -> str | None:
 
 def recover_truncated_iptc(iptc: str | None, xmp: str | None) -> str | None:
     """IPTC's value, or XMP's when IPTC holds exactly XMP cut at the 2,000-byte limit."""
-    cut = iptc is not None and xmp is not None and len(iptc.encode()) > IPTC_LIMIT - 4
-    return xmp if cut and len(xmp) > len(iptc) and xmp.startswith(iptc) else iptc
+    if iptc is None or xmp is None or len(iptc.encode()) <= IPTC_LIMIT - 4:
+        return iptc  # not at the limit: not cut
+    return xmp if len(xmp) > len(iptc) and xmp.startswith(iptc) else iptc
 
 
 def mwg_description(
@@ -347,7 +348,8 @@ def embed_description(
             and not may_replace(current):
         raise KeptCaption(path, current.text, current.field)
     f = fields(blocks)
-    previous = frozenset(t for t in (f.exif, f.xmp, f.iptc, current.text if current else None) if meaningful(t))
+    found = (f.exif, f.xmp, f.iptc, current.text if current else None)
+    previous = frozenset(t for t in map(meaningful, found) if t is not None)
     try:
         written, plan = with_description(data, blocks, text, previous, own, tuple(keywords), title)
     except NotWritten as exc:
@@ -393,8 +395,3 @@ def read_keywords(path: str | Path) -> tuple[str, ...]:
         raise MetadataError(path, exc.problem) from exc
     except OSError as exc:
         raise MetadataError(path, f"could not read its metadata: {exc.strerror or exc}") from exc
-
-
-def can_embed(path: str | Path) -> bool:
-    """Whether the file's format can take an embedded caption (by its name)."""
-    return suffix_of(path) in EMBED_SUFFIXES

@@ -16,6 +16,7 @@ them lies at the end, so repeated edits do not grow the block without end.
 from __future__ import annotations
 
 import struct
+from collections.abc import Collection
 from dataclasses import dataclass
 
 # type -> bytes per value
@@ -140,7 +141,7 @@ class Tiff:
                 out[(ifd.path, entry.tag, occurrence)] = (entry.type, entry.count, entry.value)
         return out
 
-    def ranges(self, skip: set[str] = frozenset(), skip_values: dict[str, set[int]] | None = None) -> list[tuple[int, int]]:
+    def ranges(self, skip: Collection[str] = frozenset(), skip_values: dict[str, set[int]] | None = None) -> list[tuple[int, int]]:
         """Byte ranges the structure references: IFD tables and out-of-line values, less the
         tables in `skip` and the values of the tags in `skip_values[path]`."""
         skip_values = skip_values or {}

@@ -276,7 +276,7 @@ def _prefix_in_scope(node, ns: str) -> str | None:
 
 
 def _bound_prefixes(node) -> set[str]:
-    bound = set()
+    bound: set[str] = set()
     while node is not None and node.nodeType == Node.ELEMENT_NODE:
         bound.update(a.localName for a in node.attributes.values() if a.prefix == "xmlns")
         node = node.parentNode

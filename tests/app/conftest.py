@@ -71,8 +71,8 @@ def make_window(qtbot, settings, tiny_bundle):
     yield make
     for window in windows:
         window.shutdown()
-        assert not window.run_control.thread.isRunning()
-        assert not window.session.thread.isRunning()
+        assert not window.run_controller.thread.isRunning()
+        assert not window.folder_controller.thread.isRunning()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from visioncap_desktop.batch_edit import (
     BatchEditError,
     MatchCount,
     compile_edit,
-    count_matches,
+    count_steps,
     describe,
     normalise_whitespace,
 )
@@ -18,6 +18,16 @@ from visioncap_desktop.batch_edit import (
 
 def run(edit: BatchEdit, caption: str) -> str:
     return compile_edit(edit)(caption)
+
+
+def count_matches(edit: BatchEdit, captions: list[str]) -> MatchCount:
+    """count_steps run to the end at once (the dialog runs its steps in a SlicedJob)."""
+    steps = count_steps(edit, captions)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 def test_plain_replace_is_literal_and_case_optional():

@@ -27,7 +27,7 @@ def give_captions(window, captions: list[str], edited: set[int] = frozenset()) -
 def open_batch_dialog(qtbot, window):
     focused(qtbot, window, window.gallery_view)
     qtbot.keyClick(window.gallery_view, Qt.Key.Key_H, CTRL)
-    dialog = window.batch.dialog
+    dialog = window.batch_edit_controller.dialog
     assert dialog is not None and dialog.isVisible()
     return dialog
 
@@ -48,24 +48,24 @@ def test_find_replace_with_live_count_is_one_undo_step(qtbot, make_window, image
     assert dialog.preview.topLevelItemCount() == 5  # before and after, of the first changes
     assert (dialog.preview.topLevelItem(0).text(0), dialog.preview.topLevelItem(0).text(1)) == \
         ("a dog, grass", "a puppy, grass")
-    with qtbot.waitSignal(window.batch.batch_finished) as finished:
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished) as finished:
         qtbot.keyClick(dialog.replace_edit, Qt.Key.Key_Return)
     assert finished.args == [16]
     assert [r.caption for r in records[:3]] == ["a puppy, grass", "two puppys", "a cat"]
     assert records[0].state is CaptionState.EDITED
     assert window.undo_stack.count() == depth + 1
-    assert "Replace “DOG” with “puppy” (16 captions)" in window.window_actions.undo_action.text()
+    assert "Replace “DOG” with “puppy” (16 captions)" in window.action_controller.undo_action.text()
     qtbot.waitUntil(lambda: dialog.count_label.text().startswith("0 match"))  # counted again after applying
     qtbot.keyClick(dialog.find_edit, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
 
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         qtbot.keyClick(window.gallery_view, Qt.Key.Key_Z, CTRL)
     assert [r.caption for r in records] == before
     assert records[0].state is CaptionState.CAPTIONED and records[2].state is CaptionState.EDITED
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         qtbot.keyClick(window.gallery_view, Qt.Key.Key_Y, CTRL)
     assert records[1].caption == "two puppys"
 
@@ -86,7 +86,7 @@ def test_protection_bad_regex_and_selection_scope(qtbot, make_window, image_fold
     dialog.protect_check.setChecked(True)  # leave the two edited captions alone
     qtbot.waitUntil(lambda: not dialog.counting)
     assert dialog.error_label.text() == "" and "4 captions will change" in dialog.count_label.text()
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         dialog.apply_button.click()
     assert [r.caption for r in records] == ["dog", "dog", "cat", "cat", "cat", "cat"]
     assert "2 edited captions left as they were" in window.statusBar().currentMessage()
@@ -104,7 +104,7 @@ def test_protection_bad_regex_and_selection_scope(qtbot, make_window, image_fold
     assert not dialog.preview.isVisible()
     dialog.protect_check.setChecked(False)
     qtbot.waitUntil(lambda: not dialog.counting)
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         qtbot.keyClick(dialog.add_edit, Qt.Key.Key_Return)
     assert [r.caption for r in records[:4]] == ["dog", "ohwx, dog", "ohwx, cat", "cat"]
 
@@ -116,19 +116,19 @@ def test_a_batch_larger_than_a_slice_under_a_filter_keeps_an_edit_made_meanwhile
     open_folder(qtbot, window, image_folder)
     records = give_captions(window, [f"photo {i}" for i in range(24)])
     window.proxy_model.set_search_text("photo")
-    assert window.batch.change_captions(window.records_in_scope("filtered"), lambda c: c + "!", "Shout")
-    assert window.batch.busy and not window.window_actions.undo_action.isEnabled()
+    assert window.batch_edit_controller.change_captions(window.records_in_scope("filtered"), lambda c: c + "!", "Shout")
+    assert window.batch_edit_controller.busy and not window.action_controller.undo_action.isEnabled()
     last = records[-1]
-    window.editing.commit_caption(last.path, "typed meanwhile")
-    qtbot.waitUntil(lambda: not window.batch.busy)
+    window.edit_controller.commit_caption(last.path, "typed meanwhile")
+    qtbot.waitUntil(lambda: not window.batch_edit_controller.busy)
     assert records[0].caption == "photo 0!" and records[-2].caption == "photo 22!"
     assert last.caption == "typed meanwhile!"  # the batch reached it after the edit
     window.undo_stack.undo()  # the batch
-    qtbot.waitUntil(lambda: not window.batch.busy)
+    qtbot.waitUntil(lambda: not window.batch_edit_controller.busy)
     assert records[0].caption == "photo 0" and last.caption == "typed meanwhile"
     window.gallery_model.set_snapshot(records[1].path, CaptionSnapshot("changed elsewhere", CaptionState.EDITED))
     window.undo_stack.redo()
-    qtbot.waitUntil(lambda: not window.batch.busy)
+    qtbot.waitUntil(lambda: not window.batch_edit_controller.busy)
     assert records[0].caption == "photo 0!" and records[1].caption == "changed elsewhere"
 
 
@@ -148,25 +148,25 @@ def test_tag_panel_counts_filters_renames_and_deletes(qtbot, make_window, image_
     qtbot.keyClick(panel.tree, Qt.Key.Key_Return)
     assert window.proxy_model.rowCount() == 2 and panel.active_label.isVisible()
     panel.scope.setCurrentIndex(panel.scope.findData("filtered"))
-    qtbot.waitUntil(lambda: not window.tags.counting)
-    assert window.tags.counts == {"dog": 2, "grass": 1, "cat": 1}
+    qtbot.waitUntil(lambda: not window.tag_controller.counting)
+    assert window.tag_controller.counts == {"dog": 2, "grass": 1, "cat": 1}
 
     depth = window.undo_stack.count()
     panel.ask_new_name = lambda tag: "puppy"
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         qtbot.keyClick(panel.tree, Qt.Key.Key_F2)
     assert [r.caption for r in records[:2]] == ["puppy, grass", "puppy, cat"]
     assert records[2].caption.startswith("a dog runs")  # a sentence is not a tag
     assert window.proxy_model.tag == "puppy" and window.proxy_model.rowCount() == 2  # the filter follows
     qtbot.waitUntil(lambda: "puppy" in panel.tags())
     panel.select_tag("cat")
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         qtbot.keyClick(panel.tree, Qt.Key.Key_Delete)
     assert records[1].caption == "puppy"
     assert window.undo_stack.count() == depth + 2
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         window.undo_stack.undo()
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         window.undo_stack.undo()
     assert [r.caption for r in records[:2]] == ["dog, grass", "dog, cat"]
 
@@ -176,7 +176,7 @@ def test_tag_panel_counts_filters_renames_and_deletes(qtbot, make_window, image_
     # deleting the tag the gallery is filtered on shows all images, not an empty gallery
     panel.choose("grass")
     assert window.proxy_model.rowCount() == 1
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         panel.delete("grass")
     assert window.proxy_model.tag == "" and window.proxy_model.rowCount() == window.gallery_model.rowCount()
     # a filter that leaves nothing says why, and how to see the images again
@@ -215,7 +215,7 @@ def test_prefix_with_a_separator_and_tag_operations_in_the_dialog(qtbot, make_wi
     assert dialog.preview.topLevelItem(0).text(1) == "mytrigger landscape, sky"
     dialog.separator_edit.setText(", ")
     qtbot.waitUntil(lambda: not dialog.counting)
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         dialog.apply_button.click()
     assert records[0].caption == "mytrigger, landscape, sky"
 
@@ -223,17 +223,17 @@ def test_prefix_with_a_separator_and_tag_operations_in_the_dialog(qtbot, make_wi
     assert not dialog.separator_edit.isVisible()
     qtbot.waitUntil(lambda: not dialog.counting)
     assert dialog.count_label.text() == "1 caption will change."
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         dialog.apply_button.click()
     assert records[1].caption == "mytrigger, sky, cloud, sun"
     dialog.operation.setCurrentIndex(dialog.operation.findData("keep_first"))
     assert dialog.count_spin.isVisible()
     dialog.count_spin.setValue(2)
     qtbot.waitUntil(lambda: not dialog.counting)
-    with qtbot.waitSignal(window.batch.batch_finished):
+    with qtbot.waitSignal(window.batch_edit_controller.batch_finished):
         dialog.apply_button.click()
     assert [r.caption for r in records] == ["mytrigger, landscape", "mytrigger, sky"]
-    assert "Keep the first 2 tags" in window.window_actions.undo_action.text()
+    assert "Keep the first 2 tags" in window.action_controller.undo_action.text()
 
 
 def test_the_batch_dialogs_error_is_readable_in_both_themes(qtbot, make_window, image_folder, theme_reset):
@@ -245,7 +245,7 @@ def test_the_batch_dialogs_error_is_readable_in_both_themes(qtbot, make_window, 
     open_folder(qtbot, window, image_folder)
     dialog = open_batch_dialog(qtbot, window)
     for theme in ("light", "dark"):
-        window.window_actions.set_theme(theme)
+        window.action_controller.set_theme(theme)
         palette = QApplication.palette()
         colour = warning_colour(palette)
         qtbot.waitUntil(lambda c=colour: c.name() in dialog.error_label.styleSheet())  # on the palette change
@@ -255,9 +255,9 @@ def test_the_batch_dialogs_error_is_readable_in_both_themes(qtbot, make_window, 
 def test_tags_menu_toggle_and_batch_action_state(qtbot, make_window):
     window = make_window()
     toggle = window.tag_dock.toggleViewAction()
-    assert toggle in window.window_actions.view_menu.actions() and toggle.shortcut().toString() == "Ctrl+T"
-    assert not window.window_actions.batch_action.isEnabled()  # no folder yet
-    assert [s.toString() for s in window.window_actions.batch_action.shortcuts()] == ["Ctrl+H"]
+    assert toggle in window.action_controller.view_menu.actions() and toggle.shortcut().toString() == "Ctrl+T"
+    assert not window.action_controller.batch_action.isEnabled()  # no folder yet
+    assert [s.toString() for s in window.action_controller.batch_action.shortcuts()] == ["Ctrl+H"]
     QApplication.processEvents()
 
 
@@ -284,11 +284,11 @@ def test_collections_resume_after_batches_counts_and_shutdown(qtbot, make_window
     window = make_window()
     open_folder(qtbot, window, image_folder)
     give_captions(window, ["dog, cat"] * 4)
-    window.tags.count_now()
+    window.tag_controller.count_now()
     assert not gc.isenabled()  # paused while the tags are counted
-    window.batch.change_captions(window.gallery_model.records(), str.upper, "Upper")
-    qtbot.waitUntil(lambda: not window.batch.busy and not window.tags.counting)
+    window.batch_edit_controller.change_captions(window.gallery_model.records(), str.upper, "Upper")
+    qtbot.waitUntil(lambda: not window.batch_edit_controller.busy and not window.tag_controller.counting)
     assert gc.isenabled()
-    window.tags.count_now()
+    window.tag_controller.count_now()
     window.shutdown()
     assert gc.isenabled()

@@ -28,8 +28,8 @@ def by_name(window):
 def open_and_read(qtbot, window, folder) -> list[str]:
     """Open `folder`, wait until its captions have been read; returns the status lines said."""
     said: list[str] = []
-    window.session.status.connect(lambda text, ms: said.append(text))
-    with qtbot.waitSignal(window.session.reading_ended, timeout=20000):
+    window.folder_controller.status.connect(lambda text, ms: said.append(text))
+    with qtbot.waitSignal(window.folder_controller.reading_ended, timeout=20000):
         assert window.open_folder(folder)
     return said
 
@@ -75,7 +75,7 @@ def test_existing_captions_show_with_their_source_and_are_kept_from_runs(qtbot, 
     window.undo_stack.undo()  # reading the captions
     assert records["a.jpg"].state is CaptionState.PENDING and records["b.jpg"].caption == ""
     window.undo_stack.redo()
-    assert window.session.save_now()
+    assert window.folder_controller.save_now()
     entry = stored(folder)["a.jpg"]
     assert entry["source"] == "txt" and entry["seen"]["a.txt"]["size"] == (folder / "a.txt").stat().st_size
     assert entry["fingerprint"].startswith("v1:")
@@ -93,7 +93,7 @@ def test_a_renamed_photo_keeps_its_caption(qtbot, make_window, tmp_path):
     window = fake_window(make_window)
     open_and_read(qtbot, window, folder)
     edit(window, "img1.jpg", "the harbour at dawn")
-    assert window.session.save_now()
+    assert window.folder_controller.save_now()
     (folder / "img1.jpg").rename(folder / "harbour.jpg")
     said = open_and_read(qtbot, window, folder)
     records = by_name(window)
@@ -111,7 +111,7 @@ def test_a_moved_folder_reattaches_its_captions(qtbot, make_window, tmp_path):
     open_and_read(qtbot, window, old)
     for i in range(3):
         edit(window, f"img{i}.jpg", f"caption {i}")
-    assert window.session.save_now()
+    assert window.folder_controller.save_now()
     old_store = CaptionStore(old).path.read_bytes()
 
     new = tmp_path / "Archive" / "2024 trip"
@@ -141,8 +141,8 @@ def test_write_sidecars_from_the_export_menu(qtbot, make_window, tmp_path, setti
     assert settings.get("sidecar_naming") == "photo.xmp"
     before = (folder / "p0.jpg").read_bytes()
     actions["Write &XMP Sidecars..."].trigger()
-    with qtbot.waitSignal(window.exports.files_written, timeout=20000) as blocker:
-        window.exports.write_dialog.write_button.click()
+    with qtbot.waitSignal(window.export_controller.files_written, timeout=20000) as blocker:
+        window.export_controller.write_dialog.write_button.click()
     report = blocker.args[0]
     assert report.ok and len(report.where("written", "xmp")) == 2
     assert read_sidecar(folder / "p0.xmp").text == "line one\nline \"two\" ü"
@@ -176,12 +176,12 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
         return written
 
     monkeypatch.setattr(core.metadata.caption_writes, "write_sidecar", slow_sidecar)
-    actions = window.window_actions
+    actions = window.action_controller
     actions.xmp_action.trigger()
-    with qtbot.waitSignal(window.exports.files_written, timeout=20000) as blocker:
-        window.exports.write_dialog.write_button.click()
+    with qtbot.waitSignal(window.export_controller.files_written, timeout=20000) as blocker:
+        window.export_controller.write_dialog.write_button.click()
         assert first_written.wait(20)
-        assert window.exports.progress_dialog.isVisible()
+        assert window.export_controller.progress_dialog.isVisible()
         assert actions.cancel_action.isEnabled() and not actions.xmp_action.isEnabled()
         QTest.keyClick(window, Qt.Key.Key_Escape)  # Esc, as a user would
         go_on.set()
@@ -190,7 +190,7 @@ def test_writing_out_can_be_cancelled_and_keeps_what_it_wrote(qtbot, make_window
     assert sorted(p.name for p in folder.glob("*.xmp")) == ["p0.jpg.xmp"]
     assert read_sidecar(folder / "p0.jpg.xmp").text == "caption 0"
     assert window.statusBar().currentMessage() == "Stopped after 1 of 5 images; wrote 1 XMP sidecar."
-    assert window.exports.progress_dialog is None
+    assert window.export_controller.progress_dialog is None
     assert not actions.cancel_action.isEnabled() and actions.xmp_action.isEnabled()
 
 
@@ -203,19 +203,19 @@ def test_embedding_asks_first_and_declined_writes_nothing(qtbot, make_window, tm
     open_and_read(qtbot, window, folder)
     edit(window, "p.jpg", "a red boat")
     before = photo.read_bytes()
-    window.window_actions.embed_action.trigger()
-    dialog = window.exports.write_dialog
+    window.action_controller.embed_action.trigger()
+    dialog = window.export_controller.write_dialog
     assert dialog.isVisible() and "modifies the photo files" in dialog.findChildren(QLabel)[0].text()
     assert dialog.write_button.text() == "Modify Photos" and not dialog.write_button.isDefault()
     dialog.reject()  # Close
-    assert photo.read_bytes() == before and not window.exports.writing
+    assert photo.read_bytes() == before and not window.export_controller.writing
 
     fields = metadata(photo)
     original_pixels = pixels(photo)
-    window.window_actions.embed_action.trigger()
-    dialog = window.exports.write_dialog
+    window.action_controller.embed_action.trigger()
+    dialog = window.export_controller.write_dialog
     dialog.keep_mtime_check.setChecked(True)
-    with qtbot.waitSignal(window.exports.files_written, timeout=20000):
+    with qtbot.waitSignal(window.export_controller.files_written, timeout=20000):
         dialog.write_button.click()
     assert read_embedded(photo).text == "a red boat"
     assert photo.stat().st_mtime_ns == mtime  # the option keeps the modification time
@@ -235,7 +235,7 @@ def test_an_existing_description_replaced_and_restored_by_undo(qtbot, make_windo
     open_and_read(qtbot, window, folder)
     assert by_name(window)["p.jpg"].caption == "old description"
     edit(window, "p.jpg", "my caption")
-    assert window.session.save_now()
+    assert window.folder_controller.save_now()
     embed_description(photo, "changed in another app later", own=False)  # newer than VisionCap's caption
     os.utime(photo, ns=(photo.stat().st_atime_ns, photo.stat().st_mtime_ns + 10**9))
     said = open_and_read(qtbot, window, folder)
@@ -245,7 +245,7 @@ def test_an_existing_description_replaced_and_restored_by_undo(qtbot, make_windo
     conflict = window.problems.model.problems()[0]  # the newest on top
     assert (conflict.stage, conflict.kind, conflict.name) == ("reading", "conflict", "p.jpg")
     assert conflict.reason == "took the caption from p.jpg, changed since VisionCap's (Undo restores VisionCap's)"
-    window.editing.undo()
+    window.edit_controller.undo()
     assert (record.caption, record.source) == ("my caption", "")
 
 
@@ -258,11 +258,11 @@ def test_a_store_entry_is_never_lost_when_its_file_vanishes(qtbot, make_window, 
     open_and_read(qtbot, window, folder)
     edit(window, "a.jpg", "kept a")
     edit(window, "b.jpg", "kept b")
-    assert window.session.save_now()
+    assert window.folder_controller.save_now()
     (folder / "b.jpg").unlink()
     open_and_read(qtbot, window, folder)
     edit(window, "a.jpg", "changed a")
-    assert window.session.save_now()
+    assert window.folder_controller.save_now()
     assert {n: e["caption"] for n, e in stored(folder).items()} == {"a.jpg": "changed a", "b.jpg": "kept b"}
 
 
@@ -275,14 +275,14 @@ def test_import_captions_from_metadata_jsonl(qtbot, make_window, tmp_path):
     table.write_text(json.dumps({"file_name": "a.jpg", "text": "from the dataset"}) + "\n", encoding="utf-8")
     window = fake_window(make_window)
     open_and_read(qtbot, window, folder)
-    with qtbot.waitSignal(window.session.reading_ended, timeout=20000):
-        assert window.session.import_table(table)
+    with qtbot.waitSignal(window.folder_controller.reading_ended, timeout=20000):
+        assert window.folder_controller.import_table(table)
     records = by_name(window)
     assert (records["a.jpg"].caption, records["a.jpg"].source) == ("from the dataset", "jsonl")
     assert records["b.jpg"].state is CaptionState.PENDING
     (tmp_path / "bad.jsonl").write_text("{not json\n", encoding="utf-8")
-    with qtbot.waitSignal(window.session.reading_ended, timeout=20000):
-        assert window.session.import_table(tmp_path / "bad.jsonl")  # read in the reader's thread
+    with qtbot.waitSignal(window.folder_controller.reading_ended, timeout=20000):
+        assert window.folder_controller.import_table(tmp_path / "bad.jsonl")  # read in the reader's thread
     assert window.messages[-1][1] == "Cannot import captions" and "bad.jsonl" in window.messages[-1][2]
 
 
@@ -327,7 +327,7 @@ def test_a_run_asked_for_while_files_are_read_waits_for_them(qtbot, make_window,
     make_photo(folder / "b.jpg", 2)
     window = fake_window(make_window)
     open_folder(qtbot, window, folder)  # the scan is done, the files are not read yet
-    assert window.session.reading
+    assert window.folder_controller.reading
     assert run_captions(qtbot, window, "all") == (1, 1, "completed")
     records = by_name(window)
     assert (records["a.jpg"].caption, records["a.jpg"].source) == ("the dataset's caption", "txt")

@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from tests.app.window_steps import focused, open_folder
-from visioncap_desktop.controllers.editing import DRAFT_MAX_WAIT_MS
+from visioncap_desktop.controllers.edit_controller import DRAFT_MAX_WAIT_MS
 from visioncap_desktop.records import CaptionState
 from visioncap_desktop.store import (
     StoreFormatError,
@@ -119,7 +119,7 @@ def start(*_):
         QTimer.singleShot(key_ms, type_one)  # never closer than key_ms, however late this one was
     type_one()
 
-window.session.folder_loaded.connect(lambda *_: QTimer.singleShot(0, start))
+window.folder_controller.folder_loaded.connect(lambda *_: QTimer.singleShot(0, start))
 window.open_folder(folder)
 app.exec()
 """
@@ -153,7 +153,7 @@ def test_typed_text_survives_kill_9_and_is_offered_back(qtbot, make_window, imag
     assert len(questions) == 1 and "while 1 caption was being typed" in questions[0]
     assert (record.caption, record.state) == (draft, CaptionState.EDITED)
     assert window.undo_stack.count() == 1  # restoring is one step: undo takes it back
-    window.editing.undo()
+    window.edit_controller.undo()
     assert record.caption == ""
 
 

@@ -261,21 +261,21 @@ def test_edit_during_a_run_survives_undo_and_redo_of_the_run(qtbot, make_window,
         assert window.caption("all")
         qtbot.waitUntil(lambda: first.caption.startswith("fake caption"), timeout=10000)
         machine = first.caption
-        window.editing.commit_caption(first.path, "fixed by hand while the run goes on")
-        window.editing.commit_caption(later.path, "written before its result came")
-        window.editing.undo()  # refused while the run goes on
+        window.edit_controller.commit_caption(first.path, "fixed by hand while the run goes on")
+        window.edit_controller.commit_caption(later.path, "written before its result came")
+        window.edit_controller.undo()  # refused while the run goes on
         assert first.caption == "fixed by hand while the run goes on"
         gate.set()
     assert later.caption == "written before its result came"  # the result did not replace it
     assert "1 skipped" in window.statusBar().currentMessage()
     assert window.undo_stack.count() == 3  # run, edit, edit
-    window.editing.undo()
-    window.editing.undo()
+    window.edit_controller.undo()
+    window.edit_controller.undo()
     assert first.caption == machine and later.state is CaptionState.PENDING
-    window.editing.undo()  # the run
+    window.edit_controller.undo()  # the run
     assert all(r.state is CaptionState.PENDING for r in records)
     for _ in range(3):
-        window.editing.redo()
+        window.edit_controller.redo()
     assert first.caption == "fixed by hand while the run goes on"
     assert later.caption == "written before its result came"
     assert sum(r.caption.startswith("fake caption") for r in records) == 22
@@ -287,7 +287,7 @@ def test_side_panel_commits_only_on_enter_or_leaving_and_esc_restores(qtbot, mak
     window = make_window()
     open_folder(qtbot, window, image_folder)
     record = window.current_record()
-    window.editing.commit_caption(record.path, "sea")
+    window.edit_controller.commit_caption(record.path, "sea")
     tags = ["boat", "book", "bottle"]
     window.side_panel.set_known_tags(tags)
     editor = focused(qtbot, window, window.side_panel.editor)
@@ -299,9 +299,9 @@ def test_side_panel_commits_only_on_enter_or_leaving_and_esc_restores(qtbot, mak
     # the pause: long enough for the draft to reach the disk, which is all typing does
     qtbot.waitUntil(lambda: read_drafts(drafts_path(image_folder)).get(record.name) == "sea, bo")
     assert record.caption == "sea" and window.undo_stack.count() == 1
-    window.tags.count_now()
-    qtbot.waitUntil(lambda: not window.tags.counting)
-    assert "bo" not in window.tags.counts and "bo" not in window.tags.known
+    window.tag_controller.count_now()
+    qtbot.waitUntil(lambda: not window.tag_controller.counting)
+    assert "bo" not in window.tag_controller.counts and "bo" not in window.tag_controller.known
 
     qtbot.keyClick(completer.popup(), Qt.Key.Key_Escape)  # closes the list
     qtbot.waitUntil(lambda: not completer.popup().isVisible())
@@ -318,8 +318,8 @@ def test_ctrl_z_in_the_search_boxes_is_the_windows_undo(qtbot, make_window, imag
     window = make_window()
     open_folder(qtbot, window, image_folder)
     record = window.current_record()
-    window.editing.commit_caption(record.path, "first")
-    window.editing.commit_caption(record.path, "second")
+    window.edit_controller.commit_caption(record.path, "first")
+    window.edit_controller.commit_caption(record.path, "second")
     search = focused(qtbot, window, window.search_edit)
     qtbot.keyClicks(search, "zzz")
     qtbot.keyClick(search, Qt.Key.Key_Z, CTRL)
@@ -352,7 +352,7 @@ def test_the_caption_counter_estimates_clip_tokens(qtbot, make_window, image_fol
     panel.editor.setPlainText("word " * (CLIP_TEXT_TOKENS + 1))
     assert panel.counter.text().endswith("(CLIP would cut the rest)")
     for theme in ("light", "dark"):
-        window.window_actions.set_theme(theme)
+        window.action_controller.set_theme(theme)
         colour = warning_colour(QApplication.palette())
         qtbot.waitUntil(lambda c=colour: c.name() in panel.counter.styleSheet())
         assert contrast_ratio(colour, QApplication.palette().color(QPalette.ColorRole.Window)) >= 4.5

@@ -78,7 +78,7 @@ def test_ctrl_wheel_and_ctrl_plus_minus_zoom_and_are_remembered(qtbot, make_wind
     qtbot.keyClick(view, Qt.Key.Key_0, CTRL)
     assert view.thumbnail_size == 128 and settings.get("thumbnail_size") == 128
 
-    window.window_actions.zoom_in_action.trigger()  # View > Larger Thumbnails
+    window.action_controller.zoom_in_action.trigger()  # View > Larger Thumbnails
     assert settings.get("thumbnail_size") == 160
     window.set_view_mode("list")
     row_160 = view.visualRect(first).height()
@@ -287,7 +287,7 @@ def test_preview_shows_why_a_picture_cannot_be_shown(qtbot, make_window, tmp_pat
     window = make_window()
     open_folder(qtbot, window, folder)
     window.gallery_view.setCurrentIndex(window.proxy_model.index(0, 0))
-    window.window_actions.preview_action.trigger()
+    window.action_controller.preview_action.trigger()
     qtbot.waitUntil(lambda: window.preview.status.text() not in ("", "Loading..."), timeout=15000)
     assert not window.preview.canvas.has_picture()
 
@@ -301,26 +301,26 @@ def test_view_menu_and_settings_choose_the_theme_remembered_and_painted(qtbot, m
 
     window = make_window()
     start = QApplication.palette().color(QPalette.ColorRole.Window)
-    window.window_actions.theme_actions["dark"].trigger()  # View > Theme > Dark
+    window.action_controller.theme_actions["dark"].trigger()  # View > Theme > Dark
     assert is_dark(QApplication.palette()) and settings.get("theme") == "dark"
-    assert window.window_actions.theme_actions["dark"].isChecked()
+    assert window.action_controller.theme_actions["dark"].isChecked()
     text = QApplication.palette().color(QPalette.ColorRole.WindowText)
-    icon = window.window_actions.grid_action.icon().pixmap(16, 16).toImage()
+    icon = window.action_controller.grid_action.icon().pixmap(16, 16).toImage()
     assert icon.pixelColor(3, 3).rgb() == text.rgb()  # the drawn icon follows the palette
     assert drawn_icon("grid").pixmap(16, 16).toImage().pixelColor(3, 3).rgb() == text.rgb()
 
-    window.window_actions.theme_actions["light"].trigger()
+    window.action_controller.theme_actions["light"].trigger()
     assert not is_dark(QApplication.palette()) and settings.get("theme") == "light"
-    window.window_actions.theme_actions["dark"].trigger()
+    window.action_controller.theme_actions["dark"].trigger()
     window.close()
     again = make_window()  # remembered
-    assert is_dark(QApplication.palette()) and again.window_actions.theme_actions["dark"].isChecked()
+    assert is_dark(QApplication.palette()) and again.action_controller.theme_actions["dark"].isChecked()
 
     dialog = SettingsDialog({}, "auto", 8, "model", theme="dark")
     assert dialog.theme_choice() == "dark"
     dialog.theme.setCurrentIndex(dialog.theme.findData("system"))
     assert dialog.theme_choice() == "system"
-    again.window_actions.set_theme("system")
+    again.action_controller.set_theme("system")
     assert QApplication.palette().color(QPalette.ColorRole.Window) == start
 
 

@@ -81,7 +81,7 @@ def ink_contrast(image, background: QColor) -> float:
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_toolbar_icons_and_radio_buttons_stand_out_in_both_themes(qtbot, make_window, theme_reset, theme):
     window = make_window()
-    window.window_actions.set_theme(theme)
+    window.action_controller.set_theme(theme)
     toolbar = window.findChild(QToolBar, "main_toolbar")
     window_colour = QApplication.palette().color(QPalette.ColorRole.Window)
     qtbot.waitUntil(lambda: toolbar.palette().color(QPalette.ColorRole.Window) == window_colour)  # posted

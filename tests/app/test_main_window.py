@@ -29,13 +29,13 @@ def by_name(window):
 def test_window_title_toolbar_and_shortcuts(make_window):
     window = make_window()
     assert window.windowTitle() == "VisionCap"
-    keys = {a.text().replace("&", ""): [s.toString() for s in a.shortcuts()] for a in window.findChildren(type(window.window_actions.open_action))}
+    keys = {a.text().replace("&", ""): [s.toString() for s in a.shortcuts()] for a in window.findChildren(type(window.action_controller.open_action))}
     assert "Ctrl+O" in keys["Open Folder..."]
     assert "Ctrl+E" in keys["Export CSV..."]
     assert "Esc" in keys["Cancel Run"]
     assert {"Ctrl+Y", "Ctrl+Shift+Z"} <= set(keys["Redo"])
     assert "Ctrl+Z" in keys["Undo"]
-    assert not window.window_actions.cancel_action.isEnabled()
+    assert not window.action_controller.cancel_action.isEnabled()
 
 
 def test_caption_all_with_broken_files(qtbot, make_window, problem_folder):
@@ -77,7 +77,7 @@ def test_edits_survive_later_runs_and_undo_redo(qtbot, make_window, image_folder
     assert first.caption == "my own caption, with care"
     assert all(r.caption for r in window.gallery_model.records())
 
-    window.window_actions.overwrite_action.setChecked(True)  # explicitly asked: now it is replaced
+    window.action_controller.overwrite_action.setChecked(True)  # explicitly asked: now it is replaced
     run_captions(qtbot, window)
     assert first.state is CaptionState.CAPTIONED and first.caption == machine_caption
 
@@ -147,7 +147,7 @@ def test_export_csv_from_the_window(qtbot, make_window, image_folder, tmp_path):
     model.setData(model.index_for_path(records[0].path), '=HYPERLINK("x"), "quoted"\nsecond line, café')
     out = tmp_path / "out" / "captions.csv"
     out.parent.mkdir()
-    assert window.exports.export_csv(out)
+    assert window.export_controller.export_csv(out)
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
@@ -159,7 +159,7 @@ def test_export_csv_from_the_window(qtbot, make_window, image_folder, tmp_path):
     assert all(r["edited"] == "false" for r in rows[1:])
 
     window.gallery_view.setCurrentIndex(window.proxy_model.index(3, 0))
-    assert window.exports.export_csv(out, "selected", bom=False)
+    assert window.export_controller.export_csv(out, "selected", bom=False)
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
     assert [r["file_name"] for r in rows] == [records[3].name]
 
@@ -170,7 +170,7 @@ def test_export_failure_keeps_the_earlier_file(qtbot, make_window, image_folder,
     out = tmp_path / "captions.csv"
     out.write_text("earlier\n", encoding="utf-8")
     monkeypatch.setattr("core.atomic.os.replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
-    assert not window.exports.export_csv(out)
+    assert not window.export_controller.export_csv(out)
     assert out.read_text(encoding="utf-8") == "earlier\n"
     level, _title, text = window.messages[-1]
     assert level == "warning" and "No space left" in text and "unchanged" in text
@@ -182,16 +182,16 @@ def test_txt_files_keep_or_replace_existing_ones(qtbot, make_window, image_folde
     run_captions(qtbot, window)
     first = window.gallery_model.records()[0]
     existing = image_folder / (first.name.rsplit(".", 1)[0] + ".txt")
-    window.session.watch.stop()  # "keep me" stays someone else's: the watch would read it in as the caption
+    window.folder_controller.watch.stop()  # "keep me" stays someone else's: the watch would read it in as the caption
     existing.write_text("keep me", encoding="utf-8")
 
-    window.window_actions.txt_action.trigger()  # Export > Save Captions as .txt Files
-    dialog = window.exports.write_dialog
+    window.action_controller.txt_action.trigger()  # Export > Save Captions as .txt Files
+    dialog = window.export_controller.write_dialog
     assert dialog.isVisible() and dialog.existing_label.text() == "1 .txt file of these images already exists."
     dialog.reject()
 
     def write(existing_files: str):
-        with qtbot.waitSignal(window.exports.files_written) as written:
+        with qtbot.waitSignal(window.export_controller.files_written) as written:
             assert window.write_files("txt", existing=existing_files)
         return written.args[0]
 
@@ -213,15 +213,15 @@ def test_cancel_keeps_the_captions_made(qtbot, make_window, image_folder):
         assert window.caption("all")
         # the first batch is in; the worker waits at the gate before the second
         qtbot.waitUntil(lambda: sum(bool(r.caption) for r in window.gallery_model.records()) == 4, timeout=10000)
-        assert window.window_actions.cancel_action.isEnabled() and window.run_control.is_running
-        window.window_actions.cancel_action.trigger()  # Esc
+        assert window.action_controller.cancel_action.isEnabled() and window.run_controller.is_running
+        window.action_controller.cancel_action.trigger()  # Esc
         gate.set()
     done, total, outcome = finished.args
     assert outcome == "cancelled" and total == 24 and done in (4, 8)
     captioned = [r for r in window.gallery_model.records() if r.caption]
     assert len(captioned) == done
     assert window.undo_stack.count() == 1  # the partial run is one undoable step
-    assert not window.window_actions.cancel_action.isEnabled() and not window.run_control.is_running
+    assert not window.action_controller.cancel_action.isEnabled() and not window.run_controller.is_running
     window.undo_stack.undo()
     assert not any(r.caption for r in window.gallery_model.records())
 
@@ -236,9 +236,9 @@ def test_results_of_a_run_the_window_moved_on_from_are_dropped(qtbot, make_windo
     with qtbot.waitSignal(window.run_completed, timeout=60000) as finished:
         assert window.caption("all")
         qtbot.waitUntil(lambda: sum(bool(r.caption) for r in window.gallery_model.records()) == 4, timeout=60000)
-        current = window.run_control._run.run_id
+        current = window.run_controller._run.run_id
         untouched = next(r for r in window.gallery_model.records() if not r.caption)
-        worker = window.run_control.worker
+        worker = window.run_controller.worker
         worker.caption_ready.emit(current - 1, untouched.path, "a stale caption")  # an earlier run's
         worker.caption_failed.emit(current - 1, untouched.path, "a stale failure")
         worker.progress.emit(current - 1, 99, 99)
@@ -340,7 +340,7 @@ def test_settings_persist_across_windows(qtbot, make_window, image_folder, setti
     assert saved.get("recent_folders")[0] == str(image_folder.resolve())
     assert saved.get("window_geometry")
     again = make_window(settings=saved)
-    assert again.gallery_view.mode == "list" and again.window_actions.subfolders_action.isChecked()
+    assert again.gallery_view.mode == "list" and again.action_controller.subfolders_action.isChecked()
 
 
 def test_subfolders_toggle(qtbot, make_window, image_folder):
@@ -348,7 +348,7 @@ def test_subfolders_toggle(qtbot, make_window, image_folder):
     window = make_window()
     assert open_folder(qtbot, window, image_folder) == 24
     with qtbot.waitSignal(window.folder_loaded, timeout=10000) as loaded:
-        window.window_actions.subfolders_action.trigger()
+        window.action_controller.subfolders_action.trigger()
     assert loaded.args[1] == 26
     assert "nested/img_00100.jpg" in by_name(window)
 
@@ -396,7 +396,7 @@ def test_broken_model_gives_a_message_and_the_app_keeps_running(qtbot, make_wind
     assert run_captions(qtbot, window)[2] == "failed"
     assert any(title == "Could not load the model" and "no-such-bundle" in text
                for _, title, text in window.messages)
-    assert window.window_actions.caption_all_action.isEnabled()
+    assert window.action_controller.caption_all_action.isEnabled()
 
 
 def test_cuda_oom_fallback_is_reported_in_the_window(qtbot, make_window, image_folder):

@@ -146,7 +146,7 @@ def test_settings_dialog_lists_the_devices(qtbot):
 
 def test_cuda_failure_points_to_settings_device(qtbot, make_window):
     window = make_window()
-    window.model_choice.on_model_failed("CUDA was requested but this PyTorch build or machine has no CUDA device")
+    window.model_controller.on_model_failed("CUDA was requested but this PyTorch build or machine has no CUDA device")
     assert window.messages[-1][2].endswith("Choose another device in Caption > Settings > Device.")
     for box in window.findChildren(QMessageBox):
         box.close()
@@ -163,14 +163,14 @@ def test_subfolder_question_includes_them(qtbot, make_window, tmp_path):
     assert box.text() == "No images here; 5 in subfolders: include them?"
     with qtbot.waitSignal(window.folder_loaded, timeout=15000) as loaded:
         qtbot.mouseClick(box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
-    assert loaded.args[1] == 5 and window.window_actions.subfolders_action.isChecked()
+    assert loaded.args[1] == 5 and window.action_controller.subfolders_action.isChecked()
 
 
 def test_nothing_to_caption_and_the_overwrite_hint_in_the_window(qtbot, make_window, image_folder):
     window = make_window()
     open_folder(qtbot, window, image_folder)
-    qtbot.waitUntil(lambda: not window.session.reading)  # captions already in the files come first
-    actions = window.window_actions
+    qtbot.waitUntil(lambda: not window.folder_controller.reading)  # captions already in the files come first
+    actions = window.action_controller
     assert "captions you edited are kept" in actions.caption_all_action.toolTip()
     model = window.gallery_model
     model.set_snapshots({r.path: CaptionSnapshot("mine", CaptionState.EDITED) for r in model.records()})
@@ -198,8 +198,8 @@ def test_export_dialog_remembers_its_folder(qtbot, make_window, image_folder, tm
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save_name)
     window = make_window()
     open_folder(qtbot, window, image_folder)
-    window.window_actions.export_action.trigger()
-    window.window_actions.export_action.trigger()
+    window.action_controller.export_action.trigger()
+    window.action_controller.export_action.trigger()
     assert starts == [image_folder.resolve(), elsewhere]
     assert (elsewhere / "mine.csv").is_file()
     assert window.settings.get("export_folder") == str(elsewhere)
@@ -209,6 +209,6 @@ def test_about_box_shows_version_and_model(qtbot, make_window, monkeypatch):
     shown = []
     monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: shown.append(text))
     window = make_window()
-    window.window_actions.about_action.trigger()
+    window.action_controller.about_action.trigger()
     assert shown[0].startswith(f"VisionCap {visioncap_desktop.__version__}")
-    assert window.model_choice.model_text and window.model_choice.model_text in shown[0]
+    assert window.model_controller.model_text and window.model_controller.model_text in shown[0]

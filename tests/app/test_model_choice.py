@@ -55,7 +55,7 @@ def test_settings_dialog_values_are_remembered(qtbot, make_window, monkeypatch):
 
     monkeypatch.setattr(SettingsDialog, "exec", change)
     window = make_window()
-    window.model_choice.open_settings()
+    window.model_controller.open_settings()
     saved = Settings.load()
     assert saved.get("generation")["strategy"] == "sample" and saved.get("generation")["temperature"] == 0.7
     assert saved.get("generation")["top_k"] == 40 and saved.get("generation")["max_new_tokens"] == 20
@@ -72,10 +72,10 @@ def test_settings_and_status_bar_name_the_devices_the_worker_found(qtbot, make_w
 
     monkeypatch.setattr(SettingsDialog, "exec", look)
     window = make_window()  # loads the tiny bundle on "auto" at start, which loads torch
-    qtbot.waitUntil(lambda: window.model_choice.devices is not None, timeout=30000)
-    devices = window.model_choice.devices
+    qtbot.waitUntil(lambda: window.model_controller.devices is not None, timeout=30000)
+    devices = window.model_controller.devices
     qtbot.waitUntil(lambda: f"Device: {devices.names[devices.auto]}" in window.model_label.text(), timeout=30000)
-    window.model_choice.open_settings()
+    window.model_controller.open_settings()
     assert seen == [(choice.text, choice.enabled) for choice in device_choices(devices, "auto")]
     assert "cpu" in devices.names and len(seen) == 5
 
@@ -167,7 +167,7 @@ def test_download_worker_cancel(qtbot, monkeypatch, tmp_path):
 
 def test_offline_download_message_offers_the_other_choices(qtbot, make_window):
     window = make_window()
-    window.model_choice.on_import_failed("cannot reach the model hub to download nlpconnect/vit-gpt2-image-captioning")
+    window.model_controller.on_import_failed("cannot reach the model hub to download nlpconnect/vit-gpt2-image-captioning")
     level, _title, text = window.messages[-1]
     assert level == "warning" and "cannot reach" in text and "demo model or a bundle folder" in text
 
@@ -178,7 +178,7 @@ def test_download_needs_confirmation(qtbot, make_window, monkeypatch):
                                                                      QDialog.DialogCode.Accepted)[1])
     window = make_window(model=None)
     window.prompts.ask = lambda title, text, *a: (asked.append(text), QMessageBox.StandardButton.No)[1]
-    assert not window.model_choice.choose_model()
+    assert not window.model_controller.choose_model()
     assert "about 1 GB" in asked[0]
     assert Settings.load().get("model_source") == ""
 

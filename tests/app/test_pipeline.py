@@ -151,7 +151,7 @@ def test_the_setting_reaches_the_captioner_before_and_during_a_run(qtbot, make_w
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(SettingsDialog, "exec", choose_two)
-    window.model_choice.open_settings()
+    window.model_controller.open_settings()
     assert Settings.load().get("cpu_threads") == 2
     open_folder(qtbot, window, image_folder)
     with qtbot.waitSignal(window.run_completed, timeout=10000) as finished:
@@ -172,7 +172,7 @@ def test_thumbnails_get_one_thread_during_a_run_and_all_after_it(qtbot, make_win
     idle = thumbnail_threads(CPUS, captioning=False)
     assert idle == 4 and window.thumbnails.max_threads() == idle
     pool = []  # (running, thumbnail threads) each time a run starts or ends
-    run = window.run_control
+    run = window.run_controller
     run.running_changed.connect(lambda: pool.append((run.is_running, window.thumbnails.max_threads())))
     open_folder(qtbot, window, image_folder)
 
@@ -194,7 +194,7 @@ def test_thumbnails_come_back_after_a_failed_run(qtbot, make_window, image_folde
                          captioner_factory=lambda bundle, device: FakeCaptioner(oom_above=0, oom_on="cpu"))
     open_folder(qtbot, window, image_folder)
     pool = []
-    run = window.run_control
+    run = window.run_controller
     run.running_changed.connect(lambda: pool.append((run.is_running, window.thumbnails.max_threads())))
     assert run_captions(qtbot, window)[2] == "failed"
     assert pool == [(True, 1), (False, thumbnail_threads(CPUS, captioning=False))]
@@ -214,7 +214,7 @@ def test_the_model_takes_the_decodes_the_gallery_made(qtbot, make_window, tmp_pa
     photos = [big_jpeg(folder / f"p{i}.jpg", seed=i) for i in range(4)]
     window = make_window()
     shared = window.thumbnails.shared_decodes
-    assert shared is not None and window.run_control.worker._shared_decodes is shared
+    assert shared is not None and window.run_controller.worker._shared_decodes is shared
     qtbot.waitUntil(lambda: "Device" in window.model_label.text(), timeout=30000)
     open_folder(qtbot, window, folder)
     qtbot.waitUntil(lambda: all(window.thumbnails.is_cached(str(p)) for p in photos), timeout=15000)

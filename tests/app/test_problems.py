@@ -23,8 +23,8 @@ from visioncap_desktop.wording import plural, verb
 def read_folder(qtbot, window, folder) -> list[str]:
     """Open `folder` and wait until its captions in files are read; the status lines said."""
     said: list[str] = []
-    window.session.status.connect(lambda text, ms: said.append(text))
-    with qtbot.waitSignal(window.session.reading_ended):
+    window.folder_controller.status.connect(lambda text, ms: said.append(text))
+    with qtbot.waitSignal(window.folder_controller.reading_ended):
         assert window.open_folder(folder)
     return said
 
@@ -65,8 +65,8 @@ def test_a_kept_disagreement_is_reported_once_per_change(qtbot, make_window, tmp
     said = read_folder(qtbot, window, folder)
     assert "Read 1 caption from .txt files" in said
     record = by_name(window)["a.jpg"]
-    window.editing.commit_caption(record.path, "mine, newer")
-    assert window.session.save_now()
+    window.edit_controller.commit_caption(record.path, "mine, newer")
+    assert window.folder_controller.save_now()
 
     def change_file(text: str) -> None:  # another program, but older than VisionCap's caption
         txt.write_text(text, encoding="utf-8")
@@ -79,7 +79,7 @@ def test_a_kept_disagreement_is_reported_once_per_change(qtbot, make_window, tmp
     assert (conflict.name, conflict.path, conflict.file) == ("a.jpg", record.path.replace(
         str(folder), str(folder.resolve())), str(txt.resolve()))
     assert by_name(window)["a.jpg"].caption == "mine, newer"
-    assert window.session.save_now()
+    assert window.folder_controller.save_now()
     for _ in range(2):  # opened again and again: nothing new, nothing said
         said = read_folder(qtbot, window, folder)
         assert conflicts(window) == [] and not any("disagrees with" in line for line in said), said
@@ -151,10 +151,10 @@ def test_write_outcomes_become_problems(tmp_path):
 def test_help_opens_the_log_folder(qtbot, make_window):
     window = make_window()
     opened: list[QUrl] = []
-    window.window_actions.open_url = lambda url: opened.append(url) or True
+    window.action_controller.open_url = lambda url: opened.append(url) or True
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
-    assert window.window_actions.log_action in help_menu.actions()
-    window.window_actions.log_action.trigger()
+    assert window.action_controller.log_action in help_menu.actions()
+    window.action_controller.log_action.trigger()
     assert [u.toLocalFile() for u in opened] == [str(paths.log_file().parent)]
     assert paths.log_file().parent.is_dir()
 
@@ -187,8 +187,8 @@ def test_rows_of_an_import_that_name_no_photo_are_problems(qtbot, make_window, t
     table.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     window = make_window()
     read_folder(qtbot, window, folder)
-    with qtbot.waitSignal(window.session.reading_ended):
-        assert window.session.import_table(table)
+    with qtbot.waitSignal(window.folder_controller.reading_ended):
+        assert window.folder_controller.import_table(table)
     [problem] = window.problems.model.problems()
     assert (problem.stage, problem.kind, problem.file) == ("importing", "skipped", str(table))
     assert "“gone.jpg”: no image of that name" in problem.reason

@@ -9,7 +9,6 @@ from visioncap_desktop.reattach import (
     Reattachment,
     StoreCandidate,
     apply_reattachment,
-    apply_renames,
     candidate_stores,
     find_moved_store,
     find_renames,
@@ -21,10 +20,7 @@ def test_a_renamed_file_takes_its_entry():
     files = {"renamed.jpg": "fp1", "same.jpg": "fp2", "new.jpg": "fp9"}
     entries = {"old.jpg": "fp1", "same.jpg": "fp2", "vanished.jpg": "fp3"}
     renames = find_renames(files, entries)
-    assert renames == {"renamed.jpg": "old.jpg"}
-    store = {"old.jpg": "caption of old", "same.jpg": "same", "vanished.jpg": "kept"}
-    assert apply_renames(store, renames) == {"renamed.jpg": "caption of old", "same.jpg": "same", "vanished.jpg": "kept"}
-    assert store["old.jpg"] == "caption of old"  # the input is not changed
+    assert renames == {"renamed.jpg": "old.jpg"}  # the app moves the entry (test_a_renamed_photo_keeps_its_caption)
 
 
 def test_ambiguous_copies_are_left_alone():
@@ -38,7 +34,6 @@ def test_ambiguous_copies_are_left_alone():
 def test_entries_whose_files_vanished_are_never_dropped():
     entries = {"gone.jpg": "caption", "here.jpg": "other"}
     assert find_renames({"here.jpg": "fp2"}, {"gone.jpg": "fp1", "here.jpg": "fp2"}) == {}
-    assert apply_renames(entries, {}) == entries
     reattached = apply_reattachment(entries, {"x.jpg": "from there"}, Reattachment(None, "/old", {"new.jpg": "x.jpg"}))
     assert reattached == {"gone.jpg": "caption", "here.jpg": "other", "new.jpg": "from there"}
 

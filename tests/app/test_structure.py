@@ -58,6 +58,19 @@ def test_controllers_import_neither_the_window_nor_each_other():
             assert not others, f"{module} imports {others}"
 
 
+def test_each_controller_module_holds_the_controller_it_is_named_for():
+    """controllers/<concern>_controller.py holds <Concern>Controller; decisions.py and message.py
+    are the only other modules there."""
+    folder = APP / "controllers"
+    names = {p.stem for p in folder.glob("*.py")} - {"__init__"}
+    assert names - {n for n in names if n.endswith("_controller")} == {"decisions", "message"}
+    for name in sorted(n for n in names if n.endswith("_controller")):
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+        expected = "".join(part.title() for part in name.split("_"))  # batch_edit_controller -> BatchEditController
+        assert expected in classes, f"{name}.py holds no {expected} (it has {sorted(classes)})"
+
+
 def test_the_import_circle_test_finds_one(tmp_path, monkeypatch):
     package = tmp_path / "visioncap_desktop"
     package.mkdir()

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtGui import QUndoStack
 
-from visioncap_desktop.controllers.editing import EditController
-from visioncap_desktop.controllers.run_control import ActiveRun
+from visioncap_desktop.controllers.edit_controller import EditController
+from visioncap_desktop.controllers.run_controller import ActiveRun
 from visioncap_desktop.gallery.item_model import GalleryModel
 from visioncap_desktop.records import CaptionState, ImageRecord
 

@@ -21,7 +21,7 @@ def by_name(window):
 
 
 def read_folder(qtbot, window, folder) -> None:
-    with qtbot.waitSignal(window.session.reading_ended):
+    with qtbot.waitSignal(window.folder_controller.reading_ended):
         assert window.open_folder(folder)
 
 
@@ -78,7 +78,7 @@ def test_a_txt_edited_outside_the_app_is_read_again_without_f5(qtbot, make_windo
     assert by_name(window)["b.jpg"].source == "txt"
 
     # VisionCap's own edit, newer than a change that arrives with an old date: kept, and said once
-    window.editing.commit_caption(record.path, "mine")
+    window.edit_controller.commit_caption(record.path, "mine")
     txt.write_text("an old caption restored from a backup", encoding="utf-8")
     os.utime(txt, ns=(10**18, 10**18))
     qtbot.waitUntil(lambda: any(p.kind == "conflict" and p.name == "a.jpg" and "kept VisionCap's" in p.reason
@@ -106,10 +106,10 @@ def test_an_import_is_read_off_the_gui_thread_with_progress(qtbot, make_window, 
     monkeypatch.setattr(caption_reader, "load_table", slow_load)
     monkeypatch.setattr(caption_reader, "BATCH_SECONDS", 0.0)  # a progress line for every photo
     said = []
-    window.session.status.connect(lambda text, ms: said.append(text))
+    window.folder_controller.status.connect(lambda text, ms: said.append(text))
     ticks.start()
-    with qtbot.waitSignal(window.session.reading_ended):
-        assert window.session.import_table(table)
+    with qtbot.waitSignal(window.folder_controller.reading_ended):
+        assert window.folder_controller.import_table(table)
     ticks.stop()
     assert ticks.waits == [(True, True)]  # off the GUI thread, which kept handling events
     assert said[0] == "Importing captions from metadata.jsonl..."

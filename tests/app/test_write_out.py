@@ -30,9 +30,9 @@ def photos(tmp_path) -> Path:
 def captioned_window(qtbot, make_window, folder):
     window = make_window()
     open_folder(qtbot, window, folder)
-    qtbot.waitUntil(lambda: not window.session.reading)
+    qtbot.waitUntil(lambda: not window.folder_controller.reading)
     for i, record in enumerate(window.gallery_model.records()):
-        window.editing.commit_caption(record.path, f"caption {i}")
+        window.edit_controller.commit_caption(record.path, f"caption {i}")
     return window
 
 
@@ -48,22 +48,22 @@ def select_rows(window, rows) -> None:
 def test_the_dialog_writes_the_selection_the_filter_or_all(qtbot, make_window, photos):
     window = captioned_window(qtbot, make_window, photos)
     select_rows(window, [1, 3])
-    window.window_actions.xmp_action.trigger()
-    dialog = window.exports.write_dialog
+    window.action_controller.xmp_action.trigger()
+    dialog = window.export_controller.write_dialog
     assert dialog.scope() == "selected"  # several images selected: those, by default
     assert [r.text() for r in dialog.scope_radios.values()] == [
         "Selected images (2)", "Images shown by the filter (6)", "All images (6)"]
-    with qtbot.waitSignal(window.exports.files_written) as written:
+    with qtbot.waitSignal(window.export_controller.files_written) as written:
         dialog.write_button.click()
     assert sorted(o.target.name for o in written.args[0].where(WRITTEN)) == ["p1.jpg.xmp", "p3.jpg.xmp"]
-    assert window.exports.write_dialog is None  # the dialog closed when the writing started
+    assert window.export_controller.write_dialog is None  # the dialog closed when the writing started
 
     window.proxy_model.set_search_text("p5")
-    window.window_actions.txt_action.trigger()
-    dialog = window.exports.write_dialog
+    window.action_controller.txt_action.trigger()
+    dialog = window.export_controller.write_dialog
     dialog.scope_radios["filtered"].setChecked(True)
     assert dialog.scope_radios["filtered"].text() == "Images shown by the filter (1)"
-    with qtbot.waitSignal(window.exports.files_written):
+    with qtbot.waitSignal(window.export_controller.files_written):
         dialog.write_button.click()
     assert sorted(p.name for p in photos.glob("*.txt")) == ["p5.txt"]
 
@@ -72,10 +72,10 @@ def test_a_dry_run_lists_every_file_and_writes_nothing(qtbot, make_window, photo
     monkeypatch.setattr(export, "core_dry_run", lambda: False)  # as long as core has none: the app's plan
     window = captioned_window(qtbot, make_window, photos)
     (photos / "p0.jpg.xmp").write_text("<not a real sidecar/>", encoding="utf-8")
-    window.window_actions.xmp_action.trigger()
-    dialog = window.exports.write_dialog
+    window.action_controller.xmp_action.trigger()
+    dialog = window.export_controller.write_dialog
     assert dialog.scope() == "all"
-    with qtbot.waitSignal(window.exports.writing_changed, check_params_cb=lambda on: not on):
+    with qtbot.waitSignal(window.export_controller.writing_changed, check_params_cb=lambda on: not on):
         dialog.dry_run_button.click()
     assert dialog.plan.topLevelItemCount() == 6 and dialog.isVisible()
     rows = {dialog.plan.topLevelItem(i).text(0): dialog.plan.topLevelItem(i).text(2) for i in range(6)}
@@ -83,7 +83,7 @@ def test_a_dry_run_lists_every_file_and_writes_nothing(qtbot, make_window, photo
     assert dialog.summary.text().startswith("Dry run, nothing written: 6 files will be written.")
     assert "cannot dry-run yet" in dialog.summary.text()
     assert sorted(p.name for p in photos.glob("*.xmp")) == ["p0.jpg.xmp"]  # nothing written
-    assert window.exports.progress_dialog is None  # a dry run has no write progress
+    assert window.export_controller.progress_dialog is None  # a dry run has no write progress
 
 
 def test_the_dry_run_is_cores_where_core_has_one(qtbot, make_window, photos, monkeypatch):
@@ -99,9 +99,9 @@ def test_the_dry_run_is_cores_where_core_has_one(qtbot, make_window, photos, mon
     monkeypatch.setattr(core.metadata.caption_writes, "write_captions", write_captions)
     assert export.core_dry_run()
     window = captioned_window(qtbot, make_window, photos)
-    window.window_actions.xmp_action.trigger()
-    dialog = window.exports.write_dialog
-    with qtbot.waitSignal(window.exports.writing_changed, check_params_cb=lambda on: not on):
+    window.action_controller.xmp_action.trigger()
+    dialog = window.export_controller.write_dialog
+    with qtbot.waitSignal(window.export_controller.writing_changed, check_params_cb=lambda on: not on):
         dialog.dry_run_button.click()
     assert calls == [True]
     assert dialog.summary.text() == ("Dry run, nothing written: 5 files will be written; "
@@ -119,7 +119,7 @@ def test_time_left_comes_from_the_clock():
 def test_the_progress_dialog_counts_shows_the_time_left_and_cancels(qtbot, make_window, photos, monkeypatch):
     now = [100.0]
     window = captioned_window(qtbot, make_window, photos)
-    window.exports.clock = lambda: now[0]
+    window.export_controller.clock = lambda: now[0]
     first_written, go_on = threading.Event(), threading.Event()
     write_sidecar = core.metadata.caption_writes.write_sidecar
     written = []
@@ -133,9 +133,9 @@ def test_the_progress_dialog_counts_shows_the_time_left_and_cancels(qtbot, make_
         return result
 
     monkeypatch.setattr(core.metadata.caption_writes, "write_sidecar", slow_sidecar)
-    with qtbot.waitSignal(window.exports.files_written) as finished:
+    with qtbot.waitSignal(window.export_controller.files_written) as finished:
         assert window.write_files("xmp")
-        progress = window.exports.progress_dialog
+        progress = window.export_controller.progress_dialog
         assert progress.isVisible() and progress.total == 6
         assert first_written.wait(20)
         qtbot.waitUntil(lambda: progress.bar.value() == 1)  # the first image reported: the clock starts
@@ -149,7 +149,7 @@ def test_the_progress_dialog_counts_shows_the_time_left_and_cancels(qtbot, make_
     assert len(finished.args[0].where(WRITTEN)) == 2
     assert window.statusBar().currentMessage().startswith("Stopped after 2 of 6 images; wrote 2 XMP sidecars")
     assert read_sidecar(photos / "p1.jpg.xmp").text == "caption 1" and not (photos / "p2.jpg.xmp").exists()
-    assert window.exports.progress_dialog is None
+    assert window.export_controller.progress_dialog is None
 
 
 def test_the_progress_dialog_alone(qtbot):
@@ -171,12 +171,12 @@ def test_cores_own_dry_run_says_which_file_keeps_someone_elses_caption(qtbot, ma
     from core.metadata.sidecars import write_sidecar
 
     window = captioned_window(qtbot, make_window, photos)
-    window.session.watch.stop()  # the sidecar stays news: the watch would read it in (see test_watch_and_imports)
+    window.folder_controller.watch.stop()  # the sidecar stays news: the watch would read it in (see test_watch_and_imports)
     write_sidecar(photos / "p0.jpg", "a caption from Lightroom", own=False)  # after VisionCap read the folder
     before = sorted((p.name, p.stat().st_mtime_ns) for p in photos.iterdir())
-    window.window_actions.xmp_action.trigger()
-    dialog = window.exports.write_dialog
-    with qtbot.waitSignal(window.exports.writing_changed, check_params_cb=lambda on: not on):
+    window.action_controller.xmp_action.trigger()
+    dialog = window.export_controller.write_dialog
+    with qtbot.waitSignal(window.export_controller.writing_changed, check_params_cb=lambda on: not on):
         dialog.dry_run_button.click()
     assert dialog.summary.text() == ("Dry run, nothing written: 5 files will be written; "
                                      "1 file holds someone else's caption, kept.")
@@ -185,7 +185,7 @@ def test_cores_own_dry_run_says_which_file_keeps_someone_elses_caption(qtbot, ma
     assert rows["p0.jpg.xmp"] == "kept: someone else's caption" and rows["p1.jpg.xmp"] == "will be written"
     assert sorted((p.name, p.stat().st_mtime_ns) for p in photos.iterdir()) == before  # nothing written
     dialog.replace_check.setChecked(True)  # replacing it is the user's choice: the dry run says so
-    with qtbot.waitSignal(window.exports.writing_changed, check_params_cb=lambda on: not on):
+    with qtbot.waitSignal(window.export_controller.writing_changed, check_params_cb=lambda on: not on):
         dialog.dry_run_button.click()
     assert dialog.summary.text() == "Dry run, nothing written: 6 files will be written."
 
@@ -195,13 +195,13 @@ def test_the_tags_go_into_the_photos_keywords_when_ticked(qtbot, make_window, ph
 
     window = captioned_window(qtbot, make_window, photos)
     record = window.gallery_model.records()[0]
-    window.editing.commit_caption(record.path, "harbour, dusk, boats")
+    window.edit_controller.commit_caption(record.path, "harbour, dusk, boats")
     select_rows(window, [0])
-    window.window_actions.embed_action.trigger()
-    dialog = window.exports.write_dialog
+    window.action_controller.embed_action.trigger()
+    dialog = window.export_controller.write_dialog
     assert dialog.keywords_check.isVisible() and not dialog.keywords_check.isChecked()
     dialog.keywords_check.setChecked(True)
-    with qtbot.waitSignal(window.exports.files_written):
+    with qtbot.waitSignal(window.export_controller.files_written):
         dialog.write_button.click()
     assert read_embedded(record.path).text == "harbour, dusk, boats"
     assert read_keywords(record.path) == ("harbour", "dusk", "boats")

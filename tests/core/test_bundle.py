@@ -22,7 +22,7 @@ def test_round_trip_gives_the_same_model_and_manifest(tmp_path):
                 licence="MIT", provenance={"source": "test"})
     loaded = load_bundle(tmp_path / "b", verify_hashes=True)
     images, ids = torch.randn(2, 3, 32, 32), torch.randint(0, 320, (2, 5))
-    assert torch.equal(loaded.model(images, ids)[0], model(images, ids)[0])
+    assert torch.equal(loaded.model(images, ids), model(images, ids))
     assert loaded.manifest.name == "n" and loaded.manifest.licence == "MIT"
     assert set(loaded.manifest.files) == {"config.json", "model.safetensors", "tokenizer.json"}
     assert not loaded.model.training
@@ -177,6 +177,6 @@ def test_half_precision_bundle_is_half_the_size_and_loads_as_float32(tmp_path):
     assert loaded.model.decoder.wte.weight.dtype == torch.float32
     images, ids = torch.randn(2, 3, 32, 32), torch.randint(0, 320, (2, 5))
     with torch.no_grad():
-        assert torch.allclose(loaded.model(images, ids)[0], model(images, ids)[0], atol=0.05)
+        assert torch.allclose(loaded.model(images, ids), model(images, ids), atol=0.05)
     with pytest.raises(ValueError, match="dtype"):
         save_bundle(tmp_path / "bad", model, tokenizer, name="bad", dtype="int8")

@@ -163,7 +163,7 @@ def test_low_precision_weights_give_exactly_the_autocast_result():
     for block in model.encoder.blocks:  # set_precision picks explicit attention for bf16 on CPUs
         block.attn.fused_attn = False
     with torch.no_grad(), precision_context("bf16", torch.device("cpu")):
-        assert torch.equal(model(images, ids)[0], cast(images, ids)[0])
+        assert torch.equal(model(images, ids), cast(images, ids))
     set_precision(cast, "fp32", torch.device("cpu"))
     assert cast.decoder.h[0].mlp.c_fc.weight.dtype == torch.float32
     assert cast.encoder.blocks[0].attn.fused_attn

@@ -60,7 +60,7 @@ def test_beam_search_finds_sequences_at_least_as_likely_as_greedy(model, images)
     """Score both results with the model: beam search may not do worse than greedy."""
     def logprob(image, tokens):
         ids = torch.tensor([[1, *tokens]])
-        logits, _ = model(image[None], ids)
+        logits = model(image[None], ids)
         targets = torch.tensor([*tokens, 2])
         if len(tokens) == 12:  # ran out of tokens: no EOS scored
             targets = targets[:-1]

@@ -54,7 +54,7 @@ def assert_same_model(hf, bundle_dir):
     ids = torch.randint(0, 300, (3, 9))
     with torch.no_grad():
         reference = hf(pixel_values=images, decoder_input_ids=ids).logits
-        ours, _ = bundle.model(images, ids)
+        ours = bundle.model(images, ids)
         assert (reference - ours).abs().max().item() <= 1e-4
         hf_tokens = hf.generate(pixel_values=images, max_new_tokens=12, do_sample=False, num_beams=1)
     ours_tokens = generate(bundle.model, images, GenerationSettings(max_new_tokens=12))

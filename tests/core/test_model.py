@@ -10,7 +10,7 @@ def test_forward_shapes_and_a_gradient_for_every_parameter(mode):
     model = tiny_model(cross_attention=mode).train()
     images = torch.randn(2, 3, 32, 32)
     ids = torch.randint(0, 320, (2, 7))
-    logits, _ = model(images, ids)
+    logits = model(images, ids)
     assert logits.shape == (2, 7, 320)
     assert torch.isfinite(logits).all()
     logits.float().logsumexp(-1).mean().backward()
@@ -47,7 +47,7 @@ def test_cached_decoding_matches_full_forward_logits():
     model = tiny_model(spread=0.2)
     images = torch.randn(2, 3, 32, 32)
     ids = torch.randint(0, 320, (2, 6))
-    full, _ = model(images, ids)
+    full = model(images, ids)
     cross = model.cross_kv(images)
     cache = KVCache(model.config.gpt_depth, max_len=6)
     steps = [model.decoder(ids[:, t : t + 1], cross, cache, last_only=True) for t in range(6)]

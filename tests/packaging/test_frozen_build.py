@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import build_contents
 import pytest
 
 from tests.packaging.conftest import ROOT
@@ -31,16 +32,16 @@ SAMPLES = ROOT / "visioncap_desktop" / "assets" / "samples"
 
 
 @pytest.fixture(scope="module")
-def dist(build_module, tmp_path_factory, tiny_bundle) -> Iterator[Path]:
+def dist(tmp_path_factory, tiny_bundle) -> Iterator[Path]:
     """A folder holding the one-folder build VisionCap/ (and VisionCap.app on macOS)."""
     reuse = os.environ.get(REUSE_ENV)
     if reuse:
         path = Path(reuse).resolve()
-        assert (path / build_module.APP_NAME).is_dir(), f"{REUSE_ENV}={reuse} holds no {build_module.APP_NAME}/"
+        assert (path / build_contents.APP_NAME).is_dir(), f"{REUSE_ENV}={reuse} holds no {build_contents.APP_NAME}/"
         yield path
         return
     out = tmp_path_factory.mktemp("dist")
-    model = build_module.DEFAULT_MODEL if (build_module.DEFAULT_MODEL / "manifest.json").is_file() else tiny_bundle
+    model = build_contents.DEFAULT_MODEL if (build_contents.DEFAULT_MODEL / "manifest.json").is_file() else tiny_bundle
     command = [sys.executable, str(ROOT / "packaging" / "build.py"), "--no-installer", "--dist", str(out),
                "--bundle-model", str(model)]
     subprocess.run(command, cwd=ROOT, check=True, timeout=3600)
@@ -67,7 +68,7 @@ def caption_rows(out: Path) -> dict[str, dict[str, str]]:
 
 def test_self_test_passes_and_writes_nothing_into_the_install_folder(build_module, dist, tmp_path):
     # the windowed Windows executable has no stdout to read; its console twin runs the same code
-    exe = build_module.CLI_EXE if sys.platform == "win32" else build_module.GUI_EXE
+    exe = build_contents.CLI_EXE if sys.platform == "win32" else build_contents.GUI_EXE
     before = snapshot(dist)
     result = run_frozen(build_module, dist, exe, ["--self-test"], tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -80,7 +81,7 @@ def test_self_test_passes_and_writes_nothing_into_the_install_folder(build_modul
 
 
 def test_self_test_failure_names_the_step(build_module, dist, tmp_path):
-    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+    result = run_frozen(build_module, dist, build_contents.CLI_EXE,
                         ["--self-test", "--model", str(tmp_path / "no-such-bundle")], tmp_path / "home")
     assert result.returncode != 0
     assert "self-test FAILED at model" in result.stderr
@@ -89,7 +90,7 @@ def test_self_test_failure_names_the_step(build_module, dist, tmp_path):
 def test_cli_captions_the_samples_with_the_builtin_model(build_module, dist, tmp_path):
     images = shutil.copytree(SAMPLES, tmp_path / "samples")
     out = tmp_path / "captions.csv"
-    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+    result = run_frozen(build_module, dist, build_contents.CLI_EXE,
                         ["caption", str(images), "--model", "demo", "--out", str(out)], tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = caption_rows(out)
@@ -99,18 +100,18 @@ def test_cli_captions_the_samples_with_the_builtin_model(build_module, dist, tmp
     assert not any(row["error"] for row in rows.values())
 
 
-def test_build_leaves_out_what_its_variant_does_not_use(build_module, dist):
-    internal = dist / build_module.APP_NAME / "_internal"
-    info = json.loads((internal / build_module.BUILD_INFO).read_text(encoding="utf-8"))
-    assert info["variant"] in build_module.VARIANTS
+def test_build_leaves_out_what_its_variant_does_not_use(dist):
+    internal = dist / build_contents.APP_NAME / "_internal"
+    info = json.loads((internal / build_contents.BUILD_INFO).read_text(encoding="utf-8"))
+    assert info["variant"] in build_contents.VARIANTS
     for package in ("triton", "matplotlib", "transformers", "nltk", "pycocoevalcap", "training", "tests"):
         assert not (internal / package).exists(), package
     names = [p.name for p in internal.rglob("*")]
-    assert not [n for n in names if n in build_module.DROPPED_PLUGINS]
+    assert not [n for n in names if n in build_contents.DROPPED_PLUGINS]
     paths = [p.relative_to(internal).as_posix() for p in internal.rglob("*")]
-    assert not [p for p in paths if not build_module.keep_binary(p, info["variant"])]  # protoc, nvJPEG, ...
+    assert not [p for p in paths if not build_contents.keep_binary(p, info["variant"])]  # protoc, nvJPEG, ...
     if info["variant"] == "cpu":
-        dropped = [n for n in names if any(fnmatch.fnmatch(n, p) for p in build_module.CPU_DROPPED_LIBS)]
+        dropped = [n for n in names if any(fnmatch.fnmatch(n, p) for p in build_contents.CPU_DROPPED_LIBS)]
         assert not dropped
         assert not (internal / "cuda" / "bindings").exists()
     assert (internal / "core" / "assets" / "demo" / "manifest.json").is_file() == (info["model"] is not None)
@@ -118,9 +119,9 @@ def test_build_leaves_out_what_its_variant_does_not_use(build_module, dist):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="one executable and a link on Linux")
-def test_linux_build_has_one_executable_and_a_link(build_module, dist):
-    cli = dist / build_module.APP_NAME / build_module.CLI_EXE
-    assert cli.is_symlink() and str(cli.readlink()) == build_module.GUI_EXE
+def test_linux_build_has_one_executable_and_a_link(dist):
+    cli = dist / build_contents.APP_NAME / build_contents.CLI_EXE
+    assert cli.is_symlink() and str(cli.readlink()) == build_contents.GUI_EXE
 
 
 @pytest.mark.parametrize(("package", "native"), [
@@ -128,9 +129,9 @@ def test_linux_build_has_one_executable_and_a_link(build_module, dist):
     ("rawpy", "rawpy/_rawpy*.so"),  # camera RAW (LibRaw)
     ("exiv2", "exiv2/_*.so"),  # photo metadata, with libexiv2 in exiv2.libs
 ])
-def test_optional_native_packages_are_carried_when_installed(build_module, dist, package, native):
+def test_optional_native_packages_are_carried_when_installed(dist, package, native):
     pytest.importorskip(package)
-    internal = dist / build_module.APP_NAME / "_internal"
+    internal = dist / build_contents.APP_NAME / "_internal"
     assert list(internal.glob(native)), f"{package}: nothing matches {native}"
     libs = internal / f"{package}.libs"
     if libs.is_dir():  # the wheel's own copies of its libraries, which its extensions link
@@ -138,17 +139,17 @@ def test_optional_native_packages_are_carried_when_installed(build_module, dist,
 
 
 def test_check_system_passes_on_the_build_machine(build_module, dist, tmp_path):
-    result = run_frozen(build_module, dist, build_module.CLI_EXE, ["--check-system"], tmp_path / "home")
+    result = run_frozen(build_module, dist, build_contents.CLI_EXE, ["--check-system"], tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "system libraries: all found" in result.stdout
 
 
 def test_screenshot_without_model_uses_the_builtin_model(build_module, dist, tmp_path):
-    if not (dist / build_module.APP_NAME / "_internal" / "core" / "assets" / "demo").is_dir():
+    if not (dist / build_contents.APP_NAME / "_internal" / "core" / "assets" / "demo").is_dir():
         pytest.skip("built without a model")
     images = shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("*.csv"))
     out = tmp_path / "shot.png"
-    result = run_frozen(build_module, dist, build_module.GUI_EXE,
+    result = run_frozen(build_module, dist, build_contents.GUI_EXE,
                         ["--screenshot", str(out), str(images), "--timeout", "120"], tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     assert out.is_file()
@@ -161,11 +162,11 @@ def test_cli_imports_a_local_hf_checkpoint_without_transformers(build_module, di
 
     save_checkpoint(hf_captioner(), tmp_path / "checkpoint")
     home = tmp_path / "home"
-    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+    result = run_frozen(build_module, dist, build_contents.CLI_EXE,
                         ["import-hf", str(tmp_path / "checkpoint"), "--out", str(tmp_path / "bundle")], home)
     assert result.returncode == 0, result.stdout + result.stderr
     images = shutil.copytree(SAMPLES, tmp_path / "samples")
-    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+    result = run_frozen(build_module, dist, build_contents.CLI_EXE,
                         ["caption", str(images), "--model", str(tmp_path / "bundle")], home)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("path,caption,error")
@@ -187,7 +188,7 @@ def test_cli_captions_heic_and_camera_raw_as_the_source_tree_does(build_module, 
     save_dng(folder / "sensor-only.dng", (320, 240))
     frozen_csv, source_csv = tmp_path / "frozen.csv", tmp_path / "source.csv"
     args = ["caption", str(folder), "--model", "demo"]
-    result = run_frozen(build_module, dist, build_module.CLI_EXE, [*args, "--out", str(frozen_csv)],
+    result = run_frozen(build_module, dist, build_contents.CLI_EXE, [*args, "--out", str(frozen_csv)],
                         tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr
     source = subprocess.run([sys.executable, "-m", "core.cli.main", *args, "--out", str(source_csv)], cwd=ROOT,
@@ -213,7 +214,7 @@ def test_cli_writes_captions_into_photos_and_beside_them(build_module, dist, tmp
     images = shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("*.csv"))
     pixels = {p.name: Image.open(p).convert("RGB").tobytes() for p in images.iterdir()}
     out = tmp_path / "captions.csv"
-    result = run_frozen(build_module, dist, build_module.CLI_EXE,
+    result = run_frozen(build_module, dist, build_contents.CLI_EXE,
                         ["caption", str(images), "--model", "demo", "--out", str(out),
                          "--write", "embed", "--write", "xmp", "--write", "txt"], tmp_path / "home")
     assert result.returncode == 0, result.stdout + result.stderr

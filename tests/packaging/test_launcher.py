@@ -1,5 +1,6 @@
-"""The launcher's checks for a bare system: missing system libraries, the fallback font, a
-self-test that names every failure, --screenshot that never waits for a dialog."""
+"""The checks for a bare system: missing system libraries (system_libraries, before Qt is
+loaded), the fallback font, a self-test that names every failure, --screenshot that never waits
+for a dialog."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from tests.packaging.conftest import ROOT
 from visioncap_desktop import app as app_module
-from visioncap_desktop import launcher, resources, selftest, system_libraries
+from visioncap_desktop import resources, selftest, system_libraries
 
 EVERYTHING = {"libGL.so.1", "libEGL.so.1", "libxcb.so.1", "libwayland-client.so.0",
               "libwayland-cursor.so.0", "libwayland-egl.so.1"}
@@ -49,7 +50,7 @@ def fake_loader(monkeypatch):
     ({"QT_QPA_PLATFORM": "xcb"}, ["-platform", "offscreen"], ["offscreen"]),
 ])
 def test_qt_platforms_follow_qt_rules(env, qt_args, expected):
-    assert launcher.qt_platforms(env, qt_args) == expected
+    assert system_libraries.qt_platforms(env, qt_args) == expected
 
 
 def names(libraries) -> list[str]:
@@ -59,43 +60,43 @@ def names(libraries) -> list[str]:
 def test_missing_gl_libraries_are_named_for_every_platform():
     loadable = loader_without("libGL.so.1", "libEGL.so.1")
     for platforms in (["offscreen"], ["xcb"], ["wayland", "xcb"]):
-        assert names(launcher.missing_libraries(platforms, loadable, "linux")) == ["libGL.so.1", "libEGL.so.1"]
+        assert names(system_libraries.missing_libraries(platforms, loadable, "linux")) == ["libGL.so.1", "libEGL.so.1"]
 
 
 def test_platform_libraries_count_only_when_no_platform_can_start():
     no_xcb = loader_without("libxcb.so.1")
-    assert names(launcher.missing_libraries(["xcb"], no_xcb, "linux")) == ["libxcb.so.1"]
-    assert launcher.missing_libraries(["offscreen"], no_xcb, "linux") == []
-    assert launcher.missing_libraries(["wayland", "xcb"], no_xcb, "linux") == []  # Wayland starts
+    assert names(system_libraries.missing_libraries(["xcb"], no_xcb, "linux")) == ["libxcb.so.1"]
+    assert system_libraries.missing_libraries(["offscreen"], no_xcb, "linux") == []
+    assert system_libraries.missing_libraries(["wayland", "xcb"], no_xcb, "linux") == []  # Wayland starts
     no_wayland = loader_without("libwayland-client.so.0")
-    assert launcher.missing_libraries(["wayland", "xcb"], no_wayland, "linux") == []  # XWayland starts
+    assert system_libraries.missing_libraries(["wayland", "xcb"], no_wayland, "linux") == []  # XWayland starts
     neither = loader_without("libwayland-egl.so.1", "libxcb.so.1")
-    assert names(launcher.missing_libraries(["wayland", "xcb"], neither, "linux")) == [
+    assert names(system_libraries.missing_libraries(["wayland", "xcb"], neither, "linux")) == [
         "libwayland-egl.so.1", "libxcb.so.1"]
-    assert launcher.missing_libraries(["xcb"], loader_without(), "linux") == []
+    assert system_libraries.missing_libraries(["xcb"], loader_without(), "linux") == []
 
 
 @pytest.mark.parametrize("system", ["win32", "darwin"])
 def test_no_check_outside_linux(system):
-    assert launcher.missing_libraries(["xcb"], lambda soname: False, system) == []
+    assert system_libraries.missing_libraries(["xcb"], lambda soname: False, system) == []
 
 
 def test_each_missing_library_gets_one_line_with_three_install_commands():
-    missing = launcher.missing_libraries(["xcb"], loader_without("libGL.so.1", "libxcb.so.1"), "linux")
-    lines = launcher.report_missing(missing, ["xcb"]).splitlines()
+    missing = system_libraries.missing_libraries(["xcb"], loader_without("libGL.so.1", "libxcb.so.1"), "linux")
+    lines = system_libraries.report_missing(missing, ["xcb"]).splitlines()
     assert lines[0] == "VisionCap cannot start: 2 system libraries are missing"
     assert lines[1] == ("missing libGL.so.1: install it with `sudo apt install libgl1` (Debian, Ubuntu), "
                         "`sudo dnf install libglvnd-glx` (Fedora, RHEL) or `sudo zypper install libGL1` (openSUSE)")
     assert lines[2].startswith("missing libxcb.so.1: install it with `sudo apt install libxcb1`")
     assert "`sudo dnf install libxcb`" in lines[2] and "`sudo zypper install libxcb1`" in lines[2]
     assert len(lines) == 3
-    assert launcher.report_missing([], ["xcb"]) == "system libraries: all found (Qt platform xcb)"
+    assert system_libraries.report_missing([], ["xcb"]) == "system libraries: all found (Qt platform xcb)"
 
 
 def test_can_load_tells_present_from_absent_libraries():
     if sys.platform.startswith("linux"):
-        assert launcher.can_load("libc.so.6")
-    assert not launcher.can_load("libvisioncap-no-such-library.so.7")
+        assert system_libraries.can_load("libc.so.6")
+    assert not system_libraries.can_load("libvisioncap-no-such-library.so.7")
 
 
 # --- the app's entry point --------------------------------------------------------------------
@@ -107,7 +108,7 @@ def test_check_system_option(fake_loader, capsys, monkeypatch):
     assert app_module.run_app(["--check-system"]) == 0
     assert "all found (Qt platform xcb)" in capsys.readouterr().out
     fake_loader("libEGL.so.1", "libxcb.so.1")
-    assert app_module.run_app(["--check-system"]) == launcher.MISSING_LIBRARIES_EXIT
+    assert app_module.run_app(["--check-system"]) == system_libraries.MISSING_LIBRARIES_EXIT
     err = capsys.readouterr().err.splitlines()
     assert [line.split(":")[0] for line in err[1:]] == ["missing libEGL.so.1", "missing libxcb.so.1"]
 
@@ -116,7 +117,7 @@ def test_the_window_is_not_attempted_without_its_libraries(fake_loader, capsys, 
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
     monkeypatch.setattr(app_module, "_run_gui", lambda *a: pytest.fail("Qt must not be loaded"))
     fake_loader("libxcb.so.1")
-    assert app_module.run_app([]) == launcher.MISSING_LIBRARIES_EXIT
+    assert app_module.run_app([]) == system_libraries.MISSING_LIBRARIES_EXIT
     assert "missing libxcb.so.1" in capsys.readouterr().err
 
 
@@ -125,7 +126,7 @@ def test_the_window_is_not_attempted_without_its_libraries(fake_loader, capsys, 
 
 def test_self_test_names_missing_libraries_instead_of_a_traceback(fake_loader, capsys):
     fake_loader("libGL.so.1")
-    assert selftest.run_self_test(None) == launcher.MISSING_LIBRARIES_EXIT
+    assert selftest.run_self_test(None) == system_libraries.MISSING_LIBRARIES_EXIT
     err = capsys.readouterr().err
     assert err.startswith("self-test FAILED at system libraries: 1 missing")
     assert "sudo apt install libgl1" in err and "Traceback" not in err

@@ -11,6 +11,10 @@ import sys
 import tarfile
 from pathlib import Path
 
+import build_contents
+import build_linux
+import build_sizes
+import build_windows_macos
 import pytest
 from PIL import Image
 
@@ -47,10 +51,10 @@ def test_spec_names_the_hidden_imports_torchvision_needs():
     assert collected == {"'core'", "'visioncap_desktop'", "name"}
 
 
-def test_spec_carries_each_optional_native_package_that_is_installed(build_module):
+def test_spec_carries_each_optional_native_package_that_is_installed():
     """pillow-heif, rawpy, exiv2 (or pyexiv2) and filelock: modules, shared libraries and data
     files, for those importable on the build machine only."""
-    assert {"pillow_heif", "rawpy", "exiv2", "pyexiv2", "filelock"} <= set(build_module.OPTIONAL_PACKAGES)
+    assert {"pillow_heif", "rawpy", "exiv2", "pyexiv2", "filelock"} <= set(build_contents.OPTIONAL_PACKAGES)
     tree = spec_tree()
     (guard,) = [node for node in ast.walk(tree) if isinstance(node, ast.Assign)
                 and ast.unparse(node.targets[0]) == "optional"]
@@ -73,7 +77,7 @@ def test_spec_collects_the_data_files():
     assert "vc.EXCLUDED_MODULES" in ast.unparse(keyword(analysis, "excludes"))
 
 
-def test_spec_makes_a_windowed_app_and_a_console_cli_in_one_folder(build_module):
+def test_spec_makes_a_windowed_app_and_a_console_cli_in_one_folder():
     tree = spec_tree()
     executables = {ast.unparse(keyword(c, "name")): keyword(c, "console").value for c in calls(tree, "EXE")}
     assert executables == {"vc.GUI_EXE": False, "vc.CLI_EXE": True}
@@ -84,22 +88,22 @@ def test_spec_makes_a_windowed_app_and_a_console_cli_in_one_folder(build_module)
     assert "if not sys.platform.startswith(\"linux\"):\n    executables.append(EXE(" in source
     assert "vc.link_cli(Path(DISTPATH) / vc.APP_NAME)" in source
     assert len(calls(tree, "BUNDLE")) == 1  # the .app on macOS
-    assert (build_module.GUI_EXE, build_module.CLI_EXE) == ("VisionCap", "visioncap-cli")
+    assert (build_contents.GUI_EXE, build_contents.CLI_EXE) == ("VisionCap", "visioncap-cli")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
-def test_link_cli_makes_the_console_twin_a_link_on_linux_only(build_module, tmp_path):
+def test_link_cli_makes_the_console_twin_a_link_on_linux_only(tmp_path):
     app = fake_app(tmp_path / "VisionCap")
-    assert not build_module.link_cli(app, "darwin")
+    assert not build_contents.link_cli(app, "darwin")
     assert not (app / "visioncap-cli").is_symlink()
-    assert build_module.link_cli(app, "linux")
+    assert build_contents.link_cli(app, "linux")
     assert (app / "visioncap-cli").is_symlink()
     assert str((app / "visioncap-cli").readlink()) == "VisionCap"  # relative: the folder can move
-    assert build_module.link_cli(app, "linux")  # again: replaces its own link
+    assert build_contents.link_cli(app, "linux")  # again: replaces its own link
 
 
-def test_excluded_modules_leave_out_training_tests_and_unused_qt(build_module):
-    excluded = set(build_module.EXCLUDED_MODULES)
+def test_excluded_modules_leave_out_training_tests_and_unused_qt():
+    excluded = set(build_contents.EXCLUDED_MODULES)
     assert {"training", "tests", "matplotlib", "pycocoevalcap", "nltk", "tkinter", "IPython",
             "transformers", "triton", "PySide6.QtQml", "PySide6.QtQuick"} <= excluded
     # what the app does import must never be excluded
@@ -144,16 +148,16 @@ def test_pyinstaller_command_passes_the_choices_to_the_spec(build_module, tmp_pa
     assert command[-3:] == ["--variant", "cpu", "--no-model"]
 
 
-def test_read_version_matches_pyproject(build_module):
+def test_read_version_matches_pyproject():
     import tomllib
 
     with open(ROOT / "pyproject.toml", "rb") as f:
-        assert build_module.read_version() == tomllib.load(f)["project"]["version"]
+        assert build_contents.read_version() == tomllib.load(f)["project"]["version"]
 
 
-def test_artifact_names(build_module):
-    assert build_module.artifact_name("1.2.0", "cpu", True, "linux", "x86_64") == "VisionCap-1.2.0-linux-x86_64-cpu"
-    assert build_module.artifact_name("1.2.0", "cuda", False, "windows", "amd64") == \
+def test_artifact_names():
+    assert build_contents.artifact_name("1.2.0", "cpu", True, "linux", "x86_64") == "VisionCap-1.2.0-linux-x86_64-cpu"
+    assert build_contents.artifact_name("1.2.0", "cuda", False, "windows", "amd64") == \
         "VisionCap-1.2.0-windows-amd64-cuda-nomodel"
 
 
@@ -181,9 +185,9 @@ def test_artifact_names(build_module):
     ("torchvision/_C_stable.so", True, True),
     ("pillow_heif.libs/libheif-e72ea93c.so.1.23.6", True, True),
 ])
-def test_cpu_variant_drops_only_libraries_loaded_on_first_gpu_use(build_module, name, cpu, cuda):
-    assert build_module.keep_binary(name, "cpu") is cpu
-    assert build_module.keep_binary(name, "cuda") is cuda
+def test_cpu_variant_drops_only_libraries_loaded_on_first_gpu_use(name, cpu, cuda):
+    assert build_contents.keep_binary(name, "cpu") is cpu
+    assert build_contents.keep_binary(name, "cuda") is cuda
 
 
 def fake_bundle(folder: Path) -> Path:
@@ -197,30 +201,30 @@ def fake_bundle(folder: Path) -> Path:
     return folder
 
 
-def test_bundle_files_lists_manifest_files_only(build_module, tmp_path):
+def test_bundle_files_lists_manifest_files_only(tmp_path):
     bundle = fake_bundle(tmp_path / "b")
-    names = [p.name for p in build_module.bundle_files(bundle)]
+    names = [p.name for p in build_contents.bundle_files(bundle)]
     assert names == ["manifest.json", "config.json", "model.safetensors", "tokenizer.json"]
 
 
-def test_bundle_files_refuses_incomplete_bundles(build_module, tmp_path):
-    with pytest.raises(build_module.BuildError, match=r"no manifest\.json"):
-        build_module.bundle_files(tmp_path)
+def test_bundle_files_refuses_incomplete_bundles(tmp_path):
+    with pytest.raises(build_contents.BuildError, match=r"no manifest\.json"):
+        build_contents.bundle_files(tmp_path)
     bundle = fake_bundle(tmp_path / "b")
     (bundle / "model.safetensors").write_bytes(b"x")
-    with pytest.raises(build_module.BuildError, match=r"model\.safetensors has 1 bytes"):
-        build_module.bundle_files(bundle)
+    with pytest.raises(build_contents.BuildError, match=r"model\.safetensors has 1 bytes"):
+        build_contents.bundle_files(bundle)
     (bundle / "model.safetensors").unlink()
-    with pytest.raises(build_module.BuildError, match="missing"):
-        build_module.bundle_files(bundle)
+    with pytest.raises(build_contents.BuildError, match="missing"):
+        build_contents.bundle_files(bundle)
 
 
-def test_bundle_files_accepts_a_real_bundle(build_module, tiny_bundle):
-    assert {p.name for p in build_module.bundle_files(tiny_bundle)} == {
+def test_bundle_files_accepts_a_real_bundle(tiny_bundle):
+    assert {p.name for p in build_contents.bundle_files(tiny_bundle)} == {
         "manifest.json", "config.json", "model.safetensors", "tokenizer.json"}
 
 
-def test_largest_entries_groups_by_package_folder(build_module, tmp_path):
+def test_largest_entries_groups_by_package_folder(tmp_path):
     lib = tmp_path / "_internal" / "torch" / "lib"
     lib.mkdir(parents=True)
     (lib / "a.so").write_bytes(b"x" * 300)
@@ -229,19 +233,19 @@ def test_largest_entries_groups_by_package_folder(build_module, tmp_path):
     (tmp_path / "VisionCap").write_bytes(b"x" * 150)
     (lib / "deeper").mkdir()
     (lib / "deeper" / "c.so").write_bytes(b"x" * 50)
-    assert build_module.largest_entries(tmp_path) == [(300, "torch/lib/a.so"), (200, "torch/lib/b.so"),
+    assert build_sizes.largest_entries(tmp_path) == [(300, "torch/lib/a.so"), (200, "torch/lib/b.so"),
                                                       (150, "VisionCap"), (100, "base_library.zip"),
                                                       (50, "torch/lib/deeper")]
-    assert build_module.folder_size(tmp_path) == 800
-    assert build_module.human(800) == "1 KB"
-    assert build_module.human(3_383_844_452) == "3.38 GB"
+    assert build_sizes.folder_size(tmp_path) == 800
+    assert build_sizes.human(800) == "1 KB"
+    assert build_sizes.human(3_383_844_452) == "3.38 GB"
 
 
 # --- Linux: .desktop, archive, install.sh ----------------------------------------------------
 
 
-def test_desktop_entry(build_module):
-    text = build_module.desktop_entry("/opt/VisionCap/VisionCap", "visioncap")
+def test_desktop_entry():
+    text = build_linux.desktop_entry("/opt/VisionCap/VisionCap", "visioncap")
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str
     parser.read_string(text)
@@ -255,9 +259,9 @@ def test_desktop_entry(build_module):
 
 
 @pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils not installed")
-def test_desktop_entry_validates(build_module, tmp_path):
+def test_desktop_entry_validates(tmp_path):
     path = tmp_path / "visioncap.desktop"
-    path.write_text(build_module.desktop_entry("/opt/VisionCap/VisionCap", "visioncap"))
+    path.write_text(build_linux.desktop_entry("/opt/VisionCap/VisionCap", "visioncap"))
     result = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -291,11 +295,11 @@ def unpack(archive: Path, into: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the Linux archive keeps POSIX modes and links")
 @pytest.mark.parametrize("archive_format", ["zst", "gz"])
-def test_linux_archive_holds_app_scripts_desktop_file_and_icon(build_module, tmp_path, archive_format):
+def test_linux_archive_holds_app_scripts_desktop_file_and_icon(tmp_path, archive_format):
     pytest.importorskip("zstandard")
     app = fake_app(tmp_path / "dist" / "VisionCap")
-    build_module.link_cli(app, "linux")
-    archive = build_module.make_linux_archive(app, tmp_path, "VisionCap-0-linux-x86_64-cpu", archive_format)
+    build_contents.link_cli(app, "linux")
+    archive = build_linux.make_linux_archive(app, tmp_path, "VisionCap-0-linux-x86_64-cpu", archive_format)
     assert archive.name == f"VisionCap-0-linux-x86_64-cpu.tar.{archive_format}"
     members = read_archive(archive)
     base = "VisionCap-0-linux-x86_64-cpu/"
@@ -321,30 +325,30 @@ def test_linux_archive_holds_app_scripts_desktop_file_and_icon(build_module, tmp
 
 
 def test_linux_archive_refuses_an_unknown_format(build_module, tmp_path):
-    with pytest.raises(build_module.BuildError, match="unknown archive format 'xz'"):
-        build_module.make_linux_archive(fake_app(tmp_path / "VisionCap"), tmp_path, "x", "xz")
+    with pytest.raises(build_contents.BuildError, match="unknown archive format 'xz'"):
+        build_linux.make_linux_archive(fake_app(tmp_path / "VisionCap"), tmp_path, "x", "xz")
     assert build_module.parse_args([]).archive == "zst"
     assert build_module.parse_args(["--archive", "gz"]).archive == "gz"
 
 
-def test_cuda_report_measures_the_cuda_libraries(build_module, tmp_path):
+def test_cuda_report_measures_the_cuda_libraries(tmp_path):
     app = fake_app(tmp_path / "VisionCap")
     internal = app / "_internal"
-    assert build_module.cuda_report(app, "cpu") == "CUDA libraries: none in VisionCap (torch without CUDA)"
+    assert build_sizes.cuda_report(app, "cpu") == "CUDA libraries: none in VisionCap (torch without CUDA)"
     for rel, size in (("nvidia/cu13/lib/libcublasLt.so.13", 6000), ("torch/lib/libtorch_cuda.so", 3000),
                       ("torch/lib/libtorch_cpu.so", 900), ("cuda/bindings/runtime.so", 100)):
         (internal / rel).parent.mkdir(parents=True, exist_ok=True)
         (internal / rel).write_bytes(b"x" * size)
-    total = build_module.folder_size(app)
-    assert build_module.cuda_bytes(app) == 9100
-    report = build_module.cuda_report(app, "cpu", archive_bytes=total // 2)
+    total = build_sizes.folder_size(app)
+    assert build_sizes.cuda_bytes(app) == 9100
+    report = build_sizes.cuda_report(app, "cpu", archive_bytes=total // 2)
     lines = report.splitlines()
-    assert lines[0] == (f"CUDA libraries: 9 KB of {build_module.human(total)} ({9100 / total:.0%}) "
+    assert lines[0] == (f"CUDA libraries: 9 KB of {build_sizes.human(total)} ({9100 / total:.0%}) "
                         "come from a CUDA build of torch")
-    assert f"folder about {build_module.human(total - 9100)}" in lines[1]
-    assert f"archive about {build_module.human((total // 2) * (total - 9100) / total)}" in lines[1]
+    assert f"folder about {build_sizes.human(total - 9100)}" in lines[1]
+    assert f"archive about {build_sizes.human((total // 2) * (total - 9100) / total)}" in lines[1]
     assert "--index-url https://download.pytorch.org/whl/cpu" in report
-    assert "download.pytorch.org" not in build_module.cuda_report(app, "cuda")
+    assert "download.pytorch.org" not in build_sizes.cuda_report(app, "cuda")
 
 
 def fake_tools(folder: Path) -> Path:
@@ -360,9 +364,9 @@ def fake_tools(folder: Path) -> Path:
     return folder
 
 
-def install(tmp_path: Path, build_module, env: dict[str, str], *options: str) -> Path:
+def install(tmp_path: Path, env: dict[str, str], *options: str) -> Path:
     app = fake_app(tmp_path / "dist" / "VisionCap")
-    archive = build_module.make_linux_archive(app, tmp_path, "pkg", "gz")
+    archive = build_linux.make_linux_archive(app, tmp_path, "pkg", "gz")
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path / "unpacked", filter="tar")
     subprocess.run(["sh", str(tmp_path / "unpacked" / "pkg" / "install.sh"), *options], env=env, check=True,
@@ -371,13 +375,13 @@ def install(tmp_path: Path, build_module, env: dict[str, str], *options: str) ->
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="install.sh is for Linux")
-def test_install_and_uninstall_scripts(build_module, tmp_path):
+def test_install_and_uninstall_scripts(tmp_path):
     """Unpack an archive of a fake app, install it as a user would, then uninstall with --purge."""
     home = tmp_path / "home"
     home.mkdir()
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
     prefix, share, bin_dir = home / "opt", home / "share", home / "bin"
-    install(tmp_path, build_module, env, "--prefix", str(prefix), "--share-dir", str(share), "--bin-dir", str(bin_dir))
+    install(tmp_path, env, "--prefix", str(prefix), "--share-dir", str(share), "--bin-dir", str(bin_dir))
     target = prefix / "VisionCap"
     assert (target / "VisionCap").is_file() and (target / "uninstall.sh").is_file()
     desktop = (share / "applications" / "visioncap.desktop").read_text()
@@ -397,11 +401,11 @@ def test_install_and_uninstall_scripts(build_module, tmp_path):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="install.sh is for Linux")
-def test_install_runs_the_library_check_and_the_self_test(build_module, tmp_path):
+def test_install_runs_the_library_check_and_the_self_test(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
-    unpacked = install(tmp_path, build_module, env, "--prefix", str(home / "opt"), "--share-dir",
+    unpacked = install(tmp_path, env, "--prefix", str(home / "opt"), "--share-dir",
                        str(home / "share"), "--bin-dir", str(home / "bin"))
     result = subprocess.run(["sh", str(unpacked / "install.sh"), "--prefix", str(home / "opt"), "--share-dir",
                              str(home / "share"), "--bin-dir", str(home / "bin")],
@@ -426,7 +430,7 @@ def test_install_runs_the_library_check_and_the_self_test(build_module, tmp_path
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="install.sh is for Linux")
 @pytest.mark.parametrize("existing", [False, True])
-def test_uninstall_refreshes_caches_and_purge_removes_only_what_install_made(build_module, tmp_path, existing):
+def test_uninstall_refreshes_caches_and_purge_removes_only_what_install_made(tmp_path, existing):
     home = tmp_path / "home"
     share, bin_dir = home / ".local" / "share", home / ".local" / "bin"
     icons = share / "icons" / "hicolor"
@@ -442,7 +446,7 @@ def test_uninstall_refreshes_caches_and_purge_removes_only_what_install_made(bui
     else:
         home.mkdir()
     # the per-user locations, named (as root, the defaults would be the system's)
-    install(tmp_path, build_module, env, "--prefix", str(home / ".local" / "opt"), "--share-dir", str(share),
+    install(tmp_path, env, "--prefix", str(home / ".local" / "opt"), "--share-dir", str(share),
             "--bin-dir", str(bin_dir))
     target = home / ".local" / "opt" / "VisionCap"
     assert (icons / "icon-theme.cache").is_file() and (share / "applications" / "mimeinfo.cache").is_file()
@@ -494,8 +498,8 @@ def test_inno_setup_script_installs_to_program_files_with_start_menu_and_uninsta
     assert defines == {"AppVersion", "SourceDir", "OutputDir", "OutputBaseName", "IconFile", "DiskSpanning"}
 
 
-def test_iscc_command_defines_what_the_script_reads(build_module, tmp_path):
-    command = build_module.iscc_command(Path("ISCC.exe"), "0.1.0", tmp_path / "VisionCap", tmp_path,
+def test_iscc_command_defines_what_the_script_reads(tmp_path):
+    command = build_windows_macos.iscc_command(Path("ISCC.exe"), "0.1.0", tmp_path / "VisionCap", tmp_path,
                                         "VisionCap-0.1.0-windows-x86_64-cuda", "cuda")
     defines = dict(arg[2:].split("=", 1) for arg in command if arg.startswith("/D"))
     assert defines == {
@@ -529,9 +533,9 @@ def test_icons_exist_small_and_in_every_size():
 def test_main_wraps_an_existing_build_named_after_its_build_info(build_module, tmp_path):
     app = fake_app(tmp_path / "VisionCap")
     info = {"version": "9.9", "variant": "cuda", "model": None}
-    (app / "_internal" / build_module.BUILD_INFO).write_text(json.dumps(info))
+    (app / "_internal" / build_contents.BUILD_INFO).write_text(json.dumps(info))
     assert build_module.main(["--skip-pyinstaller", "--dist", str(tmp_path)]) == 0
-    assert (tmp_path / (build_module.artifact_name("9.9", "cuda", False) + ".tar.zst")).is_file()
+    assert (tmp_path / (build_contents.artifact_name("9.9", "cuda", False) + ".tar.zst")).is_file()
 
 
 def test_main_reports_a_folder_not_built_by_the_spec(build_module, tmp_path, capsys):

@@ -104,7 +104,7 @@ def test_unknown_command_and_help(capsys):
 def test_train_command_trains_and_exports_a_named_bundle(tmp_path):
     data = shapes_dataset(tmp_path / "data", 24, seed=1)
     model_json = tmp_path / "model.json"
-    tiny_config().save(model_json)
+    tiny_config(extra={"why": "a note about the recipe"}).save(model_json)
     export = tmp_path / "demo"
     code = main([
         "train", "--train", str(data / "train.csv"), "--val-fraction", "0.2", "--from-scratch",
@@ -117,6 +117,10 @@ def test_train_command_trains_and_exports_a_named_bundle(tmp_path):
     manifest = json.loads((export / "manifest.json").read_text())
     assert manifest["name"] == "demo-shapes" and manifest["licence"] == "MIT"
     assert "--export-bundle" in manifest["provenance"]["command"]
+    # no path of this machine and no recipe notes in what is shared (training.provenance)
+    assert "--model-config model.json" in manifest["provenance"]["command"]
+    assert str(tmp_path) not in (export / "manifest.json").read_text(encoding="utf-8")
+    assert json.loads((export / "config.json").read_text())["extra"] == {}
     saved = TrainConfig.load(tmp_path / "run" / "train_config.json")
     assert saved.init == "scratch" and saved.stages is None
 

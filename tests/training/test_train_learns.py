@@ -33,7 +33,7 @@ def test_a_tiny_model_learns_the_first_word_from_bos(tmp_path):
     hits = total = 0
     with torch.no_grad():
         for batch in train_loader:
-            logits, _ = model(batch.images, batch.input_ids[:, :1])  # BOS only: (B, 1, V)
+            logits = model(batch.images, batch.input_ids[:, :1])  # BOS only: (B, 1, V)
             hits += (logits[:, 0].argmax(-1) == batch.labels[:, 0]).sum().item()
             total += batch.size
     assert hits / total >= 0.8, f"first word right for {hits} of {total} training images"

@@ -13,7 +13,7 @@ from tests.training.trainkit import shapes_dataset, tiny_run
 from training.__main__ import main as training_main
 from training.checkpoint import load_checkpoint
 from training.report import plot_history
-from training.trainer import train
+from training.trainer import Trainer, train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -26,6 +26,17 @@ def shapes(tmp_path_factory):
 def _rows(path):
     with path.open(encoding="utf-8", newline="") as stream:
         return list(csv.DictReader(stream))
+
+
+def test_a_trainer_writes_nothing_until_it_runs(shapes, tmp_path):
+    out = tmp_path / "run"
+    trainer = Trainer(tiny_run(shapes, out, epochs=1), progress=False)
+    try:
+        assert not out.exists()
+        trainer.run(stop_after_step=0)  # writes the setup, then has nothing to train
+    finally:
+        trainer.close()
+    assert {p.name for p in out.iterdir()} >= {"tokenizer.json", "train_config.json", "splits"}
 
 
 def test_the_split_is_written_and_the_best_bundle_is_scored_on_it(shapes, tmp_path, capsys):

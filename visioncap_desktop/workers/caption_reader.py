@@ -11,7 +11,7 @@ beside or inside the photos.
                   -> watch_paths(scan id, [folder], [file])             folders with photos, caption files
                   -> reading_finished(scan id)
 
-`recheck(scan id, folders)` (the folder watch, see FolderSession) lists the caption files of
+`recheck(scan id, folders)` (the folder watch, see FolderController) lists the caption files of
 those folders again, compares them with the listing taken before the last read
 (visioncap_desktop.watching) and reads the captions of the photos whose files changed, without
 their embedded descriptions; it answers with captions_found and reading_finished too.

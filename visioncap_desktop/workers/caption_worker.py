@@ -13,18 +13,23 @@ user's setting pins its count from the next batch on, also during a run.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.captioning.device import device_inventory, device_name
+from core.captioning.protocols import NamedCaptioner
 from core.captioning.threads import APP_RESERVE, ThreadPolicy
 from core.images.reading import SharedDecodes
 from visioncap_desktop.gc_pauses import freeze_long_lived
+
+if TYPE_CHECKING:
+    from core.captioning.oom_fallback import OutOfMemoryFallback  # imports torch
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ class RunRequest:
     batch_size: int = 8
 
 
-def load_captioner(bundle: str, device: str) -> Any:
+def load_captioner(bundle: str, device: str) -> NamedCaptioner:
     """The real captioner; imports torch (only ever called in the worker thread)."""
     from core.captioning.captioner import Captioner
 
@@ -60,17 +65,18 @@ class CaptionWorker(QObject):
     run_failed = Signal(str)  # the run stopped early; message for the user
     run_finished = Signal(int, int, int, str)  # run id, done, total, "completed"|"cancelled"|"failed"
 
-    def __init__(self, captioner_factory: Callable[[str, str], Any] | None = None, parent=None,
+    def __init__(self, captioner_factory: Callable[[str, str], NamedCaptioner] | None = None, parent=None,
                  shared_decodes: SharedDecodes | None = None):
-        """`captioner_factory(bundle, device)` returns an object with core.captioning.captioner.Captioner's
-        `name`, `device`, `to()` and `caption_batches()`; tests pass fakes. `shared_decodes`:
-        JPEG decodes the captioner shares with the gallery's thumbnails."""
+        """`captioner_factory(bundle, device)` returns a core.captioning.protocols.NamedCaptioner
+        (`name`, `device`, `to()` and `caption_batches()`): core.captioning.captioner.Captioner, or
+        a test's fake. `shared_decodes`: JPEG decodes the captioner shares with the gallery's
+        thumbnails."""
         super().__init__(parent)
         self._factory = captioner_factory or load_captioner
         self._shared_decodes = shared_decodes
-        self._captioner: Any = None
+        self._captioner: NamedCaptioner | None = None
         self._key: tuple[str, str] | None = None
-        self._fallback: Any = None  # core.captioning.oom_fallback.OutOfMemoryFallback around the captioner
+        self._fallback: OutOfMemoryFallback | None = None  # around the captioner
         self._device_label = ""
         self._devices_found = False
         self._cancelled_run = -1  # written by the GUI thread
@@ -117,7 +123,7 @@ class CaptionWorker(QObject):
         if hasattr(captioner, "shared_decodes"):
             captioner.shared_decodes = self._shared_decodes
         self._captioner, self._key = captioner, (bundle, device)
-        self._fallback = OutOfMemoryFallback(captioner, notify=self._fallback_notice)
+        self._fallback = OutOfMemoryFallback(captioner, notify=functools.partial(self._fallback_notice, captioner))
         self._device_label = device_name(captioner.device)
         freeze_long_lived("model loaded")  # torch's objects would make every full GC a GUI stall
         self.model_loaded.emit(captioner.name, self._device_label)
@@ -136,14 +142,14 @@ class CaptionWorker(QObject):
             return
         self.devices_found.emit(devices)
 
-    def _fallback_notice(self, message: str) -> None:
-        """The fallback lowered the batch size, or moved the model to the CPU (out of memory, or
-        an operation the GPU lacks)."""
+    def _fallback_notice(self, captioner: NamedCaptioner, message: str) -> None:
+        """The fallback around `captioner` lowered the batch size, or moved the model to the CPU
+        (out of memory, or an operation the GPU lacks)."""
         self.notice.emit(message)
-        label = device_name(self._captioner.device)
+        label = device_name(captioner.device)
         if label != self._device_label:
             self._device_label = label
-            self.model_loaded.emit(self._captioner.name, label)
+            self.model_loaded.emit(captioner.name, label)
 
     @Slot(object)
     def start_run(self, request: RunRequest) -> None:
@@ -166,6 +172,8 @@ class CaptionWorker(QObject):
     def _run(self, request: RunRequest, done: list[int]) -> str:
         from core.captioning.generation import GenerationSettings
 
+        fallback = self._fallback
+        assert fallback is not None  # start_run loaded the model
         settings = GenerationSettings.from_dict(request.generation)
         paths = list(request.paths)
         self.progress.emit(request.run_id, 0, len(paths))
@@ -173,7 +181,7 @@ class CaptionWorker(QObject):
             return "cancelled"
         self._apply_threads()
         # one pass: the fallback retries smaller batches (then the CPU) itself, in input order
-        for results in self._fallback.caption_batches(paths, settings, batch_size=request.batch_size):
+        for results in fallback.caption_batches(paths, settings, batch_size=request.batch_size):
             for path, result in zip(paths[done[0]:], results):
                 if result.error is None:
                     self.caption_ready.emit(request.run_id, path, result.caption)

@@ -62,7 +62,7 @@ def images_in_subfolders(folder: Path, limit: int = SUBFOLDER_COUNT_LIMIT) -> in
         return 0
 
 
-class FolderSession(QObject):
+class FolderController(QObject):
     # the open folder is about to be saved and closed: finish edits and runs now
     folder_closing = Signal()
     folder_opened = Signal(str)  # a folder is open and empty; its scan has started

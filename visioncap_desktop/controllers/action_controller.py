@@ -33,7 +33,7 @@ class ActionState:
     writing: bool = False  # captions being written out to files (Cancel stops it too)
 
 
-class WindowActions(QObject):
+class ActionController(QObject):
     recent_folder_chosen = Signal(str)
 
     def __init__(self, settings: Settings, parent: QObject | None = None):

@@ -24,7 +24,7 @@ from visioncap_desktop.workers.model_import import ModelImportWorker
 DOWNLOAD_FOLDER = "vit-gpt2-coco"
 
 
-class ModelChoice(QObject):
+class ModelController(QObject):
     load_requested = Signal(str, str)  # bundle, device: load it now, so the next run starts at once
     model_text_changed = Signal(str)  # the status bar's line about the model
     message = Signal(object)  # Message
