@@ -381,17 +381,24 @@ def _replace(path: Path, written: bytes, st: os.stat_result, keep_mtime: bool) -
         raise MetadataError(path, f"could not replace it: {exc.strerror or exc}") from exc
 
 
-def read_keywords(path: str | Path) -> tuple[str, ...]:
-    """The photo's keywords: XMP dc:subject, then IPTC Keywords not among them (JPEG, PNG, WebP,
-    TIFF; () for other formats). Raises MetadataError when the file cannot be read."""
+def read_fields(path: str | Path) -> Fields | None:
+    """Every caption, title and keyword field of the photo (JPEG, PNG, WebP, TIFF; None for other
+    formats). Raises MetadataError when the file cannot be read."""
     path = Path(path)
     if suffix_of(path) not in EMBED_SUFFIXES:
-        return ()
+        return None
     try:
-        return fields(read_blocks(_head(path), suffix_of(path))).keywords
+        return fields(read_blocks(_head(path), suffix_of(path)))
     except (ContainerError, TiffError) as exc:
         raise MetadataError(path, f"could not read its metadata: {exc}") from exc
     except FileError as exc:
         raise MetadataError(path, exc.problem) from exc
     except OSError as exc:
         raise MetadataError(path, f"could not read its metadata: {exc.strerror or exc}") from exc
+
+
+def read_keywords(path: str | Path) -> tuple[str, ...]:
+    """The photo's keywords: XMP dc:subject, then IPTC Keywords not among them (JPEG, PNG, WebP,
+    TIFF; () for other formats). Raises MetadataError when the file cannot be read."""
+    found = read_fields(path)
+    return found.keywords if found is not None else ()

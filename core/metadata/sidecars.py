@@ -123,8 +123,13 @@ def _caption_of(doc) -> FileCaption | None:
 
 def read_sidecar(path: str | Path) -> FileCaption | None:
     """The dc:description of one XMP sidecar (None if it has none). Raises MetadataError."""
+    return _caption_of(read_sidecar_doc(path))
+
+
+def read_sidecar_doc(path: str | Path):
+    """One XMP sidecar's parsed packet (core.metadata.xmp_packet). Raises MetadataError."""
     path = Path(path)
-    return _caption_of(_sidecar_doc(path, _read(path, "sidecar")))
+    return _sidecar_doc(path, _read(path, "sidecar"))
 
 
 def write_sidecar(
