@@ -1,8 +1,15 @@
-"""Import a HF `VisionEncoderDecoderModel` (ViTModel + GPT2LMHeadModel with cross-attention),
-the layout of the public ViT-GPT2 COCO captioner, as a VisionCap bundle in "final" mode.
+"""Import a HF checkpoint as a VisionCap model folder, by config.json's model_type:
+
+- `vision-encoder-decoder` (ViTModel + GPT2LMHeadModel with cross-attention, the layout of the
+  public ViT-GPT2 COCO captioner) becomes a VisionGPT2 bundle in "final" mode;
+- `florence2`, `blip` and `git` become transformers model folders
+  (core/bundles/transformers_folder.py), which transformers runs natively.
 
     visioncap import-hf nlpconnect/vit-gpt2-image-captioning --out my-bundle
     visioncap import-hf ./local-checkpoint-folder --out my-bundle
+    visioncap import-hf florence-2-base            # a catalogue name: into the models folder
+
+A config that names remote code (`auto_map`) is refused before any weights are downloaded.
 
 Both ViT key layouts are understood: transformers 4's (`encoder.encoder.layer.i.attention.
 attention.query`; the public checkpoint's, and what transformers 5's save_pretrained still
@@ -21,6 +28,7 @@ import logging
 import os
 import pickle
 import re
+import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Mapping
@@ -29,10 +37,21 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
+from safetensors.torch import save_file
 
+from core.atomic import atomic_write
 from core.bundles.bundle import save_bundle
 from core.bundles.jsonfile import read_json_object
 from core.bundles.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
+from core.bundles.transformers_folder import (
+    FAMILIES,
+    SIDE_FILES,
+    WEIGHTS_FILE,
+    copy_side_files,
+    family_of_model_type,
+    refuse_remote_code,
+    write_manifest,
+)
 from core.bundles.weights import (
     GPT2_IGNORED,
     KeyMapper,
@@ -52,8 +71,9 @@ log = logging.getLogger(__name__)
 HUB_FILES = (
     "config.json", "preprocessor_config.json", "generation_config.json",
     "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
-    "README.md",
+    "README.md", "processor_config.json", "vocab.txt", "added_tokens.json",
 )
+VISION_ENCODER_DECODER = "vision-encoder-decoder"
 SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
 PICKLED_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*-of-*.bin")
 # The first release whose torch.load defaults to weights_only=True, with the fix for
@@ -288,14 +308,24 @@ def fetch_from_hub(repo_id: str, cache_dir: Path, progress: Callable[[str], None
             weights = PICKLED_FILES
         else:
             raise ImportFormatError(f"{repo_id}: the hub has neither model.safetensors nor pytorch_model.bin for it")
+        # the config first: one that names remote code is refused before the weights come
+        refuse_remote_code(Path(snapshot_download(repo_id, allow_patterns=["config.json"], cache_dir=cache_dir)))
         if progress:
-            size = f" ({PUBLIC_COCO_CAPTIONER_SIZE})" if repo_id == PUBLIC_COCO_CAPTIONER else ""
-            progress(f"Downloading {repo_id}{size}...")
+            progress(f"Downloading {repo_id}{_download_size(repo_id)}...")
         return Path(snapshot_download(repo_id, allow_patterns=[*HUB_FILES, *weights], cache_dir=cache_dir))
     except VisionCapError:
         raise
     except Exception as exc:  # requests, httpx or httpx2 errors, by huggingface_hub's version
         raise OfflineError(f"cannot download {repo_id} from the model hub ({type(exc).__name__}: {exc})") from exc
+
+
+def _download_size(repo_id: str) -> str:
+    from core.captioning.catalogue import CATALOGUE
+
+    if repo_id == PUBLIC_COCO_CAPTIONER:
+        return f" ({PUBLIC_COCO_CAPTIONER_SIZE})"
+    known = next((m for m in CATALOGUE if m.source == repo_id), None)
+    return f" (about {known.download_bytes / 1e9:.1f} GB)" if known else ""
 
 
 def _check_hub_reachable(repo_id: str) -> None:
@@ -361,8 +391,11 @@ def import_hf(
     out_dir: str | Path,
     progress: Callable[[str], None] | None = None,
     name: str | None = None,
+    licence: str | None = None,
 ) -> Path:
-    """Import a local VisionEncoderDecoder folder, or a hub id when online, as a bundle."""
+    """Import a local checkpoint folder, or a hub id when online, into `out_dir`: a VisionGPT2
+    bundle for a VisionEncoderDecoder checkpoint, a transformers model folder for Florence-2,
+    BLIP and GIT (see the module's docstring). `licence` overrides the model card's."""
     say = progress or (lambda message: log.info("%s", message))
     src_path = Path(src)
     with tempfile.TemporaryDirectory(prefix="visioncap-import-") as tmp:
@@ -373,7 +406,20 @@ def import_hf(
         else:
             raise ImportFormatError(f"{src}: not a checkpoint folder, nor a hub id like owner/name")
         say("Reading the checkpoint...")
+        refuse_remote_code(folder)
         hf_config = read_json_object(folder / "config.json", ImportFileError)
+        model_type = str(hf_config.get("model_type", ""))
+        name = name or str(src).rstrip("/").split("/")[-1]
+        licence = licence or _model_card_licence(folder) or "see the source model card"
+        family = family_of_model_type(model_type)
+        if family is not None:
+            return import_transformers(folder, Path(out_dir), family.name, str(src), name, licence, hf_config, say)
+        if model_type not in ("", VISION_ENCODER_DECODER) and "encoder" not in hf_config:
+            kinds = ", ".join(t for f in FAMILIES.values() for t in f.model_types)
+            raise ImportFormatError(
+                f"{folder / 'config.json'}: model_type {model_type!r} is not one VisionCap imports "
+                f"({VISION_ENCODER_DECODER} with ViT and GPT-2, {kinds})"
+            )
         preprocessor = folder / "preprocessor_config.json"
         cfg = config_from_hf(
             hf_config, read_json_object(preprocessor, ImportFileError) if preprocessor.is_file() else None, str(src)
@@ -388,12 +434,106 @@ def import_hf(
             out_dir,
             model,
             tokenizer,
-            name=name or str(src).rstrip("/").split("/")[-1],
+            name=name,
             description=f"Imported from the HF VisionEncoderDecoder checkpoint {src}",
-            licence=_model_card_licence(folder) or "see the source model card",
+            licence=licence,
             provenance={
                 "source": str(src),
                 "importer": "visioncap import-hf",
                 "transformers_version": hf_config.get("transformers_version"),
             },
         )
+
+
+def import_transformers(
+    folder: Path,
+    out: Path,
+    family: str,
+    source: str,
+    name: str,
+    licence: str,
+    hf_config: Mapping,
+    say: Callable[[str], None],
+) -> Path:
+    """A Florence-2, BLIP or GIT checkpoint folder -> a transformers model folder: its configs and
+    tokenizer files, the weights as one model.safetensors, a manifest with SHA-256 sums."""
+    if not any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "vocab.json")):
+        raise ImportFormatError(f"{folder}: no tokenizer (tokenizer.json, vocab.txt or vocab.json)")
+    if not any((folder / f).is_file() for f in ("preprocessor_config.json", "processor_config.json")):
+        raise ImportFormatError(f"{folder}: no image processor settings (preprocessor_config.json)")
+    out.mkdir(parents=True, exist_ok=True)
+    say("Writing the model folder...")
+    single = folder / WEIGHTS_FILE
+    if single.is_file():
+        read_safetensors_header(single)
+        atomic_write(out / WEIGHTS_FILE, lambda tmp: shutil.copyfile(single, tmp))
+    else:  # shards, or pickles read with the weights-only unpickler: one safetensors file
+        state = distinct_storage(read_checkpoint_weights(folder))
+        atomic_write(out / WEIGHTS_FILE, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
+    for stale in SIDE_FILES:  # a folder written before holds only what this import brings
+        if (out / stale).is_file() and not (folder / stale).is_file():
+            (out / stale).unlink()
+    copy_side_files(folder, out)
+    write_manifest(
+        out,
+        name=name,
+        family=family,
+        description=f"Imported from the {family} checkpoint {source}",
+        licence=licence,
+        source=source,
+        provenance={
+            "source": source,
+            "importer": "visioncap import-hf",
+            "transformers_version": hf_config.get("transformers_version"),
+        },
+    )
+    return out
+
+
+def read_safetensors_header(path: Path) -> list[str]:
+    """The tensor names of a safetensors file; ImportFormatError naming it when it is not one."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return list(f.keys())
+    except Exception as exc:  # safetensors raises its own error type
+        raise ImportFormatError(f"{path}: not a readable safetensors file ({exc})") from exc
+
+
+def distinct_storage(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Tensors that share memory (tied weights in a pickle) copied apart: safetensors stores
+    each tensor on its own, and transformers ties them again when it loads."""
+    seen: set[int] = set()
+    out = {}
+    for key, tensor in state.items():
+        pointer = tensor.untyped_storage().data_ptr()
+        out[key] = tensor.clone().contiguous() if pointer in seen else tensor.contiguous()
+        seen.add(pointer)
+    return out
+
+
+def install_model(name: str, progress: Callable[[str], None] | None = None) -> Path:
+    """Download the catalogue model `name` (core.captioning.catalogue) from its source into
+    installed_dir(name), atomically: it is written into a temporary folder beside it and renamed
+    into place, so the models folder never holds half a model (an earlier install is replaced
+    only once the new one is complete). Returns the folder."""
+    from core.captioning.catalogue import CATALOGUE, installed_dir, model_info
+
+    info = model_info(name)
+    if info is None:
+        raise ImportFormatError(f"no model named {name!r}; VisionCap knows {', '.join(m.name for m in CATALOGUE)}")
+    target = installed_dir(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=target.parent))
+    try:
+        import_hf(info.source, staging, progress, name=name, licence=info.licence)
+        old = target.with_name(f".{name}.old")
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

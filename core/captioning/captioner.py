@@ -23,6 +23,7 @@ from PIL import Image
 from torch import nn
 
 from core.bundles.bundle import Bundle, load_bundle
+from core.captioning.catalogue import ModelInfo, model_info
 from core.captioning.device import resolve_device, resolve_precision
 from core.captioning.generation import GenerationSettings, generate
 from core.captioning.model import VisionGPT2
@@ -95,6 +96,7 @@ class Captioner:
         self.threads = ThreadPolicy(parameters=self.parameters)
         # JPEG decodes shared with another reader of the same photos (the app's thumbnails)
         self.shared_decodes: SharedDecodes | None = None
+        self.style = ""  # VisionGPT2 captions one way
         self._mean = torch.tensor(self.config.image_mean).view(3, 1, 1)
         self._std = torch.tensor(self.config.image_std).view(3, 1, 1)
 
@@ -120,6 +122,25 @@ class Captioner:
     @property
     def name(self) -> str:
         return self.bundle.manifest.name
+
+    @property
+    def info(self) -> ModelInfo:
+        """The catalogue's entry for this bundle's name, else one built from its manifest."""
+        manifest = self.bundle.manifest
+        known = model_info(manifest.name)
+        if known is not None and known.family == "visiongpt2":
+            return known
+        return ModelInfo(
+            name=manifest.name,
+            family="visiongpt2",
+            title=manifest.name,
+            source=str(manifest.provenance.get("source", self.bundle.path)),
+            download_bytes=sum(int(f.get("bytes", 0)) for f in manifest.files.values()),
+            parameters=self.parameters,
+            licence=manifest.licence,
+            languages="English",
+            summary=manifest.description or "a VisionGPT2 bundle",
+        )
 
     def to(self, device: str | torch.device, precision: str = "auto") -> Captioner:
         """Move to another device (e.g. the CPU after the GPU ran out of memory or lacked an

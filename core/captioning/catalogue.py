@@ -69,8 +69,12 @@ FLORENCE_STYLES = (
     Style("more-detailed", "More detailed caption (a paragraph)", "<MORE_DETAILED_CAPTION>"),
 )
 
-# Figures: sizes and parameter counts from the model repositories, quality from the papers
-# (COCO captions, Karpathy test split, CIDEr).
+# Figures: download sizes are the repositories' weights files; parameter counts are those of the
+# transformers model built from each config (BLIP's weights file also stores its tied LM head a
+# second time, so its download is larger than 4 bytes a parameter); quality from the papers (COCO
+# captions, Karpathy test split, CIDEr). Florence-2 comes from florence-community, the same
+# weights as microsoft/Florence-2-* converted to transformers' native Florence2 classes (the
+# microsoft repositories need remote code, which VisionCap never runs).
 CATALOGUE: tuple[ModelInfo, ...] = (
     ModelInfo(
         name="vit-gpt2-coco",
@@ -116,7 +120,7 @@ CATALOGUE: tuple[ModelInfo, ...] = (
         title="BLIP base (captioning)",
         source="Salesforce/blip-image-captioning-base",
         download_bytes=990_000_000,
-        parameters=247_000_000,
+        parameters=224_000_000,
         licence="BSD-3-Clause",
         languages="English",
         summary="Short accurate captions; can continue a prompt such as 'a photograph of'",
@@ -129,7 +133,7 @@ CATALOGUE: tuple[ModelInfo, ...] = (
         title="BLIP large (captioning)",
         source="Salesforce/blip-image-captioning-large",
         download_bytes=1_880_000_000,
-        parameters=470_000_000,
+        parameters=446_000_000,
         licence="BSD-3-Clause",
         languages="English",
         summary="BLIP's better captions at about twice base's time",
