@@ -6,14 +6,16 @@
     python packaging/build.py --no-model              # no model inside: the app offers a download
     python packaging/build.py --self-test             # also run the frozen app's --self-test
     python packaging/build.py --skip-pyinstaller      # wrap the existing dist/VisionCap again
+    python packaging/build.py --torch-build cpu       # refuse a CUDA torch (the CPU release job)
 
 Step 1 runs PyInstaller with packaging/visioncap.spec: a one-folder app in dist/VisionCap with two
 executables, `VisionCap` (windowed) and `visioncap-cli` (console), sharing one _internal folder; on
 Linux, where the two would be identical, `visioncap-cli` is a link to `VisionCap`.
 Step 2 wraps that folder the way the OS expects:
 
-- Linux:   dist/VisionCap-<version>-linux-<arch>-<variant>.tar.zst (or .tar.gz with --archive gz)
-           holding the folder, install.sh, uninstall.sh, a .desktop file and the icon;
+- Linux:   dist/VisionCap-<version>-linux-<arch>-<variant>.tar.zst and .tar.gz (one pass; --archive
+           zst or gz for one) holding the folder, install.sh, uninstall.sh, a .desktop file and the
+           icon; the newest glibc the bundled files need goes into the build info first;
 - Windows: an Inno Setup installer from packaging/windows/visioncap.iss when ISCC.exe is found,
            otherwise a .zip of the folder;
 - macOS:   dist/VisionCap.app (the spec's BUNDLE), packed into a .dmg with hdiutil.
@@ -27,9 +29,10 @@ PyInstaller keeps its cache in build/pyinstaller; both variants share it (they d
 the analysis), so the second variant and a rebuild after small changes are much quicker.
 
 Built with a CUDA torch (the default wheel on Linux), even the CPU variant carries the CUDA
-libraries torch links; the build says how much of the folder they are, and how to build from
-PyTorch's CPU-only wheels instead (CPU_ONLY_TORCH), which is the release procedure for the CPU
-variant.
+libraries torch links; the build says how much of the folder they are and what the archive
+would weigh without them (the rest compressed alone), and how to build from PyTorch's CPU-only
+wheels instead (CPU_ONLY_TORCH), which is the release procedure for the CPU variant. Before
+PyInstaller runs, build_torch.py checks that torch and torchvision are one build.
 """
 
 from __future__ import annotations
@@ -55,8 +58,9 @@ from build_contents import (
     bundle_files,
     run,
 )
-from build_linux import ARCHIVE_FORMATS, make_linux_archive, missing_linux_libs
+from build_linux import ARCHIVE_FORMATS, make_linux_archives, missing_linux_libs, record_glibc
 from build_sizes import cuda_report, human, report_size
+from build_torch import TORCH_BUILDS, check_pair, installed
 from build_windows_macos import make_dmg, make_windows_installer
 
 SPEC = PACKAGING / "visioncap.spec"
@@ -86,9 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clean", action="store_true", help="empty PyInstaller's cache (build/pyinstaller) first")
     parser.add_argument("--self-test", action="store_true",
                         help="run the frozen `visioncap-cli --self-test` with a throw-away home folder")
-    parser.add_argument("--archive", choices=ARCHIVE_FORMATS, default="zst",
-                        help="Linux archive compression: zst (default; smaller, packs and unpacks several times "
-                             "faster) or gz (unpacks where zstd is not installed)")
+    parser.add_argument("--archive", choices=(*ARCHIVE_FORMATS, "both"), default="both",
+                        help="Linux archives: both (default: a .tar.zst, smaller and several times faster to "
+                             "unpack, and a .tar.gz for systems without zstd, packed in one pass), zst or gz")
+    parser.add_argument("--torch-build", choices=TORCH_BUILDS, default="any",
+                        help="which torch the environment must hold: the release jobs pass cpu (the CPU archive, "
+                             "from PyTorch's CPU-only wheels) or cuda; a mismatched torch/torchvision pair is "
+                             "refused whatever this says (default: any)")
     parser.add_argument("--dist", type=Path, default=DIST, help="output folder (default: dist)")
     return parser
 
@@ -168,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     dist = args.dist.resolve()
     try:
         if not args.skip_pyinstaller:
+            print(check_pair(installed("torch"), installed("torchvision"), args.torch_build))
             if args.model is not None:
                 bundle_files(args.model)  # fail now rather than after the analysis
             if sys.platform.startswith("linux") and (missing := missing_linux_libs()):
@@ -180,23 +189,31 @@ def main(argv: list[str] | None = None) -> int:
         if not folder.is_dir():
             raise BuildError(f"{folder} is missing: run without --skip-pyinstaller")
         info = read_build_info(folder)
+        if sys.platform.startswith("linux") and "glibc" not in info:
+            info = record_glibc(folder)
+        if info.get("glibc"):
+            print(f"needs glibc {info['glibc']} ({info['distributions']}), because of "
+                  f"{', '.join(info['glibc_needed_by'])}")
         report_size(folder)
         if args.self_test:
             run_frozen_self_test(dist)
         if args.no_installer:
-            print(cuda_report(folder, info["variant"]))
+            print(cuda_report(folder, info["variant"], compress=None))
             return 0
         base_name = artifact_name(info["version"], info["variant"], info["model"] is not None)
         started = time.monotonic()
         if sys.platform == "win32":
-            artifact = make_windows_installer(folder, dist, base_name, info["version"], info["variant"])
+            artifacts = [make_windows_installer(folder, dist, base_name, info["version"], info["variant"])]
         elif sys.platform == "darwin":
-            artifact = make_dmg(dist, base_name)
+            artifacts = [make_dmg(dist, base_name)]
         else:
-            artifact = make_linux_archive(folder, dist, base_name, args.archive)
-        size = artifact.stat().st_size
-        print(f"{artifact}: {human(size)} ({size / 2**30:.2f} GiB), {time.monotonic() - started:.0f} s")
-        print(cuda_report(folder, info["variant"], size))
+            formats = ARCHIVE_FORMATS if args.archive == "both" else (args.archive,)
+            artifacts = make_linux_archives(folder, dist, base_name, formats)
+        for artifact in artifacts:
+            size = artifact.stat().st_size
+            print(f"{artifact}: {human(size)} ({size / 2**30:.2f} GiB)")
+        print(f"packed in {time.monotonic() - started:.0f} s")
+        print(cuda_report(folder, info["variant"]))
     except BuildError as exc:
         print(f"build.py: {exc}", file=sys.stderr)
         return 1

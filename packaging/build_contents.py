@@ -27,10 +27,10 @@ BUILD_INFO = "visioncap-build.json"  # written next to the app's data files (und
 VARIANTS = ("cpu", "cuda")
 
 # Modules the app never imports at run time, left out of every build. Training and evaluation
-# (matplotlib, pycocoevalcap, nltk), tests, notebooks, Tk. `transformers` is only used by the
-# parity tests and training: the importer reads safetensors and tokenizer files itself.
-# `triton`, `networkx` and `jinja2` serve torch.compile/inductor, which the app never calls;
-# torch guards its imports of them.
+# (matplotlib, pycocoevalcap, nltk), tests, notebooks, Tk. `triton`, `networkx` and `jinja2`
+# serve torch.compile/inductor, which the app never calls; torch guards its imports of them.
+# `zstandard` comes in through fsspec's hook (fsspec.compression imports it if present): the app
+# never reads zstd files, and the build machine has it only to pack the Linux archive.
 EXCLUDED_MODULES = (
     "training",
     "tests",
@@ -39,7 +39,7 @@ EXCLUDED_MODULES = (
     "pycocoevalcap",
     "pycocotools",
     "nltk",
-    "transformers",
+    "zstandard",
     "triton",
     "networkx",
     "jinja2",
@@ -78,6 +78,19 @@ EXCLUDED_MODULES = (
     "PySide6.QtUiTools",
     "PySide6.QtHelp",
 )
+
+# The Hugging Face captioners the app offers (Florence-2, BLIP, GIT) run through `transformers`,
+# which imports its model and processor modules by name (lazily), so the analysis never sees
+# them: they are named here. The processors build their image processors and tokenizers from
+# other models' modules through the auto classes (CLIP's image processor, BERT's and BART's
+# tokenizers), so those come along too. Collected only where transformers is installed.
+TRANSFORMERS_MODELS = ("florence2", "blip", "git", "auto", "clip", "bert", "bart")
+
+# The oldest macOS the app runs on: torch 2.14's wheel is macosx_14_0_arm64 (PySide6 6.11 needs
+# 13.0). The spec writes it into Info.plist (LSMinimumSystemVersion: Finder refuses to open the
+# app on older systems) and the app checks it too (visioncap_desktop.system_libraries), for
+# visioncap-cli started from a terminal.
+MACOS_MINIMUM = "14.0"
 
 # Packages with native libraries that the app imports where they are installed (HEIC/AVIF
 # decoding, camera RAW, photo metadata, CSV locking). The spec collects each one that is

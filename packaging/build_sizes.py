@@ -1,9 +1,13 @@
 """How large a build is and what the bytes are for: the largest parts of the folder, and how much
-of it CUDA is, with the way to a smaller CPU variant (PyTorch's CPU-only wheels)."""
+of it CUDA is, with the way to a smaller CPU variant (PyTorch's CPU-only wheels) and what its
+archive would weigh (the rest of the folder compressed alone: CUDA's libraries compress far worse
+than the rest, so a proportion of the archive overestimates it twofold)."""
 
 from __future__ import annotations
 
 import fnmatch
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 # What a CUDA torch adds to a build: the parts cuda_bytes sums (paths under _internal).
@@ -13,7 +17,7 @@ CPU_ONLY_TORCH = (
     "python -m venv build/venv-cpu",
     "build/venv-cpu/bin/pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu",
     'build/venv-cpu/bin/pip install -e ".[packaging]"',
-    "build/venv-cpu/bin/python packaging/build.py --self-test",
+    "build/venv-cpu/bin/python packaging/build.py --torch-build cpu --self-test",
 )
 
 
@@ -53,28 +57,63 @@ def report_size(folder: Path) -> None:
         print(f"  {human(size):>10}  {key}")
 
 
+def is_cuda(rel: str) -> bool:
+    """Whether a path under _internal is one of CUDA_PATHS."""
+    return any(fnmatch.fnmatch(rel, pattern) for pattern in CUDA_PATHS)
+
+
 def cuda_bytes(folder: Path) -> int:
     """Bytes of the CUDA parts of a one-folder build (CUDA_PATHS): what a CPU-only torch drops."""
     internal = folder / "_internal"
     if not internal.is_dir():
         return 0
     return sum(p.lstat().st_size for p in internal.rglob("*")
-               if p.is_file() and not p.is_symlink()
-               and any(fnmatch.fnmatch(p.relative_to(internal).as_posix(), pattern) for pattern in CUDA_PATHS))
+               if p.is_file() and not p.is_symlink() and is_cuda(p.relative_to(internal).as_posix()))
 
 
-def cuda_report(folder: Path, variant: str, archive_bytes: int | None = None) -> str:
+class _Counter:
+    """A sink that only counts what is written to it."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, data) -> int:
+        self.bytes += len(data)
+        return len(data)
+
+
+def compressed_without_cuda(folder: Path, level: int = 6) -> int:
+    """Bytes of the .tar.zst the folder makes without its CUDA parts, packed as the archive is
+    (zstd at `level` on every core) into a counter: what the CPU-wheel build's archive weighs,
+    give or take the few files a CPU torch has that a CUDA one does not."""
+    import zstandard
+
+    internal = folder / "_internal"
+    counter = _Counter()
+    compressor = zstandard.ZstdCompressor(level=level, threads=-1)
+    with compressor.stream_writer(counter, closefd=False) as stream, \
+            tarfile.open(fileobj=stream, mode="w|") as tar:
+        for path in sorted(folder.rglob("*")):
+            if path.is_dir() and not path.is_symlink():
+                continue
+            if path.is_relative_to(internal) and is_cuda(path.relative_to(internal).as_posix()):
+                continue
+            tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+    return counter.bytes
+
+
+def cuda_report(folder: Path, variant: str, compress: Callable[[Path], int] | None = compressed_without_cuda) -> str:
     """How much of a build the CUDA libraries are and, for a CPU variant that has them, how to
-    build from CPU-only torch wheels, with the sizes that gives (estimated: the rest unchanged,
-    the archive shrinking in proportion)."""
+    build from CPU-only torch wheels, with the sizes that gives: the folder without them, and the
+    archive as `compress` measures it (None: not measured)."""
     total, cuda = folder_size(folder), cuda_bytes(folder)
     if not cuda:
         return f"CUDA libraries: none in {folder.name} (torch without CUDA)"
     lines = [f"CUDA libraries: {human(cuda)} of {human(total)} ({cuda / total:.0%}) come from a CUDA build of torch"]
     if variant == "cpu":
         estimate = f"folder about {human(total - cuda)}"
-        if archive_bytes:
-            estimate += f", archive about {human(archive_bytes * (total - cuda) / total)}"
+        if compress is not None:
+            estimate += f", .tar.zst {human(compress(folder))} (the rest of this build compressed alone)"
         lines += [f"A CPU-only torch leaves them out ({estimate}). The CPU release is built that way:",
                   *(f"    {command}" for command in CPU_ONLY_TORCH)]
     return "\n".join(lines)

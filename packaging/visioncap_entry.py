@@ -2,6 +2,11 @@
 
 Both behave like the `visioncap` command that pip installs (visioncap_desktop.launcher): `caption`
 and `import-hf` run headless, anything else opens the app (or runs `--self-test`/`--screenshot`).
+
+Before that, it keeps what torch and Qt write for themselves inside VisionCap's own folders, so
+that uninstalling (`uninstall.sh --purge`, the Windows uninstaller) removes it with the rest:
+torch's compile cache would otherwise go to /tmp/torchinductor_<user>, and Qt's file dialog
+keeps its state in ~/.config/QtProject.conf, a file every Qt program shares.
 """
 
 from __future__ import annotations
@@ -9,6 +14,30 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+
+
+def keep_caches_in_our_folders(environ: dict[str, str] | os._Environ = os.environ) -> str:
+    """Point torch's inductor cache into VisionCap's cache folder (before torch is imported);
+    the folder it chose."""
+    from core.bundles.user_dirs import user_cache_dir  # platformdirs, or under VISIONCAP_HOME
+
+    folder = str(user_cache_dir() / "torchinductor")
+    environ.setdefault("TORCHINDUCTOR_CACHE_DIR", folder)
+    return environ["TORCHINDUCTOR_CACHE_DIR"]
+
+
+def keep_qt_settings_in_our_folder() -> str:
+    """Make Qt's own settings files (QtProject.conf: the file dialog's last folder and view)
+    go under VisionCap's config folder; the app keeps its own settings in JSON files, so nothing
+    of VisionCap's moves. Loads only QtCore, and only for the window (not for `caption`)."""
+    from PySide6.QtCore import QSettings
+
+    from core.bundles.user_dirs import user_config_dir
+
+    folder = str(user_config_dir() / "qt")
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, folder)
+    return folder
 
 
 def main() -> int:
@@ -20,6 +49,15 @@ def main() -> int:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
+    keep_caches_in_our_folders()
+    from core.cli.main import COMMANDS  # light: argparse only
+
+    if not (sys.argv[1:2] and sys.argv[1] in COMMANDS) and "--check-system" not in sys.argv:
+        # too old a macOS or glibc, or no libGL: leave QtCore alone and let the app say so
+        from visioncap_desktop.system_libraries import build_info, too_old
+
+        if too_old(build_info()) is None:
+            keep_qt_settings_in_our_folder()
     from visioncap_desktop.launcher import main as launcher_main
 
     return launcher_main()

@@ -1,17 +1,88 @@
-"""The system libraries Qt needs that a build cannot bring along (the graphics driver's
-libGL/libEGL and the display's libxcb or Wayland libraries), checked before Qt is loaded so a
-bare system gets one line per missing library with its install command instead of an
-ImportError. No Qt and no torch here: the launcher, the app and the self-test all use it.
+"""What a system needs before the app can start, checked before Qt is loaded: the system's own
+version (a frozen Linux build needs the glibc its files were linked against, recorded at build
+time; macOS needs 14.0) and the system libraries Qt needs that a build cannot bring along (the
+graphics driver's libGL/libEGL and the display's libxcb or Wayland libraries). A bare or too-old
+system gets one line per problem with what to do instead of an ImportError. No Qt and no torch
+here: the launcher, the app, the self-test and install.sh (which prints the same glibc line) all
+say the same.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
+import os
+import platform
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 MISSING_LIBRARIES_EXIT = 7
+TOO_OLD_EXIT = 8
+BUILD_INFO = "visioncap-build.json"  # what packaging/visioncap.spec and build.py recorded
+MACOS_MINIMUM = "14.0"  # torch 2.14's wheel is macosx_14_0 (packaging/build_contents.py: the same)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def build_info() -> dict:
+    """The frozen build's record (glibc needed, distributions, variant); {} when running from
+    source, where the Python that runs this has already started."""
+    base = getattr(sys, "_MEIPASS", None)
+    path = Path(base) / BUILD_INFO if base else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def glibc_version() -> str | None:
+    """This system's glibc version (`2.36`), or None where the C library is not glibc."""
+    try:
+        found = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, ValueError, OSError):
+        return None
+    return found.split()[-1] if found.startswith("glibc") else None
+
+
+def too_old(info: Mapping, system: str | None = None, glibc: str | None = None,
+            macos: str | None = None) -> str | None:
+    """One line saying what this system lacks to run the build `info` describes, or None.
+
+    The Linux line is the one install.sh prints before it copies anything; a frozen Python on an
+    older glibc fails while loading (`GLIBC_2.35 not found`) before it gets here, but the
+    libraries loaded later (torch, Qt) are checked this way all the same.
+    """
+    system = system or sys.platform
+    if system.startswith("linux") and info.get("glibc"):
+        have = glibc if glibc is not None else glibc_version()
+        if have is None or _version(have) < _version(info["glibc"]):
+            found = f"glibc {have}" if have else "no glibc (another C library)"
+            return (f"VisionCap needs glibc {info['glibc']} or newer ({info.get('distributions', '')}); "
+                    f"this system has {found}")
+    if system == "darwin":
+        have = macos if macos is not None else platform.mac_ver()[0]
+        if have and _version(have) < _version(MACOS_MINIMUM):
+            return f"VisionCap needs macOS {MACOS_MINIMUM} or newer; this Mac has macOS {have}"
+    return None
+
+
+def system_report(info: Mapping, system: str | None = None, glibc: str | None = None) -> str | None:
+    """The line --check-system and the self-test print for a system that is new enough, where
+    the build recorded a requirement."""
+    system = system or sys.platform
+    if system.startswith("linux") and info.get("glibc"):
+        have = glibc if glibc is not None else glibc_version()
+        return f"system: glibc {have}, needs {info['glibc']} or newer: ok"
+    if system == "darwin":
+        return f"system: macOS {platform.mac_ver()[0]}, needs {MACOS_MINIMUM} or newer: ok"
+    return None
 
 
 @dataclass(frozen=True)
@@ -98,12 +169,19 @@ def report_missing(missing: Sequence[SystemLibrary], platforms: Sequence[str]) -
 
 
 def check_system(platforms: Sequence[str], quiet: bool = True) -> int:
-    """Report what is missing for `platforms` (stderr) and return the exit status to use; with
-    `quiet=False` a complete system is reported too (stdout)."""
+    """Report what is missing for `platforms` (stderr) and return the exit status to use: first
+    the system's version (too_old), then the libraries; with `quiet=False` a complete system is
+    reported too (stdout)."""
+    info = build_info()
+    problem = too_old(info)
+    if problem:
+        sys.stderr.write(problem + "\n")
+        return TOO_OLD_EXIT
     missing = missing_libraries(platforms)
     if missing:
         sys.stderr.write(report_missing(missing, platforms) + "\n")
         return MISSING_LIBRARIES_EXIT
     if not quiet:
-        sys.stdout.write(report_missing(missing, platforms) + "\n")
+        report = system_report(info)
+        sys.stdout.write((report + "\n" if report else "") + report_missing(missing, platforms) + "\n")
     return 0

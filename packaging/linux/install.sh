@@ -7,6 +7,8 @@
 #   ./install.sh --prefix DIR     into DIR/VisionCap instead
 #   ./install.sh --no-self-test   skip the self-test at the end
 #
+# First it checks that this system's glibc is as new as the build needs (recorded in the build:
+# VisionCap/_internal/visioncap-build.json) and installs nothing, exit 3, when it is older.
 # Installing again replaces the previous installation. Your settings, caption stores and models
 # live in your own folders (~/.config/VisionCap, ~/.local/share/VisionCap, ~/.cache/VisionCap) and
 # are never touched. Then it checks for the system libraries the window needs (the app's own
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
         --bin-dir) bin_dir=$2; shift 2 ;;
         --share-dir) share_dir=$2; shift 2 ;;
         --no-self-test) self_test=no; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -48,6 +50,24 @@ fi
 if [ -e "$target" ] && [ ! -x "$target/$app_name" ]; then
     echo "install.sh: $target exists and is not a VisionCap installation; not replacing it" >&2
     exit 1
+fi
+
+# glibc before anything is copied: the frozen Python and its libraries were linked against the
+# build machine's, and an older one cannot even start them (the app says the same line)
+version_at_least() {  # MAJOR.MINOR $1 >= $2
+    have_major=${1%%.*} have_minor=${1#*.} need_major=${2%%.*} need_minor=${2#*.}
+    have_minor=${have_minor%%.*} need_minor=${need_minor%%.*}
+    [ "$have_major" -gt "$need_major" ] || { [ "$have_major" -eq "$need_major" ] && [ "$have_minor" -ge "$need_minor" ]; }
+}
+build_info=$source_dir/_internal/visioncap-build.json
+needed=$(sed -n 's/^ *"glibc": *"\([0-9][0-9.]*\)".*/\1/p' "$build_info" 2>/dev/null || true)
+if [ -n "$needed" ]; then
+    distributions=$(sed -n 's/^ *"distributions": *"\([^"]*\)".*/\1/p' "$build_info")
+    have=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc \([0-9][0-9.]*\).*/\1/p' || true)
+    if [ -z "$have" ] || ! version_at_least "$have" "$needed"; then
+        echo "install.sh: VisionCap needs glibc $needed or newer ($distributions); this system has ${have:+glibc $have}${have:-no glibc (another C library)}; nothing was installed" >&2
+        exit 3
+    fi
 fi
 
 # menu entry and icon; what did not exist before is recorded, so that uninstall.sh --purge
@@ -112,7 +132,13 @@ esac
 
 # the libraries the window needs and no build can bring (libGL, libEGL, libxcb or Wayland's):
 # the app's own check prints each missing one with its install command
-"$target/visioncap-cli" --check-system || echo "VisionCap is installed, but the window needs the libraries above."
+check=0
+"$target/visioncap-cli" --check-system || check=$?
+case $check in
+    0) ;;
+    7) echo "VisionCap is installed, but the window needs the libraries above." ;;
+    *) echo "install.sh: VisionCap is installed in $target, but its system check failed (exit $check, see above)" >&2 ;;
+esac
 
 if [ "$self_test" = yes ]; then
     echo "Running the self-test (a few seconds; it writes only to a temporary folder)..."
@@ -121,7 +147,7 @@ if [ "$self_test" = yes ]; then
         rm -rf "$home"
     else
         rm -rf "$home"
-        echo "install.sh: the self-test failed (see the FAILED line above); VisionCap is installed in $target" >&2
+        echo "install.sh: the self-test failed (see above); VisionCap is installed in $target" >&2
         exit 1
     fi
 fi

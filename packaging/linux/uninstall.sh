@@ -4,10 +4,14 @@
 #
 #   <install folder>/uninstall.sh           keeps your settings, caption stores and models
 #   <install folder>/uninstall.sh --purge   also deletes them (~/.config/VisionCap,
-#                                           ~/.local/share/VisionCap, ~/.cache/VisionCap) and
-#                                           whatever else install.sh created: folders that were
-#                                           not there before and are empty now, the icon-theme
-#                                           and menu caches it made
+#                                           ~/.local/share/VisionCap, ~/.cache/VisionCap, torch's
+#                                           old /tmp/torchinductor_<you>) and whatever else
+#                                           install.sh created: folders that were not there
+#                                           before and are empty now, the icon-theme and menu
+#                                           caches it made
+#
+# Under sudo, "your" data is that of the user who ran sudo (SUDO_USER, home folder from the
+# user database), not root's. Whatever --purge leaves is listed with where it is.
 set -eu
 
 target=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +19,7 @@ purge=no
 case "${1:-}" in
     --purge) purge=yes ;;
     "") ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "uninstall.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -54,19 +58,56 @@ fi
 rm -rf "$target"
 echo "Removed $target"
 
+# whose data: under sudo the invoking user's (sudo sets HOME to root's and drops their XDG_*
+# variables), otherwise this user's own
+user=$(id -un 2>/dev/null || echo "${USER:-}")
+user_home=$HOME
+config=${XDG_CONFIG_HOME:-$HOME/.config}
+data=${XDG_DATA_HOME:-$HOME/.local/share}
+cache=${XDG_CACHE_HOME:-$HOME/.cache}
+under_sudo=no
+if [ "$(id -u)" = 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    under_sudo=yes
+    user=$SUDO_USER
+    user_home=$(getent passwd "$SUDO_USER" 2>/dev/null | cut -d: -f6 || true)
+    config=$user_home/.config data=$user_home/.local/share cache=$user_home/.cache
+fi
+
 if [ "$purge" = yes ]; then
-    for dir in "${XDG_CONFIG_HOME:-$HOME/.config}/VisionCap" \
-               "${XDG_DATA_HOME:-$HOME/.local/share}/VisionCap" \
-               "${XDG_CACHE_HOME:-$HOME/.cache}/VisionCap"; do
-        if [ -d "$dir" ]; then
-            rm -rf "$dir"
-            echo "Removed $dir"
+    if [ -z "$user_home" ]; then
+        echo "Left: the data of $user, whose home folder the user database does not know: remove" \
+             "~/.config/VisionCap ~/.local/share/VisionCap ~/.cache/VisionCap as that user"
+    else
+        # torch's compile cache from versions that did not keep it under ~/.cache/VisionCap
+        for dir in "$config/VisionCap" "$data/VisionCap" "$cache/VisionCap" "${TMPDIR:-/tmp}/torchinductor_$user"; do
+            if [ -d "$dir" ]; then
+                rm -rf "$dir"
+                echo "Removed $dir"
+            fi
+        done
+        if [ -f "$config/QtProject.conf" ]; then
+            echo "Left: $config/QtProject.conf (Qt's file-dialog settings, shared by every Qt program;" \
+                 "this VisionCap keeps its own in $config/VisionCap)"
         fi
-    done
+        if [ "$under_sudo" = yes ]; then
+            echo "Left: any VisionCap folders $user keeps outside $user_home/.config, .local/share and" \
+                 ".cache (XDG_CONFIG_HOME, XDG_DATA_HOME or XDG_CACHE_HOME set elsewhere, which sudo hides)"
+        fi
+    fi
+    if [ "$(id -u)" = 0 ]; then
+        echo "Left: other users' VisionCap data; each can remove it with" \
+             "rm -rf ~/.config/VisionCap ~/.local/share/VisionCap ~/.cache/VisionCap"
+    fi
     # the folders install.sh created, deepest first, where nothing else has moved in since
     printf '%s\n' "$created_dirs" | sort -r | while IFS= read -r dir; do
         [ -n "$dir" ] && rmdir "$dir" 2>/dev/null && echo "Removed $dir" || true
     done
 else
-    echo "Your settings, caption stores and models are kept; run with --purge to delete them too."
+    kept=""
+    for dir in "$config/VisionCap" "$data/VisionCap" "$cache/VisionCap"; do
+        [ -d "$dir" ] && kept="$kept $dir"
+    done
+    if [ -n "$kept" ]; then
+        echo "Kept your settings, caption stores and models in$kept; run with --purge to delete them too."
+    fi
 fi

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import importlib.util
 import json
 import os
 import shutil
@@ -104,8 +105,11 @@ def test_build_leaves_out_what_its_variant_does_not_use(dist):
     internal = dist / build_contents.APP_NAME / "_internal"
     info = json.loads((internal / build_contents.BUILD_INFO).read_text(encoding="utf-8"))
     assert info["variant"] in build_contents.VARIANTS
-    for package in ("triton", "matplotlib", "transformers", "nltk", "pycocoevalcap", "training", "tests"):
+    for package in ("triton", "matplotlib", "zstandard", "nltk", "pycocoevalcap", "training", "tests"):
         assert not (internal / package).exists(), package
+    if importlib.util.find_spec("transformers") is not None:  # the Hugging Face captioners' modules
+        for name in ("florence2", "blip", "git"):
+            assert list((internal / "transformers" / "models" / name).glob("processing_*.py")), name
     names = [p.name for p in internal.rglob("*")]
     assert not [n for n in names if n in build_contents.DROPPED_PLUGINS]
     paths = [p.relative_to(internal).as_posix() for p in internal.rglob("*")]
@@ -156,7 +160,7 @@ def test_screenshot_without_model_uses_the_builtin_model(build_module, dist, tmp
 
 
 def test_cli_imports_a_local_hf_checkpoint_without_transformers(build_module, dist, tmp_path):
-    """The frozen importer reads safetensors and tokenizer files itself; transformers is left out."""
+    """The frozen importer reads safetensors and tokenizer files itself, without transformers."""
     pytest.importorskip("transformers")  # only to write the checkpoint, outside the frozen app
     from tests.core.test_hf_import import hf_captioner, save_checkpoint
 

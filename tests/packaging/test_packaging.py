@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import configparser
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -105,11 +106,25 @@ def test_link_cli_makes_the_console_twin_a_link_on_linux_only(tmp_path):
 def test_excluded_modules_leave_out_training_tests_and_unused_qt():
     excluded = set(build_contents.EXCLUDED_MODULES)
     assert {"training", "tests", "matplotlib", "pycocoevalcap", "nltk", "tkinter", "IPython",
-            "transformers", "triton", "PySide6.QtQml", "PySide6.QtQuick"} <= excluded
-    # what the app does import must never be excluded
+            "zstandard", "triton", "PySide6.QtQml", "PySide6.QtQuick"} <= excluded
+    # what the app does import must never be excluded: transformers runs the Hugging Face captioners
     assert not excluded & {"torch", "torchvision", "timm", "tokenizers", "safetensors", "PIL",
-                           "platformdirs", "huggingface_hub", "core", "visioncap_desktop",
+                           "platformdirs", "huggingface_hub", "core", "visioncap_desktop", "transformers",
                            "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "sympy"}
+
+
+def test_spec_collects_the_hugging_face_captioners_modules():
+    """transformers imports its models by name: Florence-2, BLIP and GIT with their processors'
+    image processors and tokenizers (CLIP, BERT, BART) must be named to the analysis."""
+    assert {"florence2", "blip", "git", "auto", "clip", "bert", "bart"} <= set(build_contents.TRANSFORMERS_MODELS)
+    (analysis,) = calls(spec_tree(), "Analysis")
+    assert "for name in hf_models for module in collect_submodules(name)" in ast.unparse(keyword(analysis, "hiddenimports"))
+    source = SPEC.read_text(encoding="utf-8")
+    assert 'f"transformers.models.{name}" for name in vc.TRANSFORMERS_MODELS' in source
+    transformers = pytest.importorskip("transformers")
+    models = Path(transformers.__file__).parent / "models"
+    for name in build_contents.TRANSFORMERS_MODELS:
+        assert (models / name / "__init__.py").is_file(), f"transformers {transformers.__version__} has no {name}"
 
 
 def test_entry_script_calls_freeze_support_first():
@@ -294,40 +309,49 @@ def unpack(archive: Path, into: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the Linux archive keeps POSIX modes and links")
-@pytest.mark.parametrize("archive_format", ["zst", "gz"])
-def test_linux_archive_holds_app_scripts_desktop_file_and_icon(tmp_path, archive_format):
+def test_linux_archives_hold_app_scripts_desktop_file_and_icon(tmp_path):
+    """One pass writes the .tar.zst and the .tar.gz (for systems without zstd), with the same members."""
     pytest.importorskip("zstandard")
     app = fake_app(tmp_path / "dist" / "VisionCap")
     build_contents.link_cli(app, "linux")
-    archive = build_linux.make_linux_archive(app, tmp_path, "VisionCap-0-linux-x86_64-cpu", archive_format)
-    assert archive.name == f"VisionCap-0-linux-x86_64-cpu.tar.{archive_format}"
-    members = read_archive(archive)
+    (app / "_internal" / build_contents.BUILD_INFO).write_text(json.dumps(
+        {"glibc": "2.35", "distributions": "Debian 12, Ubuntu 22.04 or newer"}))
+    archives = build_linux.make_linux_archives(app, tmp_path, "VisionCap-0-linux-x86_64-cpu")
+    assert [a.name for a in archives] == ["VisionCap-0-linux-x86_64-cpu.tar.zst", "VisionCap-0-linux-x86_64-cpu.tar.gz"]
     base = "VisionCap-0-linux-x86_64-cpu/"
     expected = {base + name for name in (
         "install.sh", "uninstall.sh", "visioncap.desktop", "visioncap.png", "README.txt", "VisionCap",
         "VisionCap/VisionCap", "VisionCap/visioncap-cli", "VisionCap/_internal", "VisionCap/_internal/core",
-        "VisionCap/_internal/core/data.txt", "VisionCap/_internal/link.so")}
-    assert set(members) == expected
-    assert members[base + "install.sh"].mode & 0o111
-    assert members[base + "VisionCap/VisionCap"].mode & 0o111
-    assert members[base + "VisionCap/_internal/link.so"].issym()
-    cli = members[base + "VisionCap/visioncap-cli"]
-    assert cli.issym() and cli.linkname == "VisionCap"  # one executable, not two copies
-    readme = members[base + "README.txt"]
-    assert readme.size > 0
-    if shutil.which("zstd") or archive_format == "gz":  # what users run: GNU tar (+ zstd)
-        unpack(archive, tmp_path)
-        unpacked = tmp_path / "VisionCap-0-linux-x86_64-cpu"
+        "VisionCap/_internal/core/data.txt", "VisionCap/_internal/link.so",
+        "VisionCap/_internal/" + build_contents.BUILD_INFO)}
+    for archive in archives:
+        members = read_archive(archive)
+        assert set(members) == expected, archive.name
+        assert members[base + "install.sh"].mode & 0o111
+        assert members[base + "VisionCap/VisionCap"].mode & 0o111
+        assert members[base + "VisionCap/_internal/link.so"].issym()
+        cli = members[base + "VisionCap/visioncap-cli"]
+        assert cli.issym() and cli.linkname == "VisionCap"  # one executable, not two copies
+    for archive in archives:  # what users run: GNU tar (+ zstd for the .tar.zst)
+        if archive.name.endswith(".zst") and not shutil.which("zstd"):
+            continue
+        into = tmp_path / archive.name.split(".")[-1]
+        into.mkdir()
+        unpack(archive, into)
+        unpacked = into / "VisionCap-0-linux-x86_64-cpu"
         assert (unpacked / "VisionCap" / "visioncap-cli").resolve() == (unpacked / "VisionCap" / "VisionCap").resolve()
         text = (unpacked / "README.txt").read_text()
         assert "sudo apt install libgl1 libegl1 libxcb1" in text and "--check-system" in text
+        assert "glibc 2.35 or newer (Debian 12, Ubuntu 22.04 or newer)" in text
+        assert "tar xzf FILE.tar.gz" in text
         assert "libxcb-cursor0" not in text and "libxcb-icccm4" not in text
 
 
 def test_linux_archive_refuses_an_unknown_format(build_module, tmp_path):
     with pytest.raises(build_contents.BuildError, match="unknown archive format 'xz'"):
-        build_linux.make_linux_archive(fake_app(tmp_path / "VisionCap"), tmp_path, "x", "xz")
-    assert build_module.parse_args([]).archive == "zst"
+        build_linux.make_linux_archives(fake_app(tmp_path / "VisionCap"), tmp_path, "x", ("zst", "xz"))
+    assert not list(tmp_path.glob("x.tar*"))
+    assert build_module.parse_args([]).archive == "both"
     assert build_module.parse_args(["--archive", "gz"]).archive == "gz"
 
 
@@ -341,14 +365,28 @@ def test_cuda_report_measures_the_cuda_libraries(tmp_path):
         (internal / rel).write_bytes(b"x" * size)
     total = build_sizes.folder_size(app)
     assert build_sizes.cuda_bytes(app) == 9100
-    report = build_sizes.cuda_report(app, "cpu", archive_bytes=total // 2)
+    report = build_sizes.cuda_report(app, "cpu", compress=lambda folder: 1234)
     lines = report.splitlines()
     assert lines[0] == (f"CUDA libraries: 9 KB of {build_sizes.human(total)} ({9100 / total:.0%}) "
                         "come from a CUDA build of torch")
-    assert f"folder about {build_sizes.human(total - 9100)}" in lines[1]
-    assert f"archive about {build_sizes.human((total // 2) * (total - 9100) / total)}" in lines[1]
+    assert f"folder about {build_sizes.human(total - 9100)}, .tar.zst 1 KB" in lines[1]
     assert "--index-url https://download.pytorch.org/whl/cpu" in report
+    assert "--torch-build cpu" in report
     assert "download.pytorch.org" not in build_sizes.cuda_report(app, "cuda")
+
+
+def test_cpu_archive_estimate_compresses_the_rest_alone(tmp_path):
+    """The estimate packs the build without its CUDA parts: random bytes in a CUDA library must
+    not count, random bytes elsewhere must (they do not compress)."""
+    pytest.importorskip("zstandard")
+    app = fake_app(tmp_path / "VisionCap")
+    (app / "_internal" / "nvidia" / "lib").mkdir(parents=True)
+    (app / "_internal" / "nvidia" / "lib" / "libcublas.so").write_bytes(os.urandom(400_000))
+    without = build_sizes.compressed_without_cuda(app)
+    assert without < 50_000
+    (app / "_internal" / "torch").mkdir()
+    (app / "_internal" / "torch" / "libtorch_cpu.so").write_bytes(os.urandom(400_000))
+    assert 400_000 < build_sizes.compressed_without_cuda(app) < 460_000
 
 
 def fake_tools(folder: Path) -> Path:
@@ -366,7 +404,7 @@ def fake_tools(folder: Path) -> Path:
 
 def install(tmp_path: Path, env: dict[str, str], *options: str) -> Path:
     app = fake_app(tmp_path / "dist" / "VisionCap")
-    archive = build_linux.make_linux_archive(app, tmp_path, "pkg", "gz")
+    archive, = build_linux.make_linux_archives(app, tmp_path, "pkg", ("gz",))
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path / "unpacked", filter="tar")
     subprocess.run(["sh", str(tmp_path / "unpacked" / "pkg" / "install.sh"), *options], env=env, check=True,
@@ -532,10 +570,12 @@ def test_icons_exist_small_and_in_every_size():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="wraps into the Linux archive")
 def test_main_wraps_an_existing_build_named_after_its_build_info(build_module, tmp_path):
     app = fake_app(tmp_path / "VisionCap")
-    info = {"version": "9.9", "variant": "cuda", "model": None}
+    info = {"version": "9.9", "variant": "cuda", "model": None, "glibc": "2.35",
+            "glibc_needed_by": ["VisionCap"], "distributions": "Ubuntu 22.04 or newer"}
     (app / "_internal" / build_contents.BUILD_INFO).write_text(json.dumps(info))
     assert build_module.main(["--skip-pyinstaller", "--dist", str(tmp_path)]) == 0
-    assert (tmp_path / (build_contents.artifact_name("9.9", "cuda", False) + ".tar.zst")).is_file()
+    for suffix in (".tar.zst", ".tar.gz"):
+        assert (tmp_path / (build_contents.artifact_name("9.9", "cuda", False) + suffix)).is_file()
 
 
 def test_main_reports_a_folder_not_built_by_the_spec(build_module, tmp_path, capsys):
