@@ -22,7 +22,14 @@ from pathlib import Path
 from visioncap_desktop import export
 from visioncap_desktop.records import CaptionState, ImageRecord
 from visioncap_desktop.resources import demo_bundle_path, resource_path, sample_images
-from visioncap_desktop.system_libraries import MISSING_LIBRARIES_EXIT, missing_libraries
+from visioncap_desktop.system_libraries import (
+    MISSING_LIBRARIES_EXIT,
+    TOO_OLD_EXIT,
+    build_info,
+    missing_libraries,
+    system_report,
+    too_old,
+)
 
 EXPECTED_CAPTIONS = "expected_demo_captions.csv"
 
@@ -50,6 +57,14 @@ def _say(text: str) -> None:
 
 
 def _check_system_libraries() -> None:
+    # the system's own version first (glibc for a frozen Linux build, macOS 14): the same line
+    # as install.sh and --check-system
+    info = build_info()
+    problem = too_old(info)
+    if problem:
+        raise SelfTestError("system", problem, TOO_OLD_EXIT)
+    if report := system_report(info):
+        _say(report)
     # the self-test runs Qt without a window, so only what QtGui itself links is needed
     missing = missing_libraries(["offscreen"])
     if missing:
