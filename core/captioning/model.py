@@ -185,8 +185,12 @@ class DecoderBlock(nn.Module):
 class ImageEncoder(nn.Module):
     """ViT from timm's parts, with timm's `VisionTransformer` parameter names.
 
-    Every behavioural argument of timm's `Block` is spelled out: its defaults have changed
-    across timm 1.0.x releases. In "per_layer" mode the final norm is unused and is an Identity.
+    Every behavioural argument that timm's `Block` has had since 1.0.13 (the oldest timm
+    VisionCap takes) is spelled out: its defaults have changed across timm 1.0.x releases. Those
+    later releases added (`scale_attn_norm`, `scale_mlp_norm`, `attn_layer`, `depth`) are left at
+    their defaults, which build the plain ViT; tests/core/test_model.py fails if a new argument
+    appears or one of those defaults changes. In "per_layer" mode the final norm is unused and
+    is an Identity.
     """
 
     def __init__(self, cfg: CaptionerConfig):

@@ -64,3 +64,25 @@ def test_context_length_is_enforced():
     model = tiny_model(context_length=8)
     with pytest.raises(ValueError, match="context length"):
         model(torch.randn(1, 3, 32, 32), torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_timm_block_arguments_are_all_spelled_out_or_known_neutral():
+    """ImageEncoder passes every argument timm's Block had in 1.0.13; those added since must
+    still default to the plain ViT. A timm release that adds or changes one fails here, so the
+    encoder is looked at again instead of silently changing."""
+    import inspect
+
+    from timm.layers import Attention
+    from timm.models.vision_transformer import Block
+
+    passed = {"dim", "num_heads", "mlp_ratio", "qkv_bias", "qk_norm", "proj_bias", "proj_drop", "attn_drop",
+              "init_values", "drop_path", "act_layer", "norm_layer", "mlp_layer"}
+    neutral = {"scale_attn_norm": False, "scale_mlp_norm": False, "attn_layer": Attention, "depth": 0}
+    parameters = dict(inspect.signature(Block.__init__).parameters)
+    for name in ("self", "device", "dtype"):
+        parameters.pop(name, None)
+    unknown = set(parameters) - passed - set(neutral)
+    assert not unknown, f"timm's Block has new arguments: {unknown}"
+    for name, default in neutral.items():
+        if name in parameters:
+            assert parameters[name].default == default, f"timm changed the default of {name}"
