@@ -461,14 +461,17 @@ def import_transformers(
         raise ImportFormatError(f"{folder}: no tokenizer (tokenizer.json, vocab.txt or vocab.json)")
     if not any((folder / f).is_file() for f in ("preprocessor_config.json", "processor_config.json")):
         raise ImportFormatError(f"{folder}: no image processor settings (preprocessor_config.json)")
-    out.mkdir(parents=True, exist_ok=True)
-    say("Writing the model folder...")
     single = folder / WEIGHTS_FILE
+    state = None
     if single.is_file():
         read_safetensors_header(single)
-        atomic_write(out / WEIGHTS_FILE, lambda tmp: shutil.copyfile(single, tmp))
     else:  # shards, or pickles read with the weights-only unpickler: one safetensors file
         state = distinct_storage(read_checkpoint_weights(folder))
+    say("Writing the model folder...")
+    out.mkdir(parents=True, exist_ok=True)
+    if state is None:
+        atomic_write(out / WEIGHTS_FILE, lambda tmp: shutil.copyfile(single, tmp))
+    else:
         atomic_write(out / WEIGHTS_FILE, lambda tmp: save_file(state, str(tmp), metadata={"format": "pt"}))
     for stale in SIDE_FILES:  # a folder written before holds only what this import brings
         if (out / stale).is_file() and not (folder / stale).is_file():

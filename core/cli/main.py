@@ -1,4 +1,4 @@
-"""Headless commands: `visioncap caption ...` and `visioncap import-hf ...`.
+"""Headless commands: `visioncap caption ...`, `visioncap import-hf ...` and `visioncap models`.
 
 Exit status: 0 every image captioned (or left alone for the caption it has); 1 some images failed (their rows say why,
 the rest are written); 2 the command cannot be carried out as given (a bad option, a missing
@@ -27,8 +27,9 @@ from core.captioning.protocols import BatchCaptioner
 
 if TYPE_CHECKING:
     from core.captioning.captioner import Captioner  # imports torch
+    from core.captioning.hf_captioner import TransformersCaptioner
 
-COMMANDS = ("caption", "import-hf")
+COMMANDS = ("caption", "import-hf", "models")
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_RUNTIME, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 # GenerationSettings fields -> the options that set them, for error messages.
 SETTING_OPTIONS = {
@@ -85,8 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     cap = sub.add_parser("caption", help="caption image files and folders, write CSV")
     cap.set_defaults(parser=cap)
     cap.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    cap.add_argument("--model", required=True, help='a bundle folder, or "demo" for the built-in model')
-    cap.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check of the bundle's files")
+    cap.add_argument("--model", required=True,
+                     help='a model name (visioncap models lists them), a model folder, or "demo" for the built-in model')
+    cap.add_argument("--style", help="the caption style, for models that have them (Florence-2: caption, detailed, "
+                                     "more-detailed)")
+    cap.add_argument("--prompt", help="text the caption continues, for models that take one (BLIP, GIT), "
+                                      "e.g. 'a photograph of'; it is not part of the caption")
+    cap.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check of the model's files")
     cap.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
     cap.add_argument("--strategy", choices=STRATEGIES, default="greedy")
     cap.add_argument("--temperature", type=float, default=1.0)
@@ -119,11 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "keep it (default: not captioned, its caption goes to the CSV with its source) "
                           "or replace it")
 
-    imp = sub.add_parser("import-hf", help="import a HF VisionEncoderDecoder (ViT + GPT-2) checkpoint")
+    imp = sub.add_parser("import-hf", help="import a HF checkpoint: ViT + GPT-2, Florence-2, BLIP or GIT")
     imp.set_defaults(parser=imp)
-    imp.add_argument("src", help=f"a local checkpoint folder, or a hub id such as {PUBLIC_COCO_CAPTIONER}")
-    imp.add_argument("--out", type=Path, required=True, help="bundle folder to write")
-    imp.add_argument("--name", help="bundle name (default: the source's last path part)")
+    imp.add_argument("src", help=f"a model name (visioncap models), a local checkpoint folder, or a hub id such "
+                                 f"as {PUBLIC_COCO_CAPTIONER}")
+    imp.add_argument("--out", type=Path,
+                     help="model folder to write (default for a model name: the models folder, where --model NAME finds it)")
+    imp.add_argument("--name", help="model name (default: the source's last path part)")
+
+    models = sub.add_parser("models", help="list the models VisionCap offers by name, and which are installed")
+    models.set_defaults(parser=models)
     return parser
 
 
@@ -178,14 +189,14 @@ def _collect(args, scan) -> list[tuple[str, str, str]]:
     return shard_slice(found, *args.shard) if args.shard else found
 
 
-def _load_captioner(args: argparse.Namespace) -> Captioner:
-    from core.bundles.resources import resolve_model
-    from core.captioning.captioner import Captioner
+def _load_captioner(args: argparse.Namespace) -> Captioner | TransformersCaptioner:
+    from core.captioning.loading import load_captioner
     from core.errors import VisionCapError
 
     try:
-        return Captioner.load(
-            resolve_model(args.model), device=args.device, precision=args.precision, verify_hashes=not args.no_verify
+        return load_captioner(
+            args.model, device=args.device, precision=args.precision, style=args.style, prompt=args.prompt,
+            verify_hashes=not args.no_verify,
         )
     except (VisionCapError, ValueError, OSError) as exc:  # the bundle or the device asked for
         raise CommandError(f"cannot load the model: {exc}", EXIT_USAGE) from exc
@@ -215,7 +226,8 @@ def run_caption(args) -> int:
         try:
             if writer is not None and kept:
                 writer.write(kept)  # captions an earlier run kept by --resume are written too
-            failures, _ = _caption(captioner, todo, kept + left_alone, settings, args, writer)
+            failures, _ = _caption(captioner, todo, kept + left_alone, settings, args, writer,
+                                   {"model": captioner.name, "style": captioner.style})
         finally:
             if writer is not None:
                 writer.flush()
@@ -249,10 +261,12 @@ def _writer(args, items, states):
     return RunWriter(options, {key: name for _, key, name in items}, states)
 
 
-def _caption(captioner: BatchCaptioner, todo, first_rows, settings, args, writer) -> tuple[int, list[dict[str, str]]]:
+def _caption(
+    captioner: BatchCaptioner, todo, first_rows, settings, args, writer, written_by: dict[str, str]
+) -> tuple[int, list[dict[str, str]]]:
     """Caption `todo`, streaming rows to the output after `first_rows` (kept by --resume, left
     alone for their existing captions) and writing each batch out with `writer`; returns the
-    failures and the new rows."""
+    failures and the new rows. `written_by`: the model and style columns of a caption."""
     from tqdm import tqdm
 
     from core.captioning.oom_fallback import OutOfMemoryFallback
@@ -270,7 +284,8 @@ def _caption(captioner: BatchCaptioner, todo, first_rows, settings, args, writer
             for result in batch:
                 path, key, _ = todo[position]
                 rows.append({"path": path, "absolute_path": key, "caption": result.caption, "error": result.error,
-                             "source": MODEL_SOURCE if result.ok else "", "notes": ""})
+                             "source": MODEL_SOURCE if result.ok else "", "notes": "",
+                             **(written_by if result.ok else {})})
                 position += 1
                 failures += not result.ok
             if writer is not None:
@@ -292,10 +307,37 @@ def _caption(captioner: BatchCaptioner, todo, first_rows, settings, args, writer
 
 
 def run_import(args) -> int:
-    from core.bundles.hf_import import import_hf
+    from core.bundles.hf_import import import_hf, install_model
+    from core.captioning.catalogue import model_info
 
-    out = import_hf(args.src, args.out, progress=lambda message: print(message, file=sys.stderr), name=args.name)
-    print(f"wrote bundle {out}", file=sys.stderr)
+    say = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    info = model_info(args.src) if not Path(args.src).exists() else None
+    if info is not None and args.out is None:
+        out = install_model(info.name, progress=say)
+    elif args.out is None:
+        raise UsageError("--out is needed unless SRC is a model name (visioncap models lists them)")
+    elif info is not None:
+        out = import_hf(info.source, args.out, progress=say, name=args.name or info.name, licence=info.licence)
+    else:
+        out = import_hf(args.src, args.out, progress=say, name=args.name)
+    print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_models(args) -> int:
+    """One line per catalogue model: name, title, download size, licence, installed or not, styles."""
+    from core.bundles.transformers_folder import MANIFEST_FILE
+    from core.captioning.catalogue import CATALOGUE, installed_dir
+
+    rows = [("name", "model", "download", "licence", "installed", "styles / prompt", "good for")]
+    for m in CATALOGUE:
+        ways = ", ".join(s.name for s in m.styles) or ("--prompt" if m.prompt_prefix else "-")
+        installed = "yes" if (installed_dir(m.name) / MANIFEST_FILE).is_file() else "no"
+        rows.append((m.name, m.title, f"{m.download_bytes / 1e9:.2f} GB", m.licence, installed, ways, m.summary))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    print(f"\ninstall one with: visioncap import-hf NAME (into {installed_dir('NAME').parent})")
     return EXIT_OK
 
 
@@ -324,7 +366,8 @@ def _report(exc: BaseException) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_caption(args) if args.command == "caption" else run_import(args)
+        runs = {"caption": run_caption, "import-hf": run_import, "models": run_models}
+        return runs[args.command](args)
     except UsageError as exc:
         args.parser.error(str(exc))  # exits 2 with the usage line
     except KeyboardInterrupt:

@@ -28,9 +28,12 @@ from core.csvio import FORMULA_PREFIXES, CsvRowWriter, read_csv_rows
 from core.errors import FileError, MetadataError
 
 # source: "model", or where a caption a person or another program wrote was found (txt,
-# xmp-sidecar, embedded, ...: core.metadata.caption_io.Source); notes: what --write did with each file
-COLUMNS = ("path", "caption", "error", "absolute_path", "source", "notes")
+# xmp-sidecar, embedded, ...: core.metadata.caption_io.Source); notes: what --write did with each file;
+# model and style: the model that wrote the caption and its caption style ("" where it has none)
+COLUMNS = ("path", "caption", "error", "absolute_path", "source", "notes", "model", "style")
+BEFORE_MODEL_COLUMNS = ("path", "caption", "error", "absolute_path", "source", "notes")  # before model and style
 PREVIOUS_COLUMNS = ("path", "caption", "error", "absolute_path")  # before source and notes
+RESUMABLE = (list(COLUMNS), list(BEFORE_MODEL_COLUMNS), list(PREVIOUS_COLUMNS))
 LEGACY_COLUMNS = ("path", "caption", "error")  # VisionCap 0.1, before absolute_path
 IDENTITY = "absolute_path"
 STDOUT_NAME = "standard output"
@@ -72,7 +75,7 @@ def check_target(out: Path) -> None:
     if not out.is_file():
         raise OutputRefused(out, "is not a regular file")
     header = _header(out)
-    if header not in (list(COLUMNS), list(PREVIOUS_COLUMNS), list(LEGACY_COLUMNS)):
+    if header not in (*RESUMABLE, list(LEGACY_COLUMNS)):
         raise OutputRefused(
             out, "exists and is not a caption CSV written by visioncap, so it is left alone; choose another --out"
         )
@@ -130,7 +133,7 @@ def rows_to_keep(out: Path, wanted: Iterable[str]) -> tuple[list[dict[str, str]]
         raise OutputRefused(
             out, "cannot resume: written by an earlier VisionCap without the absolute_path column; run without --resume"
         )
-    if columns not in (list(COLUMNS), list(PREVIOUS_COLUMNS)):
+    if columns not in RESUMABLE:
         raise OutputRefused(out, f"cannot resume: its columns are {columns}, expected {list(COLUMNS)}")
     wanted = set(wanted)
     done: set[str] = set()
@@ -143,6 +146,8 @@ def rows_to_keep(out: Path, wanted: Iterable[str]) -> tuple[list[dict[str, str]]
             done.add(key)
         row.setdefault("source", "model" if row["caption"] and not row["error"] else "")
         row.setdefault("notes", "")
+        row.setdefault("model", "")
+        row.setdefault("style", "")
         kept.append(row)
     return kept, done
 

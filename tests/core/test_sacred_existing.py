@@ -118,7 +118,7 @@ def test_write_captions_keeps_a_caption_someone_wrote_unless_replace_is_asked(tm
 def read_rows(path) -> dict[str, dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
-    assert list(rows[0]) == ["path", "caption", "error", "absolute_path", "source", "notes"]
+    assert list(rows[0]) == ["path", "caption", "error", "absolute_path", "source", "notes", "model", "style"]
     return {row["path"].replace("\\", "/").rsplit("/", 1)[-1]: row for row in rows}
 
 
