@@ -14,6 +14,9 @@ advice is followed? A slow manual check (root, debootstrap, network to Debian's 
 
 Exits 0 when the "named" phase passes the self-test and the screenshot. The screenshots are
 copied to --out so the text can be looked at (the bare root has no fonts: the app's own must show).
+At the end it removes the two phase roots and the unpacked archive (a few GB) and says what it
+left and where: the minimal root ROOT/base, which the next run reuses (--remove-base removes it
+too; --keep leaves everything for a look inside).
 """
 
 from __future__ import annotations
@@ -134,6 +137,48 @@ def phase(name: str, base: Path, app: Path, work: Path, out: Path, packages: lis
     return report
 
 
+def mounts_under(folder: Path, mounts: Path = Path("/proc/mounts")) -> list[str]:
+    """Mount points at or under `folder` (a phase's /dev is the host's own, bound: never rm -rf
+    through a mount)."""
+    prefix = str(folder.resolve())
+    try:
+        lines = mounts.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    points = [line.split()[1].replace("\\040", " ") for line in lines if len(line.split()) > 1]
+    return [point for point in points if point == prefix or point.startswith(prefix + "/")]
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.lstat().st_size for p in folder.rglob("*") if not p.is_dir() or p.is_symlink())
+
+
+def clean_up(root: Path, remove_base: bool = False, mounts: Path = Path("/proc/mounts")) -> list[str]:
+    """Remove what this check made under `root` (the phase roots, the unpacked archive, and with
+    `remove_base` the minimal root); one line per folder removed or left, with its size."""
+    lines = []
+    for name in ("bare", "named", "app", *(("base",) if remove_base else ())):
+        folder = root / name
+        if not folder.exists():
+            continue
+        size = folder_bytes(folder)
+        still = mounts_under(folder, mounts)
+        if still:
+            lines.append(f"left: {folder} ({size / 1e6:.0f} MB): still mounted at {', '.join(still)}; "
+                         f"umount them, then rm -rf {folder}")
+            continue
+        shutil.rmtree(folder)
+        lines.append(f"removed: {folder} ({size / 1e6:.0f} MB)")
+    base = root / "base"
+    if base.exists():
+        lines.append(f"left: {base} ({folder_bytes(base) / 1e6:.0f} MB), the minimal Debian root the next run "
+                     f"reuses; remove it with --remove-base or rm -rf {base}")
+    elif root.is_dir() and not any(root.iterdir()):
+        root.rmdir()
+        lines.append(f"removed: {root}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bare_root_check.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("app", type=Path, help="a Linux archive (.tar.zst/.tar.gz) or an unpacked VisionCap folder")
@@ -142,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", default="bookworm", help="Debian release (default: bookworm, Debian 12)")
     parser.add_argument("--mirror", default="http://deb.debian.org/debian")
     parser.add_argument("--out", type=Path, default=Path("build/bare-root"), help="where the screenshots go")
+    parser.add_argument("--keep", action="store_true", help="leave the phase roots and the unpacked app in ROOT")
+    parser.add_argument("--remove-base", action="store_true", help="also remove the minimal root ROOT/base")
     args = parser.parse_args(argv)
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         sys.exit("bare_root_check: runs on Linux as root (debootstrap, chroot, mount)")
@@ -162,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {report['phase']} | {' '.join(report['packages']) or 'none'} | {' | '.join(cells)} |")
     ok = after["self-test"][0] == 0 and after["screenshot"][0] == 0
     print("passed: the app runs with only what the launcher named" if ok else "FAILED: see the phase named above")
+    print("\n=== what this check leaves")
+    if args.keep:
+        print(f"left (--keep): everything under {args.root}")
+    else:
+        print("\n".join(clean_up(args.root, args.remove_base)))
+    print(f"left: the screenshots in {args.out.resolve()}")
     return 0 if ok else 1
 
 

@@ -65,7 +65,9 @@ if [ -n "$needed" ]; then
     distributions=$(sed -n 's/^ *"distributions": *"\([^"]*\)".*/\1/p' "$build_info")
     have=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc \([0-9][0-9.]*\).*/\1/p' || true)
     if [ -z "$have" ] || ! version_at_least "$have" "$needed"; then
-        echo "install.sh: VisionCap needs glibc $needed or newer ($distributions); this system has ${have:+glibc $have}${have:-no glibc (another C library)}; nothing was installed" >&2
+        found="glibc $have"
+        [ -n "$have" ] || found="no glibc (another C library)"
+        echo "install.sh: VisionCap needs glibc $needed or newer ($distributions); this system has $found; nothing was installed" >&2
         exit 3
     fi
 fi
