@@ -82,7 +82,7 @@ SMALL_MODEL = 20_000_000  # parameters: below this a model starts at one thread
 def start_threads(limit: int, parameters: int | None = None) -> int:
     """The count a run starts with: `limit`, or one thread for a small model. Its matrix
     products are so small (the demo's are 128-192 wide) that waking a second thread for each
-    costs more than the thread saves: the 2M-parameter demo model captions 2-3x slower on two
+    costs more than the thread saves: the 3.0M-parameter demo model captions 2-3x slower on two
     threads than on one, idle or loaded (benchmarks/under_load.py). The tuner still tries more."""
     return 1 if parameters is not None and parameters < SMALL_MODEL else limit
 
