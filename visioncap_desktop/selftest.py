@@ -1,7 +1,8 @@
 """`visioncap --self-test`: check an installation (a frozen build above all) without a window.
 
 Checks the system libraries Qt needs, decodes the bundled sample images with Qt's image plugins,
-loads the demo bundle (or --model), captions the samples, writes a CSV and reads it back, and
+loads the demo bundle (or --model) the way the app's caption worker does (core's
+load_captioner), captions the samples, writes a CSV and reads it back, and
 writes a caption into a copy of a sample photo and into an XMP sidecar and reads both back (the
 metadata library's native code must work in a frozen build too). Prints
 one line per step; exits 0, or non-zero with one `self-test FAILED at STEP: ...` line. Every error
@@ -120,7 +121,7 @@ def _caption_and_export(captioner, samples: list[Path], work: Path, expected: di
                 raise SelfTestError("captioning", f"{image.name}: {result.error}", 5)
             _say(f"  {image.name}: {result.caption}")
             records.append(ImageRecord(str(image), image.name, result.caption or "", CaptionState.CAPTIONED,
-                                       model=captioner.name))
+                                       model=captioner.name, style=getattr(captioner, "style", "") or ""))
     if expected:
         check_expected({r.name: r.caption for r in records}, expected)
     csv_path = work / "captions.csv"
@@ -179,10 +180,11 @@ def run_self_test(model: str | None = None) -> int:
         else:
             bundle = Path(model)
         with _step("model", 4):
-            from core.captioning.captioner import Captioner  # torch: only now
-            from core.captioning.device import device_name
+            from core.captioning.device import device_name  # torch: only now
+            from visioncap_desktop.model_choice import ModelSpec
+            from visioncap_desktop.workers.caption_worker import load_captioner
 
-            captioner = Captioner.load(bundle)
+            captioner = load_captioner(ModelSpec(model or "demo"), "auto")
         _say(f"model: {captioner.name} from {bundle} on {device_name(captioner.device)} in {captioner.precision}")
 
         with _step("temporary folder", 6), tempfile.TemporaryDirectory(prefix="visioncap-self-test-") as tmp:

@@ -13,16 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.atomic import atomic_write_text
+from core.captioning.catalogue import CATALOGUE
 from core.captioning.device import DEVICE_KINDS
 from core.captioning.generation_settings import GenerationSettings
 from core.captioning.threads import usable_cpus
 from visioncap_desktop import paths
+from visioncap_desktop.model_choice import ModelChoice
 
 log = logging.getLogger(__name__)
 
 MAX_RECENT_FOLDERS = 10
 DEVICES = ("auto", *DEVICE_KINDS)  # auto, cpu, cuda (NVIDIA or AMD ROCm), mps (Apple), xpu (Intel)
-MODEL_SOURCES = ("", "demo", "folder", "download")  # "": not chosen yet (first run)
+MODEL_SOURCES = ("", "demo", "folder", "download")  # "": not chosen yet (first run); download: a catalogue model
 THUMBNAIL_SIZES = (64, 96, 128, 160, 192, 256, 320, 384)  # the gallery's zoom steps, in pixels
 THEMES = ("system", "light", "dark")
 # The generation options the app exposes, with core's defaults (core.captioning.generation_settings
@@ -36,6 +38,11 @@ DEFAULTS: dict[str, object] = {
     "include_subfolders": False,
     "model_source": "",
     "model_path": "",  # the bundle folder when model_source is "folder"
+    "model_name": "vit-gpt2-coco",  # the catalogue model (core.captioning.catalogue) when model_source is "download"
+    "model_style": "",  # its caption style ("" its default): Florence-2's caption, detailed, more-detailed
+    "model_prompt": "",  # text the caption continues, for BLIP and GIT ("" none)
+    # folders that use their own model: resolved folder path -> model_choice.ModelChoice.to_json()
+    "folder_models": {},
     "device": "auto",
     "batch_size": 8,
     "cpu_threads": 0,  # the model's CPU threads: 0 automatic (core.captioning.threads.ThreadPolicy), else 1..usable_cpus()
@@ -56,6 +63,7 @@ DEFAULTS: dict[str, object] = {
 CHOICES: dict[str, tuple] = {
     "device": DEVICES,
     "model_source": MODEL_SOURCES,
+    "model_name": tuple(m.name for m in CATALOGUE),
     "view_mode": ("grid", "list"),
     "thumbnail_size": THUMBNAIL_SIZES,
     "theme": THEMES,
@@ -80,6 +88,9 @@ def _clean(key: str, value: object) -> object:
         return clean_generation(value)
     if key == "recent_folders":
         return [v for v in value if isinstance(v, str)][:MAX_RECENT_FOLDERS]
+    if key == "folder_models":
+        return {k: choice.to_json() for k, v in value.items()
+                if isinstance(k, str) and (choice := ModelChoice.from_json(v)) is not None}
     if key == "batch_size":
         return max(1, value)
     if key == "cpu_threads" and not 0 <= value <= usable_cpus():  # e.g. a file from a larger computer
@@ -143,7 +154,7 @@ class Settings:
         if key not in DEFAULTS:
             raise KeyError(f"unknown setting {key!r}")
         cleaned = _clean(key, value)
-        if cleaned != value and key not in ("generation", "recent_folders"):
+        if cleaned != value and key not in ("generation", "recent_folders", "folder_models"):
             raise ValueError(f"invalid value for setting {key!r}: {value!r}")
         if self._values[key] == cleaned:
             return

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 import visioncap_desktop
+from core.captioning.catalogue import installed_dir
 from core.captioning.device import DeviceInventory
 from tests.app.images import make_images
 from tests.app.window_steps import focused, open_folder
@@ -25,6 +26,7 @@ from visioncap_desktop.controllers.decisions import (
 from visioncap_desktop.dialogs.export_dialog import ExportDialog
 from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog, preselected
 from visioncap_desktop.dialogs.settings_dialog import SettingsDialog, device_choices
+from visioncap_desktop.model_choice import ModelChoice
 from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord
 from visioncap_desktop.settings import DEVICES
 
@@ -86,18 +88,19 @@ def test_version_falls_back_to_the_package(monkeypatch):
 
 
 def test_model_chooser_explains_each_choice_and_preselects_the_installed_photo_captioner(qtbot, tmp_path):
-    target = tmp_path / "models" / "vit-gpt2-coco"
-    dialog = ModelChooserDialog("", "", tmp_path, target, first_run=True)
+    target = installed_dir("vit-gpt2-coco")
+    dialog = ModelChooserDialog(ModelChoice(), tmp_path, first_run=True)
     qtbot.addWidget(dialog)
     texts = " ".join(label.text() for label in dialog.findChildren(type(dialog.problem)))
-    assert "coloured shapes only" in texts and "one-time download of about 1 GB" in texts
-    assert "1 GB download" in dialog.download_radio.text()
+    assert "coloured shapes only" in texts and "Short everyday captions" in texts
+    assert "982 MB download, Apache-2.0, English" in dialog.catalogue_radios["vit-gpt2-coco"].text()
     assert dialog.demo_radio.isChecked()  # nothing downloaded: the demo, said to be shapes only
     target.mkdir(parents=True)
     (target / "manifest.json").write_text("{}", encoding="utf-8")
-    dialog = ModelChooserDialog("", "", tmp_path, target, first_run=True)
+    dialog = ModelChooserDialog(ModelChoice(), tmp_path, first_run=True)
     qtbot.addWidget(dialog)
-    assert dialog.download_radio.isChecked() and "(installed)" in dialog.download_radio.text()
+    radio = dialog.catalogue_radios["vit-gpt2-coco"]
+    assert radio.isChecked() and "installed" in radio.text()
     assert preselected("folder", True, True) == "folder"  # a saved choice wins
     assert preselected("", False, False) == "folder"
 

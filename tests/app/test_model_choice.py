@@ -1,5 +1,5 @@
-"""Choosing the model: the chooser and settings dialogs, and the ViT-GPT2 download worker
-(with core.bundles.hf_import.import_hf replaced: no network in tests)."""
+"""Choosing the model: the chooser and settings dialogs, and the download worker (with core's
+installer replaced: no network in tests)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from tests.app.window_steps import open_folder, run_captions
 from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog
 from visioncap_desktop.dialogs.settings_dialog import SettingsDialog, device_choices
+from visioncap_desktop.model_choice import ModelChoice
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.widgets.run_progress import format_duration, rate_text
 from visioncap_desktop.workers.model_import import ModelImportWorker
@@ -22,7 +23,7 @@ def test_chosen_bundle_folder_persists_and_is_used(qtbot, make_window, image_fol
 
     monkeypatch.setattr(ModelChooserDialog, "exec", choose_folder)
     window = make_window(model=None)  # no --model: the saved choice counts
-    assert window.bundle_path() is None
+    assert window.model_controller.bundle_path() is None
     open_folder(qtbot, window, image_folder)
     assert run_captions(qtbot, window)[2] == "completed"  # asked for a model, then ran
     saved = Settings.load()
@@ -30,16 +31,16 @@ def test_chosen_bundle_folder_persists_and_is_used(qtbot, make_window, image_fol
 
 
 def test_chooser_refuses_a_missing_folder_and_offers_no_missing_demo(qtbot, tmp_path):
-    dialog = ModelChooserDialog("", "", None, tmp_path / "models" / "vit-gpt2-coco", first_run=True)
+    dialog = ModelChooserDialog(ModelChoice(), None, first_run=True)
     qtbot.addWidget(dialog)
     assert not dialog.demo_radio.isEnabled()
-    assert "1 GB" in dialog.download_radio.text()
+    assert "982 MB download" in dialog.catalogue_radios["vit-gpt2-coco"].text()
     dialog.folder_radio.setChecked(True)
     dialog.folder_edit.setText(str(tmp_path / "nowhere"))
     dialog._accept_if_valid()
     assert dialog.result() != QDialog.DialogCode.Accepted and "not a folder" in dialog.problem.text()
-    dialog.download_radio.setChecked(True)
-    assert dialog.choice() == ("download", str(tmp_path / "models" / "vit-gpt2-coco"))
+    dialog.catalogue_radios["vit-gpt2-coco"].setChecked(True)
+    assert dialog.choice() == ModelChoice("download", name="vit-gpt2-coco")
 
 
 def test_settings_dialog_values_are_remembered(qtbot, make_window, monkeypatch):
@@ -81,10 +82,10 @@ def test_settings_and_status_bar_name_the_devices_the_worker_found(qtbot, make_w
 
 
 class Driver(QObject):
-    run = Signal(str, str)
+    run = Signal(str)
 
 
-def run_import(qtbot, worker, target):
+def run_import(qtbot, worker, name="vit-gpt2-coco"):
     thread = QThread()
     worker.moveToThread(thread)
     thread.start()
@@ -97,8 +98,8 @@ def run_import(qtbot, worker, target):
     worker.import_failed.connect(relay.failed)
     worker.progress.connect(relay.progress)
     try:
-        driver.run.emit("nlpconnect/vit-gpt2-image-captioning", str(target))
-        qtbot.waitUntil(lambda: any(kind in ("finished", "failed") for kind, _ in got), timeout=10000)
+        driver.run.emit(name)
+        qtbot.waitUntil(lambda: any(item[0] in ("finished", "failed") for item in got), timeout=10000)
     finally:
         thread.quit()
         thread.wait()
@@ -110,8 +111,8 @@ class Relay(QObject):
         super().__init__()
         self.got = got
 
-    def finished(self, path):
-        self.got.append(("finished", path))
+    def finished(self, name, path):
+        self.got.append(("finished", name, path))
 
     def failed(self, message):
         self.got.append(("failed", message))
@@ -120,66 +121,57 @@ class Relay(QObject):
         self.got.append(("progress", message))
 
 
-def test_download_worker_imports_into_place(qtbot, monkeypatch, tmp_path):
-    def fake_import(src, out_dir, progress=None, name=None):
+def test_download_worker_installs_by_name(qtbot, tmp_path):
+    asked = []
+
+    def fake_install(name, progress=None):
+        asked.append(name)
         progress("Downloading model.safetensors...")
-        out_dir.mkdir(parents=True)
-        (out_dir / "manifest.json").write_text("{}", encoding="utf-8")
-        return out_dir
+        return tmp_path / "models" / name
 
-    monkeypatch.setattr("core.bundles.hf_import.import_hf", fake_import)
-    target = tmp_path / "models" / "vit-gpt2-coco"
-    got = run_import(qtbot, ModelImportWorker(), target)
+    got = run_import(qtbot, ModelImportWorker(installer=fake_install), "florence-2-base")
+    assert asked == ["florence-2-base"]
     assert ("progress", "Downloading model.safetensors...") in got
-    assert got[-1] == ("finished", str(target))
-    assert (target / "manifest.json").is_file() and not target.with_name("vit-gpt2-coco.partial").exists()
+    assert got[-1] == ("finished", "florence-2-base", str(tmp_path / "models" / "florence-2-base"))
 
 
-def test_download_worker_offline_leaves_nothing_behind(qtbot, monkeypatch, tmp_path):
+def test_download_worker_offline_says_so(qtbot):
     from core.bundles.hf_import import OfflineError
 
-    def offline(src, out_dir, progress=None, name=None):
-        out_dir.mkdir(parents=True)
-        raise OfflineError(f"cannot reach the model hub to download {src}: no network")
+    def offline(name, progress=None):
+        raise OfflineError(f"cannot reach the model hub to download {name}: no network")
 
-    monkeypatch.setattr("core.bundles.hf_import.import_hf", offline)
-    target = tmp_path / "models" / "vit-gpt2-coco"
-    got = run_import(qtbot, ModelImportWorker(), target)
+    got = run_import(qtbot, ModelImportWorker(installer=offline))
     assert got[-1][0] == "failed" and "cannot reach the model hub" in got[-1][1]
-    assert not target.exists() and not target.with_name("vit-gpt2-coco.partial").exists()
 
 
-def test_download_worker_cancel(qtbot, monkeypatch, tmp_path):
-    worker = ModelImportWorker()
-
-    def slow(src, out_dir, progress=None, name=None):
-        out_dir.mkdir(parents=True)
+def test_download_worker_cancel(qtbot):
+    def slow(name, progress=None):
         progress("downloading...")
         worker.cancel()  # the user presses Cancel in the progress dialog meanwhile
-        progress("still downloading...")  # the next report stops the import
+        progress("still downloading...")  # the next report stops the download
         raise AssertionError("not cancelled")
 
-    monkeypatch.setattr("core.bundles.hf_import.import_hf", slow)
-    got = run_import(qtbot, worker, tmp_path / "m")
+    worker = ModelImportWorker(installer=slow)
+    got = run_import(qtbot, worker)
     assert got[-1] == ("failed", "The download was cancelled.")
-    assert not (tmp_path / "m.partial").exists() and not (tmp_path / "m").exists()
 
 
 def test_offline_download_message_offers_the_other_choices(qtbot, make_window):
     window = make_window()
     window.model_controller.on_import_failed("cannot reach the model hub to download nlpconnect/vit-gpt2-image-captioning")
     level, _title, text = window.messages[-1]
-    assert level == "warning" and "cannot reach" in text and "demo model or a bundle folder" in text
+    assert level == "warning" and "cannot reach" in text and "demo model, another model or a model folder" in text
 
 
 def test_download_needs_confirmation(qtbot, make_window, monkeypatch):
     asked = []
-    monkeypatch.setattr(ModelChooserDialog, "exec", lambda dialog: (dialog.download_radio.setChecked(True),
-                                                                     QDialog.DialogCode.Accepted)[1])
+    monkeypatch.setattr(ModelChooserDialog, "exec", lambda dialog: (
+        dialog.catalogue_radios["vit-gpt2-coco"].setChecked(True), QDialog.DialogCode.Accepted)[1])
     window = make_window(model=None)
     window.prompts.ask = lambda title, text, *a: (asked.append(text), QMessageBox.StandardButton.No)[1]
     assert not window.model_controller.choose_model()
-    assert "about 1 GB" in asked[0]
+    assert "982 MB" in asked[0] and "Apache-2.0" in asked[0]
     assert Settings.load().get("model_source") == ""
 
 

@@ -13,11 +13,13 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMetaMethod, QObject, QThread, Signal
 
+from core.captioning.catalogue import model_info
 from core.captioning.device import device_inventory, device_name
 from tests.app.fakes import FakeCaptioner
 from tests.app.gui_ticks import GuiTicks
 from tests.app.images import make_images, make_problem_folder
 from tests.app.window_steps import WAIT_MS
+from visioncap_desktop.model_choice import ModelSpec
 from visioncap_desktop.workers.caption_worker import CaptionWorker, RunRequest
 from visioncap_desktop.workers.folder_scanner import BATCH_FILES, FolderScanner, Stored
 from visioncap_desktop.workers.thumbnail_loader import ThumbnailLoader, disk_cache_file
@@ -366,3 +368,34 @@ def test_disk_cache_is_pruned_oldest_first(tmp_path):
     assert prune_disk_cache(tmp_path, max_bytes=500) == 6  # down to 80%: 400 bytes
     assert sorted(p.name for p in tmp_path.rglob("*.jpg")) == ["6.jpg", "7.jpg", "8.jpg", "9.jpg"]
     assert prune_disk_cache(tmp_path / "missing") == 0
+
+
+class LoadDriver(QObject):
+    load = Signal(object, str)
+
+
+def test_the_worker_loads_the_style_and_prompt_asked_for(qtbot, in_thread):
+    asked = []
+
+    def factory(spec, device):
+        asked.append(spec)
+        fake = FakeCaptioner()
+        info = model_info(spec.model)
+        fake.style = info.style(spec.style).name if info and info.styles else ""
+        return fake
+
+    worker = in_thread(CaptionWorker(factory))
+    driver = LoadDriver()
+    driver.load.connect(worker.load_model)
+    styles = []
+    worker.style_loaded.connect(styles.append)
+    for spec in (ModelSpec("florence-2-base", "detailed"), ModelSpec("florence-2-base", "detailed"),
+                 ModelSpec("florence-2-base"), ModelSpec("blip-base", "", "a photograph of")):
+        with qtbot.waitSignal(worker.model_loaded, timeout=WAIT_MS, raising=False):
+            driver.load.emit(spec, "cpu")
+    qtbot.waitUntil(lambda: len(styles) == 3)
+    assert asked == [  # the same spec twice: loaded once
+        ModelSpec("florence-2-base", "detailed"), ModelSpec("florence-2-base"),
+        ModelSpec("blip-base", "", "a photograph of")]
+    assert styles == ["detailed", "caption", ""]
+    assert RunRequest(1, ("a.jpg",), "demo").model == "demo"  # a bare model: its default style

@@ -35,12 +35,14 @@ def records_to_caption(scope: str, records: Sequence[ImageRecord], selected: Seq
 
 
 def chosen_bundle(override: str | None, source: str, model_path: str, demo: Path | None,
-                  downloaded: Path | None) -> str | None:
-    """The bundle folder to caption with, or None when no usable model is chosen.
+                  downloaded: Path | str | None) -> str | None:
+    """The model to caption with (a bundle folder, or a catalogue model's name), or None when no
+    usable model is chosen.
 
     `override`: `--model` (a folder, or "demo"), which wins over the saved choice `source`
     ("demo", "folder" with `model_path`, "download", or "" for not chosen yet). `demo`: the
-    shipped demo bundle if there is one; `downloaded`: the downloaded bundle if it is complete.
+    shipped demo bundle if there is one; `downloaded`: the downloaded model (its folder or its
+    catalogue name) if it is complete.
     """
     if override:
         source, model_path = ("demo", "") if override == "demo" else ("folder", override)
@@ -71,7 +73,7 @@ def entries_to_save(stored: Mapping[str, CaptionSnapshot],
     records = list(records)
     names = {r.name for r in records}
     entries = {name: s for name, s in stored.items() if name not in names}
-    entries.update((r.name, r.snapshot()) for r in records if r.state is not CaptionState.PENDING)
+    entries.update((r.name, r.snapshot()) for r in records if r.state is not CaptionState.PENDING or r.title)
     return entries
 
 

@@ -1,6 +1,7 @@
-"""Which model captions: the saved choice or `--model`, the chooser and settings dialogs, the
-one-time download of the public ViT-GPT2 COCO captioner, and the model's state for the status
-bar. Loading is the run controller's worker's job; this controller asks for it by signal."""
+"""Which model captions: `--model`, else the open folder's own choice, else the app-wide one; the
+chooser and settings dialogs; the one-time download of a catalogue model; and the model's state
+for the status bar, which names the model and the caption style the current folder uses.
+Loading is the run controller's worker's job; this controller asks for it by signal."""
 
 from __future__ import annotations
 
@@ -9,99 +10,160 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
-from core.bundles.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
+from core.captioning.catalogue import model_info
 from core.captioning.device import DeviceInventory
-from visioncap_desktop import paths
-from visioncap_desktop.controllers.decisions import chosen_bundle, model_failure_advice
+from visioncap_desktop.controllers.decisions import model_failure_advice
 from visioncap_desktop.controllers.message import Message
-from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog, is_bundle
+from visioncap_desktop.dialogs.model_chooser import ModelChooserDialog
 from visioncap_desktop.dialogs.prompts import Prompts
 from visioncap_desktop.dialogs.settings_dialog import SettingsDialog
+from visioncap_desktop.model_choice import (
+    ModelChoice,
+    ModelSpec,
+    choice_label,
+    folder_key,
+    is_installed,
+    model_spec,
+    size_text,
+)
 from visioncap_desktop.resources import demo_bundle_path
 from visioncap_desktop.settings import Settings
 from visioncap_desktop.workers.model_import import ModelImportWorker
 
-DOWNLOAD_FOLDER = "vit-gpt2-coco"
-
 
 class ModelController(QObject):
-    load_requested = Signal(str, str)  # bundle, device: load it now, so the next run starts at once
+    load_requested = Signal(object, str)  # ModelSpec, device: load it now, so the next run starts at once
     model_text_changed = Signal(str)  # the status bar's line about the model
     message = Signal(object)  # Message
-    import_requested = Signal(str, str)  # to the import worker, queued to its thread
+    import_requested = Signal(str)  # a catalogue model's name, to the import worker, queued to its thread
     theme_chosen = Signal(str)  # the settings dialog's theme changed (the window applies it)
 
     def __init__(self, settings: Settings, prompts: Prompts, model_override: str | None = None,
                  parent: QObject | None = None):
-        """`model_override`: a bundle folder (or "demo") used instead of the saved choice, as
-        `--model` does."""
+        """`model_override`: a model ("demo", a catalogue name or a folder) used instead of the
+        saved choices, as `--model` does."""
         super().__init__(parent)
         self._settings = settings
         self._prompts = prompts
         self.model_override = model_override
         self.model_text = ""
         self.devices: DeviceInventory | None = None  # known once the worker has loaded torch
+        self._folder: str | None = None  # the open folder (folder_key), whose own choice wins
+        self._pending: tuple[ModelChoice, bool] | None = None  # a choice waiting for its download, for the folder
         self._import_thread: QThread | None = None
         self._import_worker: ModelImportWorker | None = None
         self._import_dialog: QProgressDialog | None = None
 
-    def download_target(self) -> Path:
-        return paths.models_dir() / DOWNLOAD_FOLDER
+    # --- the choice -----------------------------------------------------------------------------
 
-    def bundle_path(self) -> str | None:
-        """The bundle folder to caption with, or None if no usable model is chosen."""
-        target = self.download_target()
-        return chosen_bundle(self.model_override, self._settings.get("model_source"),
-                             self._settings.get("model_path"), demo_bundle_path(),
-                             target if is_bundle(target) else None)
+    def app_choice(self) -> ModelChoice:
+        s = self._settings
+        return ModelChoice(s.get("model_source"), s.get("model_path"), s.get("model_name"), s.get("model_style"),
+                           s.get("model_prompt")).cleaned()
 
-    def ensure_bundle(self) -> str | None:
-        """The chosen bundle, asking the user for one when none is chosen yet."""
-        bundle = self.bundle_path()
-        if bundle is None and self.choose_model():
-            bundle = self.bundle_path()
-        return bundle
+    def folder_choice(self) -> ModelChoice | None:
+        """The open folder's own choice, if it has one."""
+        if self._folder is None:
+            return None
+        return ModelChoice.from_json(self._settings.get("folder_models").get(self._folder))
 
-    def preload(self) -> None:
-        bundle = self.bundle_path()
-        if bundle:
-            self.load_requested.emit(bundle, self._settings.get("device"))
+    def current_choice(self) -> ModelChoice:
+        return self.folder_choice() or self.app_choice()
 
-    def show_chosen(self) -> None:
-        bundle = self.bundle_path()
-        self._set_text(f"Model: {Path(bundle).name} (not loaded yet)" if bundle else "Model: none chosen")
-
-    def choose_model(self, first_run: bool = False) -> bool:
-        """Ask which model to use; True when a usable model is now chosen."""
-        dialog = ModelChooserDialog(self._settings.get("model_source"), self._settings.get("model_path"),
-                                    demo_bundle_path(), self.download_target(), first_run, self._prompts.parent)
-        if not dialog.exec():
-            return False
-        source, path = dialog.choice()
-        if source == "download" and not is_bundle(self.download_target()):
-            answer = self._prompts.ask(
-                "Download the model?",
-                f"This downloads {PUBLIC_COCO_CAPTIONER} from the Hugging Face hub ({PUBLIC_COCO_CAPTIONER_SIZE}) and converts it "
-                "for VisionCap. Continue?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
-            if answer == QMessageBox.StandardButton.Yes:
-                self.start_model_download()
-            return False
-        self._settings.set("model_source", source)
-        self._settings.set("model_path", path if source == "folder" else "")
+    def set_folder(self, folder: str) -> None:
+        """A folder was opened: its own model (or the app-wide one) is the one to load."""
+        self._folder = folder_key(folder)
         self.show_chosen()
         self.preload()
+
+    def model_spec(self) -> ModelSpec | None:
+        """What the worker loads for the open folder, or None if no usable model is chosen."""
+        return model_spec(self.current_choice(), self.model_override, demo_bundle_path())
+
+    def bundle_path(self) -> str | None:
+        """The model to caption with ("demo"'s folder, a catalogue name, a bundle folder), or None."""
+        spec = self.model_spec()
+        return spec.model if spec else None
+
+    def ensure_bundle(self) -> ModelSpec | None:
+        """The chosen model, asking the user for one when none is chosen yet."""
+        spec = self.model_spec()
+        if spec is None and self.choose_model():
+            spec = self.model_spec()
+        return spec
+
+    def preload(self) -> None:
+        spec = self.model_spec()
+        if spec:
+            self.load_requested.emit(spec, self._settings.get("device"))
+
+    def label(self, loaded_name: str = "") -> str:
+        """The model and style the open folder uses, for the status bar and Settings."""
+        if self.model_override:
+            return loaded_name or Path(self.model_override).name or self.model_override
+        own = " (this folder's own)" if self.folder_choice() is not None else ""
+        return choice_label(self.current_choice(), loaded_name) + own
+
+    def show_chosen(self) -> None:
+        ready = self.model_spec() is not None
+        self._set_text(f"Model: {self.label()} (not loaded yet)" if ready else "Model: none chosen")
+
+    def choose_model(self, first_run: bool = False) -> bool:
+        """Ask which model to use (for the open folder only, or for all); True when a usable
+        model is now chosen. A catalogue model not downloaded yet is downloaded first, when the
+        user agrees, and chosen once it is there."""
+        dialog = ModelChooserDialog(self.current_choice(), demo_bundle_path(), first_run, self._prompts.parent,
+                                    folder=self._folder, folder_own=self.folder_choice() is not None)
+        if not dialog.exec():
+            return False
+        return self._apply_choice(dialog.choice(), dialog.for_folder())
+
+    def _apply_choice(self, choice: ModelChoice, for_folder: bool) -> bool:
+        """Use `choice` (for the open folder only, or for all) if it is there; a catalogue model
+        not downloaded yet is downloaded first, when the user agrees, and used once it is there.
+        True when it is in use now."""
+        info = choice.info
+        if info is not None and not is_installed(info.name):
+            answer = self._prompts.ask(
+                "Download the model?",
+                f"This downloads {info.title} ({info.source}) from the Hugging Face hub: "
+                f"{size_text(info.download_bytes)}, licence {info.licence}. Continue?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+            if answer == QMessageBox.StandardButton.Yes:
+                self._pending = (choice, for_folder)
+                self.start_model_download(info.name)
+            return False
+        self._save_choice(choice, for_folder)
         return True
 
+    def _save_choice(self, choice: ModelChoice, for_folder: bool) -> None:
+        """Make `choice` the open folder's own (`for_folder`) or the app-wide one, which the
+        folder then follows too."""
+        folders = self._settings.get("folder_models")
+        if for_folder and self._folder is not None:
+            folders[self._folder] = choice.to_json()
+        else:
+            folders.pop(self._folder or "", None)
+            for key, value in (("model_source", choice.source), ("model_path", choice.path),
+                               ("model_name", choice.name), ("model_style", choice.style),
+                               ("model_prompt", choice.prompt)):
+                self._settings.set(key, value)
+        self._settings.set("folder_models", folders)
+        self.show_chosen()
+        self.preload()
+
     def open_settings(self) -> None:
-        """The settings dialog: generation, device, batch size, CPU threads (the run controller
-        follows that setting, also during a run); a changed device loads the model again on it."""
+        """The settings dialog: the model the open folder uses (its own, else the app-wide one;
+        listed among the others) with its caption style or prompt, generation, device, batch
+        size, CPU threads (the run controller follows that setting, also during a run); a
+        changed model, style or device loads the model again."""
         dialog = SettingsDialog(self._settings.get("generation"), self._settings.get("device"),
                                 self._settings.get("batch_size"), self.model_text, self._prompts.parent,
                                 theme=self._settings.get("theme"),
-                                devices=self.devices, cpu_threads=self._settings.get("cpu_threads"))
+                                devices=self.devices, cpu_threads=self._settings.get("cpu_threads"),
+                                choice=self._listed_choice(), demo=demo_bundle_path() is not None)
         dialog.model_change_requested.connect(
-            lambda: self.choose_model() and dialog.set_model_text(self.model_text))
+            lambda: self.choose_model() and dialog.set_model(self.model_text, self._listed_choice()))
         if not dialog.exec():
             return
         self._settings.set("generation", dialog.generation())
@@ -109,17 +171,26 @@ class ModelController(QObject):
             self.theme_chosen.emit(dialog.theme_choice())
         self._settings.set("batch_size", dialog.batch_size.value())
         self._settings.set("cpu_threads", dialog.cpu_threads_choice())
-        if dialog.device_choice() != self._settings.get("device"):
-            self._settings.set("device", dialog.device_choice())
+        device_changed = dialog.device_choice() != self._settings.get("device")
+        self._settings.set("device", dialog.device_choice())
+        picked = dialog.model_choice()
+        if picked is not None and picked.source and picked != self.current_choice() \
+                and self._apply_choice(picked, self.folder_choice() is not None):
+            return  # loaded on the device chosen
+        if device_changed:
             self.preload()
+
+    def _listed_choice(self) -> ModelChoice | None:
+        """What Settings lists as the model in use; None under `--model`, which no list changes."""
+        return None if self.model_override else self.current_choice()
 
     # --- the worker's model events --------------------------------------------------------------
 
-    def on_model_loading(self, bundle: str) -> None:
-        self._set_text(f"Loading model {Path(bundle).name}...")
+    def on_model_loading(self, model: str) -> None:
+        self._set_text(f"Loading model {self.label(Path(model).name)}...")
 
     def on_model_loaded(self, name: str, device: str) -> None:
-        self._set_text(f"Model: {name}  |  Device: {device}")
+        self._set_text(f"Model: {self.label(name)}  |  Device: {device}")
 
     def on_devices_found(self, devices: DeviceInventory) -> None:
         self.devices = devices
@@ -132,9 +203,11 @@ class ModelController(QObject):
         self.model_text = text
         self.model_text_changed.emit(text)
 
-    # --- downloading the ViT-GPT2 COCO captioner ------------------------------------------------
+    # --- downloading a catalogue model ----------------------------------------------------------
 
-    def start_model_download(self) -> None:
+    def start_model_download(self, name: str) -> None:
+        """Download the catalogue model `name` in the import worker's thread, with a progress
+        dialog whose Cancel stops it."""
         if self._import_thread is None:
             self._import_thread = QThread(self)
             self._import_thread.setObjectName("visioncap-import")
@@ -146,33 +219,36 @@ class ModelController(QObject):
             self._import_worker.import_finished.connect(self.on_import_finished)
             self._import_worker.import_failed.connect(self.on_import_failed)
             self._import_thread.start()
+        info = model_info(name)
         dialog = QProgressDialog("Connecting to the model hub...", "Cancel", 0, 0, self._prompts.parent)
-        dialog.setWindowTitle("Downloading the ViT-GPT2 COCO captioner")
+        dialog.setWindowTitle(f"Downloading {info.title if info else name}")
         dialog.setMinimumDuration(0)
         dialog.setAutoClose(False)
         dialog.canceled.connect(self._import_worker.cancel)
         dialog.show()
         self._import_dialog = dialog
-        self.import_requested.emit(PUBLIC_COCO_CAPTIONER, str(self.download_target()))
+        self.import_requested.emit(name)
 
     def on_import_progress(self, text: str) -> None:
         if self._import_dialog is not None:
             self._import_dialog.setLabelText(text)
 
-    def on_import_finished(self, bundle: str) -> None:
+    def on_import_finished(self, name: str, folder: str) -> None:
         self._close_import_dialog()
-        self._settings.set("model_source", "download")
-        self._settings.set("model_path", "")
-        self.show_chosen()
-        self.message.emit(Message("info", "Model ready", f"The ViT-GPT2 COCO captioner is ready in {bundle}.",
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0].name != name:
+            pending = (ModelChoice("download", name=name), False)
+        info = model_info(name)
+        self.message.emit(Message("info", "Model ready", f"{info.title if info else name} is ready in {folder}.",
                                   popup=False))
-        self.preload()
+        self._save_choice(*pending)
 
     def on_import_failed(self, text: str) -> None:
         self._close_import_dialog()
+        self._pending = None
         self.message.emit(Message("warning", "Could not download the model",
-                                  f"{text}\n\nYou can use the built-in demo model or a bundle folder instead "
-                                  "(Caption > Choose Model)."))
+                                  f"{text}\n\nYou can use the built-in demo model, another model or a model folder "
+                                  "instead (Caption > Choose Model)."))
 
     def _close_import_dialog(self) -> None:
         if self._import_dialog is not None:

@@ -1,5 +1,8 @@
-"""Choosing the captioning model: the built-in demo, a bundle folder, or the public ViT-GPT2 COCO
-captioner downloaded once into the user data folder. Shown on first run and from Settings."""
+"""Choosing the captioning model: the built-in demo, a bundle folder, or one of the catalogue's
+models (core.captioning.catalogue: ViT-GPT2 COCO, Florence-2, BLIP, GIT), each listed with its
+download size, licence, languages and what it is good for, downloaded once into the user data
+folder; with its caption style or prompt, and, when a folder is open, for that folder only.
+Shown on first run, from Caption > Choose Model and from Settings."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -18,7 +22,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from core.bundles.resources import PUBLIC_COCO_CAPTIONER, PUBLIC_COCO_CAPTIONER_SIZE
+from core.captioning.catalogue import CATALOGUE, ModelInfo, models_root
+from visioncap_desktop.dialogs.style_fields import StyleFields
+from visioncap_desktop.model_choice import ModelChoice, is_installed, size_text
 from visioncap_desktop.theme import warning_colour
 
 
@@ -27,13 +33,23 @@ def is_bundle(folder: Path | None) -> bool:
 
 
 def preselected(source: str, has_demo: bool, downloaded: bool) -> str:
-    """The choice the dialog starts on: the saved one; on first run (`source` "") the photo
-    captioner when it is installed, else the demo, else a folder."""
+    """The choice the dialog starts on: the saved one; on first run (`source` "") a downloaded
+    catalogue model when there is one, else the demo, else a folder."""
     if source in ("demo", "folder", "download"):
         return source
     if downloaded:
         return "download"
     return "demo" if has_demo else "folder"
+
+
+DEMO_NOTE = "Describes coloured shapes only (it learnt from generated pictures): for trying the app, not for photos."
+FOLDER_NOTE = "A model you trained or converted yourself (its folder holds manifest.json)."
+
+
+def catalogue_text(info: ModelInfo, installed: bool) -> str:
+    """A catalogue model's line in the list: "Florence-2 base: 464 MB download, MIT, English"."""
+    size = "installed" if installed else f"{size_text(info.download_bytes)} download"
+    return f"{info.title}: {size}, {info.licence}, {info.languages}"
 
 
 def _note(text: str, parent) -> QLabel:
@@ -45,12 +61,13 @@ def _note(text: str, parent) -> QLabel:
 
 
 class ModelChooserDialog(QDialog):
-    def __init__(self, source: str, path: str, demo: Path | None, download_target: Path,
-                 first_run: bool = False, parent=None):
+    def __init__(self, choice: ModelChoice, demo: Path | None, first_run: bool = False, parent=None,
+                 folder: str | None = None, folder_own: bool = False):
+        """`choice`: the model in use, which the dialog starts on. `folder`: the open folder,
+        offered its own model (`folder_own`: it has one now)."""
         super().__init__(parent)
         self.setWindowTitle("Choose a captioning model")
-        self.setMinimumWidth(560)
-        self._download_target = download_target
+        self.setMinimumWidth(640)
 
         intro = QLabel(
             "VisionCap needs a captioning model. Choose one below; you can change it later in Settings."
@@ -59,12 +76,11 @@ class ModelChooserDialog(QDialog):
 
         self.demo_radio = QRadioButton("Built-in demo model" if demo else "Built-in demo model (not installed)", self)
         self.demo_radio.setEnabled(demo is not None)
-        demo_note = _note("Describes coloured shapes only (it learnt from generated pictures): for trying the "
-                          "app, not for photos.", self)
+        demo_note = _note(DEMO_NOTE, self)
 
-        self.folder_radio = QRadioButton("A model bundle folder on this computer:", self)
-        self.folder_edit = QLineEdit(path if source == "folder" else "", self)
-        self.folder_edit.setPlaceholderText("folder with manifest.json, config.json, model.safetensors, tokenizer.json")
+        self.folder_radio = QRadioButton("A model folder on this computer:", self)
+        self.folder_edit = QLineEdit(choice.path if choice.source == "folder" else "", self)
+        self.folder_edit.setPlaceholderText("a VisionCap bundle, or a model imported with visioncap import-hf")
         browse = QPushButton("Browse...", self)
         browse.clicked.connect(self._browse)
         self.folder_edit.textEdited.connect(lambda: self.folder_radio.setChecked(True))
@@ -72,24 +88,44 @@ class ModelChooserDialog(QDialog):
         folder_row.addSpacing(24)
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(browse)
+        folder_note = _note(FOLDER_NOTE, self)
 
-        folder_note = _note("A model you trained or converted yourself (manifest.json, config.json, "
-                            "model.safetensors, tokenizer.json).", self)
-
-        downloaded = is_bundle(download_target)
-        self.download_radio = QRadioButton(
-            "Photo captioner: the public ViT-GPT2 COCO model (installed)" if downloaded else
-            f"Photo captioner: the public ViT-GPT2 COCO model ({PUBLIC_COCO_CAPTIONER_SIZE} download)", self)
-        download_note = _note(
-            "Describes everyday photos in English. " + (f"Installed in {download_target}." if downloaded else
-            f"Needs a one-time download of {PUBLIC_COCO_CAPTIONER_SIZE} ({PUBLIC_COCO_CAPTIONER} from the "
-            f"Hugging Face hub), converted once into {download_target}."), self)
-
+        catalogue_intro = QLabel(f"Photo captioners, downloaded once from the Hugging Face hub into {models_root()}:",
+                                 self)
+        catalogue_intro.setWordWrap(True)
         self.group = QButtonGroup(self)
-        for radio in (self.demo_radio, self.folder_radio, self.download_radio):
+        self.catalogue_radios: dict[str, QRadioButton] = {}
+        catalogue_rows = []
+        for info in CATALOGUE:
+            radio = QRadioButton(catalogue_text(info, is_installed(info.name)), self)
+            radio.setToolTip(f"{info.source}; {info.parameters / 1e6:,.0f}M parameters; "
+                             f"published quality: {info.quality or 'none'}")
+            self.catalogue_radios[info.name] = radio
+            catalogue_rows.append((radio, _note(info.summary + ".", self)))
+        for radio in (self.demo_radio, self.folder_radio, *self.catalogue_radios.values()):
             self.group.addButton(radio)
-        radios = {"demo": self.demo_radio, "folder": self.folder_radio, "download": self.download_radio}
-        radios[preselected(source, demo is not None, downloaded)].setChecked(True)
+
+        installed = [name for name in self.catalogue_radios if is_installed(name)]
+        start = preselected(choice.source, demo is not None, bool(installed))
+        if start == "download":
+            name = choice.name if choice.source == "download" else installed[0]
+            self.catalogue_radios[name].setChecked(True)
+        else:
+            (self.demo_radio if start == "demo" else self.folder_radio).setChecked(True)
+
+        self.style_fields = StyleFields(self)
+        self._styles: dict[str, tuple[str, str]] = {}  # model -> (style, prompt) chosen in this dialog
+        if choice.source == "download":
+            self._styles[choice.name] = (choice.style, choice.prompt)
+        self._shown: str | None = None
+        self.group.buttonToggled.connect(self._show_style)
+        self._show_style()
+
+        self.folder_check = QCheckBox(f"Only for this folder ({Path(folder).name or folder}); other folders keep "
+                                      "their model" if folder else "", self)
+        self.folder_check.setChecked(bool(folder) and folder_own)
+        self.folder_check.setVisible(bool(folder))
+        self._folder = folder or None
 
         self.problem = QLabel(self)
         self.problem.setStyleSheet(f"color: {warning_colour(self.palette()).name()}")
@@ -106,31 +142,59 @@ class ModelChooserDialog(QDialog):
         layout.addWidget(self.folder_radio)
         layout.addLayout(folder_row)
         layout.addWidget(folder_note)
-        layout.addWidget(self.download_radio)
-        layout.addWidget(download_note)
+        layout.addSpacing(6)
+        layout.addWidget(catalogue_intro)
+        for radio, note in catalogue_rows:
+            layout.addWidget(radio)
+            layout.addWidget(note)
+        layout.addSpacing(6)
+        layout.addWidget(self.style_fields)
+        layout.addWidget(self.folder_check)
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
 
+    def _chosen_name(self) -> str | None:
+        return next((name for name, radio in self.catalogue_radios.items() if radio.isChecked()), None)
+
+    def _show_style(self, *_args) -> None:
+        """Offer the checked catalogue model's styles or prompt, keeping what was chosen for the
+        model shown before."""
+        if self._shown is not None:
+            self._styles[self._shown] = (self.style_fields.style(), self.style_fields.prompt())
+        name = self._chosen_name()
+        if name == self._shown and name is not None:
+            return
+        self._shown = name
+        info = next((m for m in CATALOGUE if m.name == name), None)
+        self.style_fields.set_model(info, *self._styles.get(name or "", ("", "")))
+        if self.isVisible():
+            self.adjustSize()  # room for the style or prompt row, or none
+
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a model bundle folder", self.folder_edit.text())
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.folder_edit.text())
         if folder:
             self.folder_edit.setText(folder)
             self.folder_radio.setChecked(True)
 
-    def choice(self) -> tuple[str, str]:
-        """(source, path): source is "demo", "folder" or "download"."""
+    def choice(self) -> ModelChoice:
         if self.demo_radio.isChecked():
-            return "demo", ""
+            return ModelChoice("demo")
         if self.folder_radio.isChecked():
-            return "folder", self.folder_edit.text().strip()
-        return "download", str(self._download_target)
+            return ModelChoice("folder", self.folder_edit.text().strip())
+        name = self._chosen_name() or CATALOGUE[0].name
+        return ModelChoice("download", name=name, style=self.style_fields.style(),
+                           prompt=self.style_fields.prompt()).cleaned()
+
+    def for_folder(self) -> bool:
+        """Whether the choice is the open folder's own."""
+        return self._folder is not None and self.folder_check.isChecked()
 
     def show_problem(self, text: str) -> None:
         self.problem.setText(text)
 
     def _accept_if_valid(self) -> None:
-        source, path = self.choice()
-        if source == "folder" and not Path(path).is_dir():
-            self.show_problem(f"{path or 'No folder given'}: not a folder.")
+        choice = self.choice()
+        if choice.source == "folder" and not Path(choice.path).is_dir():
+            self.show_problem(f"{choice.path or 'No folder given'}: not a folder.")
             return
         self.accept()

@@ -1,4 +1,5 @@
-"""Generation settings, device, batch size and CPU threads, and a way to the model chooser."""
+"""Generation settings, device, batch size and CPU threads; the model (the list of models, with
+the caption style or prompt of the chosen one), and a way to the model chooser."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
 
 from core.captioning.device import ACCELERATORS, DeviceInventory
 from core.captioning.threads import usable_cpus
+from visioncap_desktop.dialogs.model_picker import ModelPicker
+from visioncap_desktop.model_choice import ModelChoice
 from visioncap_desktop.settings import DEVICES, THEMES, clean_generation
 
 STRATEGY_LABELS = {"greedy": "Greedy (fast, deterministic)", "sample": "Sampling", "beam": "Beam search"}
@@ -70,9 +73,12 @@ class SettingsDialog(QDialog):
     model_change_requested = Signal()
 
     def __init__(self, generation: dict, device: str, batch_size: int, model_text: str, parent=None,
-                 theme: str = "system", devices: DeviceInventory | None = None, cpu_threads: int = 0):
+                 theme: str = "system", devices: DeviceInventory | None = None, cpu_threads: int = 0,
+                 choice: ModelChoice | None = None, demo: bool = True):
         """`devices`: what this computer offers, None when not known yet (PyTorch is loaded
-        with the first model). `cpu_threads`: the model's CPU threads, 0 for automatic."""
+        with the first model). `cpu_threads`: the model's CPU threads, 0 for automatic.
+        `choice`: the model the open folder uses, listed among the others with its style or
+        prompt (None: no list, as under `--model`); `demo`: the built-in demo is there."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         generation = clean_generation(generation)
@@ -82,9 +88,15 @@ class SettingsDialog(QDialog):
         self.model_label.setWordWrap(True)
         change = QPushButton("Choose model...", model_box)
         change.clicked.connect(self.model_change_requested)
-        model_row = QHBoxLayout(model_box)
+        self.picker = ModelPicker(model_box)
+        self._demo = demo
+        self.set_model(model_text, choice)
+        model_row = QHBoxLayout()
         model_row.addWidget(self.model_label, 1)
         model_row.addWidget(change)
+        model_column = QVBoxLayout(model_box)
+        model_column.addLayout(model_row)
+        model_column.addWidget(self.picker)
 
         run_box = QGroupBox("Hardware", self)
         self.device = QComboBox(run_box)
@@ -170,8 +182,17 @@ class SettingsDialog(QDialog):
             widget.setEnabled(strategy == "sample")
         self.num_beams.setEnabled(strategy == "beam")
 
-    def set_model_text(self, text: str) -> None:
+    def set_model(self, text: str, choice: ModelChoice | None = None) -> None:
+        """Show the model in use (also when chosen meanwhile with Choose model...)."""
         self.model_label.setText(text)
+        self.picker.setVisible(choice is not None)
+        if choice is not None:
+            self.picker.set_choice(choice, self._demo)
+        self._listed = choice is not None
+
+    def model_choice(self) -> ModelChoice | None:
+        """The model chosen in the list with its style and prompt; None when no list is shown."""
+        return self.picker.choice() if self._listed else None
 
     def generation(self) -> dict:
         return {

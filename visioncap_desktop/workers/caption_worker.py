@@ -1,9 +1,11 @@
-"""The captioning worker: loads a bundle once, keeps it, and captions snapshots of paths.
+"""The captioning worker: loads a captioner once, keeps it, and captions snapshots of paths.
 
 It lives in its own QThread and is driven by queued signals (`load_model`, `start_run`). It
 receives a RunRequest (paths and settings, copied at request time), emits one signal per result
 keyed by path, and never touches widgets or the item model. torch is imported here, in the
-worker thread, the first time a model loads, so the window is up before torch is.
+worker thread, the first time a model loads, so the window is up before torch is. Every model
+(the demo, a bundle folder, a catalogue model by name, with its caption style or prompt) loads
+through core.captioning.loading.load_captioner, as the CLI's do.
 
 Cancelling and the CPU thread count are plain attributes set from the GUI thread and read
 between batches: a queued signal would wait behind the running batch loop. The captioner gets
@@ -27,6 +29,7 @@ from core.captioning.protocols import NamedCaptioner
 from core.captioning.threads import APP_RESERVE, ThreadPolicy
 from core.images.reading import SharedDecodes
 from visioncap_desktop.gc_pauses import freeze_long_lived
+from visioncap_desktop.model_choice import ModelSpec, as_spec
 
 if TYPE_CHECKING:
     from core.captioning.oom_fallback import OutOfMemoryFallback  # imports torch
@@ -38,21 +41,22 @@ log = logging.getLogger(__name__)
 class RunRequest:
     run_id: int
     paths: tuple[str, ...]
-    bundle: str
+    model: ModelSpec | str  # a bare string: that model ("demo", a catalogue name, a folder) in its default style
     device: str = "auto"  # visioncap_desktop.settings.DEVICES: auto | cpu | cuda | mps | xpu
     generation: dict = field(default_factory=dict)  # GenerationSettings fields
     batch_size: int = 8
 
 
-def load_captioner(bundle: str, device: str) -> NamedCaptioner:
+def load_captioner(spec: ModelSpec, device: str) -> NamedCaptioner:
     """The real captioner; imports torch (only ever called in the worker thread)."""
-    from core.captioning.captioner import Captioner
+    from core.captioning.loading import load_captioner as load
 
-    return Captioner.load(bundle, device=device)
+    return load(spec.model, device=device, style=spec.style or None, prompt=spec.prompt or None)
 
 
 class CaptionWorker(QObject):
-    model_loading = Signal(str)  # bundle path
+    model_loading = Signal(str)  # the model: "demo", a catalogue name or a folder
+    style_loaded = Signal(str)  # the loaded captioner's caption style ("" none), just before model_loaded
     model_loaded = Signal(str, str)  # model name, device label
     devices_found = Signal(object)  # core.captioning.device.DeviceInventory, once, after torch is first loaded
     model_failed = Signal(str)  # message naming the file and the problem
@@ -65,17 +69,17 @@ class CaptionWorker(QObject):
     run_failed = Signal(str)  # the run stopped early; message for the user
     run_finished = Signal(int, int, int, str)  # run id, done, total, "completed"|"cancelled"|"failed"
 
-    def __init__(self, captioner_factory: Callable[[str, str], NamedCaptioner] | None = None, parent=None,
+    def __init__(self, captioner_factory: Callable[[ModelSpec, str], NamedCaptioner] | None = None, parent=None,
                  shared_decodes: SharedDecodes | None = None):
-        """`captioner_factory(bundle, device)` returns a core.captioning.protocols.NamedCaptioner
-        (`name`, `device`, `to()` and `caption_batches()`): core.captioning.captioner.Captioner, or
-        a test's fake. `shared_decodes`: JPEG decodes the captioner shares with the gallery's
-        thumbnails."""
+        """`captioner_factory(spec, device)` returns a core.captioning.protocols.NamedCaptioner
+        (`name`, `device`, `to()` and `caption_batches()`, and `style` where it has one): what
+        core.captioning.loading.load_captioner returns, or a test's fake. `shared_decodes`: JPEG
+        decodes the captioner shares with the gallery's thumbnails."""
         super().__init__(parent)
         self._factory = captioner_factory or load_captioner
         self._shared_decodes = shared_decodes
         self._captioner: NamedCaptioner | None = None
-        self._key: tuple[str, str] | None = None
+        self._key: tuple[ModelSpec, str] | None = None
         self._fallback: OutOfMemoryFallback | None = None  # around the captioner
         self._device_label = ""
         self._devices_found = False
@@ -101,17 +105,19 @@ class CaptionWorker(QObject):
         if policy is not None:
             policy.set_fixed(self._threads or None)
 
-    @Slot(str, str)
-    def load_model(self, bundle: str, device: str) -> bool:
-        """Load `bundle` on `device` unless it is already loaded. Never raises."""
-        if self._captioner is not None and self._key == (bundle, device):
+    @Slot(object, str)
+    def load_model(self, model: ModelSpec | str, device: str) -> bool:
+        """Load `model` (in its style, with its prompt) on `device` unless it is already loaded.
+        Never raises."""
+        spec = as_spec(model)
+        if self._captioner is not None and self._key == (spec, device):
             return True
-        self.model_loading.emit(bundle)
+        self.model_loading.emit(spec.model)
         self._captioner = self._key = self._fallback = None  # free the old model before loading the new one
         try:
-            captioner = self._factory(bundle, device)
+            captioner = self._factory(spec, device)
         except Exception as exc:  # any failure is a message; the app keeps running
-            log.warning("loading %s on %s failed", bundle, device, exc_info=True)
+            log.warning("loading %s on %s failed", spec, device, exc_info=True)
             self._find_devices()
             self.model_failed.emit(describe_load_error(exc))
             return False
@@ -122,10 +128,11 @@ class CaptionWorker(QObject):
             captioner.threads = ThreadPolicy(reserve=APP_RESERVE, parameters=getattr(captioner, "parameters", None))
         if hasattr(captioner, "shared_decodes"):
             captioner.shared_decodes = self._shared_decodes
-        self._captioner, self._key = captioner, (bundle, device)
+        self._captioner, self._key = captioner, (spec, device)
         self._fallback = OutOfMemoryFallback(captioner, notify=functools.partial(self._fallback_notice, captioner))
         self._device_label = device_name(captioner.device)
         freeze_long_lived("model loaded")  # torch's objects would make every full GC a GUI stall
+        self.style_loaded.emit(getattr(captioner, "style", "") or "")
         self.model_loaded.emit(captioner.name, self._device_label)
         return True
 
@@ -157,7 +164,7 @@ class CaptionWorker(QObject):
         if self._cancelled_run == request.run_id:
             self.run_finished.emit(request.run_id, 0, total, "cancelled")
             return
-        if not self.load_model(request.bundle, request.device):
+        if not self.load_model(request.model, request.device):
             self.run_finished.emit(request.run_id, 0, total, "failed")
             return
         done = [0]
