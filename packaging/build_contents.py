@@ -40,6 +40,9 @@ EXCLUDED_MODULES = (
     "pycocotools",
     "nltk",
     "zstandard",
+    # transformers imports scipy only where installed (its object-detection losses) and timm
+    # only to resize relative position tables of models VisionCap does not use: 48 MB
+    "scipy",
     "triton",
     "networkx",
     "jinja2",
@@ -85,6 +88,10 @@ EXCLUDED_MODULES = (
 # other models' modules through the auto classes (CLIP's image processor, BERT's and BART's
 # tokenizers), so those come along too. Collected only where transformers is installed.
 TRANSFORMERS_MODELS = ("florence2", "blip", "git", "auto", "clip", "bert", "bart")
+# transformers/models/__init__.py names every one of its ~560 models (for type checkers), so the
+# analysis would carry them all (43 MB of sources, and scipy for three of them): the build keeps
+# TRANSFORMERS_MODELS and the models their modules import (found by importing them in a child
+# process, see transformers_models_used) and excludes the rest.
 
 # The oldest macOS the app runs on: torch 2.14's wheel is macosx_14_0_arm64 (PySide6 6.11 needs
 # 13.0). The spec writes it into Info.plist (LSMinimumSystemVersion: Finder refuses to open the
@@ -183,6 +190,32 @@ def bundle_files(bundle: Path) -> list[Path]:
             raise BuildError(f"{bundle}: {name} has {path.stat().st_size} bytes, manifest.json says {info.get('bytes')}")
         files.append(path)
     return files
+
+
+def transformers_models_used(models: tuple[str, ...] = TRANSFORMERS_MODELS) -> tuple[list[str], list[str]]:
+    """(kept, excluded): the transformers model packages that importing every module of
+    `models` loads (in a child process, so this one stays light), and all the others, as module
+    names for the spec's excludes. ([], []) where transformers is not installed."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import transformers.models as m\n"
+        f"for name in {list(models)!r}:\n"
+        "    pkg = importlib.import_module('transformers.models.' + name)\n"
+        "    for info in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(pkg.__name__ + '.' + info.name)\n"
+        "loaded = {n.split('.')[2] for n in sys.modules if n.startswith('transformers.models.') and n.count('.') >= 2}\n"
+        "every = {i.name for i in pkgutil.iter_modules(m.__path__) if i.ispkg}\n"
+        "print(' '.join(sorted(loaded)))\n"
+        "print(' '.join(sorted(every - loaded)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        if "No module named 'transformers'" in result.stderr:
+            return [], []
+        raise BuildError(f"importing transformers' {', '.join(models)} modules failed: "
+                         f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
+    kept, excluded = (line.split() for line in result.stdout.splitlines()[-2:])
+    return kept, [f"transformers.models.{name}" for name in excluded]
 
 
 def keep_binary(dest_name: str, variant: str) -> bool:

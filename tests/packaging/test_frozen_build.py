@@ -232,3 +232,29 @@ def test_cli_writes_captions_into_photos_and_beside_them(build_module, dist, tmp
         assert read_sidecar(sidecar_path(photo)).text == row["caption"]
         assert read_txt(txt_path(photo)) == row["caption"]
         assert Image.open(photo).convert("RGB").tobytes() == pixels[name], name
+
+
+@pytest.mark.parametrize("family", ["florence2", "blip", "git"])
+def test_cli_captions_with_a_hugging_face_captioner(build_module, dist, tmp_path, family):
+    """transformers' Florence-2, BLIP and GIT modules travel with the build (transformers
+    imports them by name, so the spec names them): the frozen CLI imports a tiny random
+    checkpoint of each and captions the samples with it, as the source tree does."""
+    pytest.importorskip("transformers")
+    from tests.core.tiny_transformers import save_checkpoint
+
+    save_checkpoint(family, tmp_path / "checkpoint")
+    home = tmp_path / "home"
+    result = run_frozen(build_module, dist, build_contents.CLI_EXE,
+                        ["import-hf", str(tmp_path / "checkpoint"), "--out", str(tmp_path / "model")], home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    images = shutil.copytree(SAMPLES, tmp_path / "samples", ignore=shutil.ignore_patterns("*.csv"))
+    frozen_csv, source_csv = tmp_path / "frozen.csv", tmp_path / "source.csv"
+    args = ["caption", str(images), "--model", str(tmp_path / "model")]
+    result = run_frozen(build_module, dist, build_contents.CLI_EXE, [*args, "--out", str(frozen_csv)], home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    source = subprocess.run([sys.executable, "-m", "core.cli.main", *args, "--out", str(source_csv)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert source.returncode == 0, source.stdout + source.stderr
+    frozen, expected = caption_rows(frozen_csv), caption_rows(source_csv)
+    assert not [row["error"] for row in frozen.values() if row["error"]]
+    assert {n: r["caption"] for n, r in frozen.items()} == {n: r["caption"] for n, r in expected.items()}

@@ -127,6 +127,15 @@ def test_spec_collects_the_hugging_face_captioners_modules():
         assert (models / name / "__init__.py").is_file(), f"transformers {transformers.__version__} has no {name}"
 
 
+def test_transformers_models_used_keeps_what_the_captioners_import_and_excludes_the_rest():
+    pytest.importorskip("transformers")
+    kept, excluded = build_contents.transformers_models_used(("bert",))
+    assert "bert" in kept and "florence2" not in kept
+    assert "transformers.models.llama" in excluded and "transformers.models.florence2" in excluded
+    assert not {f"transformers.models.{name}" for name in kept} & set(excluded)
+    assert "scipy" in build_contents.EXCLUDED_MODULES
+
+
 def test_entry_script_calls_freeze_support_first():
     tree = ast.parse((ROOT / "packaging" / "visioncap_entry.py").read_text(encoding="utf-8"))
     main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
