@@ -50,14 +50,17 @@ def main() -> int:
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
     keep_caches_in_our_folders()
+    from visioncap_desktop.system_libraries import TOO_OLD_EXIT, build_info, too_old
+
+    # an older macOS or glibc than the build needs: say so in one line before torch or Qt fail
+    # to load with less to say (the same line as install.sh, --check-system and the self-test)
+    if problem := too_old(build_info()):
+        sys.stderr.write(problem + "\n")
+        return TOO_OLD_EXIT
     from core.cli.main import COMMANDS  # light: argparse only
 
-    if not (sys.argv[1:2] and sys.argv[1] in COMMANDS) and "--check-system" not in sys.argv:
-        # too old a macOS or glibc, or no libGL: leave QtCore alone and let the app say so
-        from visioncap_desktop.system_libraries import build_info, too_old
-
-        if too_old(build_info()) is None:
-            keep_qt_settings_in_our_folder()
+    if not (sys.argv[1:2] and sys.argv[1] in COMMANDS) and not {"--check-system", "--self-test"} & set(sys.argv):
+        keep_qt_settings_in_our_folder()  # the window: its file dialogs write Qt's settings
     from visioncap_desktop.launcher import main as launcher_main
 
     return launcher_main()

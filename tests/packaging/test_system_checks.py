@@ -246,3 +246,21 @@ def test_entry_points_torch_and_qt_into_visioncaps_folders(tmp_path):
     assert qt == str(tmp_path / "config" / "qt")
     assert conf == str(tmp_path / "config" / "qt" / "QtProject.conf")
     assert kept == "/elsewhere"  # a cache folder the user chose wins
+
+
+def test_frozen_entry_stops_on_a_too_old_system_before_torch_or_qt(tmp_path):
+    (tmp_path / system_libraries.BUILD_INFO).write_text(json.dumps(REQUIREMENT))
+    code = (
+        f"import sys; sys._MEIPASS = {str(tmp_path)!r}; sys.argv = ['visioncap-cli', 'caption', '--help']\n"
+        "sys.path.insert(0, 'packaging')\n"
+        "import visioncap_desktop.system_libraries as s; s.glibc_version = lambda: '2.31'\n"
+        "import visioncap_entry; code = visioncap_entry.main()\n"
+        "assert 'torch' not in sys.modules and 'PySide6.QtCore' not in sys.modules, 'loaded too much'\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "VISIONCAP_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the glibc requirement is checked on Linux")
+    assert (result.returncode, result.stdout, result.stderr) == (system_libraries.TOO_OLD_EXIT, "", TOO_OLD_LINE + "\n")
