@@ -254,16 +254,24 @@ def test_settings_change_the_style_of_the_folder_in_use(qtbot, make_window, imag
     qtbot.waitUntil(lambda: factory.asked[-1][0].model.endswith("demo"))
 
 
-def test_choosing_a_model_not_downloaded_downloads_it_then_uses_it(qtbot, make_window, image_folder, monkeypatch):
+def test_choosing_a_model_not_downloaded_downloads_it_then_uses_it(qtbot, make_window, tmp_path, monkeypatch):
+    import threading
+
+    gate = threading.Event()
+
     def fake_install(name, progress=None):
         progress(f"Downloading {name}...")
+        assert gate.wait(60), "the test never let the download finish"
         install(name)
         return installed_dir(name)
 
     monkeypatch.setattr("visioncap_desktop.workers.model_import.install_model", fake_install)
+    first, other = tmp_path / "first", tmp_path / "other"
+    make_images(first, 2, size=(64, 48))
+    make_images(other, 2, size=(64, 48))
     factory = Factory()
     window = make_window(model=None, captioner_factory=factory)
-    open_folder(qtbot, window, image_folder)
+    open_folder(qtbot, window, first)
     asked = []
     window.prompts.ask = lambda title, text, *a: (asked.append(text), QMessageBox.StandardButton.Yes)[1]
 
@@ -275,9 +283,13 @@ def test_choosing_a_model_not_downloaded_downloads_it_then_uses_it(qtbot, make_w
     choose(monkeypatch, git_with_a_prompt_here)
     assert not window.model_controller.choose_model()  # not yet: downloading
     assert "GIT base (COCO)" in asked[0] and "707 MB" in asked[0] and "MIT" in asked[0]
+    open_folder(qtbot, window, other)  # meanwhile another folder is opened
+    gate.set()
     qtbot.waitUntil(lambda: any(t == "Model ready" for _, t, _ in window.messages))
-    assert Settings.load().get("folder_models")[folder_key(image_folder)]["prompt"] == "a photo of"
-    assert Settings.load().get("model_source") == ""  # only this folder chose
+    folders = Settings.load().get("folder_models")
+    assert list(folders) == [folder_key(first)] and folders[folder_key(first)]["prompt"] == "a photo of"
+    assert Settings.load().get("model_source") == ""  # only the first folder chose
+    open_folder(qtbot, window, first)
     qtbot.waitUntil(lambda: factory.asked and factory.asked[-1][0] == ModelSpec("git-base-coco", "", "a photo of"))
 
 

@@ -49,7 +49,8 @@ class ModelController(QObject):
         self.model_text = ""
         self.devices: DeviceInventory | None = None  # known once the worker has loaded torch
         self._folder: str | None = None  # the open folder (folder_key), whose own choice wins
-        self._pending: tuple[ModelChoice, bool] | None = None  # a choice waiting for its download, for the folder
+        # a choice waiting for its download: the choice, for the folder only or not, the folder then open
+        self._pending: tuple[ModelChoice, bool, str | None] | None = None
         self._import_thread: QThread | None = None
         self._import_worker: ModelImportWorker | None = None
         self._import_dialog: QProgressDialog | None = None
@@ -130,20 +131,21 @@ class ModelController(QObject):
                 f"{size_text(info.download_bytes)}, licence {info.licence}. Continue?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
             if answer == QMessageBox.StandardButton.Yes:
-                self._pending = (choice, for_folder)
+                self._pending = (choice, for_folder, self._folder)
                 self.start_model_download(info.name)
             return False
         self._save_choice(choice, for_folder)
         return True
 
-    def _save_choice(self, choice: ModelChoice, for_folder: bool) -> None:
-        """Make `choice` the open folder's own (`for_folder`) or the app-wide one, which the
-        folder then follows too."""
+    def _save_choice(self, choice: ModelChoice, for_folder: bool, folder: str | None = None) -> None:
+        """Make `choice` the own choice of `folder` (default: the open one) when `for_folder`,
+        else the app-wide one, which that folder then follows too."""
+        folder = folder or self._folder
         folders = self._settings.get("folder_models")
-        if for_folder and self._folder is not None:
-            folders[self._folder] = choice.to_json()
+        if for_folder and folder is not None:
+            folders[folder] = choice.to_json()
         else:
-            folders.pop(self._folder or "", None)
+            folders.pop(folder or "", None)
             for key, value in (("model_source", choice.source), ("model_path", choice.path),
                                ("model_name", choice.name), ("model_style", choice.style),
                                ("model_prompt", choice.prompt)):
@@ -237,7 +239,7 @@ class ModelController(QObject):
         self._close_import_dialog()
         pending, self._pending = self._pending, None
         if pending is None or pending[0].name != name:
-            pending = (ModelChoice("download", name=name), False)
+            pending = (ModelChoice("download", name=name).cleaned(), False, self._folder)
         info = model_info(name)
         self.message.emit(Message("info", "Model ready", f"{info.title if info else name} is ready in {folder}.",
                                   popup=False))

@@ -89,6 +89,7 @@ class SettingsDialog(QDialog):
         change = QPushButton("Choose model...", model_box)
         change.clicked.connect(self.model_change_requested)
         self.picker = ModelPicker(model_box)
+        self.picker.combo.currentIndexChanged.connect(lambda: self.isVisible() and self.adjustSize())  # style row
         self._demo = demo
         self.set_model(model_text, choice)
         model_row = QHBoxLayout()
