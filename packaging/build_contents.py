@@ -41,8 +41,20 @@ EXCLUDED_MODULES = (
     "nltk",
     "zstandard",
     # transformers imports scipy only where installed (its object-detection losses) and timm
-    # only to resize relative position tables of models VisionCap does not use: 48 MB
+    # only to resize relative position tables of models VisionCap does not use: 78 MB with its
+    # libraries. Likewise optional to what imports them, found in the analysis of a build:
+    # `kernels` (transformers' kernel hub, 8 MB), `cryptography` (requests' pyOpenSSL support,
+    # 14 MB), pydantic (huggingface_hub's webhooks server, 6 MB), mypy's parser (3 MB), pandas,
+    # and hypothesis (a test library)
     "scipy",
+    "kernels",
+    "cryptography",
+    "pydantic",
+    "pydantic_core",
+    "mypy",
+    "ast_serialize",
+    "pandas",
+    "hypothesis",
     "triton",
     "networkx",
     "jinja2",
