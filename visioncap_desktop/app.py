@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "`visioncap caption --help` and `visioncap import-hf --help` describe the headless commands.",
     )
     parser.add_argument("folder", nargs="?", help="a folder of images to open")
-    parser.add_argument("--model", metavar="BUNDLE", help="a model bundle folder (or 'demo') to use this session")
+    parser.add_argument("--model", metavar="MODEL",
+                        help="a model to use until the app quits: 'demo', a catalogue name (visioncap models) or a folder")
     parser.add_argument("--screenshot", metavar="PNG",
                         help="open FOLDER, caption every image, save the window as PNG and exit")
     parser.add_argument("--self-test", action="store_true",

@@ -30,7 +30,7 @@ from visioncap_desktop.records import CaptionState, ImageRecord
 from visioncap_desktop.tags import is_tag, split_tags
 from visioncap_desktop.wording import plural
 
-CSV_COLUMNS = ("file_name", "path", "caption", "edited", "model", "error")
+CSV_COLUMNS = ("file_name", "path", "caption", "title", "edited", "model", "style", "error")
 
 
 def csv_rows(records: Iterable[ImageRecord]) -> list[dict[str, object]]:
@@ -41,8 +41,10 @@ def csv_rows(records: Iterable[ImageRecord]) -> list[dict[str, object]]:
             "file_name": r.name,
             "path": r.path,
             "caption": r.caption,
+            "title": r.title,  # the photo's title typed in the side panel or read from the photo; "" none
             "edited": r.edited,  # csvio writes booleans as true/false
             "model": r.model,
+            "style": r.style,  # the caption style the model wrote in; "" for a model without styles
             "error": r.error,  # why the last run could not caption it; "" otherwise
         }
         for r in records
@@ -75,7 +77,8 @@ def write_items(records: Iterable[ImageRecord], folder: Path | None, keywords: b
     `folder`), whose captions the record's caption already accounts for. Only the model's
     captions are written as VisionCap's own: an edit or a caption read from a file is a
     person's, and later runs keep it. `keywords`: the caption's tags (its comma-separated parts
-    of a few words) go with it, added to the photo's keywords."""
+    of a few words) go with it, added to the photo's keywords. A record's title goes with its
+    caption (a title alone, without a caption, is not written)."""
     items = []
     for r in records:
         if not r.caption.strip():
@@ -84,7 +87,8 @@ def write_items(records: Iterable[ImageRecord], folder: Path | None, keywords: b
                  for key, state in r.seen.items()}
         tags = tuple(t for t in split_tags(r.caption) if is_tag(t)) if keywords else ()
         items.append(WriteItem(Path(r.path), r.name, r.caption, r.facts().state(), known,
-                               by_model=r.state is CaptionState.CAPTIONED and not r.source, keywords=tags))
+                               by_model=r.state is CaptionState.CAPTIONED and not r.source, keywords=tags,
+                               title=r.title or None))
     return items
 
 

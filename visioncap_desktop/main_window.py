@@ -38,6 +38,7 @@ from visioncap_desktop.controllers.decisions import (
     records_to_caption,
     subfolder_question,
 )
+from visioncap_desktop.controllers.details_controller import DetailsController
 from visioncap_desktop.controllers.edit_controller import EditController
 from visioncap_desktop.controllers.export_controller import ExportController
 from visioncap_desktop.controllers.folder_controller import FolderController
@@ -115,6 +116,8 @@ class MainWindow(QMainWindow):
         self.batch_edit_controller = BatchEditController(self.gallery_model, self.undo_stack,
                                                          self.records_in_scope, self.scope_sizes, self)
         self.tag_controller = TagController(self.gallery_model, self.records_in_scope, self)
+        self.details_controller = DetailsController(self.batch_edit_controller.change_records, self.records_in_scope,
+                                                    self)
 
         self._build_central()
         self._build_menus_and_toolbar()
@@ -201,6 +204,7 @@ class MainWindow(QMainWindow):
         selection.currentChanged.connect(self._on_current_changed)
         selection.selectionChanged.connect(self._update_actions)
         self.side_panel.caption_committed.connect(self.edit_controller.commit_caption)
+        self.side_panel.title_committed.connect(self.edit_controller.commit_title)
         self.side_panel.draft_changed.connect(self.edit_controller.set_draft)
         self.side_panel.step_requested.connect(self.gallery_view.step_current)
         self.gallery_view.delegate.draft_changed.connect(self.edit_controller.set_draft)
@@ -257,6 +261,7 @@ class MainWindow(QMainWindow):
         model, run = self.model_controller, self.run_controller
         model.load_requested.connect(run.load_model)
         model.model_text_changed.connect(self.model_label.setText)
+        self.folder_controller.folder_opened.connect(model.set_folder)  # a folder may have its own model
         run.model_loading.connect(model.on_model_loading)
         run.model_loaded.connect(model.on_model_loaded)
         run.model_failed.connect(model.on_model_failed)
@@ -294,17 +299,18 @@ class MainWindow(QMainWindow):
         self.model_controller.theme_chosen.connect(a.set_theme)
         a.about_action.triggered.connect(self._show_about)
         a.batch_action.triggered.connect(lambda: self.batch_edit_controller.open_dialog(self))
+        a.details_action.triggered.connect(self.details_controller.read_from_photos)
 
     def connect_message_signals(self) -> None:
         for controller in (self.folder_controller, self.run_controller, self.model_controller,
                            self.export_controller, self.edit_controller, self.batch_edit_controller):
             controller.message.connect(self.notify)
         for controller in (self.folder_controller, self.run_controller, self.export_controller,
-                           self.batch_edit_controller, self.tag_controller):
+                           self.batch_edit_controller, self.tag_controller, self.details_controller):
             controller.status.connect(self.show_status)
 
     def connect_problem_signals(self) -> None:
-        for controller in (self.folder_controller, self.run_controller, self.export_controller):
+        for controller in (self.folder_controller, self.run_controller, self.export_controller, self.details_controller):
             controller.problems_found.connect(self.problems.add)
         self.folder_controller.folder_opened.connect(self.problems.clear)  # the rows name the previous folder's files
         self.problems.jump_requested.connect(self.show_image)
@@ -325,6 +331,7 @@ class MainWindow(QMainWindow):
             signal.connect(tags.on_filter_changed)
         self.batch_edit_controller.busy_changed.connect(self._update_actions)
         self.folder_controller.folder_closing.connect(self.batch_edit_controller.finish_now)
+        self.folder_controller.folder_closing.connect(self.details_controller.cancel)
 
     # --- what the app, the screenshot tool and the tests call --------------------------------------
 
@@ -358,9 +365,6 @@ class MainWindow(QMainWindow):
             self.run_controller.cancel()
         else:
             self.export_controller.cancel_writing()
-
-    def bundle_path(self) -> str | None:
-        return self.model_controller.bundle_path()
 
     def write_files(self, way: str, scope: str = "all", existing: str = "keep", keep_mtime: bool | None = None):
         """Write the captions of `scope` out ("xmp", "embed", "txt", "jsonl") in the background,
@@ -553,7 +557,9 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.side_panel.commit()
+        self.side_panel.commit_title()
         self.gallery_view.commit_editor()
+        self.details_controller.shutdown()  # before the batch: a reading that ends applies its change
         self.batch_edit_controller.finish_now()  # a batch still applying is part of what is saved
         self.tag_controller.stop()
         self.run_controller.shutdown()  # before the save: the run's last results go in

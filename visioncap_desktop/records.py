@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from core.fingerprint import FileState
@@ -38,6 +38,8 @@ class CaptionSnapshot:
     error: str = ""
     model: str = ""
     source: str = ""  # SOURCES: where the caption was read from ("" for the model or the user)
+    title: str = ""  # the photo's title (XMP dc:title) where the user gives one: written beside the caption
+    style: str = ""  # the caption style `model` wrote it in (Florence-2's "detailed"...); "" none
 
 
 # Where a caption came from besides the model and the user (core.metadata.caption_io.Source values). Such
@@ -80,6 +82,7 @@ class ImageRecord:
     state: CaptionState = CaptionState.PENDING
     error: str = ""
     model: str = ""  # the model that wrote the caption (kept when the user edits it)
+    style: str = ""  # see CaptionSnapshot.style
     width: int = 0  # pixels, 0 until the thumbnail loader has read the header
     height: int = 0
     source: str = ""  # see CaptionSnapshot.source
@@ -89,6 +92,7 @@ class ImageRecord:
     changed_ns: int = 0  # see FileFacts.changed_ns
     seen: dict[str, FileState] = field(default_factory=dict)  # see FileFacts.seen
     noted: dict[str, FileState] = field(default_factory=dict)  # see FileFacts.noted
+    title: str = ""  # see CaptionSnapshot.title
     # computed once, in the scanner's thread, so sorting 100,000 records is a plain list.sort
     sort_key: str = field(default="", compare=False)
 
@@ -106,7 +110,7 @@ class ImageRecord:
         return self.state in (CaptionState.PENDING, CaptionState.ERROR)
 
     def snapshot(self) -> CaptionSnapshot:
-        return CaptionSnapshot(self.caption, self.state, self.error, self.model, self.source)
+        return CaptionSnapshot(self.caption, self.state, self.error, self.model, self.source, self.title, self.style)
 
     def apply(self, snapshot: CaptionSnapshot) -> None:
         self.caption = snapshot.caption
@@ -114,6 +118,8 @@ class ImageRecord:
         self.error = snapshot.error
         self.model = snapshot.model
         self.source = snapshot.source
+        self.title = snapshot.title
+        self.style = snapshot.style
 
     def facts(self) -> FileFacts:
         return FileFacts(self.fingerprint, self.size, self.mtime_ns, self.changed_ns, dict(self.seen),
@@ -136,8 +142,13 @@ class ImageRecord:
 
 def edited_snapshot(record: ImageRecord, caption: str) -> CaptionSnapshot:
     """What a user edit of `record` to `caption` leaves: state edited, no error, same model; the
-    caption is the user's now, not the file's it was read from."""
-    return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model)
+    caption is the user's now, not the file's it was read from. The title stays."""
+    return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model, title=record.title, style=record.style)
+
+
+def titled_snapshot(record: ImageRecord, title: str) -> CaptionSnapshot:
+    """`record` with the title `title`; its caption and state as they are."""
+    return replace(record.snapshot(), title=title.strip())
 
 
 def imported_snapshot(record: ImageRecord, caption: str, source: str, own: bool = False) -> CaptionSnapshot:
@@ -145,8 +156,9 @@ def imported_snapshot(record: ImageRecord, caption: str, source: str, own: bool 
     that VisionCap's model wrote there and nobody changed since (`own`) is the model's caption
     again, which runs may replace."""
     if own:
-        return CaptionSnapshot(caption, CaptionState.CAPTIONED, "", record.model)
-    return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model, source)
+        return CaptionSnapshot(caption, CaptionState.CAPTIONED, "", record.model, title=record.title,
+                               style=record.style)
+    return CaptionSnapshot(caption, CaptionState.EDITED, "", record.model, source, record.title, record.style)
 
 
 def run_may_replace(record: ImageRecord, overwrite_edited: bool) -> bool:

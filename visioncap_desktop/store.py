@@ -7,9 +7,10 @@ the user data folder.
                                    "source": "txt", "fingerprint": "v1:...", "size": 123, "mtime_ns": ...,
                                    "changed_ns": ..., "seen": {"day1/beach.txt": {"size": ..., ...}}}}}
 
-`source`, `fingerprint`, `size`, `mtime_ns`, `changed_ns` and `seen` (records.FileFacts) came
-with captions following their photos (issue 9), `noted` (disagreements already reported) with
-issue 24; a store without them loads as before, and an older VisionCap ignores them.
+`source`, `fingerprint`, `size`, `mtime_ns`, `changed_ns`, `seen` and `noted` (records.FileFacts)
+and `title` (a photo's title, saved also for an image with no caption yet) and `style` (the
+caption style the model wrote in) are optional: a store
+without them loads as before, and an older VisionCap ignores them.
 
 Keys are file names relative to the folder. Writes are atomic (core.atomic), so a crash leaves
 the previous file or the new one. Text typed but not yet committed goes to a small drafts file
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 STORE_FORMAT = "visioncap-captions"
 STORE_VERSION = 1
-_ENTRY_KEYS = {"caption": str, "state": str, "model": str, "error": str, "source": str}
+_ENTRY_KEYS = {"caption": str, "state": str, "model": str, "style": str, "error": str, "source": str, "title": str}
 
 
 class StoreFormatError(ValueError):
@@ -109,7 +110,7 @@ def parse_store(data: object) -> dict[str, CaptionSnapshot]:
         except ValueError as exc:
             raise StoreFormatError(f"unknown state {entry.get('state')!r} for {name!r}") from exc
         entries[name] = CaptionSnapshot(entry.get("caption", ""), state, entry.get("error", ""), entry.get("model", ""),
-                                        entry.get("source", ""))
+                                        entry.get("source", ""), entry.get("title", ""), entry.get("style", ""))
     return entries
 
 
@@ -156,9 +157,11 @@ def dump_store(folder: Path, entries: Mapping[str, CaptionSnapshot],
     facts = facts or {}
     images = {
         name: {"caption": s.caption, "state": s.state.value, "model": s.model, "error": s.error,
-               **({"source": s.source} if s.source else {}), **_facts_json(facts.get(name))}
+               **({"style": s.style} if s.style else {}),
+               **({"source": s.source} if s.source else {}), **({"title": s.title} if s.title else {}),
+               **_facts_json(facts.get(name))}
         for name, s in sorted(entries.items())
-        if s.state is not CaptionState.PENDING
+        if s.state is not CaptionState.PENDING or s.title
     }
     data = {
         "format": STORE_FORMAT,

@@ -77,6 +77,17 @@ def delete_tag(caption: str, tag: str) -> str:
     return rename_tag(caption, tag, "")
 
 
+def add_tags(caption: str, new: Iterable[str]) -> str:
+    """`new` tags the caption does not hold yet, added at its end (in their order, each once);
+    the caption unchanged, spacing and all, when it holds them all. A part holding a comma
+    cannot be a tag and is left out."""
+    held = set(split_tags(caption))
+    missing = list(dict.fromkeys(t.strip() for t in new if t.strip() and SEPARATOR not in t and t.strip() not in held))
+    if not missing:
+        return caption
+    return join_tags([*split_tags(caption), *missing])
+
+
 def move_tag_to_front(caption: str, tag: str) -> str:
     """`tag` first, the others in their order; unchanged when the caption does not hold it."""
     tag = tag.strip()

@@ -39,7 +39,8 @@ def test_csv_round_trips_through_the_csv_module(tmp_path):
     assert b"\r\n" in raw  # RFC 4180 line ends
     assert list(rows[0]) == list(export.CSV_COLUMNS)
     assert rows[0] == {"file_name": "a.jpg", "path": str(tmp_path / "a.jpg"), "caption": AWKWARD,
-                       "edited": "false", "model": "tiny", "error": ""}
+                       "title": "",
+                       "edited": "false", "model": "tiny", "style": "", "error": ""}
     assert rows[1]["file_name"] == "sub/Ünï.png"  # relative, forward slashes
     assert rows[1]["edited"] == "true"
     assert rows[1]["caption"] == "'=SUM(A1:A9)"  # neutralised

@@ -153,8 +153,8 @@ def test_export_csv_from_the_window(qtbot, make_window, image_folder, tmp_path):
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert len(rows) == len(records)
     assert rows[0] == {"file_name": records[0].name, "path": records[0].path,
-                       "caption": '\'=HYPERLINK("x"), "quoted"\nsecond line, café', "edited": "true",
-                       "model": "tiny-test", "error": ""}
+                       "caption": '\'=HYPERLINK("x"), "quoted"\nsecond line, café', "title": "",
+                       "edited": "true", "model": "tiny-test", "style": "", "error": ""}
     assert [r["file_name"] for r in rows] == [r.name for r in records]
     assert all(r["edited"] == "false" for r in rows[1:])
 

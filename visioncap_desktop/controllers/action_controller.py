@@ -74,6 +74,10 @@ class ActionController(QObject):
         self.find_action = self._action("&Find", None, QKeySequence.StandardKey.Find)
         self.batch_action = self._action("&Batch Edit...", None, "Ctrl+H",
                                          "Find and replace, add a prefix or suffix, tidy captions of many images")
+        self.details_action = self._action(
+            "Add &Keywords and Titles from Photos", None, None,
+            "The keywords in the selected photos (all photos when one or none is selected) and their XMP sidecars "
+            "become tags of their captions; a photo's title fills an empty Title. No photo is changed.")
 
         self.caption_all_action = self._action("Caption &All", None, None)
         self.caption_selected_action = self._action("Caption &Selected", None, "Ctrl+Shift+R",
@@ -145,7 +149,7 @@ class ActionController(QObject):
         _add(bar.addMenu("E&xport"), self.export_action, self.txt_action, None, self.xmp_action, self.embed_action,
              self.jsonl_action, None, *self.sidecar_actions.values())
         _add(bar.addMenu("&Edit"), self.undo_action, self.redo_action, None, self.edit_action, self.find_action,
-             self.batch_action)
+             self.batch_action, self.details_action)
         _add(bar.addMenu("&Caption"), self.caption_all_action, self.caption_selected_action,
              self.caption_missing_action, None, self.overwrite_action, self.cancel_action, None, self.model_action,
              self.settings_action)
@@ -184,6 +188,7 @@ class ActionController(QObject):
         self.undo_action.setIconText("Undo")  # the toolbar keeps the short label
         self.redo_action.setIconText("Redo")
         self.batch_action.setEnabled(idle_with_records)
+        self.details_action.setEnabled(idle_with_records)
         self.export_action.setEnabled(state.has_records)
         for action in (self.txt_action, self.xmp_action, self.embed_action, self.jsonl_action, self.import_action):
             action.setEnabled(state.has_records and not state.writing)

@@ -19,6 +19,7 @@ from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.dialogs.batch_edit_dialog import BatchEditDialog
 from visioncap_desktop.gallery.batch_command import (
     BatchCaptionCommand,
+    Change,
     Snapshots,
     change_steps,
     restore_steps,
@@ -75,6 +76,16 @@ class BatchEditController(QObject):
                         protect_edited: bool = False) -> bool:
         """Apply `change_caption` to `records` (edited ones skipped if `protect_edited`), in
         slices, then push one undo step named `text`. False if another batch is running."""
+        def change(record: ImageRecord):
+            caption = change_caption(record.caption)
+            return edited_snapshot(record, caption) if caption != record.caption else None
+
+        return self.change_records(records, change, text, protect_edited)
+
+    def change_records(self, records: list[ImageRecord], change: Change, text: str,
+                       protect_edited: bool = False) -> bool:
+        """`change_captions` for a change that needs the whole record (a title, the keywords read
+        from each photo): `change` returns the record's new snapshot, or None to leave it."""
         if self.busy:
             self.status.emit("A batch edit is still being applied; try again in a moment.", 5000)
             return False
@@ -87,10 +98,6 @@ class BatchEditController(QObject):
                     protected += 1
                 else:
                     yield record.path
-
-        def change(record: ImageRecord):
-            caption = change_caption(record.caption)
-            return edited_snapshot(record, caption) if caption != record.caption else None
 
         self._start(change_steps(self._model, chosen(), change),
                     lambda result: self._on_applied(result, text, protected))

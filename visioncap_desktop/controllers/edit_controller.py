@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QMessageBox
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.dialogs.prompts import Prompts
 from visioncap_desktop.gallery.item_model import GalleryModel
-from visioncap_desktop.gallery.undo_commands import EditCaptionCommand
+from visioncap_desktop.gallery.undo_commands import EditCaptionCommand, EditTitleCommand
 from visioncap_desktop.store import (
     StoreFormatError,
     drafts_path,
@@ -90,6 +90,12 @@ class EditController(QObject):
         record = self._model.record_for_path(path)
         if record is not None and caption != record.caption:
             self.undo_stack.push(EditCaptionCommand(self._model, path, caption))
+
+    def commit_title(self, path: str, title: str) -> None:
+        """A title typed in the side panel: one undo step."""
+        record = self._model.record_for_path(path)
+        if record is not None and title.strip() != record.title:
+            self.undo_stack.push(EditTitleCommand(self._model, path, title))
 
     def undo(self) -> None:
         self._step_history(self.undo_stack.undo)

@@ -58,6 +58,7 @@ class ExportController(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._job: CaptionWriteJob | None = None
+        self._finished_job: CaptionWriteJob | None = None
         self._job_way = ""
         self._job_records: list[ImageRecord] = []
         self._job_done = 0
@@ -175,7 +176,10 @@ class ExportController(QObject):
             self.status.emit(f"Writing {WAY_NAMES[self._job_way]}... {done:,} of {total:,}", 0)
 
     def _end_job(self) -> list[ImageRecord]:
+        job = self._job
+        # the job is held until the next one: the pool's thread may still be returning from its run()
         records, self._job, self._job_records = self._job_records, None, []
+        self._finished_job = job
         if self.progress_dialog is not None:
             self.progress_dialog.deleteLater()
             self.progress_dialog.hide()

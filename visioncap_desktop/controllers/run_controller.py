@@ -1,7 +1,8 @@
 """Captioning runs: one at a time, in the caption worker's thread.
 
-A run is requested with the records to caption and the bundle; the worker gets a snapshot (paths
-and settings) and answers by path. Results go into the item model as they arrive (an edited
+A run is requested with the records to caption and the model (with its caption style or prompt);
+the worker gets a snapshot (paths and settings) and answers by path. Each caption records the model
+and the style that wrote it. Results go into the item model as they arrive (an edited
 caption is kept unless the run may overwrite it; anything the user does to an image during the
 run wins over its result) and into one undo command, pushed with the run's first change, so a
 whole run, even a cancelled one, is one undo step and edits made during it are later steps.
@@ -10,6 +11,7 @@ whole run, even a cancelled one, is one undo step and edits made during it are l
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 from PySide6.QtGui import QUndoStack
@@ -18,6 +20,7 @@ from visioncap_desktop.controllers.decisions import run_summary
 from visioncap_desktop.controllers.message import Message
 from visioncap_desktop.gallery.item_model import GalleryModel
 from visioncap_desktop.gallery.undo_commands import CaptionRunCommand
+from visioncap_desktop.model_choice import ModelSpec
 from visioncap_desktop.problems import Problem
 from visioncap_desktop.records import CaptionSnapshot, CaptionState, ImageRecord, run_may_replace
 from visioncap_desktop.settings import Settings
@@ -49,8 +52,8 @@ class ActiveRun:
         self._pushed = False
         self.problems: list[Problem] = []  # not yet reported
 
-    def caption_ready(self, path: str, caption: str, model_name: str) -> None:
-        if self._apply(path, CaptionSnapshot(caption, CaptionState.CAPTIONED, "", model_name)):
+    def caption_ready(self, path: str, caption: str, model_name: str, style: str = "") -> None:
+        if self._apply(path, CaptionSnapshot(caption, CaptionState.CAPTIONED, "", model_name, style=style)):
             self.captioned += 1
         else:
             self.skipped += 1
@@ -65,16 +68,18 @@ class ActiveRun:
         if record is not None:
             self.problems.append(Problem("captioning", "failed", record.name, reason, path))
             # an earlier caption stays visible next to the error; nothing the user had is lost
-            self._apply(path, CaptionSnapshot(record.caption, CaptionState.ERROR, reason, record.model))
+            self._apply(path, CaptionSnapshot(record.caption, CaptionState.ERROR, reason, record.model,
+                                              style=record.style))
 
     def _apply(self, path: str, snapshot: CaptionSnapshot) -> bool:
         """False if the result may not replace what the image has now."""
         record = self._model.record_for_path(path)
         if record is None or not run_may_replace(record, self._overwrite_edited):
             return False
+        snapshot = replace(snapshot, title=record.title)  # a run writes captions; the title stays
         expected = self.command.after(path) or self._started_with.get(path)
-        if record.snapshot() != expected:
-            return False
+        if expected is None or record.snapshot() != replace(expected, title=record.title):
+            return False  # the caption changed since (a title typed meanwhile does not count)
         change = self._model.apply_result(path, snapshot, self._overwrite_edited)
         if change is not None:
             if not self._pushed:
@@ -108,13 +113,13 @@ class RunController(QObject):
     message = Signal(object)  # Message
     problems_found = Signal(object)  # [Problem]: images that failed or kept what the user did
     # the worker's model events, for whoever shows the model's state
-    model_loading = Signal(str)  # bundle
+    model_loading = Signal(str)  # the model: "demo", a catalogue name or a folder
     model_loaded = Signal(str, str)  # model name, device label
     model_failed = Signal(str)  # message
     devices_found = Signal(object)  # core.captioning.device.DeviceInventory
     # requests to the worker (queued to its thread)
     run_requested = Signal(object)
-    model_load_requested = Signal(str, str)
+    model_load_requested = Signal(object, str)  # ModelSpec, device
 
     def __init__(self, gallery_model: GalleryModel, undo_stack: QUndoStack, settings: Settings,
                  captioner_factory=None, parent: QObject | None = None, shared_decodes=None):
@@ -126,6 +131,7 @@ class RunController(QObject):
         self._run: ActiveRun | None = None
         self._run_counter = 0
         self._model_name = ""
+        self._style = ""  # the loaded captioner's caption style, recorded with each of its captions
         self._shut_down = False
 
         self.thread = QThread(self)
@@ -143,6 +149,7 @@ class RunController(QObject):
         self.run_requested.connect(worker.start_run)
         self.model_load_requested.connect(worker.load_model)
         worker.model_loading.connect(self.model_loading)
+        worker.style_loaded.connect(self._on_style_loaded)
         worker.model_loaded.connect(self._on_model_loaded)
         worker.model_failed.connect(self._on_model_failed)
         worker.devices_found.connect(self.devices_found)
@@ -158,22 +165,23 @@ class RunController(QObject):
     def is_running(self) -> bool:
         return self._run is not None
 
-    def load_model(self, bundle: str, device: str) -> None:
+    def load_model(self, model: ModelSpec | str, device: str) -> None:
         """Load a model in the worker now, so the next run starts at once. Ignored during a run
-        (the worker is busy; each run loads the bundle it names) and after shutdown."""
-        if bundle and self._run is None and not self._shut_down:
-            self.model_load_requested.emit(bundle, device)
+        (the worker is busy; each run loads the model it names) and after shutdown."""
+        if model and self._run is None and not self._shut_down:
+            self.model_load_requested.emit(model, device)
 
-    def start(self, records: list[ImageRecord], bundle: str, overwrite_edited: bool) -> bool:
-        """Caption `records` with `bundle` and the saved device and generation settings.
-        False if a run is on already or there is nothing to caption."""
+    def start(self, records: list[ImageRecord], model: ModelSpec | str, overwrite_edited: bool) -> bool:
+        """Caption `records` with `model` (a ModelSpec: model, style, prompt; or a bare model) and
+        the saved device and generation settings. False if a run is on already or there is
+        nothing to caption."""
         if self._run is not None or not records:
             return False
         self._run_counter += 1
         request = RunRequest(
             run_id=self._run_counter,
             paths=tuple(r.path for r in records),
-            bundle=bundle,
+            model=model,
             device=self._settings.get("device"),
             generation=self._settings.get("generation"),
             batch_size=self._settings.get("batch_size"),
@@ -218,12 +226,15 @@ class RunController(QObject):
 
     # --- the worker's answers -------------------------------------------------------------------
 
+    def _on_style_loaded(self, style: str) -> None:
+        self._style = style
+
     def _on_model_loaded(self, name: str, device: str) -> None:
         self._model_name = name
         self.model_loaded.emit(name, device)
 
     def _on_model_failed(self, text: str) -> None:
-        self._model_name = ""
+        self._model_name = self._style = ""
         self.model_failed.emit(text)
 
     def _current(self, run_id: int) -> ActiveRun | None:
@@ -232,7 +243,7 @@ class RunController(QObject):
 
     def _on_caption_ready(self, run_id: int, path: str, caption: str) -> None:
         if (run := self._current(run_id)) is not None:
-            run.caption_ready(path, caption, self._model_name)
+            run.caption_ready(path, caption, self._model_name, self._style)
 
     def _on_caption_failed(self, run_id: int, path: str, reason: str) -> None:
         if (run := self._current(run_id)) is not None:

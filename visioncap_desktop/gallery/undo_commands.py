@@ -1,4 +1,4 @@
-"""Undoable changes to captions: one user edit, or one whole captioning run.
+"""Undoable changes to captions: one user edit (of a caption or a title), or one whole captioning run.
 
 The commands change records through a `CaptionTarget` (the gallery's item model is one), so this
 module does not import the item model, which imports it to turn edits into commands."""
@@ -11,7 +11,7 @@ from typing import Protocol
 
 from PySide6.QtGui import QUndoCommand
 
-from visioncap_desktop.records import CaptionSnapshot, ImageRecord, edited_snapshot
+from visioncap_desktop.records import CaptionSnapshot, ImageRecord, edited_snapshot, titled_snapshot
 
 
 class CaptionTarget(Protocol):
@@ -36,6 +36,26 @@ class EditCaptionCommand(QUndoCommand):
         self._path = path
         self._before = record.snapshot()
         self._after = edited_snapshot(record, caption)
+
+    def redo(self) -> None:
+        self._model.set_snapshot(self._path, self._after)
+
+    def undo(self) -> None:
+        self._model.set_snapshot(self._path, self._before)
+
+
+class EditTitleCommand(QUndoCommand):
+    """The user changed one photo's title (the side panel's Title field)."""
+
+    def __init__(self, model: CaptionTarget, path: str, title: str):
+        record = model.record_for_path(path)
+        if record is None:
+            raise KeyError(path)
+        super().__init__(f"Edit title of {PurePosixPath(record.name).name}")
+        self._model = model
+        self._path = path
+        self._before = record.snapshot()
+        self._after = titled_snapshot(record, title)
 
     def redo(self) -> None:
         self._model.set_snapshot(self._path, self._after)

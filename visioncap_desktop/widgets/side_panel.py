@@ -7,6 +7,9 @@ ask for the next or previous image), by leaving the editor, or by another image 
 Nothing is committed by a pause in typing, so a half-typed word never becomes a caption or a
 tag. Esc puts the committed caption back. Under the editor, an estimate of the caption's CLIP
 tokens and its characters (visioncap_desktop.token_count).
+
+Below it, an optional Title (written with the caption as the photo's XMP dc:title): committed by
+Enter or by leaving the field (`title_committed`, one undo step), Esc puts the committed one back.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QPixmap, QTextCursor
+from PySide6.QtGui import QKeyEvent, QPixmap, QTextCursor
 from PySide6.QtWidgets import (
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -41,6 +46,7 @@ def format_bytes(size: int) -> str:
 class SidePanel(QWidget):
     caption_committed = Signal(str, str)  # path, caption
     draft_changed = Signal(str, str)  # path, the text in the editor now
+    title_committed = Signal(str, str)  # path, title
     step_requested = Signal(int)  # +1/-1: show the next/previous image (the edit is committed)
 
     def __init__(self, previews, parent=None):
@@ -66,6 +72,14 @@ class SidePanel(QWidget):
         self.counter.setToolTip("An estimate: CLIP reads 77 tokens (75 of them text); rare words and made-up "
                                 "trigger words take more tokens than counted here.")
 
+        self.title_edit = QLineEdit(self)
+        self.title_edit.setPlaceholderText("optional; written with the caption as the photo's title")
+        self.title_edit.setToolTip("The photo's title (XMP dc:title), written beside the caption when you "
+                                   "embed captions or write XMP sidecars. Enter keeps it, Esc drops what you typed.")
+        self.title_edit.setEnabled(False)
+        self.title_edit.installEventFilter(self)
+        self.title_edit.editingFinished.connect(self.commit_title)
+
         self.details: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -82,6 +96,12 @@ class SidePanel(QWidget):
         layout.addWidget(QLabel("Caption:", self))
         layout.addWidget(self.editor)
         layout.addWidget(self.counter)
+        title_row = QHBoxLayout()
+        title_label = QLabel("&Title:", self)
+        title_label.setBuddy(self.title_edit)
+        title_row.addWidget(title_label)
+        title_row.addWidget(self.title_edit, 1)
+        layout.addLayout(title_row)
         layout.addLayout(form)
 
         self.editor.textChanged.connect(self._on_text_changed)
@@ -101,9 +121,12 @@ class SidePanel(QWidget):
     def show_record(self, record: ImageRecord | None) -> None:
         """Show `record` (None: nothing selected); a pending edit of the previous one is committed."""
         self.commit()
+        self.commit_title()
         self._record = record
         self._pixmap = None
         self.editor.setEnabled(record is not None)
+        self.title_edit.setEnabled(record is not None)
+        self.title_edit.setText(record.title if record is not None else "")
         if record is None:
             self.preview.setPixmap(QPixmap())
             self.preview.setText("No image selected")
@@ -126,11 +149,13 @@ class SidePanel(QWidget):
             return
         if not self._dirty and self.editor.toPlainText() != record.caption:
             self._set_text(record.caption)
+        if not self.title_edit.isModified() and self.title_edit.text() != record.title:
+            self.title_edit.setText(record.title)  # an undo, or titles read from the photos
         d = self.details
         d["name"].setText(record.name)
         d["state"].setText(f"{record.state.value} ({record.source_label})" if record.source else record.state.value)
         d["error"].setText(record.error if record.state is CaptionState.ERROR else "")
-        d["model"].setText(record.model or "")
+        d["model"].setText(f"{record.model} ({record.style})" if record.model and record.style else record.model)
         d["dimensions"].setText(f"{record.width} x {record.height}" if record.width else "")
         d["path"].setText(record.path)
         try:
@@ -151,6 +176,12 @@ class SidePanel(QWidget):
         self._dirty = False
         if send:
             self.caption_committed.emit(self._record.path, self.editor.toPlainText())
+
+    def commit_title(self) -> None:
+        """Make the typed title the record's, if one was typed since the last commit."""
+        if self._record is not None and self.title_edit.isModified():
+            self.title_edit.setModified(False)
+            self.title_committed.emit(self._record.path, self.title_edit.text())
 
     def _on_commit_requested(self, step: int) -> None:
         self.commit()
@@ -189,6 +220,10 @@ class SidePanel(QWidget):
             self._count()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched is self.title_edit and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape):
+            self.title_edit.setText(self._record.title if self._record is not None else "")  # not modified now
+            return True
         if (watched is self.editor and event.type() == QEvent.Type.FocusOut
                 and event.reason() != Qt.FocusReason.PopupFocusReason):  # the tag completer's list
             self.commit()
