@@ -97,7 +97,7 @@ CATALOGUE: tuple[ModelInfo, ...] = (
         parameters=232_000_000,
         licence="MIT",
         languages="English",
-        summary="Short to paragraph-long captions for training sets; fast for its quality",
+        summary="Short to paragraph-long captions for training sets; slow on a CPU (768 px), fast on a GPU",
         quality="CIDEr 133.0 zero-shot, 140.0 fine-tuned (Xiao et al. 2023, Florence-2)",
         styles=FLORENCE_STYLES,
     ),

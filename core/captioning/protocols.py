@@ -2,7 +2,10 @@
 and tests pass fakes that have only this.
 
 `BatchCaptioner` is what core.captioning.oom_fallback.OutOfMemoryFallback drives; the desktop
-app's CaptionWorker keeps a `NamedCaptioner`. The worker also hands a captioner that has them a
+app's CaptionWorker keeps a `NamedCaptioner`; `DescribedCaptioner` is what every real captioner
+is (Captioner, core.captioning.hf_captioner.TransformersCaptioner: see
+core.captioning.loading.load_captioner), which also says which caption style it writes and what
+model it is. The worker also hands a captioner that has them a
 `threads` policy (core.captioning.threads.ThreadPolicy) and `shared_decodes`, and reads its
 `parameters`; fakes without them are left alone.
 
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
     import torch
 
     from core.captioning.captioner import CaptionResult, ImageSource
+    from core.captioning.catalogue import ModelInfo
     from core.captioning.generation_settings import GenerationSettings
 
 
@@ -43,4 +47,16 @@ class NamedCaptioner(BatchCaptioner, Protocol):
     @property
     def name(self) -> str:
         """The model's name, for the user."""
+        ...
+
+
+class DescribedCaptioner(NamedCaptioner, Protocol):
+    @property
+    def style(self) -> str:
+        """The caption style it writes ("detailed"), "" for a model with one way to caption."""
+        ...
+
+    @property
+    def info(self) -> ModelInfo:
+        """What the model is: family, size, licence, languages, styles (core.captioning.catalogue)."""
         ...

@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from core.bundles.hf_import import distinct_storage, import_hf, install_model
+from core.bundles.checkpoint_weights import distinct_storage
+from core.bundles.hf_import import import_hf, install_model
 from core.captioning.catalogue import installed_dir, models_root
 from core.captioning.generation_settings import GenerationSettings
 from core.captioning.loading import load_captioner
