@@ -43,11 +43,11 @@ EXCLUDED_MODULES = (
     # transformers imports scipy only where installed (its object-detection losses) and timm
     # only to resize relative position tables of models VisionCap does not use: 78 MB with its
     # libraries. Likewise optional to what imports them, found in the analysis of a build:
-    # `kernels` (transformers' kernel hub, 8 MB), `cryptography` (requests' pyOpenSSL support,
-    # 14 MB), pydantic (huggingface_hub's webhooks server, 6 MB), mypy's parser (3 MB), pandas,
-    # and hypothesis (a test library)
+    # `cryptography` (requests' pyOpenSSL support, 14 MB), pydantic (huggingface_hub's webhooks
+    # server, 6 MB), mypy's parser (3 MB), pandas, and hypothesis (a test library). Not
+    # `kernels`: without it transformers refuses to load Florence-2, BLIP and GIT ("Kernels are
+    # not available"), as the frozen test of each family found.
     "scipy",
-    "kernels",
     "cryptography",
     "pydantic",
     "pydantic_core",
@@ -102,8 +102,13 @@ EXCLUDED_MODULES = (
 TRANSFORMERS_MODELS = ("florence2", "blip", "git", "auto", "clip", "bert", "bart")
 # transformers/models/__init__.py names every one of its ~560 models (for type checkers), so the
 # analysis would carry them all (43 MB of sources, and scipy for three of them): the build keeps
-# TRANSFORMERS_MODELS and the models their modules import (found by importing them in a child
-# process, see transformers_models_used) and excludes the rest.
+# TRANSFORMERS_MODELS, the models their modules import and those the auto classes import on the
+# way to their tokenizers and image processors (transformers_models_used), and excludes the rest.
+
+# Packages whose data files the analysis does not see and the app needs where they are
+# installed: transformers loads `kernels` when it is importable, and kernels reads its
+# dependency table (_internals/python_depends.json) on import ("Cannot load dependency data").
+DATA_PACKAGES = ("kernels",)
 
 # The oldest macOS the app runs on: torch 2.14's wheel is macosx_14_0_arm64 (PySide6 6.11 needs
 # 13.0). The spec writes it into Info.plist (LSMinimumSystemVersion: Finder refuses to open the
@@ -205,19 +210,40 @@ def bundle_files(bundle: Path) -> list[Path]:
 
 
 def transformers_models_used(models: tuple[str, ...] = TRANSFORMERS_MODELS) -> tuple[list[str], list[str]]:
-    """(kept, excluded): the transformers model packages that importing every module of
-    `models` loads (in a child process, so this one stays light), and all the others, as module
-    names for the spec's excludes. ([], []) where transformers is not installed."""
+    """(kept, excluded): the transformers model packages the captioners need, and all the
+    others as module names for the spec's excludes. ([], []) where transformers is not installed.
+
+    Kept: `models`, the packages importing every module of them loads, and every model whose
+    entry in the auto classes' name tables (tokenizers, image processors, processors, feature
+    extractors) names a class those packages define: AutoTokenizer finds `BertTokenizer` by
+    importing each model package whose table entry says `BertTokenizer` until one has it (ALIGN
+    comes before BERT). Found in a child process, so this one stays light.
+    """
     code = (
         "import importlib, pkgutil, sys\n"
         "import transformers.models as m\n"
+        "from transformers.models.auto import configuration_auto, feature_extraction_auto, "
+        "image_processing_auto, processing_auto, tokenization_auto\n"
         f"for name in {list(models)!r}:\n"
         "    pkg = importlib.import_module('transformers.models.' + name)\n"
         "    for info in pkgutil.iter_modules(pkg.__path__):\n"
         "        importlib.import_module(pkg.__name__ + '.' + info.name)\n"
         "loaded = {n.split('.')[2] for n in sys.modules if n.startswith('transformers.models.') and n.count('.') >= 2}\n"
+        "defined = {k for n, mod in list(sys.modules.items()) if mod is not None and n.startswith('transformers.models.')\n"
+        "           and n.count('.') >= 2 and n.split('.')[2] in loaded for k, v in vars(mod).items()\n"
+        "           if isinstance(v, type) and v.__module__.startswith('transformers.models.')}\n"
+        "def names(value):\n"
+        "    if isinstance(value, str): return {value}\n"
+        "    if isinstance(value, dict): return set().union(*(names(v) for v in value.values()))\n"
+        "    if isinstance(value, (tuple, list)): return set().union(*(names(v) for v in value))\n"
+        "    return set()\n"
+        "for table in (tokenization_auto.TOKENIZER_MAPPING_NAMES, image_processing_auto.IMAGE_PROCESSOR_MAPPING_NAMES,\n"
+        "              processing_auto.PROCESSOR_MAPPING_NAMES, feature_extraction_auto.FEATURE_EXTRACTOR_MAPPING_NAMES):\n"
+        "    for model_type, value in table.items():\n"
+        "        if names(value) & defined:\n"
+        "            loaded.add(configuration_auto.model_type_to_module_name(model_type))\n"
         "every = {i.name for i in pkgutil.iter_modules(m.__path__) if i.ispkg}\n"
-        "print(' '.join(sorted(loaded)))\n"
+        "print(' '.join(sorted(loaded & every)))\n"
         "print(' '.join(sorted(every - loaded)))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

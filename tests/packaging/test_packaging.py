@@ -106,11 +106,11 @@ def test_link_cli_makes_the_console_twin_a_link_on_linux_only(tmp_path):
 def test_excluded_modules_leave_out_training_tests_and_unused_qt():
     excluded = set(build_contents.EXCLUDED_MODULES)
     assert {"training", "tests", "matplotlib", "pycocoevalcap", "nltk", "tkinter", "IPython",
-            "zstandard", "scipy", "kernels", "cryptography", "triton", "PySide6.QtQml", "PySide6.QtQuick"} <= excluded
+            "zstandard", "scipy", "cryptography", "triton", "PySide6.QtQml", "PySide6.QtQuick"} <= excluded
     # what the app does import must never be excluded: transformers runs the Hugging Face captioners
     assert not excluded & {"torch", "torchvision", "timm", "tokenizers", "safetensors", "PIL",
                            "platformdirs", "huggingface_hub", "hf_xet", "httpx", "anyio", "requests",
-                           "core", "visioncap_desktop", "transformers",
+                           "core", "visioncap_desktop", "transformers", "kernels",
                            "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "sympy"}
 
 
