@@ -169,7 +169,25 @@ def _check_caption_args(args):
         raise UsageError(f"--device must be {DEVICE_CHOICES}, got {args.device!r}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    _check_style_and_prompt(args)
     return _settings(args)
+
+
+def _check_style_and_prompt(args) -> None:
+    """For a model named from the catalogue, --style and --prompt are checked before anything
+    loads (a folder's model is checked when it loads)."""
+    from core.captioning.catalogue import model_info
+
+    info = model_info(args.model) if not Path(args.model).exists() else None
+    if info is None:
+        return
+    try:
+        info.style(args.style)
+    except ValueError as exc:
+        raise UsageError(f"--style: {exc}") from None
+    if args.prompt and not info.prompt_prefix:
+        raise UsageError(f"--prompt: {info.title} takes no prompt"
+                         + (f"; it has styles instead: {', '.join(s.name for s in info.styles)}" if info.styles else ""))
 
 
 def _collect(args, scan) -> list[tuple[str, str, str]]:

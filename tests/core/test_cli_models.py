@@ -93,6 +93,18 @@ def test_resume_keeps_rows_of_a_csv_written_before_the_model_columns(tiny_transf
     assert {r["model"] for r in rows[1:] if not r["error"]} == {"tiny-git"}
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--model", "florence-2-base", "--prompt", "a photo of"], "--prompt: Florence-2 base takes no prompt"),
+    (["--model", "blip-base", "--style", "detailed"], "--style: BLIP base (captioning) has no caption styles"),
+])
+def test_a_catalogue_models_style_and_prompt_are_checked_before_loading(photos, tmp_path, capsys, monkeypatch,
+                                                                         options, message):
+    monkeypatch.setenv("VISIONCAP_HOME", str(tmp_path / "home"))  # nothing installed: checked before that
+    with pytest.raises(SystemExit) as usage:
+        main(["caption", str(photos), *options, "--out", str(tmp_path / "x.csv")])
+    assert usage.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_models_lists_the_catalogue_and_what_is_installed(tiny_transformers, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VISIONCAP_HOME", str(tmp_path / "home"))
     shutil.copytree(tiny_transformers["git"][1], installed_dir("git-base-coco"))
