@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Generator, Iterable
 
 import torch
+from PIL import Image
 
 from core.captioning.captioner import CaptionResult, ImageSource
 from core.captioning.device import ACCELERATORS, backend, is_available
@@ -64,6 +65,16 @@ def _free_cache(kind: str) -> None:
         module.empty_cache()
 
 
+def _numbered(results: list[CaptionResult], sources: list[ImageSource], first: int) -> list[CaptionResult]:
+    """`results` of sources[first:], with in-memory images named by their place in the whole
+    list: a captioner names them by their place in what it was given ("<image 0>"), which after
+    a retry is the rest of the list."""
+    for offset, result in enumerate(results):
+        if isinstance(sources[first + offset], Image.Image):
+            result.source = f"<image {first + offset}>"
+    return results
+
+
 class OutOfMemoryFallback:
     """Wraps a captioner (core.captioning.captioner.Captioner, or any BatchCaptioner: its `device`,
     `to()` and `caption_batches()`). The lowered batch size is remembered for later runs with the
@@ -89,8 +100,8 @@ class OutOfMemoryFallback:
             try:
                 with contextlib.closing(batches):
                     for results in batches:
+                        yield _numbered(results, sources, done)
                         done += len(results)
-                        yield results
             except RuntimeError as exc:  # torch.OutOfMemoryError and NotImplementedError are ones
                 size = self._recover(exc, size, batch_size)
 

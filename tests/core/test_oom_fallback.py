@@ -143,3 +143,29 @@ def test_other_gpu_errors_are_raised_not_retried():
     with pytest.raises(RuntimeError, match="illegal memory access"):
         run(OutOfMemoryFallback(captioner, notices.append), ["a.jpg"], 1)
     assert captioner.device.type == "cuda" and notices == []
+
+
+class NamingCaptioner(FakeCaptioner):
+    """Names in-memory images as Captioner does, by their place in the list it was given; its
+    second batch runs out of memory once (a larger picture, another program's memory)."""
+
+    failed = False
+
+    def caption_batches(self, images, settings=None, batch_size=8):
+        from PIL import Image
+
+        images = list(images)
+        names = [f"<image {i}>" if isinstance(image, Image.Image) else str(image) for i, image in enumerate(images)]
+        for number, start in enumerate(range(0, len(images), batch_size)):
+            if number == 1 and not self.failed:
+                self.failed = True
+                raise OUT_OF_MEMORY_ERRORS[self.device.type]()
+            yield [CaptionResult(name, caption="a caption") for name in names[start : start + batch_size]]
+
+
+def test_in_memory_images_keep_their_place_in_the_whole_list_after_a_retry():
+    from PIL import Image
+
+    images = [Image.new("RGB", (8, 8)) for _ in range(7)] + ["photo.jpg"]
+    fallback = OutOfMemoryFallback(NamingCaptioner(fits_on_gpu=8))
+    assert run(fallback, images, batch_size=3) == [f"<image {i}>" for i in range(7)] + ["photo.jpg"]
