@@ -88,7 +88,7 @@ def write_items(records: Iterable[ImageRecord], folder: Path | None, keywords: b
         tags = tuple(t for t in split_tags(r.caption) if is_tag(t)) if keywords else ()
         items.append(WriteItem(Path(r.path), r.name, r.caption, r.facts().state(), known,
                                by_model=r.state is CaptionState.CAPTIONED and not r.source, keywords=tags,
-                               title=r.title or None))
+                               title=r.title or None, model=r.model, style=r.style))
     return items
 
 

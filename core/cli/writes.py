@@ -91,7 +91,8 @@ class RunWriter:
     def _items(self, rows: Iterable[dict[str, str]]) -> list[WriteItem]:
         return [WriteItem(Path(row["path"]), self.names.get(row["absolute_path"], Path(row["path"]).name),
                           row["caption"], self.states.get(row["absolute_path"]),
-                          by_model=row.get("source", MODEL_SOURCE) in (MODEL_SOURCE, ""))
+                          by_model=row.get("source", MODEL_SOURCE) in (MODEL_SOURCE, ""),
+                          model=row.get("model", ""), style=row.get("style", ""))
                 for row in rows if row.get("caption") and not row.get("error")]
 
     def write(self, rows: list[dict[str, str]]) -> None:

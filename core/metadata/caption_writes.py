@@ -19,6 +19,7 @@ from pathlib import Path
 from core.errors import KeptCaption, MetadataError
 from core.fingerprint import FileState, file_state
 from core.metadata.jsonl_captions import JsonlTargets, write_jsonl
+from core.metadata.photo_edit import Mark
 from core.metadata.photo_metadata import CannotEmbed, ReadOnlyPhoto, embed_description
 from core.metadata.sidecars import (
     SIDECAR_NAMINGS,
@@ -73,6 +74,14 @@ class WriteItem:
     # Keywords), and a title (XMP dc:title); .txt and metadata.jsonl hold only the caption
     keywords: tuple[str, ...] = ()
     title: str | None = None
+    # the model (and its caption style) that wrote a model's caption: XMP visioncap:Model and
+    # visioncap:Style beside the digest, in embedded captions and sidecars
+    model: str = ""
+    style: str = ""
+
+    @property
+    def mark(self) -> Mark | None:
+        return Mark(self.model, self.style) if self.by_model and self.model else None
 
 
 @dataclass(frozen=True)
@@ -210,7 +219,7 @@ class _Writer:
             results = write_sidecar(image, item.caption, self.options.sidecar_naming,
                                     may_replace=lambda path, old: _known(item, path, self.options)(),
                                     own=item.by_model, dry_run=self.dry_run, keywords=item.keywords,
-                                    title=item.title)
+                                    title=item.title, mark=item.mark)
         except MetadataError as exc:
             self._failed(image, "xmp", exc)
             return
@@ -227,7 +236,7 @@ class _Writer:
             result = embed_description(image, item.caption, keep_mtime=self.options.keep_mtime,
                                        expect=item.photo_state, may_replace=_known(item, image, self.options),
                                        own=item.by_model, dry_run=self.dry_run, keywords=item.keywords,
-                                    title=item.title)
+                                       title=item.title, mark=item.mark)
         except CannotEmbed as exc:
             self.report.add(image, "embed", image, SIDECAR_INSTEAD, exc.reason)
             if "xmp" not in self.options.ways:

@@ -28,6 +28,10 @@ XMP_DIGEST = (xmp_packet.VISIONCAP, "DescriptionDigest")
 # the IPTC caption a write had to leave alone (its character set cannot hold the new one): kept
 # beside the digest so that a later run still knows the photo's caption is VisionCap's own
 XMP_IPTC_KEPT = (xmp_packet.VISIONCAP, "IptcKept")
+# which model wrote the caption, and in which caption style (Florence-2's "detailed"...): beside
+# the digest, on the model's captions only
+XMP_MODEL = (xmp_packet.VISIONCAP, "Model")
+XMP_STYLE = (xmp_packet.VISIONCAP, "Style")
 # keywords and title, when a write is asked to add them: keywords only ever grow
 XMP_KEYWORDS = (xmp_packet.DC, "subject")
 XMP_HIERARCHICAL = (xmp_packet.LIGHTROOM, "hierarchicalSubject")

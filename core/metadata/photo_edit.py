@@ -57,6 +57,8 @@ from core.metadata.photo_check import (
     XMP_IPTC_KEPT,
     XMP_KEYWORDS,
     XMP_MIRRORS,
+    XMP_MODEL,
+    XMP_STYLE,
     XMP_TITLE,
     verify,
 )
@@ -87,6 +89,16 @@ class Plan:
     iptc_kept: str | None = None  # the IPTC caption left alone in a record that cannot hold the new one
     keywords: tuple[str, ...] = ()  # added to XMP dc:subject (and lr:hierarchicalSubject, IPTC Keywords)
     title: str | None = None  # written as XMP dc:title
+    mark: Mark | None = None  # the model (and style) that wrote an own caption
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Which model wrote a caption, and in which caption style ("" for a model without styles):
+    recorded as visioncap:Model and visioncap:Style beside the digest of the model's captions."""
+
+    model: str
+    style: str = ""
 
 
 # ---- building -----------------------------------------------------------------------------------
@@ -106,21 +118,28 @@ def _exif_changes(tiff: Tiff | None, plan: Plan) -> None:
     plan.exif["IFD0"] = ifd0
 
 
-def describe(doc, text: str, previous: frozenset[str], iptc_kept: str | None = None, own: bool = True) -> None:
+def describe(doc, text: str, previous: frozenset[str], iptc_kept: str | None = None, own: bool = True,
+             mark: Mark | None = None) -> None:
     """Edit an XMP packet (a photo's or a sidecar's): `text` as dc:description, the mirrors
     that held one of the `previous` texts, and, for the model's caption (`own`), the digest
-    marking it as VisionCap's (with the IPTC caption left alone, if any). A caption a person
-    wrote (edited in the app, read from a file) gets no mark, and loses an old one: it is
-    theirs, and a later run keeps it."""
+    marking it as VisionCap's (with the IPTC caption left alone, if any) and the `mark` of the
+    model that wrote it. A caption a person wrote (edited in the app, read from a file) gets no
+    mark, and loses old ones: it is theirs, and a later run keeps it."""
     xmp_packet.set_lang_alt(doc, *XMP_DESCRIPTION, text, previous)
     for ns, name in XMP_MIRRORS:
         xmp_packet.replace_in_lang_alt(doc, ns, name, text, previous)
     xmp_packet.remove(doc, *XMP_DIGEST)
     xmp_packet.remove(doc, *XMP_IPTC_KEPT)
+    xmp_packet.remove(doc, *XMP_MODEL)
+    xmp_packet.remove(doc, *XMP_STYLE)
     if own:
         xmp_packet.set_simple(doc, *XMP_DIGEST, xmp_packet.caption_digest(text))
         if iptc_kept is not None:
             xmp_packet.set_simple(doc, *XMP_IPTC_KEPT, xmp_packet.caption_digest(iptc_kept))
+        if mark is not None and mark.model:
+            xmp_packet.set_simple(doc, *XMP_MODEL, mark.model)
+            if mark.style:
+                xmp_packet.set_simple(doc, *XMP_STYLE, mark.style)
 
 
 def add_keywords_and_title(doc, keywords: tuple[str, ...], title: str | None) -> None:
@@ -135,7 +154,7 @@ def add_keywords_and_title(doc, keywords: tuple[str, ...], title: str | None) ->
 
 def _xmp_packet(blocks: Blocks, plan: Plan) -> bytes:
     doc = blocks.xmp if blocks.xmp is not None else xmp_packet.new_packet()
-    describe(doc, plan.text, plan.previous, plan.iptc_kept, plan.own)
+    describe(doc, plan.text, plan.previous, plan.iptc_kept, plan.own, plan.mark)
     add_keywords_and_title(doc, plan.keywords, plan.title)
     return xmp_packet.serialize(doc)
 
@@ -275,13 +294,13 @@ def _build_tiff(blocks: Blocks, plan: Plan) -> bytes:
 
 def with_description(
     data: bytes, blocks: Blocks, text: str, previous: frozenset[str], own: bool = True,
-    keywords: tuple[str, ...] = (), title: str | None = None,
+    keywords: tuple[str, ...] = (), title: str | None = None, mark: Mark | None = None,
 ) -> tuple[bytes, Plan]:
     """The file `data` (whose `blocks` are read) with `text` as its description (and, if given,
     `keywords` added and `title` set), and the plan that says what changed. Raises NotWritten
     when the new file cannot be built or fails `verify`; TiffError/ContainerError propagate as
     NotWritten too."""
-    plan = Plan(text, previous, own, keywords=tuple(keywords), title=title)
+    plan = Plan(text, previous, own, keywords=tuple(keywords), title=title, mark=mark)
     try:
         _exif_changes(blocks.exif, plan)
         new = _build_tiff(blocks, plan) if blocks.format == "tiff" else _build_container(blocks, plan)

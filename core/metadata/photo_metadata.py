@@ -44,7 +44,7 @@ from core.metadata.photo_blocks import (
     suffix_of,
     tiff_is_raw,
 )
-from core.metadata.photo_edit import NotWritten, with_description
+from core.metadata.photo_edit import Mark, NotWritten, with_description
 from core.metadata.tiff_ifd import TiffError
 from core.safe_files import check_replaceable, open_regular, read_regular
 
@@ -301,6 +301,7 @@ def embed_description(
     dry_run: bool = False,
     keywords: tuple[str, ...] = (),
     title: str | None = None,
+    mark: Mark | None = None,
 ) -> EmbedResult:
     """Write `text` as the photo's description (see the module docstring), replacing the file
     atomically after checking the new file against the old one.
@@ -309,7 +310,8 @@ def embed_description(
     (PhotoChanged). `may_replace(existing)`: asked when the photo holds a different caption that
     is not VisionCap's own; False keeps it (KeptCaption). None replaces any caption. `own`: the
     caption is the model's (marked as VisionCap's own, so a later run may replace it); False
-    for a caption a person wrote or edited, which later runs keep. `dry_run`: everything but the
+    for a caption a person wrote or edited, which later runs keep. `mark`: the model (and
+    style) that wrote an own caption, recorded beside it. `dry_run`: everything but the
     replacing (the new file is built and checked): `written` says whether it would be written.
 
     Raises ReadOnlyPhoto, CannotEmbed (write a sidecar instead), PhotoChanged, KeptCaption or
@@ -351,7 +353,7 @@ def embed_description(
     found = (f.exif, f.xmp, f.iptc, current.text if current else None)
     previous = frozenset(t for t in map(meaningful, found) if t is not None)
     try:
-        written, plan = with_description(data, blocks, text, previous, own, tuple(keywords), title)
+        written, plan = with_description(data, blocks, text, previous, own, tuple(keywords), title, mark)
     except NotWritten as exc:
         if exc.structural:
             raise CannotEmbed(path, f"{exc.reason}; nothing written into it") from exc

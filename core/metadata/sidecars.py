@@ -31,7 +31,7 @@ from core.fingerprint import FileState, file_state
 from core.images.plugins import IMAGE_EXTENSIONS, RAW_EXTENSIONS
 from core.metadata import xmp_packet
 from core.metadata.photo_check import XMP_HIERARCHICAL, XMP_KEYWORDS, xmp_problems
-from core.metadata.photo_edit import add_keywords_and_title, describe
+from core.metadata.photo_edit import Mark, add_keywords_and_title, describe
 from core.metadata.photo_metadata import meaningful
 from core.safe_files import CAPS, check_replaceable, read_regular
 
@@ -142,6 +142,7 @@ def write_sidecar(
     dry_run: bool = False,
     keywords: tuple[str, ...] = (),
     title: str | None = None,
+    mark: Mark | None = None,
 ) -> list[Written]:
     """Put `text` as the description in the sidecar(s) of `image`: every one that exists, else
     a new one named by `naming`. In a sidecar holding a different caption that is not
@@ -149,10 +150,10 @@ def write_sidecar(
     always); else that sidecar is KEPT. `own`: the model's caption, marked as VisionCap's
     (see core.metadata.photo_edit.describe). Every sidecar is read and checked before any is written: a
     MetadataError (naming the sidecar) means none was changed. `dry_run`: nothing is written;
-    a WRITTEN result (with no state) says the sidecar would be. `keywords` and `title`: as
-    core.metadata.photo_metadata.embed_description adds them."""
+    a WRITTEN result (with no state) says the sidecar would be. `keywords`, `title` and `mark`:
+    as core.metadata.photo_metadata.embed_description writes them."""
     targets = existing_sidecars(image) or [sidecar_path(image, naming)]
-    planned = [_plan_one(path, text, may_replace, own, tuple(keywords), title) for path in targets]
+    planned = [_plan_one(path, text, may_replace, own, tuple(keywords), title, mark) for path in targets]
     if dry_run:
         return [done if isinstance(done, Written) else Written(path, WRITTEN, None) for path, done in zip(targets, planned)]
     return [done if isinstance(done, Written) else Written(path, WRITTEN, _replace(path, done))
@@ -160,7 +161,7 @@ def write_sidecar(
 
 
 def _plan_one(path: Path, text: str, may_replace: Callable[[Path, str], bool] | None, own: bool,
-              keywords: tuple[str, ...] = (), title: str | None = None) -> Written | bytes:
+              keywords: tuple[str, ...] = (), title: str | None = None, mark: Mark | None = None) -> Written | bytes:
     """What writing `text` into the sidecar at `path` comes to: a Written when nothing is to be
     written, else the new sidecar's bytes, checked."""
     old = _read(path, "sidecar") if os.path.lexists(path) else None
@@ -174,7 +175,7 @@ def _plan_one(path: Path, text: str, may_replace: Callable[[Path, str], bool] | 
     if current is not None and current.text != text and not current.own and may_replace is not None \
             and not may_replace(path, current.text):
         return Written(path, KEPT, None, current.text)
-    describe(doc, text, frozenset({current.text} if current else ()), own=own)
+    describe(doc, text, frozenset({current.text} if current else ()), own=own, mark=mark)
     add_keywords_and_title(doc, keywords, title)
     data = xmp_packet.serialize(doc) + b"\n"
     check = _sidecar_doc(path, data)

@@ -92,3 +92,31 @@ def test_write_captions_passes_keywords_to_photos_and_sidecars(tmp_path):
     assert collections.Counter(o.status for o in report.outcomes) == collections.Counter({WRITTEN: 2, "sidecar instead": 1})
     assert read_keywords(jpg) == ("k1",)
     assert bag((tmp_path / "b.gif.xmp").read_bytes(), f"{{{DC}}}subject") == ["k2"]
+
+
+def test_the_model_and_style_that_wrote_a_caption_are_recorded_beside_it_and_dropped_for_a_persons(tmp_path):
+    """Issue 28: the written metadata says which model and style wrote each caption (XMP
+    visioncap:Model and visioncap:Style, beside the digest), only on the model's captions."""
+    photo = tmp_path / "lr.jpg"
+    photo.write_bytes(H.jpeg([H.app1_exif(H.camera_exif()), H.app1_xmp(H.xmp_packet())]))
+    item = WriteItem(photo, "lr.jpg", "a harbour at dusk", model="Florence-2 base", style="detailed")
+    sidecar_item = WriteItem(tmp_path / "raw.cr2", "raw.cr2", "a quay", model="BLIP base")
+    (tmp_path / "raw.cr2").write_bytes(b"II*\x00raw")
+    report = write_captions([item], WriteOptions(("embed",), existing="replace"))  # over Lightroom's caption
+    assert [o.status for o in report.outcomes] == [WRITTEN]
+    packet = V.jpeg_xmp(photo.read_bytes())
+    root = V.xmp_root(packet)
+    ns = "{http://ns.visioncap.org/xmp/1.0/}"
+    values = {el.tag: el.text for el in root.iter() if el.tag in (f"{ns}Model", f"{ns}Style")}
+    attributes = {k: v for el in root.iter() for k, v in el.attrib.items() if k in (f"{ns}Model", f"{ns}Style")}
+    assert {**values, **attributes} == {f"{ns}Model": "Florence-2 base", f"{ns}Style": "detailed"}
+    lost, _ = V.xmp_lost_and_gained(V.jpeg_xmp(H.jpeg([H.app1_xmp(H.xmp_packet())])), packet,
+                                    changing=("dc:description", "visioncap:DescriptionDigest",
+                                              "visioncap:Model", "visioncap:Style"))
+    assert not lost
+    write_captions([sidecar_item], WriteOptions(("xmp",)))
+    sidecar = (tmp_path / "raw.cr2.xmp").read_bytes()
+    assert b"BLIP base" in sidecar and b"Style" not in sidecar  # a model without styles
+    person = WriteItem(photo, "lr.jpg", "my own words", by_model=False)
+    write_captions([person], WriteOptions(("embed",), existing="replace"))
+    assert b"Florence-2 base" not in V.jpeg_xmp(photo.read_bytes())  # a person's caption carries no model
