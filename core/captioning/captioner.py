@@ -91,6 +91,8 @@ class Captioner:
         self.config = bundle.config
         self.device = device
         self.precision = resolve_precision(precision, device)
+        # counted before set_precision: the oneDNN-packed decoder holds its weights outside parameters()
+        self._parameters = sum(p.numel() for p in self.model.parameters())
         set_precision(self.model, self.precision, device)
         # CPU threads: adaptive unless fixed (set_fixed)
         self.threads = ThreadPolicy(parameters=self.parameters)
@@ -117,7 +119,7 @@ class Captioner:
     @property
     def parameters(self) -> int:
         """The model's parameter count (the thread policy starts a small model at one thread)."""
-        return sum(p.numel() for p in self.model.parameters())
+        return self._parameters
 
     @property
     def name(self) -> str:

@@ -183,3 +183,13 @@ def test_generation_benchmark_runs(tmp_path):
     rows = [line for line in result.stdout.splitlines() if line.startswith("| VisionCap fp32")]
     assert len(rows) == 2 and all(row.count("|") == 6 for row in rows), result.stdout  # one per batch size
     assert "recompute loop" in result.stdout
+
+
+def test_the_parameter_count_includes_the_packed_decoder(tiny_bundle):
+    """On the CPU in fp32 the decoder's projections are packed for oneDNN, outside parameters();
+    the count the thread policy reads is the model's whole one."""
+    from core.bundles.bundle import load_bundle
+
+    whole = sum(p.numel() for p in load_bundle(tiny_bundle).model.parameters())
+    captioner = Captioner.load(tiny_bundle, device="cpu", precision="fp32")
+    assert captioner.parameters == whole
