@@ -4,11 +4,11 @@
 #
 #   <install folder>/uninstall.sh           keeps your settings, caption stores and models
 #   <install folder>/uninstall.sh --purge   also deletes them (~/.config/VisionCap,
-#                                           ~/.local/share/VisionCap, ~/.cache/VisionCap, torch's
-#                                           old /tmp/torchinductor_<you>) and whatever else
-#                                           install.sh created: folders that were not there
-#                                           before and are empty now, the icon-theme and menu
-#                                           caches it made
+#                                           ~/.local/share/VisionCap, ~/.cache/VisionCap: Qt's
+#                                           dialog settings and torch's compile cache included)
+#                                           and whatever else install.sh created: folders that
+#                                           were not there before and are empty now, the
+#                                           icon-theme and menu caches it made
 #
 # Under sudo, "your" data is that of the user who ran sudo (SUDO_USER, home folder from the
 # user database), not root's. Whatever --purge leaves is listed with where it is.
@@ -78,16 +78,22 @@ if [ "$purge" = yes ]; then
         echo "Left: the data of $user, whose home folder the user database does not know: remove" \
              "~/.config/VisionCap ~/.local/share/VisionCap ~/.cache/VisionCap as that user"
     else
-        # torch's compile cache from versions that did not keep it under ~/.cache/VisionCap
-        for dir in "$config/VisionCap" "$data/VisionCap" "$cache/VisionCap" "${TMPDIR:-/tmp}/torchinductor_$user"; do
+        for dir in "$config/VisionCap" "$data/VisionCap" "$cache/VisionCap"; do
             if [ -d "$dir" ]; then
                 rm -rf "$dir"
                 echo "Removed $dir"
             fi
         done
+        # what Qt and torch keep for every program that uses them: this VisionCap keeps its own
+        # inside its folders above, but an older one (or another program) may have made these
         if [ -f "$config/QtProject.conf" ]; then
             echo "Left: $config/QtProject.conf (Qt's file-dialog settings, shared by every Qt program;" \
                  "this VisionCap keeps its own in $config/VisionCap)"
+        fi
+        inductor=${TMPDIR:-/tmp}/torchinductor_$user
+        if [ -d "$inductor" ]; then
+            echo "Left: $inductor (PyTorch's compile cache, shared by every PyTorch program, emptied at" \
+                 "reboot; this VisionCap keeps its own in $cache/VisionCap)"
         fi
         if [ "$under_sudo" = yes ]; then
             echo "Left: any VisionCap folders $user keeps outside $user_home/.config, .local/share and" \
