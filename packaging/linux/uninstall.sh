@@ -75,6 +75,7 @@ fi
 
 if [ "$purge" = yes ]; then
     if [ -z "$user_home" ]; then
+        # shellcheck disable=SC2088 # the folders as that user would type them
         echo "Left: the data of $user, whose home folder the user database does not know: remove" \
              "~/.config/VisionCap ~/.local/share/VisionCap ~/.cache/VisionCap as that user"
     else

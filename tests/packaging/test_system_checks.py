@@ -266,3 +266,19 @@ def test_frozen_entry_stops_on_a_too_old_system_before_torch_or_qt(tmp_path):
     if not sys.platform.startswith("linux"):
         pytest.skip("the glibc requirement is checked on Linux")
     assert (result.returncode, result.stdout, result.stderr) == (system_libraries.TOO_OLD_EXIT, "", TOO_OLD_LINE + "\n")
+
+
+@linux_only
+def test_sudo_purge_for_a_user_the_database_does_not_know_says_what_is_left(tmp_path):
+    tools = stand_ins(tmp_path / "tools", {"id": 'case "$1" in -u) echo 0 ;; -un) echo root ;; *) exit 1 ;; esac',
+                                           "getent": "exit 2"})
+    root_home = tmp_path / "root"
+    env = {"HOME": str(root_home), "PATH": f"{tools}:/usr/bin:/bin", "SUDO_USER": "bob"}
+    install(tmp_path, env, "--no-self-test", "--prefix", str(tmp_path / "opt"), "--share-dir",
+            str(tmp_path / "share"), "--bin-dir", str(tmp_path / "bin"))
+    roots = user_data(root_home)
+    result = subprocess.run(["sh", str(tmp_path / "opt" / "VisionCap" / "uninstall.sh"), "--purge"], env=env,
+                            capture_output=True, text=True, check=True)
+    assert "Left: the data of bob, whose home folder the user database does not know: remove " \
+           "~/.config/VisionCap ~/.local/share/VisionCap ~/.cache/VisionCap as that user" in result.stdout
+    assert all(folder.exists() for folder in roots) and not (tmp_path / "opt" / "VisionCap").exists()
