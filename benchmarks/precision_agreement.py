@@ -43,27 +43,31 @@ from core.captioning.generation import GenerationSettings, generate
 from core.captioning.onednn import unpack_decoder
 
 
-def train_full_size(work: Path, device: str, steps: int) -> Path:
+def train_full_size(work: Path, device: str, steps: int, batch: int = 32, cross_only: bool = False) -> Path:
     """ViT-B/16 + GPT-2 small trained from scratch on synthetic shapes (224 px) for `steps`
-    steps, its outputs peaked like a trained model's; returns the exported bundle."""
+    steps, its outputs peaked like a trained model's; returns the exported bundle.
+    `cross_only`: only the cross-attention layers train (no backward pass through the encoder
+    or GPT-2: what a CPU can afford), like the recipe's first stage."""
     import math
 
-    from training.config import AugmentConfig, TrainConfig
+    from training.config import CROSS_ATTENTION_PATTERNS, AugmentConfig, Stage, TrainConfig
     from training.gpu_check import FULL_SIZE
     from training.synthetic import generate_dataset
     from training.trainer import Trainer
 
     data = work / "shapes"
-    batch = 32
     images = math.ceil(steps / 2) * batch * 10 // 8 + 20  # two epochs; 80% of the images train
     generate_dataset(data, images, seed=0, image_size=FULL_SIZE.image_size)
     FULL_SIZE.save(work / "model.json")
     cfg = TrainConfig(train=str(data / "train.csv"), val=str(data / "val.csv"), init="scratch",
                       model_config=str(work / "model.json"), epochs=2, batch_size=batch, lr=3e-4,
-                      precision="auto", device=device, workers=4, augment=AugmentConfig(enabled=False),
-                      out=str(work / "run"), export_bundle=str(work / "bundle"))
+                      precision="auto", device=device, workers=4 if device != "cpu" else 0,
+                      augment=AugmentConfig(enabled=False), out=str(work / "run"), export_bundle=str(work / "bundle"),
+                      stages=[Stage(0, "cross-attention", list(CROSS_ATTENTION_PATTERNS))] if cross_only else None)
     result = Trainer(cfg, progress=False).run()
-    print(f"trained {steps} steps on {device}: val perplexity {result.history[-1]['val_ppl']:.3f}")
+    print(f"trained {steps} steps of {batch} on {device}{' (cross-attention only)' if cross_only else ''}: "
+          f"train loss {result.history[0]['train_loss']:.3f} -> {result.history[-1]['train_loss']:.3f}, "
+          f"val perplexity {result.history[-1]['val_ppl']:.3f}")
     return work / "bundle"
 
 
@@ -86,12 +90,16 @@ def main() -> int:
     parser.add_argument("--train-full-size", action="store_true", help="train a full-size model first")
     parser.add_argument("--train-steps", type=int, default=300)
     parser.add_argument("--device-train", default="cuda")
+    parser.add_argument("--train-batch", type=int, default=32)
+    parser.add_argument("--train-cross-only", action="store_true",
+                        help="train only the cross-attention layers (affordable on a CPU)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        bundle = (train_full_size(work, args.device_train, args.train_steps) if args.train_full_size
+        bundle = (train_full_size(work, args.device_train, args.train_steps, args.train_batch, args.train_cross_only)
+                  if args.train_full_size
                   else resolve_model(args.bundle))
         paths = test_images(bundle, work, args.images)
         captioner = Captioner.load(bundle, device="cpu", precision="fp32")

@@ -28,6 +28,7 @@ from core.captioning.device import resolve_device, resolve_precision
 from core.captioning.generation import GenerationSettings, generate
 from core.captioning.model import VisionGPT2
 from core.captioning.onednn import pack_decoder, unpack_decoder
+from core.captioning.quantized import is_quantized, quantize_linear_layers, quiet
 from core.captioning.threads import ThreadPolicy
 from core.errors import ImageError
 from core.images.reading import SharedDecodes, image_to_array, load_image
@@ -59,10 +60,17 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
     Embeddings, norms, the class token and position embedding stay float32, as autocast leaves
     them. On the CPU, bf16 runs the encoder's attention as explicit matmuls (timm's fused kernel
     is slower there; in fp32 and on CUDA the fused one wins), and decode steps run through
-    oneDNN with prepacked weights (core/captioning/onednn.py).
+    oneDNN with prepacked weights (core/captioning/onednn.py). "int8" (the CPU only) replaces every
+    Linear layer with torch's dynamically quantised one (int8 weights, activations quantised per
+    batch), in place: such a model cannot change precision again.
     """
+    if is_quantized(model):
+        raise ValueError("this model was quantised to int8 and cannot change precision: load the bundle again")
     unpack_decoder(model)
     model.to(device)
+    if precision == "int8":
+        quantize_linear_layers(model)
+        return
     dtype = LOW_PRECISION.get(precision, torch.float32)
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv2d)):
@@ -74,9 +82,11 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
 
 
 def precision_context(precision: str, device: torch.device):
-    """Autocast for bf16/fp16, nothing for fp32."""
+    """Autocast for bf16/fp16, torch.ao's notices silenced for int8, nothing for fp32."""
     dtype = LOW_PRECISION.get(precision)
-    return torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+    if dtype:
+        return torch.autocast(device.type, dtype=dtype)
+    return quiet() if precision == "int8" else contextlib.nullcontext()
 
 
 def _caption_result(source: str, caption: str) -> CaptionResult:

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Captioning also takes int8 (on the CPU): torch's dynamic quantisation of the Linear layers,
+# measured against fp32 on trained models (docs/performance.md); never picked by "auto"
+CAPTION_PRECISIONS = (*PRECISIONS, "int8")
 ACCELERATORS = ("cuda", "mps", "xpu")  # the torch device types VisionCap runs on besides the CPU
 DEVICE_KINDS = ("cpu", *ACCELERATORS)
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps, xpu or xpu:N"  # what --device takes, for messages
@@ -190,9 +193,9 @@ def device_inventory() -> DeviceInventory:
     return DeviceInventory(names, resolve_device("auto").type)
 
 
-def _check(precision: str) -> None:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+def _check(precision: str, allowed: tuple[str, ...] = PRECISIONS) -> None:
+    if precision not in allowed:
+        raise ValueError(f"precision must be one of {allowed}, got {precision!r}")
 
 
 def _torch_at_least(version: str) -> bool:
@@ -245,9 +248,17 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     """Captioning's "auto": fp16 on CUDA and ROCm; fp16 on MPS where PyTorch autocasts it (bf16
     is emulated on M1 and M2, and newer only where macOS and PyTorch allow it); on XPU bf16
     where the device has it, else fp16; on the CPU bf16 where it is native (see
-    benchmarks/generate.py), else fp32. An explicit precision the device cannot run is a
-    ValueError."""
-    _check(precision)
+    benchmarks/generate.py), else fp32. "int8" (dynamic quantisation) runs on the CPU only. An
+    explicit precision the device cannot run is a ValueError."""
+    _check(precision, CAPTION_PRECISIONS)
+    if precision == "int8":
+        if device.type != "cpu":
+            raise ValueError(f"int8 was requested on {device}, but int8 captioning runs on the CPU only")
+        from core.captioning.quantized import AVAILABLE
+
+        if not AVAILABLE:
+            raise ValueError("int8 was requested, but this PyTorch has no dynamic quantisation (torch.ao.quantization)")
+        return precision
     if precision != "auto":
         return _checked(precision, device, training=False)
     kind = device.type

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.captioning.device import DEVICE_CHOICES, PRECISIONS, device_name
+from core.captioning.device import CAPTION_PRECISIONS, DEVICE_CHOICES, device_name
 from core.captioning.generation_settings import STRATEGIES
 from core.captioning.protocols import BatchCaptioner
 
@@ -106,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--device", default="auto",
                      help="auto (the GPU PyTorch reports, else the CPU), cpu, cuda or cuda:N (NVIDIA, or AMD "
                           "with ROCm), mps (Apple silicon), xpu or xpu:N (Intel); see docs/devices.md")
-    cap.add_argument("--precision", choices=PRECISIONS, default="auto")
+    cap.add_argument("--precision", choices=CAPTION_PRECISIONS, default="auto",
+                     help="auto: the device's fastest that keeps fp32's captions; int8: quantised Linear layers "
+                          "on the CPU (faster; see docs/performance.md)")
     cap.add_argument("--threads", type=int, help="CPU threads for the model (default: adapts to the load)")
     cap.add_argument("--seed", type=int, help="makes sampling reproducible")
     cap.add_argument("--recursive", action="store_true", help="include subfolders")

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -193,3 +194,29 @@ def test_the_parameter_count_includes_the_packed_decoder(tiny_bundle):
     whole = sum(p.numel() for p in load_bundle(tiny_bundle).model.parameters())
     captioner = Captioner.load(tiny_bundle, device="cpu", precision="fp32")
     assert captioner.parameters == whole
+
+
+def test_int8_on_the_cpu_keeps_a_trained_models_captions_and_cannot_change_precision_again():
+    """--precision int8: every Linear dynamically quantised (the CPU only, never picked by auto);
+    on the trained demo bundle and its sample pictures the captions are fp32's (agreement on
+    trained models: benchmarks/precision_agreement.py), and an int8 model refuses another
+    precision."""
+    import warnings
+
+    from core.bundles.resources import demo_bundle_path
+    from core.captioning.quantized import DynamicQuantizedLinear
+
+    samples = sorted((Path(__file__).resolve().parents[2] / "visioncap_desktop" / "assets" / "samples").glob("*.*g"))
+    fp32 = [r.caption for r in Captioner.load(demo_bundle_path(), device="cpu", precision="fp32").caption(samples)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch.ao's deprecation notices never reach the user
+        int8 = Captioner.load(demo_bundle_path(), device="cpu", precision="int8")
+        assert [r.caption for r in int8.caption(samples)] == fp32
+    assert int8.precision == "int8" and len(fp32) == 4
+    assert any(isinstance(m, DynamicQuantizedLinear) for m in int8.model.modules())
+    assert not any(type(m) is torch.nn.Linear for m in int8.model.modules())
+    with pytest.raises(ValueError, match="load the bundle again"):
+        int8.to("cpu", "fp32")
+    with pytest.raises(ValueError, match="CPU only"):
+        resolve_precision("int8", torch.device("cuda"))
+    assert resolve_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
