@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,6 +94,69 @@ def _caption_result(source: str, caption: str) -> CaptionResult:
     return CaptionResult(source, caption=caption) if caption.strip() else CaptionResult(source, error=NO_TEXT)
 
 
+def _prepare_all(prepare: Callable[[ImageSource], Any], sources: Sequence[ImageSource]) -> tuple[list, list[str | None]]:
+    """`prepare` each source; an image that cannot be read is None with its reason."""
+    prepared: list = []
+    errors: list[str | None] = []
+    for source in sources:
+        try:
+            prepared.append(prepare(source))
+            errors.append(None)
+        except ImageError as exc:
+            prepared.append(None)
+            errors.append(exc.reason)
+    return prepared, errors
+
+
+def caption_pipeline(
+    images: Iterable[ImageSource],
+    prepare: Callable[[ImageSource], Any],
+    caption_prepared: Callable[[list], list[str]],
+    threads: ThreadPolicy,
+    batch_size: int,
+) -> Generator[list[CaptionResult], None, None]:
+    """What every captioner's `caption_batches` does around its model: results batch by batch
+    in input order; each batch's images `prepare`d in a background thread while the model
+    (`caption_prepared`) works on the one before; an image that cannot be read, or a caption with
+    no text, is an error result and never the end of its batch; `threads` (the CPU thread
+    policy) told where each batch starts and ends. Closing the generator stops between batches."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    sources = list(images)
+    names = [f"<image {i}>" if isinstance(s, Image.Image) else str(s) for i, s in enumerate(sources)]
+    return _pipeline(sources, names, prepare, caption_prepared, threads, batch_size)
+
+
+def _pipeline(sources: list[ImageSource], names: list[str], prepare: Callable[[ImageSource], Any],
+              caption_prepared: Callable[[list], list[str]], threads: ThreadPolicy,
+              batch_size: int) -> Generator[list[CaptionResult], None, None]:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visioncap-decode") as pool:
+        pending: Future | None = None
+        try:
+            for start in range(0, len(sources), batch_size):
+                if pending is None:
+                    pending = pool.submit(_prepare_all, prepare, sources[start : start + batch_size])
+                prepared, errors = pending.result()
+                following = start + batch_size
+                pending = (
+                    pool.submit(_prepare_all, prepare, sources[following : following + batch_size])
+                    if following < len(sources)
+                    else None
+                )
+                good = [item for item in prepared if item is not None]
+                threads.before_batch(last=pending is None)
+                captions = iter(caption_prepared(good) if good else [])
+                threads.after_batch(len(good))
+                handed = time.perf_counter()
+                yield [
+                    CaptionResult(names[start + i], error=err) if err else _caption_result(names[start + i], next(captions))
+                    for i, err in enumerate(errors)
+                ]
+                threads.away(time.perf_counter() - handed)
+        finally:
+            threads.end_run()
+
+
 class Captioner:
     def __init__(self, bundle: Bundle, device: torch.device, precision: str = "auto"):
         self.bundle = bundle
@@ -167,18 +231,6 @@ class Captioner:
         image = load_image(source, min_size=self.config.image_size, shared=self.shared_decodes)
         return image_to_array(image, self.config.image_size, self.config.resize_interpolation)
 
-    def _prepare_batch(self, sources: Sequence[ImageSource]) -> tuple[list[np.ndarray | None], list[str | None]]:
-        arrays: list[np.ndarray | None] = []
-        errors: list[str | None] = []
-        for source in sources:
-            try:
-                arrays.append(self._prepare(source))
-                errors.append(None)
-            except ImageError as exc:
-                arrays.append(None)
-                errors.append(exc.reason)
-        return arrays, errors
-
     def caption_arrays(self, arrays: list[np.ndarray], settings: GenerationSettings) -> list[str]:
         """Preprocessed arrays (3, H, W) in [0, 1] -> captions."""
         pixels = torch.from_numpy(np.stack(arrays))
@@ -196,36 +248,8 @@ class Captioner:
         """Yield results batch by batch, in input order. The next batch's images are decoded
         in a background thread while the model works on the current one."""
         settings = settings or GenerationSettings()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        sources = list(images)
-        names = [f"<image {i}>" if isinstance(s, Image.Image) else str(s) for i, s in enumerate(sources)]
-        starts = range(0, len(sources), batch_size)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visioncap-decode") as pool:
-            pending: Future | None = None
-            try:
-                for start in starts:
-                    if pending is None:
-                        pending = pool.submit(self._prepare_batch, sources[start : start + batch_size])
-                    arrays, errors = pending.result()
-                    following = start + batch_size
-                    pending = (
-                        pool.submit(self._prepare_batch, sources[following : following + batch_size])
-                        if following < len(sources)
-                        else None
-                    )
-                    good = [a for a in arrays if a is not None]
-                    self.threads.before_batch(last=pending is None)
-                    captions = iter(self.caption_arrays(good, settings) if good else [])
-                    self.threads.after_batch(len(good))
-                    handed = time.perf_counter()
-                    yield [
-                        CaptionResult(names[start + i], error=err) if err else _caption_result(names[start + i], next(captions))
-                        for i, err in enumerate(errors)
-                    ]
-                    self.threads.away(time.perf_counter() - handed)
-            finally:
-                self.threads.end_run()
+        return caption_pipeline(images, self._prepare, lambda arrays: self.caption_arrays(arrays, settings),
+                                self.threads, batch_size)
 
     def caption(
         self,

@@ -25,9 +25,7 @@ after the folder's manifest and SHA-256 sums are checked (core/bundles/transform
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Generator, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +33,12 @@ import torch
 from PIL import Image
 
 from core.bundles.transformers_folder import FAMILIES, TransformersManifest, check_folder
-from core.captioning.captioner import NO_TEXT, CaptionResult, ImageSource
+from core.captioning.captioner import CaptionResult, ImageSource, caption_pipeline
 from core.captioning.catalogue import FLORENCE_STYLES, ModelInfo, model_info
 from core.captioning.device import resolve_device, resolve_precision
 from core.captioning.generation_settings import GenerationSettings
 from core.captioning.threads import ThreadPolicy
-from core.errors import BundleError, ImageError
+from core.errors import BundleError
 from core.images.reading import SharedDecodes, load_image
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -165,18 +163,6 @@ class TransformersCaptioner:
     def _prepare(self, source: ImageSource) -> Image.Image:
         return load_image(source, min_size=self._min_size, shared=self.shared_decodes)
 
-    def _prepare_batch(self, sources: Sequence[ImageSource]) -> tuple[list[Image.Image | None], list[str | None]]:
-        images: list[Image.Image | None] = []
-        errors: list[str | None] = []
-        for source in sources:
-            try:
-                images.append(self._prepare(source))
-                errors.append(None)
-            except ImageError as exc:
-                images.append(None)
-                errors.append(exc.reason)
-        return images, errors
-
     def model_inputs(self, images: list[Image.Image]) -> dict[str, torch.Tensor]:
         """What `generate` takes for these pictures: the processor's pixel values, and the task
         prompt (Florence-2) or the prompt the caption continues (BLIP, GIT)."""
@@ -217,43 +203,10 @@ class TransformersCaptioner:
         batch_size: int = 8,
     ) -> Generator[list[CaptionResult], None, None]:
         """Yield results batch by batch, in input order; the next batch is decoded in a
-        background thread while the model works. A bad image is an error result, never the end
-        of its batch; an empty caption is an error too."""
+        background thread while the model works (core.captioning.captioner.caption_pipeline)."""
         settings = settings or GenerationSettings()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        sources = list(images)
-        names = [f"<image {i}>" if isinstance(s, Image.Image) else str(s) for i, s in enumerate(sources)]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visioncap-decode") as pool:
-            pending: Future | None = None
-            try:
-                for start in range(0, len(sources), batch_size):
-                    if pending is None:
-                        pending = pool.submit(self._prepare_batch, sources[start : start + batch_size])
-                    pictures, errors = pending.result()
-                    following = start + batch_size
-                    pending = (
-                        pool.submit(self._prepare_batch, sources[following : following + batch_size])
-                        if following < len(sources)
-                        else None
-                    )
-                    good = [p for p in pictures if p is not None]
-                    self.threads.before_batch(last=pending is None)
-                    captions = iter(self.caption_images(good, settings) if good else [])
-                    self.threads.after_batch(len(good))
-                    handed = time.perf_counter()
-                    results = []
-                    for i, error in enumerate(errors):
-                        name = names[start + i]
-                        if error:
-                            results.append(CaptionResult(name, error=error))
-                            continue
-                        text = next(captions)
-                        results.append(CaptionResult(name, caption=text) if text.strip() else CaptionResult(name, error=NO_TEXT))
-                    yield results
-                    self.threads.away(time.perf_counter() - handed)
-            finally:
-                self.threads.end_run()
+        return caption_pipeline(images, self._prepare, lambda pictures: self.caption_images(pictures, settings),
+                                self.threads, batch_size)
 
     def caption(
         self,
