@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from core.atomic import atomic_write, atomic_write_text
 from core.bundles.jsonfile import read_json_object
-from core.bundles.verification import sha256_file, verify_files
+from core.bundles.verification import check_files, file_entries
 from core.captioning.config import CaptionerConfig
 from core.captioning.model import VisionGPT2
 from core.captioning.tokenizer import CaptionTokenizer
@@ -109,10 +109,7 @@ def save_bundle(
         licence=licence,
         provenance=provenance or {},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        files={
-            f: {"bytes": (out / f).stat().st_size, "sha256": sha256_file(out / f)}
-            for f in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
-        },
+        files=file_entries(out, (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE)),
     )
     atomic_write_text(out / MANIFEST_FILE, manifest.to_json())
     return out
@@ -140,28 +137,6 @@ def read_config(bundle_dir: str | Path) -> CaptionerConfig:
         return CaptionerConfig.from_dict(read_json_object(path, BundleError))
     except (TypeError, ValueError) as exc:
         raise BundleError(path, f"invalid config: {exc}") from exc
-
-
-def _check_files(bundle: Path, manifest: Manifest, verify_hashes: bool) -> None:
-    """Every file the manifest lists exists with its recorded size and, if `verify_hashes`, its
-    SHA-256 (remembered per file in the user cache, so only a new or changed file is hashed)."""
-    for name, info in manifest.files.items():
-        path = bundle / name
-        if not path.is_file():
-            raise BundleError(path, "missing")
-        size = path.stat().st_size
-        if "bytes" in info and size != info["bytes"]:
-            hint = "truncated" if size < info["bytes"] else "larger than recorded"
-            raise BundleError(path, f"{hint}: {size:,} bytes, the manifest records {info['bytes']:,}")
-    if not verify_hashes:
-        return
-    expected = {bundle / name: info["sha256"] for name, info in manifest.files.items() if "sha256" in info}
-    try:
-        corrupt = verify_files(expected)
-    except OSError as exc:
-        raise BundleError(Path(exc.filename or bundle), f"unreadable ({exc.strerror or exc})") from exc
-    if corrupt is not None:
-        raise BundleError(corrupt, "corrupt: its SHA-256 does not match the manifest (the file changed after the bundle was written)")
 
 
 def _load_weights(path: Path, model: VisionGPT2, device: torch.device) -> dict[str, torch.Tensor]:
@@ -201,7 +176,7 @@ def load_bundle(bundle_dir: str | Path, device: str | torch.device = "cpu", veri
     if not bundle.is_dir():
         raise BundleError(bundle, "not a model bundle folder (it does not exist or is not a folder)")
     manifest = read_manifest(bundle)
-    _check_files(bundle, manifest, verify_hashes)
+    check_files(bundle, manifest.files, verify_hashes, "after the bundle was written")
     config = read_config(bundle)
     tokenizer_path = bundle / TOKENIZER_FILE
     if not tokenizer_path.is_file():

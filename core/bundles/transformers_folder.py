@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core.atomic import atomic_write_text
 from core.bundles.jsonfile import read_json_object
-from core.bundles.verification import sha256_file, verify_files
+from core.bundles.verification import check_files, file_entries
 from core.errors import BundleError
 
 KIND = "transformers"
@@ -137,7 +137,7 @@ def write_manifest(
         source=source,
         provenance=provenance,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        files={f: {"bytes": (folder / f).stat().st_size, "sha256": sha256_file(folder / f)} for f in names},
+        files=file_entries(folder, names),
     )
     atomic_write_text(folder / MANIFEST_FILE, manifest.to_json())
     return manifest
@@ -185,22 +185,8 @@ def check_folder(folder: str | Path, verify_hashes: bool = True) -> Transformers
     manifest = read_manifest(folder)
     refuse_remote_code(folder, manifest.family)
     files = manifest.files or {}
-    for name, info in files.items():
+    for name in files:
         if name != WEIGHTS_FILE and name not in SIDE_FILES:
             raise BundleError(folder / name, "is not a file a transformers model folder may hold")
-        path = folder / name
-        if not path.is_file():
-            raise BundleError(path, "missing")
-        size = path.stat().st_size
-        if size != info.get("bytes", size):
-            hint = "truncated" if size < info["bytes"] else "larger than recorded"
-            raise BundleError(path, f"{hint}: {size:,} bytes, the manifest records {info['bytes']:,}")
-    if verify_hashes:
-        expected = {folder / name: info["sha256"] for name, info in files.items() if "sha256" in info}
-        try:
-            corrupt = verify_files(expected)
-        except OSError as exc:
-            raise BundleError(Path(exc.filename or folder), f"unreadable ({exc.strerror or exc})") from exc
-        if corrupt is not None:
-            raise BundleError(corrupt, "corrupt: its SHA-256 does not match the manifest (the file changed after it was installed)")
+    check_files(folder, files, verify_hashes, "after it was installed")
     return manifest

@@ -13,10 +13,12 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from core.atomic import atomic_write_text
 from core.bundles.user_dirs import user_cache_dir
+from core.errors import BundleError
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +79,32 @@ def verify_files(expected: dict[Path, str]) -> Path | None:
     finally:
         if changed:
             _save(cache)
+
+
+def file_entries(folder: Path, names: Iterable[str]) -> dict[str, dict]:
+    """A manifest's `files`: name -> {"bytes", "sha256"} of each file in `folder`."""
+    return {name: {"bytes": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)} for name in names}
+
+
+def check_files(folder: Path, files: Mapping[str, Mapping], verify_hashes: bool, changed: str) -> None:
+    """Every file a manifest lists (`files`, as `file_entries` writes them) exists in `folder`
+    with its recorded size and, if `verify_hashes`, its SHA-256 (remembered per file in the user
+    cache, so only a new or changed file is hashed). Raises BundleError naming the file; a wrong
+    hash says the file changed `changed` ("after the bundle was written")."""
+    for name, info in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise BundleError(path, "missing")
+        size = path.stat().st_size
+        if "bytes" in info and size != info["bytes"]:
+            hint = "truncated" if size < info["bytes"] else "larger than recorded"
+            raise BundleError(path, f"{hint}: {size:,} bytes, the manifest records {info['bytes']:,}")
+    if not verify_hashes:
+        return
+    expected = {folder / name: info["sha256"] for name, info in files.items() if "sha256" in info}
+    try:
+        corrupt = verify_files(expected)
+    except OSError as exc:
+        raise BundleError(Path(exc.filename or folder), f"unreadable ({exc.strerror or exc})") from exc
+    if corrupt is not None:
+        raise BundleError(corrupt, f"corrupt: its SHA-256 does not match the manifest (the file changed {changed})")
