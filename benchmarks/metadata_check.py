@@ -352,7 +352,7 @@ def compare(before: dict, after: dict, caption: str, shown: str | None = None) -
 # ---- one photo --------------------------------------------------------------------------------
 
 
-def check_photo(path: Path, original: Path, caption: str, tool: ExifTool, validate: bool):
+def check_photo(path: Path, original: Path, caption: str, tool: ExifTool, validate: bool, mark=None):
     """Returns (format, result, detail, seconds in embed_description, written)."""
     from core.errors import MetadataError
 
@@ -368,7 +368,7 @@ def check_photo(path: Path, original: Path, caption: str, tool: ExifTool, valida
         shown = None
     start = time.perf_counter()
     try:
-        outcome = embed_description(path, caption)
+        outcome = embed_description(path, caption, mark=mark)
         seconds = time.perf_counter() - start
         refused = None if getattr(outcome, "written", True) else \
             "returned written=False: " + "; ".join(getattr(outcome, "notes", ()) or ("no notes",))
@@ -448,6 +448,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--caption", default=DEFAULT_CAPTION)
+    parser.add_argument("--model", default="", metavar="NAME[:STYLE]",
+                        help="write the caption as this model's (XMP visioncap:Model and Style beside the digest)")
     parser.add_argument("--limit", type=int, help="check only the first N images (sorted by path)")
     parser.add_argument("--keep-temp", action="store_true", help="keep the copies and print where")
     parser.add_argument("--exiftool-per-file", type=int, default=20, metavar="N",
@@ -487,6 +489,10 @@ def main() -> int:
 
     Image.MAX_IMAGE_PIXELS = None  # the corpus is trusted; phones make 200 MP photos
 
+    from core.metadata.photo_edit import Mark
+
+    name, _, style = args.model.partition(":")
+    mark = Mark(name, style) if name else None
     work = Path(tempfile.mkdtemp(prefix="visioncap-metadata-check-"))
     rows, timings = [], []
     try:
@@ -503,7 +509,7 @@ def main() -> int:
                 print("| --- | --- | --- | --- |")
                 for r, p in zip(rel, files):
                     fmt, result, detail, seconds, written = check_photo(
-                        work / "visioncap" / r, p, args.caption, tool, args.validate)
+                        work / "visioncap" / r, p, args.caption, tool, args.validate, mark)
                     rows.append((fmt, result, detail))
                     timings.append((r, seconds, written))
                     print(f"| {cell(r)} | {cell(fmt)} | {result} | {cell(detail)} |", flush=True)
