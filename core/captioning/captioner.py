@@ -63,7 +63,8 @@ def set_precision(model: VisionGPT2, precision: str, device: torch.device) -> No
     is slower there; in fp32 and on CUDA the fused one wins), and decode steps run through
     oneDNN with prepacked weights (core/captioning/onednn.py). "int8" (the CPU only) replaces every
     Linear layer with torch's dynamically quantised one (int8 weights, activations quantised per
-    batch), in place: such a model cannot change precision again.
+    batch, so a caption can depend on the other images of its batch), in place: such a model cannot
+    change precision again.
     """
     if is_quantized(model):
         raise ValueError("this model was quantised to int8 and cannot change precision: load the bundle again")
